@@ -1,0 +1,163 @@
+//! Application wiring: open the store, build the service, bind the listener, serve.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::routes::{self, session::CookiePolicy};
+use crate::service::{Service, SessionPolicy};
+use crate::store::{SledStore, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The first administrator could not be created.
+    #[error("cannot create the first administrator: {0}")]
+    Bootstrap(AppError),
+    /// The HTML templates are broken (a build defect).
+    #[error("cannot load the HTML templates: {0}")]
+    Templates(String),
+}
+
+/// Open the store in `settings.data_dir` and build the service over it (server and CLI).
+pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
+    let store = Arc::new(SledStore::open(&settings.data_dir)?);
+    let policy = SessionPolicy { idle_seconds: settings.session_idle_seconds, max_seconds: settings.session_max_seconds };
+    Ok(Arc::new(Service::new(store, policy, settings.audit_retention, settings.max_password_checks)?))
+}
+
+/// The HTML templates, compiled into the binary so it runs from any working directory.
+pub fn templates() -> Result<tera::Tera, StartupError> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(vec![("login.html", include_str!("../templates/login.html"))])
+        .map_err(|e| StartupError::Templates(e.to_string()))?;
+    Ok(tera)
+}
+
+/// A built, bound server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    service: Arc<Service>,
+}
+
+impl Application {
+    /// Open the store, create the first administrator if the store is empty, and bind.
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let service = open_service(&settings)?;
+        if let Some(password) =
+            service.bootstrap_admin(settings.admin_password.as_ref()).map_err(StartupError::Bootstrap)?
+        {
+            eprintln!(
+                "\nCreated the administrator \"admin\" with this one-time password (shown only now):\n\n    {password}\n\n\
+                 Sign in at /login and change it, or set JWT_ASSET_SERVER_ADMIN_PASSWORD before the first start.\n"
+            );
+        } else if settings.admin_password.is_some() {
+            tracing::debug!("the store already has users; JWT_ASSET_SERVER_ADMIN_PASSWORD is ignored");
+        }
+        let listener =
+            TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { addr: settings.bind, source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.bind, source })?.port();
+
+        let tera = web::Data::new(templates()?);
+        let data = web::Data::from(service.clone());
+        let metrics = web::Data::new(Metrics::default());
+        let cookies = web::Data::new(CookiePolicy { secure: settings.cookie_secure, max_age_seconds: settings.session_max_seconds });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(tera.clone())
+                .app_data(metrics.clone())
+                .app_data(cookies.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .wrap(from_fn(observe))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+                        .add((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+                        .add((
+                            header::CONTENT_SECURITY_POLICY,
+                            HeaderValue::from_static(
+                                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                                 base-uri 'none'; frame-ancestors 'none'",
+                            ),
+                        )),
+                )
+                .configure(routes::configure)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: settings.bind, source })?
+        .shutdown_timeout(10);
+        if let Some(n) = settings.workers {
+            server = server.workers(n.max(1));
+        }
+        let server = server.run();
+        tracing::info!(port, data_dir = %settings.data_dir.display(), "listening on http://{}:{port}", settings.bind.ip());
+        Ok(Application { port, server, service })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until stopped (SIGINT/SIGTERM or the handle), then write the audit queue and flush.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Err(e) = self.service.shutdown() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// One log line and one latency sample per request, labelled by route pattern.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let res = next.call(req).await?;
+    let elapsed = start.elapsed();
+    let request = res.request();
+    let pattern = request.match_pattern();
+    let route = pattern.as_deref().unwrap_or("{asset}");
+    if let Some(m) = request.app_data::<web::Data<Metrics>>() {
+        m.observe(route, elapsed);
+    }
+    tracing::info!(
+        method = %request.method(),
+        path = request.path(),
+        route,
+        status = res.status().as_u16(),
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
+    Ok(res)
+}

@@ -1,0 +1,374 @@
+//! The command line: `serve` (the default) and administrative commands on a stopped server's store.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, open_service};
+use crate::asset::AccessRule;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::{AssetInput, Service, UserInput};
+
+/// Issues JSON Web Tokens from administrator-defined JWT assets.
+#[derive(Debug, Parser)]
+#[command(name = "jwt-asset-server", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings (each also an environment variable).
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// Manage assets.
+    #[command(subcommand)]
+    Asset(AssetCommand),
+}
+
+/// `user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Add {
+        /// Username.
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// An attribute, KEY=VALUE (repeatable): first_name, last_name, email or any custom name.
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attrs: Vec<String>,
+        /// A group (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Read the password from standard input (first line). Without it the user has no password
+        /// and can only use API keys.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password from standard input (ends their sessions).
+    Passwd {
+        /// Username.
+        name: String,
+    },
+    /// List users.
+    List,
+    /// Disable a user (ends their sessions; their API keys stop working).
+    Disable {
+        /// Username.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username.
+        name: String,
+    },
+}
+
+/// `apikey …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user; prints only the key.
+    Create {
+        /// Username.
+        user: String,
+    },
+    /// Revoke a key by id or shown prefix.
+    Revoke {
+        /// Username.
+        user: String,
+        /// Key id or prefix (`jas_…`, as listed).
+        key: String,
+    },
+    /// List a user's keys.
+    List {
+        /// Username.
+        user: String,
+    },
+}
+
+/// `asset …`
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Create an asset; prints it as JSON (with the generated secret, once, if asked for).
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Web path, e.g. /tokens/chat.
+        #[arg(long)]
+        path: String,
+        /// File with the payload template (`-` for standard input).
+        #[arg(long)]
+        template_file: PathBuf,
+        /// HS256, HS384 or HS512.
+        #[arg(long, default_value = "HS256")]
+        algorithm: String,
+        /// Read the secret from standard input (first line).
+        #[arg(long, conflicts_with = "generate_secret")]
+        secret_stdin: bool,
+        /// Generate a 512-bit secret and print it once.
+        #[arg(long)]
+        generate_secret: bool,
+        /// Accept a secret shorter than the hash size.
+        #[arg(long)]
+        accept_weak_secret: bool,
+        /// Token lifetime in seconds, or `none`.
+        #[arg(long, default_value = "600")]
+        expiry: String,
+        /// `iss` claim.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// `aud` claim.
+        #[arg(long)]
+        audience: Option<String>,
+        /// Add `nbf`.
+        #[arg(long)]
+        nbf: bool,
+        /// Add a random `jti`.
+        #[arg(long)]
+        jti: bool,
+        /// Only these users may fetch (repeatable; with --read-group).
+        #[arg(long)]
+        read_user: Vec<String>,
+        /// Only these groups may fetch (repeatable).
+        #[arg(long)]
+        read_group: Vec<String>,
+        /// These users may edit (repeatable).
+        #[arg(long)]
+        write_user: Vec<String>,
+        /// These groups may edit (repeatable).
+        #[arg(long)]
+        write_group: Vec<String>,
+    },
+    /// List assets.
+    List,
+    /// Show one asset (id or path) as JSON.
+    Show {
+        /// Id or path.
+        asset: String,
+    },
+    /// Move an asset to the trash.
+    Trash {
+        /// Id or path.
+        asset: String,
+    },
+    /// Restore an asset from the trash.
+    Restore {
+        /// Id or path.
+        asset: String,
+    },
+    /// Delete a trashed asset for good.
+    Purge {
+        /// Id or path.
+        asset: String,
+    },
+    /// Show the token a user would receive, with warnings.
+    Preview {
+        /// Id or path.
+        asset: String,
+        /// Username.
+        #[arg(long = "as")]
+        as_user: String,
+    },
+}
+
+/// Run the parsed command line; the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        None | Some(Command::Serve) => serve(cli.settings),
+        Some(cmd) => admin(&cli.settings, cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).map_err(|e| e.to_string())?;
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+const CLI_ACTOR: &str = "cli";
+
+fn admin(settings: &Settings, cmd: Command) -> Result<(), String> {
+    let service = open_service(settings).map_err(|e| e.to_string())?;
+    let result = execute(&service, cmd).map_err(|e| describe(&e));
+    service.shutdown().map_err(|e| e.to_string())?;
+    result
+}
+
+fn describe(e: &AppError) -> String {
+    match e {
+        AppError::NotFound => "not found".into(),
+        other => other.to_string(),
+    }
+}
+
+fn stdin_line(what: &str) -> Result<SecretString, AppError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| AppError::Unexpected(format!("cannot read the {what} from standard input: {e}")))?;
+    let line = s.lines().next().unwrap_or_default().to_owned();
+    Ok(SecretString::new(line))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AppError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| AppError::Unexpected(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn asset_id(service: &Service, id_or_path: &str) -> Result<String, AppError> {
+    Ok(service.find_asset(id_or_path)?.id)
+}
+
+fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
+    match cmd {
+        Command::Serve => unreachable!("handled by run"),
+        Command::User(UserCommand::Add { name, admin, attrs, groups, password_stdin }) => {
+            let mut attributes = BTreeMap::new();
+            for a in attrs {
+                let (k, v) = a
+                    .split_once('=')
+                    .ok_or_else(|| AppError::invalid("attr", format!("{a:?} is not KEY=VALUE")))?;
+                attributes.insert(k.to_owned(), v.to_owned());
+            }
+            let password = if password_stdin { Some(stdin_line("password")?) } else { None };
+            let user = service.create_user(CLI_ACTOR, UserInput { username: name, password, admin, attributes, groups })?;
+            print_json(&user)
+        }
+        Command::User(UserCommand::Passwd { name }) => {
+            service.set_password(CLI_ACTOR, &name, &stdin_line("password")?)?;
+            eprintln!("password changed; the user's sessions have ended");
+            Ok(())
+        }
+        Command::User(UserCommand::List) => {
+            for u in service.users()? {
+                let flags = [(u.admin, "admin"), (u.disabled, "disabled")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, f)| *f)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                println!("{}\t{}\t{}\t{}", u.username, u.id, flags, u.groups.join(","));
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Disable { name }) => print_json(&service.set_disabled(CLI_ACTOR, &name, true)?),
+        Command::User(UserCommand::Enable { name }) => print_json(&service.set_disabled(CLI_ACTOR, &name, false)?),
+        Command::Apikey(ApiKeyCommand::Create { user }) => {
+            let created = service.create_api_key(CLI_ACTOR, &user)?;
+            println!("{}", created.key);
+            Ok(())
+        }
+        Command::Apikey(ApiKeyCommand::Revoke { user, key }) => print_json(&service.revoke_api_key(CLI_ACTOR, &user, &key)?),
+        Command::Apikey(ApiKeyCommand::List { user }) => {
+            for k in service.api_keys(&user)? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                let used = k.last_used_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never used".into());
+                println!("{}\t{}\t{}\t{}", k.prefix, k.id, state, used);
+            }
+            Ok(())
+        }
+        Command::Asset(AssetCommand::Create {
+            name,
+            path,
+            template_file,
+            algorithm,
+            secret_stdin,
+            generate_secret,
+            accept_weak_secret,
+            expiry,
+            issuer,
+            audience,
+            nbf,
+            jti,
+            read_user,
+            read_group,
+            write_user,
+            write_group,
+        }) => {
+            let template = if template_file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).map_err(|e| AppError::invalid("template", e.to_string()))?;
+                s
+            } else {
+                std::fs::read_to_string(&template_file)
+                    .map_err(|e| AppError::invalid("template", format!("cannot read {}: {e}", template_file.display())))?
+            };
+            let expiry_seconds = match expiry.as_str() {
+                "none" => None,
+                s => Some(s.parse().map_err(|_| AppError::invalid("expiry", "must be a number of seconds or none"))?),
+            };
+            let secret = if secret_stdin { Some(stdin_line("secret")?) } else { None };
+            let read = (!read_user.is_empty() || !read_group.is_empty())
+                .then_some(AccessRule { users: read_user, groups: read_group });
+            let input = AssetInput {
+                name,
+                path,
+                algorithm: Some(algorithm),
+                secret,
+                generate_secret,
+                accept_weak_secret,
+                template,
+                expiry_seconds,
+                issuer,
+                audience,
+                not_before: nbf,
+                jti,
+                read,
+                write: Some(AccessRule { users: write_user, groups: write_group }),
+                version: None,
+            };
+            print_json(&service.create_asset(CLI_ACTOR, input)?)
+        }
+        Command::Asset(AssetCommand::List) => {
+            for a in service.assets()? {
+                let expiry = a.expiry_seconds.map(|e| format!("{e}s")).unwrap_or_else(|| "no expiry".into());
+                println!("{}\t{}\t{}\t{}\t{}\t{}", a.path, a.id, a.state, a.algorithm, expiry, a.name);
+            }
+            Ok(())
+        }
+        Command::Asset(AssetCommand::Show { asset }) => print_json(&service.find_asset(&asset)?),
+        Command::Asset(AssetCommand::Trash { asset }) => {
+            print_json(&service.trash_asset(CLI_ACTOR, &asset_id(service, &asset)?)?)
+        }
+        Command::Asset(AssetCommand::Restore { asset }) => {
+            print_json(&service.restore_asset(CLI_ACTOR, &asset_id(service, &asset)?)?)
+        }
+        Command::Asset(AssetCommand::Purge { asset }) => {
+            service.purge_asset(CLI_ACTOR, &asset_id(service, &asset)?)?;
+            eprintln!("purged");
+            Ok(())
+        }
+        Command::Asset(AssetCommand::Preview { asset, as_user }) => {
+            print_json(&service.preview(CLI_ACTOR, &asset_id(service, &asset)?, &as_user)?)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The application error type and its one status table.
+
+use actix_web::http::StatusCode;
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// A field-level validation problem, shown to the administrator who sent the input.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field that is wrong (`path`, `template`, `secret` …).
+    pub field: String,
+    /// What is wrong with it, in words an administrator understands.
+    pub message: String,
+    /// 1-based line inside the field's text, for multi-line fields such as the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column (in characters) inside the field's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+impl FieldError {
+    /// A problem with a whole field.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into(), line: None, column: None }
+    }
+
+    /// A problem at a line and column of a field's text.
+    pub fn at(field: impl Into<String>, message: impl Into<String>, line: usize, column: usize) -> Self {
+        FieldError { field: field.into(), message: message.into(), line: Some(line), column: Some(column) }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}: line {l}, column {c}: {}", self.field, self.message),
+            _ => write!(f, "{}: {}", self.field, self.message),
+        }
+    }
+}
+
+/// Everything a request can fail with. [`AppError::status`] is the only place that maps
+/// errors to HTTP statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Not signed in, bad or revoked credentials, disabled user, or not allowed.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// No such record (or the asset is trashed, for token URLs).
+    #[error("not found")]
+    NotFound,
+    /// Input that fails validation.
+    #[error("invalid input: {0}")]
+    Invalid(FieldError),
+    /// The request conflicts with the current state (a taken path, purge of a live asset …).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An edit based on an old version of the record.
+    #[error("stale edit: the record is at version {current}, changed by {by} at {at}")]
+    Stale {
+        /// The version now stored.
+        current: u64,
+        /// Who made the newer change.
+        by: String,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// The asset is misconfigured for this request (e.g. a template renders text into a value position).
+    #[error("asset configuration error: {0}")]
+    Config(String),
+    /// A template that renders an error for a particular user (shown by the admin preview).
+    #[error("render error: {0}")]
+    Render(FieldError),
+    /// Anything else: storage failures, bugs.
+    #[error("unexpected error: {0}")]
+    Unexpected(String),
+}
+
+impl AppError {
+    /// The one status table.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) | AppError::Stale { .. } => StatusCode::CONFLICT,
+            AppError::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Config(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Shorthand for a field error.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AppError::Conflict(what),
+            other => AppError::Unexpected(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Evaluates compiled keywords against a request and writes their values as safe JSON.
+
+use std::borrow::Cow;
+
+use chrono::SecondsFormat;
+
+use super::modifiers::Modifier;
+use super::{RenderContext, RenderError};
+
+/// The longest text a value-position keyword may emit as a bare JSON number.
+const MAX_NUMBER_CHARS: usize = 40;
+
+const TEXT_IN_VALUE_POSITION: &str =
+    "produced text in a value position; wrap it in quotes or add ^json_encode";
+
+/// A compiled keyword: where its value comes from and how it is transformed.
+#[derive(Debug, Clone)]
+pub(super) struct Keyword {
+    pub(super) name: Box<str>,
+    pub(super) source: Source,
+    pub(super) modifiers: Box<[Modifier]>,
+    pub(super) json_encode: bool,
+    pub(super) line: usize,
+    pub(super) column: usize,
+}
+
+/// Where a keyword's value comes from.
+#[derive(Debug, Clone)]
+pub(super) enum Source {
+    Username,
+    Attribute(Box<str>),
+    UserId,
+    FullName,
+    Groups,
+    AssetId,
+    AssetName,
+    AssetWebPath,
+    HasWriteAccess,
+    Timestamp,
+    Iso8601,
+}
+
+impl Source {
+    /// The source named by a keyword name, or `None` for an unknown keyword.
+    pub(super) fn resolve(name: &str) -> Option<Source> {
+        let source = match name {
+            "globals_user_attribute_username" => Source::Username,
+            "globals_user_assetid" => Source::UserId,
+            "globals_user_name" => Source::FullName,
+            "globals_user_groups" => Source::Groups,
+            "asset_assetid" => Source::AssetId,
+            "asset_name" => Source::AssetName,
+            "asset_web_path" => Source::AssetWebPath,
+            "asset_has_write_access" => Source::HasWriteAccess,
+            "globals_date_timestamp" => Source::Timestamp,
+            "globals_date_iso8601" => Source::Iso8601,
+            _ => {
+                let attribute = name.strip_prefix("globals_user_attribute_")?;
+                if attribute.is_empty() {
+                    return None;
+                }
+                Source::Attribute(attribute.into())
+            }
+        };
+        Some(source)
+    }
+
+    fn value<'v>(&'v self, ctx: &'v RenderContext<'v>) -> Value<'v> {
+        let text = match self {
+            Source::Username => Cow::Borrowed(ctx.user.username),
+            Source::Attribute(name) => Cow::Borrowed(attribute(ctx, name)),
+            Source::UserId => Cow::Borrowed(ctx.user.id),
+            Source::FullName => full_name(ctx),
+            Source::Groups => return Value::Groups(ctx.user.groups),
+            Source::AssetId => Cow::Borrowed(ctx.asset.id),
+            Source::AssetName => Cow::Borrowed(ctx.asset.name),
+            Source::AssetWebPath => Cow::Borrowed(ctx.asset.web_path),
+            Source::HasWriteAccess => Cow::Borrowed(if ctx.asset.has_write_access { "1" } else { "0" }),
+            Source::Timestamp => Cow::Owned(ctx.now.timestamp().to_string()),
+            Source::Iso8601 => Cow::Owned(ctx.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        };
+        Value::Text(text)
+    }
+}
+
+fn attribute<'v>(ctx: &RenderContext<'v>, name: &str) -> &'v str {
+    ctx.user.attributes.get(name).map_or("", String::as_str)
+}
+
+fn full_name<'v>(ctx: &RenderContext<'v>) -> Cow<'v, str> {
+    let first = attribute(ctx, "first_name");
+    let last = attribute(ctx, "last_name");
+    // `first + " " + last` trimmed equals the trimmed other half when one half is empty.
+    let name = if last.is_empty() {
+        Cow::Borrowed(first.trim())
+    } else if first.is_empty() {
+        Cow::Borrowed(last.trim())
+    } else {
+        let joined = format!("{first} {last}");
+        match joined.trim() {
+            trimmed if trimmed.len() == joined.len() => Cow::Owned(joined),
+            trimmed => Cow::Owned(trimmed.to_owned()),
+        }
+    };
+    if name.is_empty() {
+        Cow::Borrowed(ctx.user.username)
+    } else {
+        name
+    }
+}
+
+/// A keyword's value while modifiers transform it.
+#[derive(Debug)]
+pub(super) enum Value<'v> {
+    Text(Cow<'v, str>),
+    /// The user's groups, borrowed so the common case allocates nothing.
+    Groups(&'v [String]),
+    List(Vec<Cow<'v, str>>),
+}
+
+impl<'v> Value<'v> {
+    /// The value as text: a list joins its items with `,`.
+    pub(super) fn into_text(self) -> Cow<'v, str> {
+        match self {
+            Value::Text(text) => text,
+            Value::Groups([only]) => Cow::Borrowed(only),
+            Value::Groups(groups) => Cow::Owned(groups.join(",")),
+            Value::List(mut items) if items.len() == 1 => items.pop().unwrap_or_default(),
+            Value::List(items) => Cow::Owned(items.join(",")),
+        }
+    }
+
+    /// Whether the value is empty text or an empty list.
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Value::Text(text) => text.is_empty(),
+            Value::Groups(groups) => groups.is_empty(),
+            Value::List(items) => items.is_empty(),
+        }
+    }
+
+    /// The items of a list value; `None` for text.
+    pub(super) fn items(&self) -> Option<Items<'_, 'v>> {
+        match self {
+            Value::Text(_) => None,
+            Value::Groups(groups) => Some(Items::Groups(groups.iter())),
+            Value::List(items) => Some(Items::List(items.iter())),
+        }
+    }
+}
+
+/// Iterator over the items of a list value.
+pub(super) enum Items<'s, 'v> {
+    Groups(std::slice::Iter<'s, String>),
+    List(std::slice::Iter<'s, Cow<'v, str>>),
+}
+
+impl<'s> Iterator for Items<'s, '_> {
+    type Item = &'s str;
+
+    fn next(&mut self) -> Option<&'s str> {
+        match self {
+            Items::Groups(iter) => iter.next().map(String::as_str),
+            Items::List(iter) => iter.next().map(|item| &**item),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Items::Groups(iter) => iter.size_hint(),
+            Items::List(iter) => iter.size_hint(),
+        }
+    }
+}
+
+impl Keyword {
+    fn eval<'v>(&'v self, ctx: &'v RenderContext<'v>) -> Result<Value<'v>, RenderError> {
+        let mut value = self.source.value(ctx);
+        for modifier in &*self.modifiers {
+            value = modifier.apply(value).map_err(|message| self.error(message))?;
+        }
+        Ok(value)
+    }
+
+    fn error(&self, message: &str) -> RenderError {
+        RenderError {
+            line: self.line,
+            column: self.column,
+            keyword: self.name.to_string(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// Write the value as JSON string content (the surrounding quotes are template literals).
+    pub(super) fn write_in_string(
+        &self,
+        ctx: &RenderContext<'_>,
+        out: &mut String,
+    ) -> Result<(), RenderError> {
+        let value = self.eval(ctx)?;
+        match value.items() {
+            None => push_escaped(out, &value.into_text()),
+            Some(items) => {
+                for (index, item) in items.enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    push_escaped(out, item);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the value as one whole JSON value, refusing text that is not a scalar.
+    pub(super) fn write_value(
+        &self,
+        ctx: &RenderContext<'_>,
+        out: &mut String,
+    ) -> Result<(), RenderError> {
+        let value = self.eval(ctx)?;
+        if let Some(items) = value.items() {
+            out.push('[');
+            for (index, item) in items.enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                push_escaped(out, item);
+                out.push('"');
+            }
+            out.push(']');
+            return Ok(());
+        }
+        let text = value.into_text();
+        if self.json_encode {
+            out.push('"');
+            push_escaped(out, &text);
+            out.push('"');
+        } else if is_json_scalar(&text) {
+            out.push_str(&text);
+        } else {
+            return Err(self.error(TEXT_IN_VALUE_POSITION));
+        }
+        Ok(())
+    }
+}
+
+/// Append `text` escaped as JSON string content (the same escapes serde_json writes).
+pub(super) fn push_escaped(out: &mut String, text: &str) {
+    let mut run = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `run` and `index` sit next to ASCII bytes, so both are char boundaries.
+        out.push_str(&text[run..index]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(hex_digit(byte >> 4));
+            out.push(hex_digit(byte & 0x0f));
+        } else {
+            out.push_str(escape);
+        }
+        run = index + 1;
+    }
+    out.push_str(&text[run..]);
+}
+
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
+}
+
+/// Whether text may be emitted bare in a value position.
+fn is_json_scalar(text: &str) -> bool {
+    matches!(text, "true" | "false" | "null")
+        || (text.len() <= MAX_NUMBER_CHARS && is_json_number(text))
+}
+
+/// Whether text is exactly one number in the strict RFC 8259 grammar.
+pub(super) fn is_json_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let digits_from = |mut at: usize| {
+        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        at
+    };
+    if bytes.first() == Some(&b'-') {
+        at += 1;
+    }
+    match bytes.get(at) {
+        Some(b'0') => at += 1,
+        Some(b'1'..=b'9') => at = digits_from(at + 1),
+        _ => return false,
+    }
+    if bytes.get(at) == Some(&b'.') {
+        let end = digits_from(at + 1);
+        if end == at + 1 {
+            return false;
+        }
+        at = end;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let end = digits_from(at);
+        if end == at {
+            return false;
+        }
+        at = end;
+    }
+    at == bytes.len()
+}

@@ -1,0 +1,91 @@
+//! Prometheus metrics: token outcomes and request latency by route pattern (never by raw path or user).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How a token request ended.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenOutcome {
+    /// 200.
+    Issued,
+    /// 403.
+    Forbidden,
+    /// 404.
+    NotFound,
+    /// 500.
+    ConfigError,
+}
+
+const OUTCOMES: [&str; 4] = ["issued", "forbidden", "not_found", "config_error"];
+const BUCKETS_SECONDS: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS_SECONDS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+/// Counters shared by every worker.
+#[derive(Default)]
+pub struct Metrics {
+    tokens: [AtomicU64; 4],
+    routes: RwLock<BTreeMap<String, Histogram>>,
+}
+
+impl Metrics {
+    /// Count a token request.
+    pub fn token(&self, outcome: TokenOutcome) {
+        self.tokens[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Record a request's latency under its route pattern.
+    pub fn observe(&self, route: &str, elapsed: Duration) {
+        let record = |h: &Histogram| {
+            let secs = elapsed.as_secs_f64();
+            for (i, le) in BUCKETS_SECONDS.iter().enumerate() {
+                if secs <= *le {
+                    h.buckets[i].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            h.count.fetch_add(1, Ordering::Relaxed);
+            h.sum_nanos.fetch_add(elapsed.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        };
+        if let Some(h) = self.routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+            record(h);
+            return;
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        record(routes.entry(route.to_owned()).or_default());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, audit_dropped: u64) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP jwt_tokens_total Token requests by outcome.\n# TYPE jwt_tokens_total counter\n");
+        for (i, name) in OUTCOMES.iter().enumerate() {
+            let _ = writeln!(out, "jwt_tokens_total{{outcome=\"{name}\"}} {}", self.tokens[i].load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP jwt_audit_dropped_total Audit events dropped because the queue was full.\n");
+        out.push_str("# TYPE jwt_audit_dropped_total counter\n");
+        let _ = writeln!(out, "jwt_audit_dropped_total {audit_dropped}");
+        out.push_str("# HELP http_request_duration_seconds Request latency by route pattern.\n");
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        for (route, h) in self.routes.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            for (i, le) in BUCKETS_SECONDS.iter().enumerate() {
+                let n = h.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(out, "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+        }
+        out
+    }
+}

@@ -1,0 +1,300 @@
+//! The admin JSON API under `/api/v1`: JSON in, JSON out, errors with a status and a field.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::auth::SESSION_COOKIE;
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::{AssetInput, Service, UserInput};
+use crate::user::User;
+
+/// Largest accepted JSON body.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// Header carrying the session's CSRF token when the API is called with a session cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// An [`AppError`] answered as JSON: `{"error": {"status", "message", "field"?, "line"?, "column"?}}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.0.status();
+        let mut body = json!({ "status": status.as_u16() });
+        match &self.0 {
+            AppError::Invalid(f) | AppError::Render(f) => {
+                body["message"] = json!(f.to_string());
+                body["field"] = json!(f.field);
+                if let (Some(l), Some(c)) = (f.line, f.column) {
+                    body["line"] = json!(l);
+                    body["column"] = json!(c);
+                }
+            }
+            AppError::Stale { current, by, at } => {
+                body["message"] = json!(self.0.to_string());
+                body["current_version"] = json!(current);
+                body["changed_by"] = json!(by);
+                body["changed_at"] = json!(at);
+            }
+            AppError::Forbidden(_) => body["message"] = json!("forbidden"),
+            AppError::NotFound => body["message"] = json!("not found"),
+            AppError::Conflict(m) => body["message"] = json!(m),
+            AppError::Config(m) => body["message"] = json!(m),
+            AppError::Unexpected(_) => {
+                tracing::error!(error = %self.0, "API request failed");
+                body["message"] = json!("internal error; see the server log");
+            }
+        }
+        HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .json(json!({ "error": body }))
+    }
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+/// JSON extractor settings: a size limit, and parse errors answered as field errors.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|err, _req| {
+        let message = match &err {
+            actix_web::error::JsonPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError(AppError::invalid("body", message)).into()
+    })
+}
+
+/// The signed-in administrator: an admin's API key, or an admin session with its CSRF token in
+/// `X-CSRF-Token`. Everything else is 403.
+fn admin(req: &HttpRequest, service: &Service) -> Result<User, ApiError> {
+    let user = principal(req, service, true)?;
+    if !user.admin {
+        return Err(AppError::Forbidden(format!("{} is not an administrator", user.username)).into());
+    }
+    Ok(user)
+}
+
+fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<User, ApiError> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return Ok(super::token::authenticate(req, service)?);
+    }
+    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    let (user, session) = service.authenticate_session(cookie.value())?;
+    if need_csrf {
+        let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+        if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
+            return Err(AppError::Forbidden("missing or wrong X-CSRF-Token".into()).into());
+        }
+    }
+    Ok(user)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, ApiError> {
+    web::block(f).await.map_err(|e| ApiError(AppError::Unexpected(e.to_string())))?.map_err(ApiError)
+}
+
+/// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.
+pub async fn current_session(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
+    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    let (user, session) = service.authenticate_session(cookie.value())?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(json!({ "username": user.username, "admin": user.admin, "csrf_token": session.csrf_token })))
+}
+
+/// `GET /api/v1/users`.
+pub async fn list_users(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
+    admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.users()?))
+}
+
+/// `POST /api/v1/users`.
+pub async fn create_user(req: HttpRequest, service: web::Data<Service>, body: web::Json<UserInput>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let service: Arc<Service> = service.into_inner();
+    let user = blocking(move || service.create_user(actor.username.as_str(), body.into_inner())).await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// `GET /api/v1/users/{username}`.
+pub async fn get_user(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.user(&path)?))
+}
+
+/// Body of `PUT /api/v1/users/{username}/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordInput {
+    password: SecretString,
+}
+
+/// `PUT /api/v1/users/{username}/password`: ends the user's sessions.
+pub async fn set_password(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<PasswordInput>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let service: Arc<Service> = service.into_inner();
+    blocking(move || service.set_password(actor.username.as_str(), &path, &body.password)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/users/{username}/disable`: ends the user's sessions; keys stop working.
+pub async fn disable_user(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    if actor.username.as_str().eq_ignore_ascii_case(&path) {
+        return Err(AppError::Conflict("you cannot disable yourself".into()).into());
+    }
+    Ok(HttpResponse::Ok().json(service.set_disabled(actor.username.as_str(), &path, true)?))
+}
+
+/// `POST /api/v1/users/{username}/enable`.
+pub async fn enable_user(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.set_disabled(actor.username.as_str(), &path, false)?))
+}
+
+/// `POST /api/v1/users/{username}/api-keys` → `{key, …}`, the only time the key is shown.
+pub async fn create_api_key(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let created = service.create_api_key(actor.username.as_str(), &path)?;
+    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(created))
+}
+
+/// `GET /api/v1/users/{username}/api-keys`.
+pub async fn list_api_keys(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.api_keys(&path)?))
+}
+
+/// `DELETE /api/v1/users/{username}/api-keys/{id or prefix}`: revoked at once.
+pub async fn revoke_api_key(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let (username, key) = path.into_inner();
+    Ok(HttpResponse::Ok().json(service.revoke_api_key(actor.username.as_str(), &username, &key)?))
+}
+
+/// `GET /api/v1/assets`.
+pub async fn list_assets(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
+    admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.assets()?))
+}
+
+/// `POST /api/v1/assets` → 201 (with `generated_secret` once, when asked for).
+pub async fn create_asset(req: HttpRequest, service: web::Data<Service>, body: web::Json<AssetInput>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let saved = service.create_asset(actor.username.as_str(), body.into_inner())?;
+    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(saved))
+}
+
+/// `GET /api/v1/assets/{id}` (never the secret).
+pub async fn get_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.asset(&path)?))
+}
+
+/// `PUT /api/v1/assets/{id}`: the body carries `version`; a stale one answers 409.
+pub async fn update_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<AssetInput>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let saved = service.update_asset(actor.username.as_str(), &path, body.into_inner())?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(saved))
+}
+
+/// `POST /api/v1/assets/{id}/trash`.
+pub async fn trash_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.trash_asset(actor.username.as_str(), &path)?))
+}
+
+/// `POST /api/v1/assets/{id}/restore`.
+pub async fn restore_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.restore_asset(actor.username.as_str(), &path)?))
+}
+
+/// `DELETE /api/v1/assets/{id}`: purge; 409 unless trashed.
+pub async fn purge_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    service.purge_asset(actor.username.as_str(), &path)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of the preview.
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    #[serde(rename = "as")]
+    as_user: Option<String>,
+}
+
+/// `GET /api/v1/assets/{id}/preview?as={username}` → `{token, header, claims, warnings}`, or 422
+/// with the template location when it cannot render for that user.
+pub async fn preview_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    query: web::Query<PreviewQuery>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let as_user = query.as_user.clone().unwrap_or_else(|| actor.username.to_string());
+    let preview = service.preview(actor.username.as_str(), &path, &as_user)?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(preview))
+}
+
+/// Query of the audit listing.
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    target: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/audit?actor=&target=&limit=`: newest first.
+pub async fn audit_events(req: HttpRequest, service: web::Data<Service>, query: web::Query<AuditQuery>) -> ApiResult {
+    admin(&req, &service)?;
+    let service: Arc<Service> = service.into_inner();
+    let q = query.into_inner();
+    let events =
+        blocking(move || service.audit_events(q.actor.as_deref(), q.target.as_deref(), q.limit.unwrap_or(100))).await?;
+    Ok(HttpResponse::Ok().json(events))
+}
+
+/// Unknown `/api/v1/…` URLs.
+pub async fn not_found() -> ApiResult {
+    Err(AppError::NotFound.into())
+}

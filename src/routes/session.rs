@@ -1,0 +1,172 @@
+//! Browser sign-in and sign-out with server-side sessions.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::auth::SESSION_COOKIE;
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::Service;
+
+/// Settings the session routes need.
+#[derive(Debug, Clone)]
+pub struct CookiePolicy {
+    /// Mark the cookie `Secure`.
+    pub secure: bool,
+    /// Cookie lifetime (the session's absolute timeout).
+    pub max_age_seconds: u64,
+}
+
+/// `GET /`: to the sign-in page (the admin UI comes later).
+pub async fn home() -> HttpResponse {
+    see_other("/login")
+}
+
+/// Query of the sign-in page.
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+/// `GET /login`: the form, or who is signed in.
+pub async fn login_form(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    query: web::Query<LoginQuery>,
+) -> HttpResponse {
+    let signed_in = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| service.authenticate_session(c.value()).ok())
+        .map(|(u, _)| u.username.to_string());
+    page(&tera, actix_web::http::StatusCode::OK, signed_in.as_deref(), None, "", safe_next(query.next.as_deref()))
+}
+
+/// Sign-in form fields.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /login`: a new session id on success (the old one, if any, is ended); the same answer
+/// for an unknown user, a wrong password and a disabled user.
+pub async fn login(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    if !same_origin(&req) {
+        return HttpResponse::Forbidden().finish();
+    }
+    let form = form.into_inner();
+    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let service = service.into_inner();
+    match service.login(&form.username, form.password, previous.as_deref()).await {
+        Ok(signed_in) => {
+            let cookie = Cookie::build(SESSION_COOKIE, signed_in.session_id)
+                .path("/")
+                .http_only(true)
+                .secure(policy.secure)
+                .same_site(SameSite::Lax)
+                .max_age(CookieDuration::seconds(policy.max_age_seconds.min(i64::MAX as u64) as i64))
+                .finish();
+            let mut res = see_other(safe_next(form.next.as_deref()).unwrap_or("/login"));
+            let _ = res.add_cookie(&cookie);
+            res
+        }
+        Err(AppError::Forbidden(reason)) => {
+            tracing::info!(%reason, "sign-in refused");
+            page(
+                &tera,
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                None,
+                Some("Wrong username or password."),
+                &form.username,
+                safe_next(form.next.as_deref()),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// `POST /logout`: ends the session in the store and clears the cookie.
+pub async fn logout(req: HttpRequest, service: web::Data<Service>, policy: web::Data<CookiePolicy>) -> HttpResponse {
+    if !same_origin(&req) {
+        return HttpResponse::Forbidden().finish();
+    }
+    if let Some(c) = req.cookie(SESSION_COOKIE)
+        && let Err(e) = service.logout(c.value())
+    {
+        tracing::error!(error = %e, "sign-out failed");
+        return HttpResponse::InternalServerError().finish();
+    }
+    let mut cookie = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).secure(policy.secure).finish();
+    cookie.make_removal();
+    let mut res = see_other("/login");
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+/// Refuse cross-site form posts: `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not ours.
+fn same_origin(req: &HttpRequest) -> bool {
+    if req.headers().get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
+        return false;
+    }
+    match (req.headers().get(header::ORIGIN), req.headers().get(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or_default();
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
+            origin_host == host.to_str().unwrap_or_default()
+        }
+        _ => true,
+    }
+}
+
+/// Only local absolute paths are followed after sign-in (no `//host`, no `/\host`).
+fn safe_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 2048 && !n.chars().any(char::is_control)
+    })
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish()
+}
+
+fn page(
+    tera: &tera::Tera,
+    status: actix_web::http::StatusCode,
+    signed_in: Option<&str>,
+    error: Option<&str>,
+    username: &str,
+    next: Option<&str>,
+) -> HttpResponse {
+    let mut ctx = tera::Context::new();
+    ctx.insert("signed_in", &signed_in);
+    ctx.insert("error", &error);
+    ctx.insert("username", username);
+    ctx.insert("next", &next.unwrap_or_default());
+    match tera.render("login.html", &ctx) {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the sign-in page");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}

@@ -1,0 +1,947 @@
+//! The service layer: every operation of the JSON API, the CLI and the token path, in one place.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::asset::{AccessRule, Asset, AssetPath, AssetState, DEFAULT_EXPIRY_SECONDS};
+use crate::audit::{AuditEvent, AuditLog};
+use crate::auth::{
+    API_KEY_PREFIX, API_KEY_SHOWN_CHARS, ApiKey, Session, digest, digests_equal, new_api_key, new_session_id,
+};
+use crate::error::{AppError, FieldError};
+use crate::ids::{ApiKeyId, AssetId, UserId, random_bytes, random_token};
+use crate::keywords::MAX_TEMPLATE_BYTES;
+use crate::secret::{Secret, SecretString};
+use crate::signing::Algorithm;
+use crate::store::{Store, StoreError};
+use crate::token::{CompiledAsset, IssuedToken, TokenError};
+use crate::user::{User, Username, validate_attribute_name, validate_group_name, validate_password};
+
+/// Longest accepted asset name.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest accepted expiry: ten years.
+pub const MAX_EXPIRY_SECONDS: u64 = 10 * 366 * 24 * 3600;
+/// Length of generated HMAC secrets (enough for HS512).
+pub const GENERATED_SECRET_BYTES: usize = 64;
+/// Last-seen and last-used times are written at most this often.
+const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Idle timeout.
+    pub idle_seconds: u64,
+    /// Absolute timeout.
+    pub max_seconds: u64,
+}
+
+/// The one service object, built once at start and shared by every handler and the CLI.
+pub struct Service {
+    store: Arc<dyn Store>,
+    audit: AuditLog,
+    live: RwLock<HashMap<String, Arc<CompiledAsset>>>,
+    admin_writes: Mutex<()>,
+    sessions: SessionPolicy,
+    password_checks: tokio::sync::Semaphore,
+}
+
+/// Input for creating or replacing an asset (`POST`/`PUT /api/v1/assets`, `asset create`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetInput {
+    /// Display name.
+    pub name: String,
+    /// Web path.
+    pub path: String,
+    /// `HS256` (default), `HS384`, `HS512`.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// The secret as text (its UTF-8 bytes are the key). Absent on edit keeps the current one.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Generate a random 512-bit secret and return it once.
+    #[serde(default)]
+    pub generate_secret: bool,
+    /// Accept a secret shorter than the hash size (supplied by a third party).
+    #[serde(default)]
+    pub accept_weak_secret: bool,
+    /// Payload template source.
+    pub template: String,
+    /// Token lifetime in seconds; absent = 600, `null` = no expiry.
+    #[serde(default = "default_expiry", deserialize_with = "explicit_option")]
+    pub expiry_seconds: Option<u64>,
+    /// `iss` claim.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// `aud` claim.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Add `nbf`.
+    #[serde(default)]
+    pub not_before: bool,
+    /// Add a random `jti`.
+    #[serde(default)]
+    pub jti: bool,
+    /// Who may fetch; absent = any signed-in user.
+    #[serde(default)]
+    pub read: Option<AccessRule>,
+    /// Who may edit.
+    #[serde(default)]
+    pub write: Option<AccessRule>,
+    /// On edit: the version the change is based on.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+fn default_expiry() -> Option<u64> {
+    Some(DEFAULT_EXPIRY_SECONDS)
+}
+
+fn explicit_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Option::<u64>::deserialize(d)
+}
+
+/// An asset as shown to administrators: everything but the secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssetView {
+    /// Record id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Web path.
+    pub path: String,
+    /// `live` or `trashed`.
+    pub state: String,
+    /// When trashed.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// Who trashed it.
+    pub trashed_by: Option<String>,
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Length of the secret in bytes (never the secret).
+    pub secret_bytes: usize,
+    /// Whether the secret is shorter than the algorithm's hash.
+    pub weak_secret: bool,
+    /// When the secret was last set.
+    pub secret_changed_at: DateTime<Utc>,
+    /// Template source.
+    pub template: String,
+    /// Token lifetime, `null` = none.
+    pub expiry_seconds: Option<u64>,
+    /// `iss`.
+    pub issuer: Option<String>,
+    /// `aud`.
+    pub audience: Option<String>,
+    /// Whether `nbf` is added.
+    pub not_before: bool,
+    /// Whether `jti` is added.
+    pub jti: bool,
+    /// Read rule (`null` = any signed-in user).
+    pub read: Option<AccessRule>,
+    /// Write rule.
+    pub write: AccessRule,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// Created by.
+    pub created_by: String,
+    /// Updated at.
+    pub updated_at: DateTime<Utc>,
+    /// Updated by.
+    pub updated_by: String,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+}
+
+impl From<&Asset> for AssetView {
+    fn from(a: &Asset) -> Self {
+        let (state, trashed_at, trashed_by) = match &a.state {
+            AssetState::Live => ("live", None, None),
+            AssetState::Trashed { at, by } => ("trashed", Some(*at), Some(by.clone())),
+        };
+        AssetView {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+            path: a.path.to_string(),
+            state: state.into(),
+            trashed_at,
+            trashed_by,
+            algorithm: a.algorithm.name().into(),
+            secret_bytes: a.secret.len(),
+            weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
+            secret_changed_at: a.secret_changed_at,
+            template: a.template.clone(),
+            expiry_seconds: a.expiry_seconds,
+            issuer: a.issuer.clone(),
+            audience: a.audience.clone(),
+            not_before: a.not_before,
+            jti: a.jti,
+            read: a.read.clone(),
+            write: a.write.clone(),
+            created_at: a.created_at,
+            created_by: a.created_by.clone(),
+            updated_at: a.updated_at,
+            updated_by: a.updated_by.clone(),
+            version: a.version,
+        }
+    }
+}
+
+/// The result of saving an asset: the view, plus a generated secret exactly once.
+#[derive(Debug, Serialize)]
+pub struct SavedAsset {
+    /// The asset.
+    #[serde(flatten)]
+    pub asset: AssetView,
+    /// Only when `generate_secret` was asked for: the secret, base64url, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_secret: Option<String>,
+}
+
+/// Input for creating a user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    /// Sign-in name.
+    pub username: String,
+    /// Password; absent = the user can only use API keys.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Administrator.
+    #[serde(default)]
+    pub admin: bool,
+    /// Attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// A user as shown to administrators (no password hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserView {
+    /// Id.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Administrator.
+    pub admin: bool,
+    /// Disabled.
+    pub disabled: bool,
+    /// Whether a password is set.
+    pub has_password: bool,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.to_string(),
+            username: u.username.to_string(),
+            attributes: u.attributes.clone(),
+            groups: u.groups.clone(),
+            admin: u.admin,
+            disabled: u.disabled,
+            has_password: u.password_hash.is_some(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// An API key as listed (never the key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    /// Id (used to revoke).
+    pub id: String,
+    /// The first characters of the key.
+    pub prefix: String,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// Last use.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Revoked at.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> Self {
+        ApiKeyView {
+            id: k.id.to_string(),
+            prefix: k.prefix.clone(),
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new API key: shown exactly once.
+#[derive(Debug, Serialize)]
+pub struct CreatedApiKey {
+    /// The key to send as `Authorization: Bearer <key>`.
+    pub key: String,
+    /// Its listing.
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+}
+
+/// What an admin preview shows.
+#[derive(Debug, Serialize)]
+pub struct Preview {
+    /// The token the user would receive.
+    pub token: String,
+    /// Decoded header.
+    pub header: serde_json::Value,
+    /// Decoded claims.
+    pub claims: serde_json::Value,
+    /// Things the administrator should know.
+    pub warnings: Vec<String>,
+}
+
+/// A signed-in browser session.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The session id for the cookie (only here, never stored).
+    pub session_id: String,
+    /// The user.
+    pub user: User,
+}
+
+impl Service {
+    /// Build the service over a store: load and compile every live asset, start the audit writer.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sessions: SessionPolicy,
+        audit_retention: u64,
+        max_password_checks: usize,
+    ) -> Result<Service, StoreError> {
+        let mut live = HashMap::new();
+        for asset in store.assets()? {
+            if asset.is_live() {
+                live.insert(asset.path.to_string(), Arc::new(CompiledAsset::new(asset)));
+            }
+        }
+        Ok(Service {
+            audit: AuditLog::start(store.clone(), audit_retention)?,
+            store,
+            live: RwLock::new(live),
+            admin_writes: Mutex::new(()),
+            sessions,
+            password_checks: tokio::sync::Semaphore::new(max_password_checks.max(1)),
+        })
+    }
+
+    /// The store (health checks).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Flush audit events and the store (shutdown).
+    pub fn shutdown(&self) -> Result<(), StoreError> {
+        self.audit.shutdown();
+        self.store.flush()
+    }
+
+    fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admin_writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn refresh_live(&self, asset: &Asset, old_path: Option<&AssetPath>) {
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = old_path {
+            live.remove(old.as_str());
+        }
+        live.remove(asset.path.as_str());
+        if asset.is_live() {
+            live.insert(asset.path.to_string(), Arc::new(CompiledAsset::new(asset.clone())));
+        }
+    }
+
+    // ---- the token path -------------------------------------------------------------------
+
+    /// The live asset at a request path, exactly as requested (no decoding, no normalisation).
+    pub fn live_asset(&self, request_path: &str) -> Option<Arc<CompiledAsset>> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).get(request_path).cloned()
+    }
+
+    /// Authorize, render and sign a token for a signed-in user; records the outcome.
+    pub fn issue_token(&self, asset: &CompiledAsset, user: &User) -> Result<IssuedToken, AppError> {
+        let target = asset.asset.path.as_str();
+        let event = |outcome: &str, jti: Option<String>| AuditEvent {
+            at: Utc::now(),
+            actor: user.username.to_string(),
+            action: "token.issue".into(),
+            target: target.to_owned(),
+            outcome: outcome.into(),
+            jti,
+        };
+        if !asset.asset.can_read(user) {
+            self.audit.record(event("forbidden", None));
+            return Err(AppError::Forbidden(format!("{} is not allowed by the read rule", user.username)));
+        }
+        match asset.issue(user, Utc::now(), None) {
+            Ok(issued) => {
+                self.audit.record(event("ok", issued.jti.clone()));
+                Ok(issued)
+            }
+            Err(e) => {
+                self.audit.record(event("config_error", None));
+                Err(AppError::Config(e.to_string()))
+            }
+        }
+    }
+
+    // ---- authentication ---------------------------------------------------------------------
+
+    /// The user behind an API key (`Authorization: Bearer …`).
+    pub fn authenticate_api_key(&self, key: &str) -> Result<User, AppError> {
+        let denied = || AppError::Forbidden("unknown, revoked or malformed API key".into());
+        if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
+            return Err(denied());
+        }
+        let d = digest(key);
+        let mut record = self.store.api_key_by_digest(&d)?.ok_or_else(denied)?;
+        if !digests_equal(&record.digest, &d) {
+            return Err(denied());
+        }
+        let user = self.store.user(&record.user_id)?.ok_or_else(denied)?;
+        if user.disabled {
+            return Err(AppError::Forbidden(format!("user {} is disabled", user.username)));
+        }
+        let now = Utc::now();
+        if record.last_used_at.is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECONDS) {
+            record.last_used_at = Some(now);
+            self.store.update_api_key(&record)?;
+        }
+        Ok(user)
+    }
+
+    /// The user and session behind a session cookie value.
+    pub fn authenticate_session(&self, session_id: &str) -> Result<(User, Session), AppError> {
+        let denied = || AppError::Forbidden("no valid session".into());
+        if session_id.is_empty() || session_id.len() > 128 {
+            return Err(denied());
+        }
+        let d = digest(session_id);
+        let mut session = self.store.session(&d)?.ok_or_else(denied)?;
+        let now = Utc::now();
+        if !session.is_current(now, self.sessions.idle_seconds, self.sessions.max_seconds) {
+            self.store.remove_session(&d)?;
+            return Err(AppError::Forbidden("session expired".into()));
+        }
+        let user = self.store.user(&session.user_id)?.ok_or_else(denied)?;
+        if user.disabled {
+            return Err(AppError::Forbidden(format!("user {} is disabled", user.username)));
+        }
+        if (now - session.last_seen).num_seconds() >= TOUCH_INTERVAL_SECONDS {
+            session.last_seen = now;
+            self.store.put_session(&d, &session)?;
+        }
+        Ok((user, session))
+    }
+
+    /// Check a username and password (on the blocking pool, a bounded number at once) and open a
+    /// new session. Unknown user, wrong password and disabled user fail identically.
+    pub async fn login(
+        self: &Arc<Self>,
+        username: &str,
+        password: SecretString,
+        previous_session: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        let user = match Username::parse(username) {
+            Ok(name) => self.store.user_by_username(name.as_str())?,
+            Err(_) => None,
+        };
+        let hash = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.clone());
+        let permit = self
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|_| AppError::Unexpected("password check pool closed".into()))?;
+        let ok = actix_web::web::block(move || crate::user::verify_password(password.expose(), hash.as_deref()))
+            .await
+            .map_err(|e| AppError::Unexpected(e.to_string()))?;
+        drop(permit);
+        let user = match user {
+            Some(u) if ok && !u.disabled => u,
+            _ => {
+                self.audit.record(AuditEvent {
+                    outcome: "forbidden".into(),
+                    ..AuditEvent::admin(username, "session.login", username)
+                });
+                return Err(AppError::Forbidden("wrong username or password".into()));
+            }
+        };
+        if let Some(old) = previous_session {
+            self.store.remove_session(&digest(old))?;
+        }
+        let session_id = new_session_id();
+        let now = Utc::now();
+        let session = Session { user_id: user.id.clone(), created_at: now, last_seen: now, csrf_token: random_token::<32>() };
+        self.store.put_session(&digest(&session_id), &session)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(user.username.as_str(), "session.login", user.username.as_str()));
+        Ok(SignedIn { session_id, user })
+    }
+
+    /// End a session.
+    pub fn logout(&self, session_id: &str) -> Result<(), AppError> {
+        let d = digest(session_id);
+        if let Some(s) = self.store.session(&d)? {
+            self.store.remove_session(&d)?;
+            self.store.flush()?;
+            if let Some(u) = self.store.user(&s.user_id)? {
+                self.audit.record(AuditEvent::admin(u.username.as_str(), "session.logout", u.username.as_str()));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- users ------------------------------------------------------------------------------
+
+    /// Create a user (hashes the password: call from a blocking context).
+    pub fn create_user(&self, actor: &str, input: UserInput) -> Result<UserView, AppError> {
+        let username = Username::parse(&input.username).map_err(AppError::Invalid)?;
+        for name in input.attributes.keys() {
+            validate_attribute_name(name).map_err(AppError::Invalid)?;
+        }
+        if let Some((k, _)) = input.attributes.iter().find(|(_, v)| v.len() > 4096) {
+            return Err(AppError::invalid("attributes", format!("attribute {k} is longer than 4096 bytes")));
+        }
+        let mut groups = Vec::new();
+        for g in input.groups {
+            validate_group_name(&g).map_err(AppError::Invalid)?;
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        let password_hash = match &input.password {
+            Some(p) => {
+                validate_password(p.expose()).map_err(AppError::Invalid)?;
+                Some(crate::user::hash_password(p.expose()).map_err(AppError::Unexpected)?)
+            }
+            None => None,
+        };
+        let now = Utc::now();
+        let user = User {
+            id: UserId::generate(),
+            username,
+            password_hash,
+            attributes: input.attributes,
+            groups,
+            admin: input.admin,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let _guard = self.lock_writes();
+        self.store.insert_user(&user)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(actor, "user.create", user.username.as_str()));
+        Ok(UserView::from(&user))
+    }
+
+    fn user_named(&self, username: &str) -> Result<User, AppError> {
+        self.store.user_by_username(username)?.ok_or(AppError::NotFound)
+    }
+
+    /// A user by username.
+    pub fn user(&self, username: &str) -> Result<UserView, AppError> {
+        Ok(UserView::from(&self.user_named(username)?))
+    }
+
+    /// Every user.
+    pub fn users(&self) -> Result<Vec<UserView>, AppError> {
+        Ok(self.store.users()?.iter().map(UserView::from).collect())
+    }
+
+    /// Set a new password (hashes: call from a blocking context); ends the user's sessions.
+    pub fn set_password(&self, actor: &str, username: &str, password: &SecretString) -> Result<(), AppError> {
+        validate_password(password.expose()).map_err(AppError::Invalid)?;
+        let hash = crate::user::hash_password(password.expose()).map_err(AppError::Unexpected)?;
+        let _guard = self.lock_writes();
+        let mut user = self.user_named(username)?;
+        user.password_hash = Some(hash);
+        user.updated_at = Utc::now();
+        self.store.update_user(&user)?;
+        self.store.remove_user_sessions(&user.id)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(actor, "user.password", user.username.as_str()));
+        Ok(())
+    }
+
+    /// Disable or enable a user; disabling ends their sessions at once.
+    pub fn set_disabled(&self, actor: &str, username: &str, disabled: bool) -> Result<UserView, AppError> {
+        let _guard = self.lock_writes();
+        let mut user = self.user_named(username)?;
+        user.disabled = disabled;
+        user.updated_at = Utc::now();
+        self.store.update_user(&user)?;
+        if disabled {
+            self.store.remove_user_sessions(&user.id)?;
+        }
+        self.store.flush()?;
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        self.audit.record(AuditEvent::admin(actor, action, user.username.as_str()));
+        Ok(UserView::from(&user))
+    }
+
+    /// Create an API key for a user; the key is in the answer and nowhere else.
+    pub fn create_api_key(&self, actor: &str, username: &str) -> Result<CreatedApiKey, AppError> {
+        let _guard = self.lock_writes();
+        let user = self.user_named(username)?;
+        let key = new_api_key();
+        let record = ApiKey {
+            id: ApiKeyId::generate(),
+            user_id: user.id.clone(),
+            prefix: key[..API_KEY_SHOWN_CHARS].to_owned(),
+            digest: digest(&key),
+            created_at: Utc::now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.store.insert_api_key(&record)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(actor, "apikey.create", &format!("{} {}", user.username, record.prefix)));
+        Ok(CreatedApiKey { key, view: ApiKeyView::from(&record) })
+    }
+
+    /// A user's API keys.
+    pub fn api_keys(&self, username: &str) -> Result<Vec<ApiKeyView>, AppError> {
+        let user = self.user_named(username)?;
+        Ok(self.store.api_keys(&user.id)?.iter().map(ApiKeyView::from).collect())
+    }
+
+    /// Revoke an API key of a user, by id or by its shown prefix; effective at once.
+    pub fn revoke_api_key(&self, actor: &str, username: &str, id_or_prefix: &str) -> Result<ApiKeyView, AppError> {
+        let _guard = self.lock_writes();
+        let user = self.user_named(username)?;
+        let keys = self.store.api_keys(&user.id)?;
+        let key = keys
+            .iter()
+            .find(|k| k.id.as_str() == id_or_prefix || k.prefix == id_or_prefix)
+            .ok_or(AppError::NotFound)?;
+        let revoked = self.store.revoke_api_key(&key.id, Utc::now())?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(actor, "apikey.revoke", &format!("{} {}", user.username, key.prefix)));
+        Ok(ApiKeyView::from(&revoked))
+    }
+
+    // ---- assets -----------------------------------------------------------------------------
+
+    fn validate_rule(&self, field: &str, rule: AccessRule) -> Result<AccessRule, AppError> {
+        let mut out = AccessRule::default();
+        for u in rule.users {
+            let name = Username::parse(&u).map_err(|e| AppError::invalid(field, e.message))?;
+            if self.store.user_by_username(name.as_str())?.is_none() {
+                return Err(AppError::invalid(field, format!("there is no user {name}")));
+            }
+            if !out.users.contains(&name.key()) {
+                out.users.push(name.key());
+            }
+        }
+        for g in rule.groups {
+            validate_group_name(&g).map_err(|e| AppError::invalid(field, e.message))?;
+            if !out.groups.contains(&g) {
+                out.groups.push(g);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Validate input into an asset record; `existing` is the stored asset on edit.
+    fn build_asset(
+        &self,
+        actor: &str,
+        input: AssetInput,
+        existing: Option<&Asset>,
+    ) -> Result<(Asset, Option<String>), AppError> {
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "name",
+                format!("must be 1 to {MAX_NAME_CHARS} characters, without control characters"),
+            ));
+        }
+        let path = AssetPath::parse(input.path.trim()).map_err(AppError::Invalid)?;
+        let algorithm = match input.algorithm.as_deref() {
+            None | Some("") => existing.map(|a| a.algorithm).unwrap_or_default(),
+            Some(s) => Algorithm::parse(s)
+                .ok_or_else(|| AppError::invalid("algorithm", format!("unknown algorithm {s:?}; use HS256, HS384 or HS512")))?,
+        };
+        if input.template.len() > MAX_TEMPLATE_BYTES {
+            return Err(AppError::invalid("template", format!("must be at most {MAX_TEMPLATE_BYTES} bytes")));
+        }
+        crate::keywords::PayloadTemplate::compile(&input.template)
+            .map_err(|e| AppError::Invalid(FieldError::at("template", e.message, e.line, e.column)))?;
+        if input.expiry_seconds == Some(0) || input.expiry_seconds.is_some_and(|e| e > MAX_EXPIRY_SECONDS) {
+            return Err(AppError::invalid(
+                "expiry_seconds",
+                format!("must be between 1 and {MAX_EXPIRY_SECONDS} seconds, or null for no expiry"),
+            ));
+        }
+        let text_claim = |field: &str, v: Option<String>| -> Result<Option<String>, AppError> {
+            match v.map(|s| s.trim().to_owned()) {
+                Some(s) if s.is_empty() => Ok(None),
+                Some(s) if s.len() > 1024 || s.chars().any(char::is_control) => {
+                    Err(AppError::invalid(field, "must be at most 1024 characters, without control characters"))
+                }
+                other => Ok(other),
+            }
+        };
+        let issuer = text_claim("issuer", input.issuer)?;
+        let audience = text_claim("audience", input.audience)?;
+        let read = input.read.map(|r| self.validate_rule("read", r)).transpose()?;
+        let write = self.validate_rule("write", input.write.unwrap_or_default())?;
+
+        let now = Utc::now();
+        let secret_is_new = input.generate_secret || input.secret.as_ref().is_some_and(|s| !s.expose().is_empty());
+        let (secret, secret_changed_at, generated) = if input.generate_secret {
+            if input.secret.is_some() {
+                return Err(AppError::invalid("secret", "give a secret or ask for one to be generated, not both"));
+            }
+            let bytes = random_bytes::<GENERATED_SECRET_BYTES>();
+            (Secret::new(bytes.to_vec()), now, Some(URL_SAFE_NO_PAD.encode(bytes)))
+        } else if let Some(s) = input.secret.as_ref().filter(|s| !s.expose().is_empty()) {
+            (Secret::new(s.expose().as_bytes().to_vec()), now, None)
+        } else if let Some(old) = existing {
+            (old.secret.clone(), old.secret_changed_at, None)
+        } else {
+            return Err(AppError::invalid("secret", "is required (or set generate_secret to have one made)"));
+        };
+        let weak = secret.len() < algorithm.min_secret_bytes();
+        let weak_accepted =
+            input.accept_weak_secret || (!secret_is_new && existing.is_some_and(|a| a.weak_secret_accepted));
+        if weak && !weak_accepted {
+            return Err(AppError::invalid(
+                "secret",
+                format!(
+                    "is {} bytes; {} needs at least {} bytes (generate one, or set accept_weak_secret if a third party supplied it)",
+                    secret.len(),
+                    algorithm.name(),
+                    algorithm.min_secret_bytes()
+                ),
+            ));
+        }
+        let asset = Asset {
+            id: existing.map(|a| a.id.clone()).unwrap_or_else(AssetId::generate),
+            name,
+            path,
+            state: existing.map(|a| a.state.clone()).unwrap_or(AssetState::Live),
+            algorithm,
+            secret,
+            secret_changed_at,
+            weak_secret_accepted: weak && weak_accepted,
+            template: input.template,
+            expiry_seconds: input.expiry_seconds,
+            issuer,
+            audience,
+            not_before: input.not_before,
+            jti: input.jti,
+            read,
+            write,
+            created_at: existing.map(|a| a.created_at).unwrap_or(now),
+            created_by: existing.map(|a| a.created_by.clone()).unwrap_or_else(|| actor.to_owned()),
+            updated_at: now,
+            updated_by: actor.to_owned(),
+            version: existing.map(|a| a.version + 1).unwrap_or(1),
+        };
+        Ok((asset, generated))
+    }
+
+    /// Create an asset.
+    pub fn create_asset(&self, actor: &str, input: AssetInput) -> Result<SavedAsset, AppError> {
+        let (asset, generated_secret) = self.build_asset(actor, input, None)?;
+        let _guard = self.lock_writes();
+        self.store.insert_asset(&asset)?;
+        self.store.flush()?;
+        self.refresh_live(&asset, None);
+        self.audit.record(AuditEvent::admin(actor, "asset.create", asset.path.as_str()));
+        Ok(SavedAsset { asset: AssetView::from(&asset), generated_secret })
+    }
+
+    /// Replace an asset; `input.version` must be the stored version (else a stale-edit error
+    /// naming who changed it).
+    pub fn update_asset(&self, actor: &str, id: &str, input: AssetInput) -> Result<SavedAsset, AppError> {
+        let _guard = self.lock_writes();
+        let existing = self.asset_record(id)?;
+        let Some(version) = input.version else {
+            return Err(AppError::invalid("version", "is required: send the version you edited"));
+        };
+        if version != existing.version {
+            return Err(stale(&existing));
+        }
+        let (asset, generated_secret) = self.build_asset(actor, input, Some(&existing))?;
+        match self.store.replace_asset(&asset, version) {
+            Err(StoreError::VersionMismatch) => return Err(stale(&self.asset_record(id)?)),
+            other => other?,
+        }
+        self.store.flush()?;
+        self.refresh_live(&asset, Some(&existing.path));
+        self.audit.record(AuditEvent::admin(actor, "asset.update", asset.path.as_str()));
+        Ok(SavedAsset { asset: AssetView::from(&asset), generated_secret })
+    }
+
+    fn asset_record(&self, id: &str) -> Result<Asset, AppError> {
+        self.store.asset(&AssetId::from_string(id))?.ok_or(AppError::NotFound)
+    }
+
+    /// An asset by id.
+    pub fn asset(&self, id: &str) -> Result<AssetView, AppError> {
+        Ok(AssetView::from(&self.asset_record(id)?))
+    }
+
+    /// An asset by id, or by path when `id_or_path` starts with `/` (CLI).
+    pub fn find_asset(&self, id_or_path: &str) -> Result<AssetView, AppError> {
+        if id_or_path.starts_with('/') {
+            let a = self.store.asset_by_path(id_or_path)?.ok_or(AppError::NotFound)?;
+            Ok(AssetView::from(&a))
+        } else {
+            self.asset(id_or_path)
+        }
+    }
+
+    /// Every asset, by path.
+    pub fn assets(&self) -> Result<Vec<AssetView>, AppError> {
+        let mut all: Vec<AssetView> = self.store.assets()?.iter().map(AssetView::from).collect();
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(all)
+    }
+
+    fn change_state(&self, actor: &str, id: &str, action: &str, trash: bool) -> Result<AssetView, AppError> {
+        let _guard = self.lock_writes();
+        let mut asset = self.asset_record(id)?;
+        match (&asset.state, trash) {
+            (AssetState::Live, false) => return Err(AppError::Conflict("the asset is not in the trash".into())),
+            (AssetState::Trashed { .. }, true) => return Err(AppError::Conflict("the asset is already in the trash".into())),
+            _ => {}
+        }
+        let version = asset.version;
+        let now = Utc::now();
+        asset.state = if trash { AssetState::Trashed { at: now, by: actor.to_owned() } } else { AssetState::Live };
+        asset.version += 1;
+        asset.updated_at = now;
+        asset.updated_by = actor.to_owned();
+        self.store.replace_asset(&asset, version).map_err(|e| match e {
+            StoreError::VersionMismatch => AppError::Conflict("the asset changed meanwhile; try again".into()),
+            other => other.into(),
+        })?;
+        self.store.flush()?;
+        self.refresh_live(&asset, None);
+        self.audit.record(AuditEvent::admin(actor, action, asset.path.as_str()));
+        Ok(AssetView::from(&asset))
+    }
+
+    /// Move a live asset to the trash: its path answers 404 at once.
+    pub fn trash_asset(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+        self.change_state(actor, id, "asset.trash", true)
+    }
+
+    /// Bring an asset back from the trash, same path and secret.
+    pub fn restore_asset(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+        self.change_state(actor, id, "asset.restore", false)
+    }
+
+    /// Delete a trashed asset for good: record, secret and path index.
+    pub fn purge_asset(&self, actor: &str, id: &str) -> Result<(), AppError> {
+        let _guard = self.lock_writes();
+        let asset = self.asset_record(id)?;
+        if asset.is_live() {
+            return Err(AppError::Conflict("only a trashed asset can be purged; trash it first".into()));
+        }
+        self.store.delete_asset(&asset.id)?;
+        self.store.flush()?;
+        self.refresh_live(&asset, None);
+        self.audit.record(AuditEvent::admin(actor, "asset.purge", asset.path.as_str()));
+        Ok(())
+    }
+
+    /// What `as_user` would receive from the asset now, with warnings; audited.
+    pub fn preview(&self, actor: &str, id: &str, as_user: &str) -> Result<Preview, AppError> {
+        let asset = self.asset_record(id)?;
+        let user = self.user_named(as_user)?;
+        let compiled = CompiledAsset::new(asset);
+        let mut warnings = Vec::new();
+        let a = &compiled.asset;
+        if !a.is_live() {
+            warnings.push("the asset is in the trash: its path answers 404".to_owned());
+        }
+        if a.expiry_seconds.is_none() {
+            warnings.push("tokens never expire (no exp claim); 5 to 15 minutes is recommended".to_owned());
+        }
+        if a.secret.len() < a.algorithm.min_secret_bytes() {
+            warnings.push(format!(
+                "the secret is {} bytes, shorter than the {} bytes {} needs (accepted as supplied by a third party)",
+                a.secret.len(),
+                a.algorithm.min_secret_bytes(),
+                a.algorithm.name()
+            ));
+        }
+        for claim in compiled.overridden_claims() {
+            warnings.push(format!("the template sets \"{claim}\", which the server overrides"));
+        }
+        if user.disabled {
+            warnings.push(format!("{} is disabled and would get 403", user.username));
+        } else if !a.can_read(&user) {
+            warnings.push(format!("{} is not allowed by the read rule and would get 403", user.username));
+        }
+        self.audit.record(AuditEvent::admin(actor, "asset.preview", &format!("{} as {}", a.path, user.username)));
+        let issued = compiled.issue(&user, Utc::now(), None).map_err(|e| match e {
+            TokenError::Render(r) => AppError::Render(FieldError::at("template", r.message, r.line, r.column)),
+            other => AppError::Config(other.to_string()),
+        })?;
+        let header_b64 = issued.token.split('.').next().unwrap_or_default();
+        let header = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null);
+        let claims = serde_json::from_str(&issued.claims_json).map_err(|e| AppError::Unexpected(e.to_string()))?;
+        Ok(Preview { token: issued.token, header, claims, warnings })
+    }
+
+    /// Recent audit events, newest first (waits for queued events to be written).
+    pub fn audit_events(&self, actor: Option<&str>, target: Option<&str>, limit: usize) -> Result<Vec<AuditEvent>, AppError> {
+        self.audit.flush();
+        Ok(self.store.audit_events(actor, target, limit.clamp(1, 1000))?)
+    }
+
+    /// Create the `admin` user on the first start with an empty store; returns the generated
+    /// password when none was given.
+    pub fn bootstrap_admin(&self, password: Option<&SecretString>) -> Result<Option<String>, AppError> {
+        if self.store.has_users()? {
+            return Ok(None);
+        }
+        let (password, generated) = match password {
+            Some(p) => (p.clone(), None),
+            None => {
+                let p = random_token::<18>();
+                (SecretString::new(p.clone()), Some(p))
+            }
+        };
+        self.create_user(
+            "system",
+            UserInput { username: "admin".into(), password: Some(password), admin: true, ..UserInput::default() },
+        )?;
+        Ok(generated)
+    }
+}
+
+fn stale(current: &Asset) -> AppError {
+    AppError::Stale { current: current.version, by: current.updated_by.clone(), at: current.updated_at.to_rfc3339() }
+}

@@ -1,0 +1,487 @@
+//! Storage: the `Store` trait every handler goes through, and its sled implementation.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::{Db, Transactional, Tree};
+
+use crate::asset::Asset;
+use crate::audit::AuditEvent;
+use crate::auth::{ApiKey, CredentialDigest, Session};
+use crate::ids::{ApiKeyId, AssetId, UserId};
+use crate::user::User;
+
+/// The schema this binary writes. Older stores are migrated forward at open; newer ones refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index already holds the value (a path, a username).
+    #[error("{0}")]
+    Conflict(String),
+    /// The record changed since the caller read it.
+    #[error("the record was changed by someone else")]
+    VersionMismatch,
+    /// The record does not exist.
+    #[error("no such record")]
+    Missing,
+    /// Another process holds the data directory.
+    #[error("the data directory {0} is in use by another process (is the server running?)")]
+    Locked(String),
+    /// The store was written by a newer version of this program.
+    #[error("the data directory was written by a newer jwt-asset-server (schema {found}, this binary knows up to {SCHEMA_VERSION}); refusing to open it")]
+    TooNew {
+        /// The version found on disk.
+        found: u32,
+    },
+    /// Damaged data on disk.
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    /// An I/O failure (permissions, disk full …).
+    #[error("storage I/O error: {0}")]
+    Io(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+            sled::Error::Io(io) => StoreError::Io(io.to_string()),
+            other => StoreError::Io(other.to_string()),
+        }
+    }
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort<T>(e: StoreError) -> Tx<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Everything the server keeps. One implementation today (sled); the trait keeps handlers free of
+/// storage details so a shared database can be added for several instances.
+pub trait Store: Send + Sync + 'static {
+    /// Add a user; `Conflict` when the username (case-insensitively) is taken.
+    fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Replace a user record (same id and username).
+    fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    /// A user by id.
+    fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    /// A user by username, without regard to case.
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// All users, by username.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Whether any user exists (first start).
+    fn has_users(&self) -> Result<bool, StoreError>;
+
+    /// Store or refresh a session under its digest.
+    fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError>;
+    /// A session by digest.
+    fn session(&self, digest: &CredentialDigest) -> Result<Option<Session>, StoreError>;
+    /// End one session.
+    fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError>;
+    /// End every session of a user; returns how many ended.
+    fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError>;
+    /// Sessions of a user (digests hidden) for listing.
+    fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError>;
+
+    /// Add an API key and its digest index.
+    fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// A live (unrevoked) key by digest.
+    fn api_key_by_digest(&self, digest: &CredentialDigest) -> Result<Option<ApiKey>, StoreError>;
+    /// Record last use.
+    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// Revoke: the digest index goes at once, the record stays for the listing.
+    fn revoke_api_key(&self, id: &ApiKeyId, at: chrono::DateTime<chrono::Utc>) -> Result<ApiKey, StoreError>;
+    /// All keys of a user.
+    fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Add an asset; `Conflict` when its path is taken by a live or trashed asset.
+    fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError>;
+    /// Replace an asset whose stored version is `expected_version`; moves the path index when the
+    /// path changed (`Conflict` when the new path is taken).
+    fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError>;
+    /// An asset by id.
+    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError>;
+    /// The asset (live or trashed) that owns a path.
+    fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError>;
+    /// All assets.
+    fn assets(&self) -> Result<Vec<Asset>, StoreError>;
+    /// Remove an asset record, its secret and its path index for good.
+    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError>;
+
+    /// Append audit events (in order).
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// The newest `limit` events matching the filters, newest first.
+    fn audit_events(&self, actor: Option<&str>, target: Option<&str>, limit: usize)
+    -> Result<Vec<AuditEvent>, StoreError>;
+    /// Number of stored audit events (counted once at start).
+    fn audit_len(&self) -> Result<u64, StoreError>;
+    /// Delete the `n` oldest events; returns how many went.
+    fn trim_audit(&self, n: u64) -> Result<u64, StoreError>;
+
+    /// Make every write so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// The embedded store: one sled database, one tree per record kind plus unique indexes.
+pub struct SledStore {
+    db: Db,
+    users: Tree,
+    usernames: Tree,
+    sessions: Tree,
+    user_sessions: Tree,
+    api_keys: Tree,
+    api_key_digests: Tree,
+    assets: Tree,
+    asset_paths: Tree,
+    audit: Tree,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("cannot decode record: {e}")))
+}
+
+fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user.as_str().len() + 33);
+    k.extend_from_slice(user.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(digest);
+    k
+}
+
+impl SledStore {
+    /// Open (or create) the store in a directory, checking and migrating the schema version.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let probe = dir.join(".write-test");
+        std::fs::write(&probe, b"")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| StoreError::Io(format!("cannot write to {}: {e}", dir.display())))?;
+        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
+            sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::Locked(dir.display().to_string())
+            }
+            other => other.into(),
+        })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+            Some(v) => {
+                let found = u32::from_be_bytes(
+                    v.as_ref().try_into().map_err(|_| StoreError::Corrupt("schema version record".into()))?,
+                );
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::TooNew { found });
+                }
+                // Forward migrations from `found` to SCHEMA_VERSION go here, one step per version.
+            }
+        }
+        Ok(SledStore {
+            users: db.open_tree("users")?,
+            usernames: db.open_tree("usernames")?,
+            sessions: db.open_tree("sessions")?,
+            user_sessions: db.open_tree("user_sessions")?,
+            api_keys: db.open_tree("api_keys")?,
+            api_key_digests: db.open_tree("api_key_digests")?,
+            assets: db.open_tree("assets")?,
+            asset_paths: db.open_tree("asset_paths")?,
+            audit: db.open_tree("audit")?,
+            db,
+        })
+    }
+
+    fn all<T: DeserializeOwned>(tree: &Tree) -> Result<Vec<T>, StoreError> {
+        tree.iter().values().map(|v| decode(&v?)).collect()
+    }
+}
+
+impl Store for SledStore {
+    fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let record = encode(user)?;
+        let key = user.username.key();
+        (&self.users, &self.usernames).transaction(|(users, names)| {
+            if names.get(key.as_bytes())?.is_some() {
+                return abort(StoreError::Conflict(format!("the username {} is taken", user.username)));
+            }
+            names.insert(key.as_bytes(), user.id.as_str().as_bytes())?;
+            users.insert(user.id.as_str().as_bytes(), record.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        if !self.users.contains_key(user.id.as_str())? {
+            return Err(StoreError::Missing);
+        }
+        self.users.insert(user.id.as_str(), encode(user)?)?;
+        Ok(())
+    }
+
+    fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        self.users.get(id.as_str())?.map(|v| decode(&v)).transpose()
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        match self.usernames.get(username.to_ascii_lowercase())? {
+            Some(id) => self.users.get(id)?.map(|v| decode(&v)).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        let mut users: Vec<User> = Self::all(&self.users)?;
+        users.sort_by_key(|u| u.username.key());
+        Ok(users)
+    }
+
+    fn has_users(&self) -> Result<bool, StoreError> {
+        Ok(!self.users.is_empty())
+    }
+
+    fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError> {
+        let record = encode(session)?;
+        let index = user_session_key(&session.user_id, digest);
+        (&self.sessions, &self.user_sessions).transaction(|(sessions, index_tree)| {
+            sessions.insert(&digest[..], record.as_slice())?;
+            index_tree.insert(index.as_slice(), &[][..])?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn session(&self, digest: &CredentialDigest) -> Result<Option<Session>, StoreError> {
+        self.sessions.get(digest)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
+        if let Some(old) = self.sessions.remove(digest)? {
+            let session: Session = decode(&old)?;
+            self.user_sessions.remove(user_session_key(&session.user_id, digest))?;
+        }
+        Ok(())
+    }
+
+    fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
+        let mut prefix = user.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let keys: Vec<sled::IVec> = self.user_sessions.scan_prefix(&prefix).keys().collect::<Result<_, _>>()?;
+        let removed = keys.len();
+        (&self.sessions, &self.user_sessions).transaction(|(sessions, index)| {
+            for k in &keys {
+                sessions.remove(&k[prefix.len()..])?;
+                index.remove(k)?;
+            }
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
+    fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        let mut prefix = user.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for k in self.user_sessions.scan_prefix(&prefix).keys() {
+            let k = k?;
+            if let Some(v) = self.sessions.get(&k[prefix.len()..])? {
+                out.push(decode(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let record = encode(key)?;
+        (&self.api_keys, &self.api_key_digests).transaction(|(keys, digests)| {
+            if digests.get(key.digest)?.is_some() {
+                return abort(StoreError::Conflict("duplicate API key".into()));
+            }
+            keys.insert(key.id.as_str().as_bytes(), record.as_slice())?;
+            digests.insert(&key.digest[..], key.id.as_str().as_bytes())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn api_key_by_digest(&self, digest: &CredentialDigest) -> Result<Option<ApiKey>, StoreError> {
+        match self.api_key_digests.get(digest)? {
+            Some(id) => {
+                let key: Option<ApiKey> = self.api_keys.get(id)?.map(|v| decode(&v)).transpose()?;
+                Ok(key.filter(|k| k.revoked_at.is_none()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let record = encode(key)?;
+        self.api_keys.transaction(|keys| {
+            // Never resurrect a key revoked meanwhile.
+            match keys.get(key.id.as_str())? {
+                Some(old) if decode::<ApiKey>(&old).map(|k| k.revoked_at.is_none()).unwrap_or(false) => {
+                    keys.insert(key.id.as_str().as_bytes(), record.as_slice())?;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        })?;
+        Ok(())
+    }
+
+    fn revoke_api_key(&self, id: &ApiKeyId, at: chrono::DateTime<chrono::Utc>) -> Result<ApiKey, StoreError> {
+        let revoked = (&self.api_keys, &self.api_key_digests).transaction(|(keys, digests)| {
+            let Some(old) = keys.get(id.as_str())? else {
+                return abort(StoreError::Missing);
+            };
+            let mut key: ApiKey = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+            digests.remove(&key.digest[..])?;
+            if key.revoked_at.is_none() {
+                key.revoked_at = Some(at);
+            }
+            keys.insert(id.as_str().as_bytes(), encode(&key).map_err(ConflictableTransactionError::Abort)?)?;
+            Ok(key)
+        })?;
+        Ok(revoked)
+    }
+
+    fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys: Vec<ApiKey> = Self::all(&self.api_keys)?;
+        keys.retain(|k| &k.user_id == user);
+        keys.sort_by_key(|k| k.created_at);
+        Ok(keys)
+    }
+
+    fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError> {
+        let record = encode(asset)?;
+        let path = asset.path.as_str();
+        (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
+            if paths.get(path)?.is_some() {
+                return abort(StoreError::Conflict(format!("the path {path} is used by another asset")));
+            }
+            paths.insert(path.as_bytes(), asset.id.as_str().as_bytes())?;
+            assets.insert(asset.id.as_str().as_bytes(), record.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
+        let record = encode(asset)?;
+        let id = asset.id.as_str();
+        (&self.assets, &self.asset_paths).transaction(|(assets, paths): &(TransactionalTree, TransactionalTree)| {
+            let Some(old) = assets.get(id)? else {
+                return abort(StoreError::Missing);
+            };
+            let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+            if old.version != expected_version {
+                return abort(StoreError::VersionMismatch);
+            }
+            if old.path != asset.path {
+                if paths.get(asset.path.as_str())?.is_some() {
+                    return abort(StoreError::Conflict(format!("the path {} is used by another asset", asset.path)));
+                }
+                paths.remove(old.path.as_str())?;
+                paths.insert(asset.path.as_str(), id.as_bytes())?;
+            }
+            assets.insert(id.as_bytes(), record.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError> {
+        self.assets.get(id.as_str())?.map(|v| decode(&v)).transpose()
+    }
+
+    fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError> {
+        match self.asset_paths.get(path)? {
+            Some(id) => self.assets.get(id)?.map(|v| decode(&v)).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    fn assets(&self) -> Result<Vec<Asset>, StoreError> {
+        Self::all(&self.assets)
+    }
+
+    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
+        (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
+            let Some(old) = assets.remove(id.as_str())? else {
+                return abort(StoreError::Missing);
+            };
+            let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+            paths.remove(old.path.as_str())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for e in events {
+            let seq = self.db.generate_id()?;
+            batch.insert(&seq.to_be_bytes(), encode(e)?);
+        }
+        self.audit.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn audit_events(
+        &self,
+        actor: Option<&str>,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut out = Vec::new();
+        for v in self.audit.iter().values().rev() {
+            let e: AuditEvent = decode(&v?)?;
+            if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a)) || target.is_some_and(|t| e.target != t) {
+                continue;
+            }
+            out.push(e);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        Ok(self.audit.len() as u64)
+    }
+
+    fn trim_audit(&self, n: u64) -> Result<u64, StoreError> {
+        let keys: Vec<sled::IVec> = self.audit.iter().keys().take(n as usize).collect::<Result<_, _>>()?;
+        let mut batch = sled::Batch::default();
+        for k in &keys {
+            batch.remove(k);
+        }
+        self.audit.apply_batch(batch)?;
+        Ok(keys.len() as u64)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! `spawn_app()` and request helpers named after routes.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use jwt_asset_server::secret::SecretString;
+use jwt_asset_server::{Application, Settings};
+use reqwest::{Response, StatusCode, header};
+use serde_json::{Value, json};
+
+/// The bootstrap administrator's password in every test server.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A running server with an administrator API key.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// Client with redirects off and no cookie jar (cookies are sent explicitly).
+    pub client: reqwest::Client,
+    /// An API key of the `admin` user.
+    pub admin_key: String,
+    /// The data directory (kept alive for the test's duration).
+    pub data_dir: Option<tempfile::TempDir>,
+    /// Its path.
+    pub data_path: PathBuf,
+    handle: actix_web::dev::ServerHandle,
+    join: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Start a server on a fresh temporary data directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_path_buf();
+    let mut app = spawn_app_on(path).await;
+    app.data_dir = Some(dir);
+    app
+}
+
+/// Start a server on an existing data directory (restart tests).
+pub async fn spawn_app_on(data_path: PathBuf) -> TestApp {
+    let mut settings = Settings::for_data_dir(&data_path);
+    settings.admin_password = Some(SecretString::new(ADMIN_PASSWORD.into()));
+    let app = Application::build(settings).expect("the server starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut test_app =
+        TestApp { address, client, admin_key: String::new(), data_dir: None, data_path, handle, join: Some(join) };
+    let session = test_app.login_session("admin", ADMIN_PASSWORD).await.expect("admin signs in");
+    let csrf = test_app.csrf_token(&session).await;
+    let res = test_app
+        .client
+        .post(test_app.url("/api/v1/users/admin/api-keys"))
+        .header(header::COOKIE, format!("jas_session={session}"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    test_app.admin_key = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    test_app
+}
+
+impl TestApp {
+    /// Full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Stop the server gracefully and wait until it has flushed and released the store.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        self.handle.stop(true).await;
+        if let Some(j) = self.join.take() {
+            j.await.unwrap().unwrap();
+        }
+        self.data_dir.take()
+    }
+
+    /// `POST /login`; the raw response.
+    pub async fn post_login(&self, username: &str, password: &str, cookie: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url("/login")).form(&[("username", username), ("password", password)]);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, format!("jas_session={c}"));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sign in and return the session id from `Set-Cookie`, or `None` if refused.
+    pub async fn login_session(&self, username: &str, password: &str) -> Option<String> {
+        let res = self.post_login(username, password, None).await;
+        session_cookie(&res)
+    }
+
+    /// `POST /logout` with a session.
+    pub async fn post_logout(&self, session: &str) -> Response {
+        self.client.post(self.url("/logout")).header(header::COOKIE, format!("jas_session={session}")).send().await.unwrap()
+    }
+
+    /// The CSRF token of a session (`GET /api/v1/session`).
+    pub async fn csrf_token(&self, session: &str) -> String {
+        let res = self
+            .client
+            .get(self.url("/api/v1/session"))
+            .header(header::COOKIE, format!("jas_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned()
+    }
+
+    /// An admin API request with a JSON body (or none).
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(&self.admin_key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// `POST /api/v1/users`; asserts 201.
+    pub async fn create_user(&self, body: Value) -> Value {
+        let res = self.api(reqwest::Method::POST, "/api/v1/users", Some(body)).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        res.json().await.unwrap()
+    }
+
+    /// `POST /api/v1/users/{user}/api-keys`; the key.
+    pub async fn create_api_key(&self, username: &str) -> String {
+        let res = self.api(reqwest::Method::POST, &format!("/api/v1/users/{username}/api-keys"), None).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /api/v1/assets`; the raw response.
+    pub async fn post_asset(&self, body: Value) -> Response {
+        self.api(reqwest::Method::POST, "/api/v1/assets", Some(body)).await
+    }
+
+    /// `POST /api/v1/assets`; asserts 201, returns the saved asset JSON.
+    pub async fn create_asset(&self, body: Value) -> Value {
+        let res = self.post_asset(body).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        res.json().await.unwrap()
+    }
+
+    /// `GET {path}` with a Bearer API key.
+    pub async fn get_token(&self, path: &str, api_key: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(api_key).send().await.unwrap()
+    }
+
+    /// `GET {path}` with a session cookie.
+    pub async fn get_token_with_session(&self, path: &str, session: &str) -> Response {
+        self.client.get(self.url(path)).header(header::COOKIE, format!("jas_session={session}")).send().await.unwrap()
+    }
+}
+
+/// The session id a response sets, if any.
+pub fn session_cookie(res: &Response) -> Option<String> {
+    res.headers().get_all(header::SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let rest = v.strip_prefix("jas_session=")?;
+        let value = rest.split(';').next()?;
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+/// An asset body with a fixed 32-byte secret.
+pub fn asset_body(path: &str, template: &str) -> Value {
+    json!({ "name": format!("Asset at {path}"), "path": path, "secret": TEST_SECRET, "template": template })
+}
+
+/// The HS256 secret used by [`asset_body`].
+pub const TEST_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// Verify an HS256/384/512 token with an implementation independent of the server's signer
+/// (the `hmac` crate directly) and return its header and claims.
+pub fn verify_hs(token: &str, secret: &[u8]) -> (Value, Value) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS has three parts: {token}");
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let signing_input = format!("{}.{}", parts[0], parts[1]);
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    let ok = match header["alg"].as_str().unwrap() {
+        "HS256" => {
+            let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+            m.update(signing_input.as_bytes());
+            m.verify_slice(&signature).is_ok()
+        }
+        "HS384" => {
+            let mut m = Hmac::<sha2::Sha384>::new_from_slice(secret).unwrap();
+            m.update(signing_input.as_bytes());
+            m.verify_slice(&signature).is_ok()
+        }
+        "HS512" => {
+            let mut m = Hmac::<sha2::Sha512>::new_from_slice(secret).unwrap();
+            m.update(signing_input.as_bytes());
+            m.verify_slice(&signature).is_ok()
+        }
+        other => panic!("unexpected alg {other}"),
+    };
+    assert!(ok, "signature does not verify");
+    (header, claims)
+}
