@@ -1,15 +1,4 @@
 //! The payload template language: compiles JSON-with-keywords once, renders it per token request.
-//!
-//! A template is JSON text whose strings and values may hold keywords such as
-//! `%globals_user_attribute_email^lowercase%`. [`PayloadTemplate::compile`] checks everything that
-//! can be checked when an asset is saved and reports the line and column of the first problem;
-//! [`PayloadTemplate::render_members`] then only copies literal runs and evaluates keywords.
-//!
-//! Injection is impossible by construction: a keyword inside a JSON string is always escaped as
-//! string content, and a keyword in a value position must produce `true`, `false`, `null`, a JSON
-//! number, a list (emitted as an array of strings) or, with `json_encode`, a JSON string.
-//! A string literal whose text must start with a keyword-like `%name%` writes the first percent as
-//! the JSON escape `\u0025`: keywords are found in the raw text, so an escaped percent is literal.
 
 mod modifiers;
 mod parse;
@@ -32,7 +21,24 @@ pub const MAX_DEPTH: usize = 32;
 /// Most keywords one template may contain.
 pub const MAX_KEYWORDS: usize = 256;
 
+/// Largest value a modifier may produce (text bytes, or a list's joined length); a larger one is
+/// a [`RenderError`], so chained modifiers such as `^base64encode^base64encode…` cannot exhaust
+/// memory.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
 /// A compiled payload template: the source text plus a form that renders without re-parsing.
+///
+/// A template is JSON text whose strings and values may hold keywords such as
+/// `%globals_user_attribute_email^lowercase%`. Everything that can be checked is checked by
+/// [`PayloadTemplate::compile`]; rendering only copies literal runs and evaluates keywords.
+///
+/// Injection is impossible by construction: a keyword inside a JSON string is always escaped as
+/// string content, and a keyword in a value position must produce `true`, `false`, `null`, a JSON
+/// number, a list (written as an array of strings) or, with `json_encode`, a JSON string.
+///
+/// Keywords are found in the raw template text, so a string that must contain keyword-like text
+/// such as `%asset_name%` literally writes its first percent as the JSON escape `\u0025`:
+/// `"\u0025asset_name%"` renders the text `%asset_name%`.
 #[derive(Debug, Clone)]
 pub struct PayloadTemplate {
     source: String,

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use regex::{Regex, RegexBuilder};
 
-use super::render::Value;
+use super::MAX_VALUE_BYTES;
+use super::render::{VALUE_TOO_LARGE, Value};
 
 /// Largest compiled program a `replace` pattern may produce, in bytes.
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
@@ -87,7 +88,12 @@ impl Modifier {
             "replace" => (2, 2),
             "eq" | "neq" => (2, 3),
             "contains" => (1, 3),
-            _ => return Err((name_at, format!("unknown modifier \"{}\"", name.escape_debug()))),
+            _ => {
+                return Err((
+                    name_at,
+                    format!("unknown modifier \"{}\"", name.escape_debug()),
+                ));
+            }
         };
         if args.len() < min || args.len() > max {
             return Err((name_at, arity_message(name, min, max, args.len())));
@@ -157,17 +163,11 @@ impl Modifier {
                 Value::Text(Cow::Borrowed(if found { then } else { otherwise }))
             }
             Modifier::Replace { regex, replacement } => {
-                let replacement = &**replacement;
-                Value::Text(match value.into_text() {
-                    Cow::Borrowed(text) => regex.replace_all(text, replacement),
-                    Cow::Owned(text) => {
-                        let replaced = match regex.replace_all(&text, replacement) {
-                            Cow::Borrowed(_) => None,
-                            Cow::Owned(replaced) => Some(replaced),
-                        };
-                        Cow::Owned(replaced.unwrap_or(text))
-                    }
-                })
+                let text = value.into_text();
+                match replace_all(regex, &text, replacement)? {
+                    Some(replaced) => owned(replaced),
+                    None => Value::Text(text),
+                }
             }
             Modifier::Lowercase => owned(value.into_text().to_lowercase()),
             Modifier::Uppercase => owned(value.into_text().to_uppercase()),
@@ -249,10 +249,44 @@ impl Modifier {
                 } else {
                     Decimal::parse(&text).ok_or(NOT_A_NUMBER)?
                 };
-                owned(current.checked_add(*operand).ok_or(OUT_OF_RANGE)?.to_string())
+                owned(
+                    current
+                        .checked_add(*operand)
+                        .ok_or(OUT_OF_RANGE)?
+                        .to_string(),
+                )
             }
         })
     }
+}
+
+/// Replace every match, expanding `$1`-style groups; `None` when nothing matched. Stops as soon
+/// as the result outgrows MAX_VALUE_BYTES, so a long replacement cannot exhaust memory.
+fn replace_all(
+    regex: &Regex,
+    text: &str,
+    replacement: &str,
+) -> Result<Option<String>, &'static str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut matched = false;
+    for captures in regex.captures_iter(text) {
+        let Some(found) = captures.get(0) else {
+            continue;
+        };
+        matched = true;
+        out.push_str(text.get(copied..found.start()).unwrap_or_default());
+        captures.expand(replacement, &mut out);
+        copied = found.end();
+        if out.len() > MAX_VALUE_BYTES {
+            return Err(VALUE_TOO_LARGE);
+        }
+    }
+    if !matched {
+        return Ok(None);
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    Ok(Some(out))
 }
 
 fn owned(text: String) -> Value<'static> {
@@ -271,10 +305,9 @@ fn compile_checked(
     match name {
         "maxchars" => Ok(Modifier::MaxChars(whole_number(name, &first)?)),
         "index" => Ok(Modifier::Index(whole_number(name, &first)?)),
-        "explode" if first.text.is_empty() => Err((
-            first.at,
-            "explode needs a non-empty separator".to_owned(),
-        )),
+        "explode" if first.text.is_empty() => {
+            Err((first.at, "explode needs a non-empty separator".to_owned()))
+        }
         "explode" => Ok(Modifier::Explode(first.text.into_boxed_str())),
         "add" | "subtract" => {
             let operand = Decimal::parse(&first.text).ok_or_else(|| {
@@ -307,7 +340,10 @@ fn compile_checked(
                 replacement: replacement.into_boxed_str(),
             })
         }
-        _ => Err((name_at, format!("unknown modifier \"{}\"", name.escape_debug()))),
+        _ => Err((
+            name_at,
+            format!("unknown modifier \"{}\"", name.escape_debug()),
+        )),
     }
 }
 

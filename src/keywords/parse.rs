@@ -245,7 +245,10 @@ impl<'s> Parser<'s> {
             if names.contains(&name) {
                 return Err(self.fail(
                     name_at,
-                    format!("duplicate name \"{}\" in the same object", name.escape_debug()),
+                    format!(
+                        "duplicate name \"{}\" in the same object",
+                        name.escape_debug()
+                    ),
                 ));
             }
             self.skip_whitespace();
@@ -257,7 +260,10 @@ impl<'s> Parser<'s> {
                 _ => {
                     return Err(self.fail(
                         self.pos,
-                        format!("expected ':' after the name, found {}", self.describe(self.pos)),
+                        format!(
+                            "expected ':' after the name, found {}",
+                            self.describe(self.pos)
+                        ),
                     ));
                 }
             }
@@ -372,10 +378,7 @@ impl<'s> Parser<'s> {
                         return Ok(());
                     }
                 }
-                Err(self.fail(
-                    at,
-                    format!("expected a value, found {}", self.describe(at)),
-                ))
+                Err(self.fail(at, format!("expected a value, found {}", self.describe(at))))
             }
         }
     }
@@ -567,15 +570,17 @@ impl<'s> Parser<'s> {
         let mut modifiers = Vec::with_capacity(count);
         let mut json_encode = false;
         for (index, raw) in raw_modifiers.into_iter().enumerate() {
-            let RawModifier { name: modifier_name, args } = raw;
+            let RawModifier {
+                name: modifier_name,
+                args,
+            } = raw;
             let modifier = Modifier::compile(&modifier_name.text, modifier_name.at, args)
                 .map_err(|(at, message)| self.fail(at, message))?;
             if matches!(modifier, Modifier::JsonEncode) {
                 if index + 1 != count {
-                    return Err(self.fail(
-                        modifier_name.at,
-                        "json_encode must be the last modifier",
-                    ));
+                    return Err(
+                        self.fail(modifier_name.at, "json_encode must be the last modifier")
+                    );
                 }
                 json_encode = true;
             } else {

@@ -5,13 +5,15 @@ use std::borrow::Cow;
 use chrono::SecondsFormat;
 
 use super::modifiers::Modifier;
-use super::{RenderContext, RenderError};
+use super::{MAX_VALUE_BYTES, RenderContext, RenderError};
 
 /// The longest text a value-position keyword may emit as a bare JSON number.
 const MAX_NUMBER_CHARS: usize = 40;
 
 const TEXT_IN_VALUE_POSITION: &str =
     "produced text in a value position; wrap it in quotes or add ^json_encode";
+
+pub(super) const VALUE_TOO_LARGE: &str = "a modifier produced a value larger than 65536 bytes";
 
 /// A compiled keyword: where its value comes from and how it is transformed.
 #[derive(Debug, Clone)]
@@ -75,7 +77,9 @@ impl Source {
             Source::AssetId => Cow::Borrowed(ctx.asset.id),
             Source::AssetName => Cow::Borrowed(ctx.asset.name),
             Source::AssetWebPath => Cow::Borrowed(ctx.asset.web_path),
-            Source::HasWriteAccess => Cow::Borrowed(if ctx.asset.has_write_access { "1" } else { "0" }),
+            Source::HasWriteAccess => {
+                Cow::Borrowed(if ctx.asset.has_write_access { "1" } else { "0" })
+            }
             Source::Timestamp => Cow::Owned(ctx.now.timestamp().to_string()),
             Source::Iso8601 => Cow::Owned(ctx.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
         };
@@ -130,6 +134,21 @@ impl<'v> Value<'v> {
         }
     }
 
+    /// The length in bytes of the value as text (a list joined with `,`).
+    fn text_len(&self) -> usize {
+        let joined = |lengths: &mut dyn Iterator<Item = usize>| {
+            lengths
+                .map(|length| length + 1)
+                .sum::<usize>()
+                .saturating_sub(1)
+        };
+        match self {
+            Value::Text(text) => text.len(),
+            Value::Groups(groups) => joined(&mut groups.iter().map(String::len)),
+            Value::List(items) => joined(&mut items.iter().map(|item| item.len())),
+        }
+    }
+
     /// Whether the value is empty text or an empty list.
     pub(super) fn is_empty(&self) -> bool {
         match self {
@@ -177,7 +196,12 @@ impl Keyword {
     fn eval<'v>(&'v self, ctx: &'v RenderContext<'v>) -> Result<Value<'v>, RenderError> {
         let mut value = self.source.value(ctx);
         for modifier in &*self.modifiers {
-            value = modifier.apply(value).map_err(|message| self.error(message))?;
+            value = modifier
+                .apply(value)
+                .map_err(|message| self.error(message))?;
+            if value.text_len() > MAX_VALUE_BYTES {
+                return Err(self.error(VALUE_TOO_LARGE));
+            }
         }
         Ok(value)
     }

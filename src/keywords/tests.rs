@@ -339,7 +339,9 @@ fn the_iso_date_drops_fractions_of_a_second() {
 #[test]
 fn keywords_mix_with_literal_text_inside_one_string() {
     assert_eq!(
-        render(r#"{"x": "user %globals_user_attribute_username% (%globals_user_assetid%) at 100%"}"#),
+        render(
+            r#"{"x": "user %globals_user_attribute_username% (%globals_user_assetid%) at 100%"}"#
+        ),
         r#"{"x":"user alice (u-1001) at 100%"}"#
     );
 }
@@ -348,18 +350,42 @@ fn keywords_mix_with_literal_text_inside_one_string() {
 
 #[test]
 fn json_encode_makes_a_list_an_array_and_leaves_string_text_alone() {
-    assert_eq!(render_v("%globals_user_groups^json_encode%"), r#"["staff","ops"]"#);
-    assert_eq!(render_v("%globals_user_attribute_age^json_encode%"), r#""42""#);
-    assert_eq!(render_v("\"%globals_user_groups^json_encode%\""), r#""staff,ops""#);
+    assert_eq!(
+        render_v("%globals_user_groups^json_encode%"),
+        r#"["staff","ops"]"#
+    );
+    assert_eq!(
+        render_v("%globals_user_attribute_age^json_encode%"),
+        r#""42""#
+    );
+    assert_eq!(
+        render_v("\"%globals_user_groups^json_encode%\""),
+        r#""staff,ops""#
+    );
 }
 
 #[test]
 fn eq_and_neq_choose_between_then_and_else() {
-    assert_eq!(render_v("\"%globals_user_attribute_age^eq:42:yes:no%\""), r#""yes""#);
-    assert_eq!(render_v("\"%globals_user_attribute_age^eq:41:yes:no%\""), r#""no""#);
-    assert_eq!(render_v("\"%globals_user_attribute_age^eq:41:yes%\""), r#""""#);
-    assert_eq!(render_v("\"%globals_user_attribute_age^neq:41:yes:no%\""), r#""yes""#);
-    assert_eq!(render_v("\"%globals_user_attribute_age^neq:42:yes%\""), r#""""#);
+    assert_eq!(
+        render_v("\"%globals_user_attribute_age^eq:42:yes:no%\""),
+        r#""yes""#
+    );
+    assert_eq!(
+        render_v("\"%globals_user_attribute_age^eq:41:yes:no%\""),
+        r#""no""#
+    );
+    assert_eq!(
+        render_v("\"%globals_user_attribute_age^eq:41:yes%\""),
+        r#""""#
+    );
+    assert_eq!(
+        render_v("\"%globals_user_attribute_age^neq:41:yes:no%\""),
+        r#""yes""#
+    );
+    assert_eq!(
+        render_v("\"%globals_user_attribute_age^neq:42:yes%\""),
+        r#""""#
+    );
     assert_eq!(render_v("%globals_user_groups^eq:staff,ops:1:0%"), "1");
 }
 
@@ -370,17 +396,32 @@ fn empty_supplies_a_fallback_only_for_empty_values() {
         r#"{"a": "%globals_user_attribute_nick^empty:anon%", "b": "%globals_user_attribute_username^empty:anon%", "c": %globals_user_groups^empty:null%, "d": %globals_user_attribute_missing^empty:0%}"#,
     );
     assert_eq!(out, r#"{"a":"anon","b":"alice","c":null,"d":0}"#);
-    assert_eq!(render_v("%globals_user_groups^empty:null%"), r#"["staff","ops"]"#);
+    assert_eq!(
+        render_v("%globals_user_groups^empty:null%"),
+        r#"["staff","ops"]"#
+    );
 }
 
 #[test]
 fn contains_tests_list_membership_and_substrings() {
     assert_eq!(render_v("%globals_user_groups^contains:ops%"), "1");
     assert_eq!(render_v("%globals_user_groups^contains:sta%"), "0");
-    assert_eq!(render_v("%globals_user_groups^contains:staff:true:false%"), "true");
-    assert_eq!(render_v("\"%globals_user_groups^contains:admin:yes%\""), r#""0""#);
-    assert_eq!(render_v("%globals_user_attribute_email^contains:Example%"), "1");
-    assert_eq!(render_v("%globals_user_attribute_email^contains:example%"), "0");
+    assert_eq!(
+        render_v("%globals_user_groups^contains:staff:true:false%"),
+        "true"
+    );
+    assert_eq!(
+        render_v("\"%globals_user_groups^contains:admin:yes%\""),
+        r#""0""#
+    );
+    assert_eq!(
+        render_v("%globals_user_attribute_email^contains:Example%"),
+        "1"
+    );
+    assert_eq!(
+        render_v("%globals_user_attribute_email^contains:example%"),
+        "0"
+    );
 }
 
 #[test]
@@ -393,9 +434,30 @@ fn replace_rewrites_every_match_with_groups() {
         render_v(r#""%globals_user_attribute_email^replace:(?i)([a-z]+)\.([a-z]+)@:${2}_${1}@%""#),
         r#""Lee_Ann@Example.COM""#
     );
-    assert_eq!(render_v(r#""%asset_web_path^replace:/:-%""#), r#""-sso-helpdesk""#);
-    assert_eq!(render_v(r#""%asset_name^replace:\s+:\:%""#), r#""Help:desk""#);
-    assert_eq!(render_v(r#""%globals_user_groups^replace:,: & %""#), r#""staff & ops""#);
+    assert_eq!(
+        render_v(r#""%asset_web_path^replace:/:-%""#),
+        r#""-sso-helpdesk""#
+    );
+    assert_eq!(
+        render_v(r#""%asset_name^replace:\s+:\:%""#),
+        r#""Help:desk""#
+    );
+    assert_eq!(
+        render_v(r#""%globals_user_groups^replace:,: & %""#),
+        r#""staff & ops""#
+    );
+}
+
+#[test]
+fn replace_handles_empty_matches_and_whole_match_references() {
+    assert_eq!(
+        render_v(r#""%asset_name^replace:x*:-%""#),
+        r#""-H-e-l-p- -d-e-s-k-""#
+    );
+    assert_eq!(
+        render_v(r#""%asset_name^replace:[a-z]+:<$0>%""#),
+        r#""H<elp> <desk>""#
+    );
 }
 
 #[test]
@@ -503,7 +565,9 @@ fn arithmetic_on_text_is_a_render_error_that_hides_the_value() {
 #[test]
 fn modifiers_apply_left_to_right() {
     assert_eq!(
-        render_v(r#""%globals_user_attribute_email^lowercase^replace:@.*:^append: (\%asset_name\%)%""#),
+        render_v(
+            r#""%globals_user_attribute_email^lowercase^replace:@.*:^append: (\%asset_name\%)%""#
+        ),
         r#""ann.lee (%asset_name%)""#
     );
     assert_eq!(
@@ -522,10 +586,22 @@ fn keyword_escapes_give_literal_separators() {
 
 #[test]
 fn a_backslash_before_another_character_stays_a_backslash() {
-    assert_eq!(
-        render_v(r#""%asset_name^replace:\w+:x%""#),
-        r#""x x""#
-    );
+    assert_eq!(render_v(r#""%asset_name^replace:\w+:x%""#), r#""x x""#);
+}
+
+#[test]
+fn a_modifier_result_is_capped_so_chains_cannot_exhaust_memory() {
+    let chain = "^base64encode".repeat(60);
+    let error = Fixture::alice().render_error(&format!("{{\"v\": \"%asset_name{chain}%\"}}"));
+    assert_eq!(error.keyword, "asset_name");
+    assert!(error.message.contains("larger than 65536 bytes"), "{error}");
+
+    let fixture = Fixture::alice().with_attribute("big", &"a".repeat(MAX_VALUE_BYTES / 4));
+    let out = fixture.render(r#"{"v": "%globals_user_attribute_big^replace:a:bbbb%"}"#);
+    assert_eq!(out.len(), r#"{"v":""}"#.len() + MAX_VALUE_BYTES);
+    let fixture = Fixture::alice().with_attribute("big", &"a".repeat(MAX_VALUE_BYTES / 4 + 1));
+    let error = fixture.render_error(r#"{"v": "%globals_user_attribute_big^replace:a:bbbb%"}"#);
+    assert!(error.message.contains("larger than"), "{error}");
 }
 
 // String vs value position.
@@ -553,8 +629,24 @@ fn a_value_position_accepts_only_json_scalars() {
         format!("{{\"v\":{forty_digits}}}")
     );
     for value in [
-        "", "True", "01", "1.", ".5", "+1", "0x10", " 1", "1 ", "NaN", "Infinity", "1e", "--1",
-        "[1]", "{}", "\"a\"", "1,2", "1".repeat(41).as_str(),
+        "",
+        "True",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "0x10",
+        " 1",
+        "1 ",
+        "NaN",
+        "Infinity",
+        "1e",
+        "--1",
+        "[1]",
+        "{}",
+        "\"a\"",
+        "1,2",
+        "1".repeat(41).as_str(),
     ] {
         let fixture = Fixture::alice().with_attribute("x", value);
         let error = fixture.render_error(r#"{"v": %globals_user_attribute_x%}"#);
@@ -576,7 +668,8 @@ fn literals_are_copied_verbatim_and_whitespace_is_dropped() {
 
 #[test]
 fn an_escaped_percent_never_starts_a_keyword() {
-    let out = render(r#"{"a": "\u0025asset_name%", "\u0025asset_name%": 1, "b": "%asset_name\u0025"}"#);
+    let out =
+        render(r#"{"a": "\u0025asset_name%", "\u0025asset_name%": 1, "b": "%asset_name\u0025"}"#);
     assert_eq!(
         out,
         r#"{"a":"\u0025asset_name%","\u0025asset_name%":1,"b":"%asset_name\u0025"}"#
@@ -612,6 +705,11 @@ fn a_quote_in_a_first_name_cannot_add_a_claim() {
 
 #[test]
 fn a_quote_in_a_value_position_is_a_render_error_not_spliced_json() {
+    let attack = r#"", "admin": true, "x": ""#;
+    let mallory = Fixture::alice().with_attribute("first_name", attack);
+    let error = mallory.render_error(r#"{"given_name": %globals_user_attribute_first_name%}"#);
+    assert_eq!((error.line, error.column), (1, 16));
+    assert!(error.message.contains("value position"));
     let mallory = Fixture::alice().with_attribute("first_name", r#"1, "admin": true"#);
     let error = mallory.render_error(r#"{"n": %globals_user_attribute_first_name%}"#);
     assert!(error.message.contains("value position"));
@@ -633,7 +731,8 @@ fn group_names_cannot_break_out_of_the_array() {
 
 #[test]
 fn control_characters_in_values_are_escaped() {
-    let fixture = Fixture::alice().with_attribute("x", "a\u{0}\u{1f}\u{8}\u{c}\n\r\t\u{7f}\u{2028}b");
+    let fixture =
+        Fixture::alice().with_attribute("x", "a\u{0}\u{1f}\u{8}\u{c}\n\r\t\u{7f}\u{2028}b");
     assert_eq!(
         fixture.render(r#"{"v": "%globals_user_attribute_x%"}"#),
         "{\"v\":\"a\\u0000\\u001f\\b\\f\\n\\r\\t\u{7f}\u{2028}b\"}"
@@ -663,9 +762,34 @@ impl Rng {
 #[test]
 fn any_attribute_string_round_trips_through_every_position() {
     let pool = [
-        "\"", "\\", "\\\"", "\u{0}", "\u{1}", "\u{1f}", "\n", "\r", "\t", "\u{7f}", "%",
-        "%asset_name%", "^", ":", "é", "😀", "\u{2028}", "\u{feff}", "</script>", "a", " ", ",",
-        "{", "}", "[", "]", "\\u0022", "null",
+        "\"",
+        "\\",
+        "\\\"",
+        "\u{0}",
+        "\u{1}",
+        "\u{1f}",
+        "\n",
+        "\r",
+        "\t",
+        "\u{7f}",
+        "%",
+        "%asset_name%",
+        "^",
+        ":",
+        "é",
+        "😀",
+        "\u{2028}",
+        "\u{feff}",
+        "</script>",
+        "a",
+        " ",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\\u0022",
+        "null",
     ];
     let template = PayloadTemplate::compile(
         r#"{"s": "<%globals_user_attribute_x%>", "j": %globals_user_attribute_x^json_encode%, "n": "%globals_user_name%", "l": %globals_user_groups%}"#,
@@ -687,7 +811,11 @@ fn any_attribute_string_round_trips_through_every_position() {
         assert_eq!(claims.len(), 4, "{out}");
         assert_eq!(claims["s"], format!("<{value}>"));
         assert_eq!(claims["j"], value.as_str());
-        let full_name = if value.trim().is_empty() { "alice" } else { value.trim() };
+        let full_name = if value.trim().is_empty() {
+            "alice"
+        } else {
+            value.trim()
+        };
         assert_eq!(claims["n"], full_name);
         assert_eq!(claims["l"], serde_json::json!([group, "b"]));
     }
@@ -727,7 +855,18 @@ const FUZZ_MODIFIERS: [&str; 18] = [
 ];
 
 const FUZZ_TEXT: [&str; 12] = [
-    "a", " ", "50%", "%%", "\\n", "\\u00e9", "\\\"", "é", "😀", "%A%", "\\u0025asset_name%", "x",
+    "a",
+    " ",
+    "50%",
+    "%%",
+    "\\n",
+    "\\u00e9",
+    "\\\"",
+    "é",
+    "😀",
+    "%A%",
+    "\\u0025asset_name%",
+    "x",
 ];
 
 /// A random keyword: `%name^modifier…%`.
@@ -814,7 +953,10 @@ fn any_template_either_fails_to_compile_or_renders_a_json_object() {
         match PayloadTemplate::compile(&source) {
             Err(error) => {
                 assert!(error.line >= 1 && error.column >= 1, "{error:?}");
-                assert!(error.line <= source.split('\n').count(), "{error:?} in {source:?}");
+                assert!(
+                    error.line <= source.split('\n').count(),
+                    "{error:?} in {source:?}"
+                );
             }
             Ok(template) => {
                 compiled += 1;
@@ -830,9 +972,14 @@ fn any_template_either_fails_to_compile_or_renders_a_json_object() {
             }
         }
     }
-    eprintln!("FUZZSTAT {compiled} {rendered}");
-    assert!(compiled > 2_000, "only {compiled} random templates compiled");
-    assert!(rendered > 1_000, "only {rendered} random templates rendered");
+    assert!(
+        compiled > 2_000,
+        "only {compiled} random templates compiled"
+    );
+    assert!(
+        rendered > 1_000,
+        "only {rendered} random templates rendered"
+    );
 }
 
 // render_members and the skip list.
@@ -853,7 +1000,12 @@ fn render_members_skips_claims_by_decoded_name() {
     assert_eq!(out, r#"{"iat":99,"sub":"alice","name":"Ann \"Jo\" Lee"}"#);
 
     let mut all = String::new();
-    assert_eq!(template.render_members(&alice.ctx(), &[], &mut all).unwrap(), 5);
+    assert_eq!(
+        template
+            .render_members(&alice.ctx(), &[], &mut all)
+            .unwrap(),
+        5
+    );
     assert_eq!(
         all,
         r#""\u0069at":1,"sub":"alice","exp":2,"name":"Ann \"Jo\" Lee","nbf":3"#
@@ -861,17 +1013,28 @@ fn render_members_skips_claims_by_decoded_name() {
 
     let mut none = String::new();
     let every = ["iat", "sub", "exp", "name", "nbf"];
-    assert_eq!(template.render_members(&alice.ctx(), &every, &mut none).unwrap(), 0);
+    assert_eq!(
+        template
+            .render_members(&alice.ctx(), &every, &mut none)
+            .unwrap(),
+        0
+    );
     assert_eq!(none, "");
 }
 
 #[test]
 fn a_skipped_claim_is_not_evaluated() {
     let template =
-        PayloadTemplate::compile(r#"{"exp": %globals_user_attribute_first_name%, "a": 1}"#).unwrap();
+        PayloadTemplate::compile(r#"{"exp": %globals_user_attribute_first_name%, "a": 1}"#)
+            .unwrap();
     let alice = Fixture::alice();
     let mut out = String::new();
-    assert_eq!(template.render_members(&alice.ctx(), &["exp"], &mut out).unwrap(), 1);
+    assert_eq!(
+        template
+            .render_members(&alice.ctx(), &["exp"], &mut out)
+            .unwrap(),
+        1
+    );
     assert_eq!(out, r#""a":1"#);
 }
 
@@ -883,7 +1046,9 @@ fn a_failed_render_leaves_the_output_as_it_was() {
     .unwrap();
     let alice = Fixture::alice();
     let mut out = String::from("{\"iat\":1,");
-    let error = template.render_members(&alice.ctx(), &[], &mut out).unwrap_err();
+    let error = template
+        .render_members(&alice.ctx(), &[], &mut out)
+        .unwrap_err();
     assert_eq!(error.keyword, "globals_user_attribute_first_name");
     assert_eq!(out, "{\"iat\":1,");
 }
@@ -891,7 +1056,8 @@ fn a_failed_render_leaves_the_output_as_it_was() {
 #[test]
 fn claim_names_are_decoded_and_in_template_order() {
     let template =
-        PayloadTemplate::compile(r#"{"z": 1, "\u00e9t\u00e9": {"inner": 2}, "a\"b": [3]}"#).unwrap();
+        PayloadTemplate::compile(r#"{"z": 1, "\u00e9t\u00e9": {"inner": 2}, "a\"b": [3]}"#)
+            .unwrap();
     let names: Vec<&str> = template.claim_names().collect();
     assert_eq!(names, ["z", "été", "a\"b"]);
 }
@@ -947,15 +1113,33 @@ fn trailing_content_is_refused() {
 
 #[test]
 fn duplicate_names_are_compared_decoded() {
-    assert_compile_error("{\"iat\": 1,\n \"\\u0069at\": 2}", 2, 2, "duplicate name \"iat\"");
-    assert_compile_error("{\"a\": {\"b\": 1, \"b\": 2}}", 1, 16, "duplicate name \"b\"");
-    assert!(PayloadTemplate::compile("{\"a\": {\"a\": {\"a\": 1}}, \"b\": [{\"a\": 1}, {\"a\": 2}]}").is_ok());
+    assert_compile_error(
+        "{\"iat\": 1,\n \"\\u0069at\": 2}",
+        2,
+        2,
+        "duplicate name \"iat\"",
+    );
+    assert_compile_error(
+        "{\"a\": {\"b\": 1, \"b\": 2}}",
+        1,
+        16,
+        "duplicate name \"b\"",
+    );
+    assert!(
+        PayloadTemplate::compile("{\"a\": {\"a\": {\"a\": 1}}, \"b\": [{\"a\": 1}, {\"a\": 2}]}")
+            .is_ok()
+    );
 }
 
 #[test]
 fn unknown_keywords_and_modifiers_are_refused() {
     assert_compile_error("{\"a\": %no_such%}", 1, 7, "unknown keyword \"no_such\"");
-    assert_compile_error("{\"a\": \"%globals_user_attribute_%\"}", 1, 8, "unknown keyword");
+    assert_compile_error(
+        "{\"a\": \"%globals_user_attribute_%\"}",
+        1,
+        8,
+        "unknown keyword",
+    );
     assert_compile_error(
         "{\"a\": \"%asset_name^lowercase^shout%\"}",
         1,
@@ -967,31 +1151,91 @@ fn unknown_keywords_and_modifiers_are_refused() {
 
 #[test]
 fn wrong_argument_counts_are_refused_at_the_modifier() {
-    assert_compile_error("{\"a\": \"%asset_name^eq:x%\"}", 1, 20, "eq takes 2 or 3 arguments, got 1");
+    assert_compile_error(
+        "{\"a\": \"%asset_name^eq:x%\"}",
+        1,
+        20,
+        "eq takes 2 or 3 arguments, got 1",
+    );
     assert_compile_error("{\"a\": \"%asset_name^eq:a:b:c:d%\"}", 1, 20, "got 4");
-    assert_compile_error("{\"a\": \"%asset_name^lowercase:x%\"}", 1, 20, "lowercase takes no arguments, got 1");
-    assert_compile_error("{\"a\": \"%asset_name^empty%\"}", 1, 20, "empty takes exactly 1 argument, got 0");
-    assert_compile_error("{\"a\": \"%asset_name^replace:x%\"}", 1, 20, "replace takes exactly 2 arguments");
-    assert_compile_error("{\"a\": \"%asset_name^contains%\"}", 1, 20, "contains takes 1 to 3 arguments");
-    assert_compile_error("{\"a\": \"%asset_name^json_encode:%\"}", 1, 20, "json_encode takes no arguments");
+    assert_compile_error(
+        "{\"a\": \"%asset_name^lowercase:x%\"}",
+        1,
+        20,
+        "lowercase takes no arguments, got 1",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^empty%\"}",
+        1,
+        20,
+        "empty takes exactly 1 argument, got 0",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^replace:x%\"}",
+        1,
+        20,
+        "replace takes exactly 2 arguments",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^contains%\"}",
+        1,
+        20,
+        "contains takes 1 to 3 arguments",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^json_encode:%\"}",
+        1,
+        20,
+        "json_encode takes no arguments",
+    );
 }
 
 #[test]
 fn an_invalid_regex_is_refused_at_the_pattern() {
-    assert_compile_error("{\"a\": \"%asset_name^replace:(ab:x%\"}", 1, 28, "invalid regular expression");
-    let huge = format!("{{\"a\": \"%asset_name^replace:\\w{{1000}}\\w{{1000}}\\w{{1000}}:x%\"}}");
-    assert_compile_error(&huge, 1, 28, "invalid regular expression");
+    assert_compile_error(
+        "{\"a\": \"%asset_name^replace:(ab:x%\"}",
+        1,
+        28,
+        "invalid regular expression",
+    );
+    let huge = r#"{"a": "%asset_name^replace:\w{1000}\w{1000}\w{1000}:x%"}"#;
+    assert_compile_error(huge, 1, 28, "invalid regular expression");
 }
 
 #[test]
 fn non_integer_arguments_are_refused_where_integers_are_needed() {
-    assert_compile_error("{\"a\": \"%asset_name^maxchars:ten%\"}", 1, 29, "whole number");
-    assert_compile_error("{\"a\": \"%asset_name^maxchars:-1%\"}", 1, 29, "whole number");
-    assert_compile_error("{\"a\": \"%globals_user_groups^index:1.5%\"}", 1, 35, "whole number");
+    assert_compile_error(
+        "{\"a\": \"%asset_name^maxchars:ten%\"}",
+        1,
+        29,
+        "whole number",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^maxchars:-1%\"}",
+        1,
+        29,
+        "whole number",
+    );
+    assert_compile_error(
+        "{\"a\": \"%globals_user_groups^index:1.5%\"}",
+        1,
+        35,
+        "whole number",
+    );
     assert_compile_error("{\"a\": \"%asset_name^index:%\"}", 1, 26, "whole number");
     assert_compile_error("{\"a\": \"%asset_name^add:one%\"}", 1, 24, "needs a number");
-    assert_compile_error("{\"a\": \"%asset_name^subtract:1e3%\"}", 1, 29, "needs a number");
-    assert_compile_error("{\"a\": \"%asset_name^explode:%\"}", 1, 28, "non-empty separator");
+    assert_compile_error(
+        "{\"a\": \"%asset_name^subtract:1e3%\"}",
+        1,
+        29,
+        "needs a number",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^explode:%\"}",
+        1,
+        28,
+        "non-empty separator",
+    );
 }
 
 #[test]
@@ -1006,24 +1250,64 @@ fn json_encode_must_be_the_last_modifier() {
 
 #[test]
 fn an_unterminated_keyword_is_refused_at_its_start() {
-    assert_compile_error("{\"a\": \"x %asset_name^lowercase\"}", 1, 10, "unterminated keyword");
-    assert_compile_error("{\"a\": \"%asset_name^append:\\\"%\"}", 1, 8, "unterminated keyword");
-    assert_compile_error("{\"a\":\n %asset_name^lowercase\n}", 2, 2, "unterminated keyword");
-    assert_compile_error("{\"a\": %asset_name^lowercase", 1, 7, "unterminated keyword");
-    assert_compile_error("{\"a\": \"%asset_name^append:x\\%\"}", 1, 8, "unterminated keyword");
+    assert_compile_error(
+        "{\"a\": \"x %asset_name^lowercase\"}",
+        1,
+        10,
+        "unterminated keyword",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^append:\\\"%\"}",
+        1,
+        8,
+        "unterminated keyword",
+    );
+    assert_compile_error(
+        "{\"a\":\n %asset_name^lowercase\n}",
+        2,
+        2,
+        "unterminated keyword",
+    );
+    assert_compile_error(
+        "{\"a\": %asset_name^lowercase",
+        1,
+        7,
+        "unterminated keyword",
+    );
+    assert_compile_error(
+        "{\"a\": \"%asset_name^append:x\\%\"}",
+        1,
+        8,
+        "unterminated keyword",
+    );
 }
 
 #[test]
 fn a_percent_in_a_value_position_must_start_a_keyword() {
     assert_compile_error("{\"a\": %%}", 1, 7, "must start a keyword");
     assert_compile_error("{\"a\": % asset_name%}", 1, 7, "must start a keyword");
-    assert_compile_error("{\"a\": %asset_name%%asset_name%}", 1, 19, "expected ',' or '}'");
+    assert_compile_error(
+        "{\"a\": %asset_name%%asset_name%}",
+        1,
+        19,
+        "expected ',' or '}'",
+    );
 }
 
 #[test]
 fn keywords_in_claim_names_are_refused() {
-    assert_compile_error("{\"%asset_name%\": 1}", 1, 3, "keywords are not allowed in claim names");
-    assert_compile_error("{\"a\": {\"x-%asset_name^lowercase%\": 1}}", 1, 11, "not allowed in claim names");
+    assert_compile_error(
+        "{\"%asset_name%\": 1}",
+        1,
+        3,
+        "keywords are not allowed in claim names",
+    );
+    assert_compile_error(
+        "{\"a\": {\"x-%asset_name^lowercase%\": 1}}",
+        1,
+        11,
+        "not allowed in claim names",
+    );
     assert_compile_error("{%asset_name%: 1}", 1, 2, "not allowed in claim names");
     assert!(PayloadTemplate::compile("{\"50%\": 1, \"%\": 2}").is_ok());
 }
@@ -1033,7 +1317,12 @@ fn control_characters_in_strings_are_refused() {
     assert_compile_error("{\"a\": \"x\ty\"}", 1, 9, "control character");
     assert_compile_error("{\"a\": \"x\ny\"}", 1, 9, "control character");
     assert_compile_error("{\"a\u{1}\": 1}", 1, 4, "control character");
-    assert_compile_error("{\"a\": \"%asset_name^append:\u{1}%\"}", 1, 27, "control character");
+    assert_compile_error(
+        "{\"a\": \"%asset_name^append:\u{1}%\"}",
+        1,
+        27,
+        "control character",
+    );
 }
 
 #[test]
@@ -1045,13 +1334,21 @@ fn invalid_escapes_are_refused_at_the_backslash() {
     assert_compile_error("{\"a\": \"\\ud800\"}", 1, 8, "surrogate");
     assert_compile_error("{\"a\": \"\\udc00\\ud800\"}", 1, 8, "surrogate");
     assert_compile_error("{\"a\": \"\\ud800\\u0041\"}", 1, 8, "surrogate");
-    assert_eq!(render("{\"a\": \"\\ud83d\\ude00\"}"), "{\"a\":\"\\ud83d\\ude00\"}");
+    assert_eq!(
+        render("{\"a\": \"\\ud83d\\ude00\"}"),
+        "{\"a\":\"\\ud83d\\ude00\"}"
+    );
 }
 
 #[test]
 fn columns_count_characters_not_bytes() {
     assert_compile_error("{\"été😀\": \"%nope%\"}", 1, 11, "unknown keyword");
-    assert_compile_error("{\"a\": \"😀😀\",\n \"b\": \"€€ %nope%\"}", 2, 11, "unknown keyword");
+    assert_compile_error(
+        "{\"a\": \"😀😀\",\n \"b\": \"€€ %nope%\"}",
+        2,
+        11,
+        "unknown keyword",
+    );
 }
 
 #[test]
@@ -1071,8 +1368,16 @@ fn a_template_at_the_size_cap_compiles_and_one_byte_more_does_not() {
     let exact = format!("{{\"a\": \"{}\"}}", "x".repeat(MAX_TEMPLATE_BYTES - frame));
     assert_eq!(exact.len(), MAX_TEMPLATE_BYTES);
     assert!(PayloadTemplate::compile(&exact).is_ok());
-    let over = format!("{{\"a\": \"{}\"}}", "x".repeat(MAX_TEMPLATE_BYTES - frame + 1));
-    assert_compile_error(&over, 1, MAX_TEMPLATE_BYTES + 1, "larger than the limit of 65536 bytes");
+    let over = format!(
+        "{{\"a\": \"{}\"}}",
+        "x".repeat(MAX_TEMPLATE_BYTES - frame + 1)
+    );
+    assert_compile_error(
+        &over,
+        1,
+        MAX_TEMPLATE_BYTES + 1,
+        "larger than the limit of 65536 bytes",
+    );
     let multibyte = format!("{{\"a\": \"{}\"}}", "é".repeat(MAX_TEMPLATE_BYTES / 2));
     let error = compile_error(&multibyte);
     assert_eq!(error.line, 1);
@@ -1086,7 +1391,12 @@ fn nesting_is_capped_at_max_depth() {
         format!("{{\"a\": {inner}}}")
     };
     assert!(PayloadTemplate::compile(&nested(MAX_DEPTH)).is_ok());
-    assert_compile_error(&nested(MAX_DEPTH + 1), 1, 6 + MAX_DEPTH, "nested deeper than 32 levels");
+    assert_compile_error(
+        &nested(MAX_DEPTH + 1),
+        1,
+        6 + MAX_DEPTH,
+        "nested deeper than 32 levels",
+    );
     let objects = "{\"a\":".repeat(MAX_DEPTH + 1) + "1" + &"}".repeat(MAX_DEPTH + 1);
     assert_compile_error(&objects, 1, 5 * MAX_DEPTH + 1, "nested deeper");
 }
@@ -1098,7 +1408,10 @@ fn keywords_are_capped_at_max_keywords() {
         format!("{{\"a\": [{items}]}}")
     };
     let rendered = render(&template(MAX_KEYWORDS));
-    assert_eq!(parse_json(&rendered)["a"].as_array().unwrap().len(), MAX_KEYWORDS);
+    assert_eq!(
+        parse_json(&rendered)["a"].as_array().unwrap().len(),
+        MAX_KEYWORDS
+    );
     assert_compile_error(
         &template(MAX_KEYWORDS + 1),
         1,
