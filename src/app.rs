@@ -42,15 +42,26 @@ pub enum StartupError {
 /// Open the store in `settings.data_dir` and build the service over it (server and CLI).
 pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
     let store = Arc::new(SledStore::open(&settings.data_dir)?);
-    let policy = SessionPolicy { idle_seconds: settings.session_idle_seconds, max_seconds: settings.session_max_seconds };
-    Ok(Arc::new(Service::new(store, policy, settings.audit_retention, settings.max_password_checks)?))
+    let policy = SessionPolicy {
+        idle_seconds: settings.session_idle_seconds,
+        max_seconds: settings.session_max_seconds,
+    };
+    Ok(Arc::new(Service::new(
+        store,
+        policy,
+        settings.audit_retention,
+        settings.max_password_checks,
+    )?))
 }
 
 /// The HTML templates, compiled into the binary so it runs from any working directory.
 pub fn templates() -> Result<tera::Tera, StartupError> {
     let mut tera = tera::Tera::default();
-    tera.add_raw_templates(vec![("login.html", include_str!("../templates/login.html"))])
-        .map_err(|e| StartupError::Templates(e.to_string()))?;
+    tera.add_raw_templates(vec![(
+        "login.html",
+        include_str!("../templates/login.html"),
+    )])
+    .map_err(|e| StartupError::Templates(e.to_string()))?;
     Ok(tera)
 }
 
@@ -65,24 +76,38 @@ impl Application {
     /// Open the store, create the first administrator if the store is empty, and bind.
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
         let service = open_service(&settings)?;
-        if let Some(password) =
-            service.bootstrap_admin(settings.admin_password.as_ref()).map_err(StartupError::Bootstrap)?
+        if let Some(password) = service
+            .bootstrap_admin(settings.admin_password.as_ref())
+            .map_err(StartupError::Bootstrap)?
         {
             eprintln!(
                 "\nCreated the administrator \"admin\" with this one-time password (shown only now):\n\n    {password}\n\n\
                  Sign in at /login and change it, or set JWT_ASSET_SERVER_ADMIN_PASSWORD before the first start.\n"
             );
         } else if settings.admin_password.is_some() {
-            tracing::debug!("the store already has users; JWT_ASSET_SERVER_ADMIN_PASSWORD is ignored");
+            tracing::debug!(
+                "the store already has users; JWT_ASSET_SERVER_ADMIN_PASSWORD is ignored"
+            );
         }
-        let listener =
-            TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { addr: settings.bind, source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.bind, source })?.port();
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind,
+                source,
+            })?
+            .port();
 
         let tera = web::Data::new(templates()?);
         let data = web::Data::from(service.clone());
         let metrics = web::Data::new(Metrics::default());
-        let cookies = web::Data::new(CookiePolicy { secure: settings.cookie_secure, max_age_seconds: settings.session_max_seconds });
+        let cookies = web::Data::new(CookiePolicy {
+            secure: settings.cookie_secure,
+            max_age_seconds: settings.session_max_seconds,
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -113,7 +138,11 @@ impl Application {
         }
         let server = server.run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "listening on http://{}:{port}", settings.bind.ip());
-        Ok(Application { port, server, service })
+        Ok(Application {
+            port,
+            server,
+            service,
+        })
     }
 
     /// The port actually bound (useful with port 0).

@@ -13,8 +13,16 @@ use crate::user::User;
 pub const MAX_PATH_BYTES: usize = 255;
 
 /// First path segments that belong to the server itself, compared without regard to case.
-pub const RESERVED_PREFIXES: &[&str] =
-    &["admin", "api", "login", "logout", "static", "healthz", "metrics", ".well-known"];
+pub const RESERVED_PREFIXES: &[&str] = &[
+    "admin",
+    "api",
+    "login",
+    "logout",
+    "static",
+    "healthz",
+    "metrics",
+    ".well-known",
+];
 
 /// Last path segments reserved for sub-resources of an asset (its published keys).
 pub const RESERVED_LAST_SEGMENTS: &[&str] = &["jwks.json"];
@@ -35,7 +43,10 @@ impl AssetPath {
             return err("must start with '/'");
         }
         if s.len() > MAX_PATH_BYTES {
-            return Err(FieldError::new("path", format!("must be at most {MAX_PATH_BYTES} bytes long")));
+            return Err(FieldError::new(
+                "path",
+                format!("must be at most {MAX_PATH_BYTES} bytes long"),
+            ));
         }
         if s == "/" {
             return err("must have at least one segment, e.g. /tokens/chat");
@@ -51,20 +62,31 @@ impl AssetPath {
             if *seg == "." || *seg == ".." {
                 return err("must not contain '.' or '..' segments");
             }
-            if let Some(c) = seg.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))) {
+            if let Some(c) = seg
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')))
+            {
                 return Err(FieldError::new(
                     "path",
-                    format!("may contain only letters, digits, '-', '.', '_' and '~' between slashes (found {c:?})"),
+                    format!(
+                        "may contain only letters, digits, '-', '.', '_' and '~' between slashes (found {c:?})"
+                    ),
                 ));
             }
         }
         let first = segments[0].to_ascii_lowercase();
         if RESERVED_PREFIXES.contains(&first.as_str()) {
-            return Err(FieldError::new("path", format!("/{first} is reserved for the server itself")));
+            return Err(FieldError::new(
+                "path",
+                format!("/{first} is reserved for the server itself"),
+            ));
         }
         let last = segments[segments.len() - 1].to_ascii_lowercase();
         if RESERVED_LAST_SEGMENTS.contains(&last.as_str()) {
-            return Err(FieldError::new("path", format!("a path may not end in /{last} (reserved)")));
+            return Err(FieldError::new(
+                "path",
+                format!("a path may not end in /{last} (reserved)"),
+            ));
         }
         Ok(AssetPath(s.to_owned()))
     }
@@ -96,7 +118,8 @@ impl AccessRule {
     /// Whether the rule names the user or one of their groups.
     pub fn allows(&self, user: &User) -> bool {
         let key = user.username.key();
-        self.users.iter().any(|u| u.eq_ignore_ascii_case(&key)) || self.groups.iter().any(|g| user.in_group(g))
+        self.users.iter().any(|u| u.eq_ignore_ascii_case(&key))
+            || self.groups.iter().any(|g| user.in_group(g))
     }
 }
 
@@ -191,7 +214,13 @@ mod tests {
 
     #[test]
     fn canonical_paths_are_accepted() {
-        for p in ["/tokens/chat", "/a", "/A-b_c.d~e/x1", "/administrator", "/x/admin"] {
+        for p in [
+            "/tokens/chat",
+            "/a",
+            "/A-b_c.d~e/x1",
+            "/administrator",
+            "/x/admin",
+        ] {
             assert!(AssetPath::parse(p).is_ok(), "{p}");
         }
     }
@@ -199,9 +228,30 @@ mod tests {
     #[test]
     fn non_canonical_and_reserved_paths_are_refused() {
         for p in [
-            "", "tokens", "/", "/a/", "//a", "/a//b", "/a/./b", "/a/../b", "/..", "/a b", "/a%2Fb", "/a?b", "/ä",
-            "/admin", "/ADMIN/x", "/Api/v2", "/login", "/logout/x", "/static/app.js", "/healthz", "/Metrics",
-            "/.well-known/jwks.json", "/a/jwks.json", "/a/JWKS.JSON",
+            "",
+            "tokens",
+            "/",
+            "/a/",
+            "//a",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/..",
+            "/a b",
+            "/a%2Fb",
+            "/a?b",
+            "/ä",
+            "/admin",
+            "/ADMIN/x",
+            "/Api/v2",
+            "/login",
+            "/logout/x",
+            "/static/app.js",
+            "/healthz",
+            "/Metrics",
+            "/.well-known/jwks.json",
+            "/a/jwks.json",
+            "/a/JWKS.JSON",
         ] {
             assert!(AssetPath::parse(p).is_err(), "{p:?} should be refused");
         }

@@ -62,14 +62,21 @@ const BATCH_WAIT: Duration = Duration::from_millis(200);
 
 impl AuditLog {
     /// Start the writer thread for a store, keeping at most `retention` events.
-    pub fn start(store: Arc<dyn Store>, retention: u64) -> Result<AuditLog, crate::store::StoreError> {
+    pub fn start(
+        store: Arc<dyn Store>,
+        retention: u64,
+    ) -> Result<AuditLog, crate::store::StoreError> {
         let count = store.audit_len()?;
         let (tx, rx) = sync_channel(QUEUE);
         let worker = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || write_loop(store, rx, retention, count))
             .map_err(|e| crate::store::StoreError::Io(e.to_string()))?;
-        Ok(AuditLog { tx, dropped: AtomicU64::new(0), worker: std::sync::Mutex::new(Some(worker)) })
+        Ok(AuditLog {
+            tx,
+            dropped: AtomicU64::new(0),
+            worker: std::sync::Mutex::new(Some(worker)),
+        })
     }
 
     /// Queue an event.
@@ -114,10 +121,11 @@ fn write_loop(store: Arc<dyn Store>, rx: Receiver<Message>, retention: u64, mut 
             Err(_) => return,
         };
         let mut waiters = Vec::new();
-        let push = |m: Message, batch: &mut Vec<AuditEvent>, waiters: &mut Vec<SyncSender<()>>| match m {
-            Message::Event(e) => batch.push(e),
-            Message::Flush(w) => waiters.push(w),
-        };
+        let push =
+            |m: Message, batch: &mut Vec<AuditEvent>, waiters: &mut Vec<SyncSender<()>>| match m {
+                Message::Event(e) => batch.push(e),
+                Message::Flush(w) => waiters.push(w),
+            };
         push(first, &mut batch, &mut waiters);
         let deadline = std::time::Instant::now() + BATCH_WAIT;
         while batch.len() < BATCH && waiters.is_empty() {
@@ -131,7 +139,9 @@ fn write_loop(store: Arc<dyn Store>, rx: Receiver<Message>, retention: u64, mut 
         if !batch.is_empty() {
             match store.append_audit(&batch) {
                 Ok(()) => count += batch.len() as u64,
-                Err(e) => tracing::error!(error = %e, events = batch.len(), "could not write audit events"),
+                Err(e) => {
+                    tracing::error!(error = %e, events = batch.len(), "could not write audit events")
+                }
             }
             batch.clear();
         }

@@ -119,10 +119,18 @@ mod tests {
     #[test]
     fn a_session_expires_when_idle_or_old() {
         let now = Utc::now();
-        let s = Session { user_id: UserId::generate(), created_at: now, last_seen: now, csrf_token: String::new() };
+        let s = Session {
+            user_id: UserId::generate(),
+            created_at: now,
+            last_seen: now,
+            csrf_token: String::new(),
+        };
         assert!(s.is_current(now, 60, 3600));
         assert!(!s.is_current(now + chrono::Duration::seconds(61), 60, 3600));
-        let old = Session { last_seen: now + chrono::Duration::seconds(3600), ..s };
+        let old = Session {
+            last_seen: now + chrono::Duration::seconds(3600),
+            ..s
+        };
         assert!(!old.is_current(now + chrono::Duration::seconds(3601), 60, 3600));
     }
 }

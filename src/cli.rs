@@ -109,56 +109,7 @@ pub enum ApiKeyCommand {
 #[derive(Debug, Subcommand)]
 pub enum AssetCommand {
     /// Create an asset; prints it as JSON (with the generated secret, once, if asked for).
-    Create {
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// Web path, e.g. /tokens/chat.
-        #[arg(long)]
-        path: String,
-        /// File with the payload template (`-` for standard input).
-        #[arg(long)]
-        template_file: PathBuf,
-        /// HS256, HS384 or HS512.
-        #[arg(long, default_value = "HS256")]
-        algorithm: String,
-        /// Read the secret from standard input (first line).
-        #[arg(long, conflicts_with = "generate_secret")]
-        secret_stdin: bool,
-        /// Generate a 512-bit secret and print it once.
-        #[arg(long)]
-        generate_secret: bool,
-        /// Accept a secret shorter than the hash size.
-        #[arg(long)]
-        accept_weak_secret: bool,
-        /// Token lifetime in seconds, or `none`.
-        #[arg(long, default_value = "600")]
-        expiry: String,
-        /// `iss` claim.
-        #[arg(long)]
-        issuer: Option<String>,
-        /// `aud` claim.
-        #[arg(long)]
-        audience: Option<String>,
-        /// Add `nbf`.
-        #[arg(long)]
-        nbf: bool,
-        /// Add a random `jti`.
-        #[arg(long)]
-        jti: bool,
-        /// Only these users may fetch (repeatable; with --read-group).
-        #[arg(long)]
-        read_user: Vec<String>,
-        /// Only these groups may fetch (repeatable).
-        #[arg(long)]
-        read_group: Vec<String>,
-        /// These users may edit (repeatable).
-        #[arg(long)]
-        write_user: Vec<String>,
-        /// These groups may edit (repeatable).
-        #[arg(long)]
-        write_group: Vec<String>,
-    },
+    Create(Box<CreateAsset>),
     /// List assets.
     List,
     /// Show one asset (id or path) as JSON.
@@ -189,6 +140,59 @@ pub enum AssetCommand {
         #[arg(long = "as")]
         as_user: String,
     },
+}
+
+/// `asset create` options.
+#[derive(Debug, clap::Args)]
+pub struct CreateAsset {
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Web path, e.g. /tokens/chat.
+    #[arg(long)]
+    pub path: String,
+    /// File with the payload template (`-` for standard input).
+    #[arg(long)]
+    pub template_file: PathBuf,
+    /// HS256, HS384 or HS512.
+    #[arg(long, default_value = "HS256")]
+    pub algorithm: String,
+    /// Read the secret from standard input (first line).
+    #[arg(long, conflicts_with = "generate_secret")]
+    pub secret_stdin: bool,
+    /// Generate a secret (64 random characters) and print it once.
+    #[arg(long)]
+    pub generate_secret: bool,
+    /// Accept a secret shorter than the hash size.
+    #[arg(long)]
+    pub accept_weak_secret: bool,
+    /// Token lifetime in seconds, or `none`.
+    #[arg(long, default_value = "600")]
+    pub expiry: String,
+    /// `iss` claim.
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// `aud` claim.
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Add `nbf`.
+    #[arg(long)]
+    pub nbf: bool,
+    /// Add a random `jti`.
+    #[arg(long)]
+    pub jti: bool,
+    /// Only these users may fetch (repeatable; with --read-group).
+    #[arg(long)]
+    pub read_user: Vec<String>,
+    /// Only these groups may fetch (repeatable).
+    #[arg(long)]
+    pub read_group: Vec<String>,
+    /// These users may edit (repeatable).
+    #[arg(long)]
+    pub write_user: Vec<String>,
+    /// These groups may edit (repeatable).
+    #[arg(long)]
+    pub write_group: Vec<String>,
 }
 
 /// Run the parsed command line; the process exit code.
@@ -231,15 +235,16 @@ fn describe(e: &AppError) -> String {
 
 fn stdin_line(what: &str) -> Result<SecretString, AppError> {
     let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| AppError::Unexpected(format!("cannot read the {what} from standard input: {e}")))?;
+    std::io::stdin().read_to_string(&mut s).map_err(|e| {
+        AppError::Unexpected(format!("cannot read the {what} from standard input: {e}"))
+    })?;
     let line = s.lines().next().unwrap_or_default().to_owned();
     Ok(SecretString::new(line))
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AppError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| AppError::Unexpected(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| AppError::Unexpected(e.to_string()))?;
     println!("{text}");
     Ok(())
 }
@@ -251,7 +256,13 @@ fn asset_id(service: &Service, id_or_path: &str) -> Result<String, AppError> {
 fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
     match cmd {
         Command::Serve => unreachable!("handled by run"),
-        Command::User(UserCommand::Add { name, admin, attrs, groups, password_stdin }) => {
+        Command::User(UserCommand::Add {
+            name,
+            admin,
+            attrs,
+            groups,
+            password_stdin,
+        }) => {
             let mut attributes = BTreeMap::new();
             for a in attrs {
                 let (k, v) = a
@@ -259,8 +270,21 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                     .ok_or_else(|| AppError::invalid("attr", format!("{a:?} is not KEY=VALUE")))?;
                 attributes.insert(k.to_owned(), v.to_owned());
             }
-            let password = if password_stdin { Some(stdin_line("password")?) } else { None };
-            let user = service.create_user(CLI_ACTOR, UserInput { username: name, password, admin, attributes, groups })?;
+            let password = if password_stdin {
+                Some(stdin_line("password")?)
+            } else {
+                None
+            };
+            let user = service.create_user(
+                CLI_ACTOR,
+                UserInput {
+                    username: name,
+                    password,
+                    admin,
+                    attributes,
+                    groups,
+                },
+            )?;
             print_json(&user)
         }
         Command::User(UserCommand::Passwd { name }) => {
@@ -276,59 +300,93 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                     .map(|(_, f)| *f)
                     .collect::<Vec<_>>()
                     .join(",");
-                println!("{}\t{}\t{}\t{}", u.username, u.id, flags, u.groups.join(","));
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.id,
+                    flags,
+                    u.groups.join(",")
+                );
             }
             Ok(())
         }
-        Command::User(UserCommand::Disable { name }) => print_json(&service.set_disabled(CLI_ACTOR, &name, true)?),
-        Command::User(UserCommand::Enable { name }) => print_json(&service.set_disabled(CLI_ACTOR, &name, false)?),
+        Command::User(UserCommand::Disable { name }) => {
+            print_json(&service.set_disabled(CLI_ACTOR, &name, true)?)
+        }
+        Command::User(UserCommand::Enable { name }) => {
+            print_json(&service.set_disabled(CLI_ACTOR, &name, false)?)
+        }
         Command::Apikey(ApiKeyCommand::Create { user }) => {
             let created = service.create_api_key(CLI_ACTOR, &user)?;
             println!("{}", created.key);
             Ok(())
         }
-        Command::Apikey(ApiKeyCommand::Revoke { user, key }) => print_json(&service.revoke_api_key(CLI_ACTOR, &user, &key)?),
+        Command::Apikey(ApiKeyCommand::Revoke { user, key }) => {
+            print_json(&service.revoke_api_key(CLI_ACTOR, &user, &key)?)
+        }
         Command::Apikey(ApiKeyCommand::List { user }) => {
             for k in service.api_keys(&user)? {
-                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                let used = k.last_used_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never used".into());
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let used = k
+                    .last_used_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "never used".into());
                 println!("{}\t{}\t{}\t{}", k.prefix, k.id, state, used);
             }
             Ok(())
         }
-        Command::Asset(AssetCommand::Create {
-            name,
-            path,
-            template_file,
-            algorithm,
-            secret_stdin,
-            generate_secret,
-            accept_weak_secret,
-            expiry,
-            issuer,
-            audience,
-            nbf,
-            jti,
-            read_user,
-            read_group,
-            write_user,
-            write_group,
-        }) => {
+        Command::Asset(AssetCommand::Create(args)) => {
+            let CreateAsset {
+                name,
+                path,
+                template_file,
+                algorithm,
+                secret_stdin,
+                generate_secret,
+                accept_weak_secret,
+                expiry,
+                issuer,
+                audience,
+                nbf,
+                jti,
+                read_user,
+                read_group,
+                write_user,
+                write_group,
+            } = *args;
             let template = if template_file.as_os_str() == "-" {
                 let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).map_err(|e| AppError::invalid("template", e.to_string()))?;
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| AppError::invalid("template", e.to_string()))?;
                 s
             } else {
-                std::fs::read_to_string(&template_file)
-                    .map_err(|e| AppError::invalid("template", format!("cannot read {}: {e}", template_file.display())))?
+                std::fs::read_to_string(&template_file).map_err(|e| {
+                    AppError::invalid(
+                        "template",
+                        format!("cannot read {}: {e}", template_file.display()),
+                    )
+                })?
             };
             let expiry_seconds = match expiry.as_str() {
                 "none" => None,
-                s => Some(s.parse().map_err(|_| AppError::invalid("expiry", "must be a number of seconds or none"))?),
+                s => Some(s.parse().map_err(|_| {
+                    AppError::invalid("expiry", "must be a number of seconds or none")
+                })?),
             };
-            let secret = if secret_stdin { Some(stdin_line("secret")?) } else { None };
-            let read = (!read_user.is_empty() || !read_group.is_empty())
-                .then_some(AccessRule { users: read_user, groups: read_group });
+            let secret = if secret_stdin {
+                Some(stdin_line("secret")?)
+            } else {
+                None
+            };
+            let read = (!read_user.is_empty() || !read_group.is_empty()).then_some(AccessRule {
+                users: read_user,
+                groups: read_group,
+            });
             let input = AssetInput {
                 name,
                 path,
@@ -343,15 +401,24 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 not_before: nbf,
                 jti,
                 read,
-                write: Some(AccessRule { users: write_user, groups: write_group }),
+                write: Some(AccessRule {
+                    users: write_user,
+                    groups: write_group,
+                }),
                 version: None,
             };
             print_json(&service.create_asset(CLI_ACTOR, input)?)
         }
         Command::Asset(AssetCommand::List) => {
             for a in service.assets()? {
-                let expiry = a.expiry_seconds.map(|e| format!("{e}s")).unwrap_or_else(|| "no expiry".into());
-                println!("{}\t{}\t{}\t{}\t{}\t{}", a.path, a.id, a.state, a.algorithm, expiry, a.name);
+                let expiry = a
+                    .expiry_seconds
+                    .map(|e| format!("{e}s"))
+                    .unwrap_or_else(|| "no expiry".into());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    a.path, a.id, a.state, a.algorithm, expiry, a.name
+                );
             }
             Ok(())
         }

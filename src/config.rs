@@ -11,42 +11,77 @@ use crate::secret::SecretString;
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address and port to listen on. Use port 0 to pick a free port (it is printed at start).
-    #[arg(long, env = "JWT_ASSET_SERVER_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_BIND",
+        default_value = "127.0.0.1:8080",
+        help_heading = "Server"
+    )]
     pub bind: SocketAddr,
 
     /// Directory of the embedded sled store. Created when missing; one process at a time.
-    #[arg(long, env = "JWT_ASSET_SERVER_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// Mark the session cookie `Secure` (sent over HTTPS only). Browsers accept Secure cookies on
     /// http://127.0.0.1 and http://localhost, so the default works locally; set to false only for
     /// plain-HTTP development on another host name.
-    #[arg(long, env = "JWT_ASSET_SERVER_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "JWT_ASSET_SERVER_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Server")]
     pub cookie_secure: bool,
 
     /// A session ends after this many seconds without a request.
-    #[arg(long, env = "JWT_ASSET_SERVER_SESSION_IDLE_SECONDS", default_value_t = 1800, global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_SESSION_IDLE_SECONDS",
+        default_value_t = 1800,
+        help_heading = "Server"
+    )]
     pub session_idle_seconds: u64,
 
     /// A session ends this many seconds after sign-in, however active.
-    #[arg(long, env = "JWT_ASSET_SERVER_SESSION_MAX_SECONDS", default_value_t = 43_200, global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_SESSION_MAX_SECONDS",
+        default_value_t = 43_200,
+        help_heading = "Server"
+    )]
     pub session_max_seconds: u64,
 
     /// How many audit events are kept; older ones are deleted as new ones arrive.
-    #[arg(long, env = "JWT_ASSET_SERVER_AUDIT_RETENTION", default_value_t = 100_000, global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_AUDIT_RETENTION",
+        default_value_t = 100_000,
+        global = true
+    )]
     pub audit_retention: u64,
 
     /// HTTP worker threads (default: one per CPU core).
-    #[arg(long, env = "JWT_ASSET_SERVER_WORKERS", global = true)]
+    #[arg(long, env = "JWT_ASSET_SERVER_WORKERS", help_heading = "Server")]
     pub workers: Option<usize>,
 
     /// At most this many password verifications run at once (each costs ~19 MiB and tens of
     /// milliseconds); further sign-ins wait, so a login flood cannot starve token requests.
-    #[arg(long, env = "JWT_ASSET_SERVER_MAX_PASSWORD_CHECKS", default_value_t = 2, global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_MAX_PASSWORD_CHECKS",
+        default_value_t = 2,
+        help_heading = "Server"
+    )]
     pub max_password_checks: usize,
 
     /// Log filter in `tracing` syntax, e.g. `info` or `jwt_asset_server=debug,actix_web=info`.
-    #[arg(long, env = "JWT_ASSET_SERVER_LOG", default_value = "info", global = true)]
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_LOG",
+        default_value = "info",
+        global = true
+    )]
     pub log: String,
 
     /// Password for the `admin` user created on the first start with an empty store. When unset a

@@ -23,19 +23,36 @@ pub struct FieldError {
 impl FieldError {
     /// A problem with a whole field.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into(), line: None, column: None }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+            line: None,
+            column: None,
+        }
     }
 
     /// A problem at a line and column of a field's text.
-    pub fn at(field: impl Into<String>, message: impl Into<String>, line: usize, column: usize) -> Self {
-        FieldError { field: field.into(), message: message.into(), line: Some(line), column: Some(column) }
+    pub fn at(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        line: usize,
+        column: usize,
+    ) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+            line: Some(line),
+            column: Some(column),
+        }
     }
 }
 
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(f, "{}: line {l}, column {c}: {}", self.field, self.message),
+            (Some(l), Some(c)) => {
+                write!(f, "{}: line {l}, column {c}: {}", self.field, self.message)
+            }
             _ => write!(f, "{}: {}", self.field, self.message),
         }
     }

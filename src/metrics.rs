@@ -20,7 +20,9 @@ pub enum TokenOutcome {
 }
 
 const OUTCOMES: [&str; 4] = ["issued", "forbidden", "not_found", "config_error"];
-const BUCKETS_SECONDS: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0];
+const BUCKETS_SECONDS: [f64; 10] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -52,9 +54,17 @@ impl Metrics {
                 }
             }
             h.count.fetch_add(1, Ordering::Relaxed);
-            h.sum_nanos.fetch_add(elapsed.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+            h.sum_nanos.fetch_add(
+                elapsed.as_nanos().min(u64::MAX as u128) as u64,
+                Ordering::Relaxed,
+            );
         };
-        if let Some(h) = self.routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        if let Some(h) = self
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(route)
+        {
             record(h);
             return;
         }
@@ -65,11 +75,19 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self, audit_dropped: u64) -> String {
         let mut out = String::new();
-        out.push_str("# HELP jwt_tokens_total Token requests by outcome.\n# TYPE jwt_tokens_total counter\n");
+        out.push_str(
+            "# HELP jwt_tokens_total Token requests by outcome.\n# TYPE jwt_tokens_total counter\n",
+        );
         for (i, name) in OUTCOMES.iter().enumerate() {
-            let _ = writeln!(out, "jwt_tokens_total{{outcome=\"{name}\"}} {}", self.tokens[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "jwt_tokens_total{{outcome=\"{name}\"}} {}",
+                self.tokens[i].load(Ordering::Relaxed)
+            );
         }
-        out.push_str("# HELP jwt_audit_dropped_total Audit events dropped because the queue was full.\n");
+        out.push_str(
+            "# HELP jwt_audit_dropped_total Audit events dropped because the queue was full.\n",
+        );
         out.push_str("# TYPE jwt_audit_dropped_total counter\n");
         let _ = writeln!(out, "jwt_audit_dropped_total {audit_dropped}");
         out.push_str("# HELP http_request_duration_seconds Request latency by route pattern.\n");
@@ -78,13 +96,25 @@ impl Metrics {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
             for (i, le) in BUCKETS_SECONDS.iter().enumerate() {
                 let n = h.buckets[i].load(Ordering::Relaxed);
-                let _ = writeln!(out, "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}"
+                );
             }
             let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
             let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
-            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
         }
         out
     }

@@ -11,23 +11,24 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::asset::{AccessRule, Asset, AssetPath, AssetState, DEFAULT_EXPIRY_SECONDS};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::auth::{
-    API_KEY_PREFIX, API_KEY_SHOWN_CHARS, ApiKey, Session, digest, digests_equal, new_api_key, new_session_id,
+    API_KEY_PREFIX, API_KEY_SHOWN_CHARS, ApiKey, Session, digest, digests_equal, new_api_key,
+    new_session_id,
 };
 use crate::error::{AppError, FieldError};
-use crate::ids::{ApiKeyId, AssetId, UserId, random_bytes, random_token};
+use crate::ids::{ApiKeyId, AssetId, UserId, random_token};
 use crate::keywords::MAX_TEMPLATE_BYTES;
 use crate::secret::{Secret, SecretString};
 use crate::signing::Algorithm;
 use crate::store::{Store, StoreError};
 use crate::token::{CompiledAsset, IssuedToken, TokenError};
-use crate::user::{User, Username, validate_attribute_name, validate_group_name, validate_password};
+use crate::user::{
+    User, Username, validate_attribute_name, validate_group_name, validate_password,
+};
 
 /// Longest accepted asset name.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest accepted expiry: ten years.
 pub const MAX_EXPIRY_SECONDS: u64 = 10 * 366 * 24 * 3600;
-/// Length of generated HMAC secrets (enough for HS512).
-pub const GENERATED_SECRET_BYTES: usize = 64;
 /// Last-seen and last-used times are written at most this often.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
 
@@ -64,7 +65,7 @@ pub struct AssetInput {
     /// The secret as text (its UTF-8 bytes are the key). Absent on edit keeps the current one.
     #[serde(default)]
     pub secret: Option<SecretString>,
-    /// Generate a random 512-bit secret and return it once.
+    /// Generate a random secret (64 characters, 384 bits) and return it once.
     #[serde(default)]
     pub generate_secret: bool,
     /// Accept a secret shorter than the hash size (supplied by a third party).
@@ -197,7 +198,7 @@ pub struct SavedAsset {
     /// The asset.
     #[serde(flatten)]
     pub asset: AssetView,
-    /// Only when `generate_secret` was asked for: the secret, base64url, shown this once.
+    /// Only when `generate_secret` was asked for: the secret text, shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated_secret: Option<String>,
 }
@@ -368,7 +369,10 @@ impl Service {
         }
         live.remove(asset.path.as_str());
         if asset.is_live() {
-            live.insert(asset.path.to_string(), Arc::new(CompiledAsset::new(asset.clone())));
+            live.insert(
+                asset.path.to_string(),
+                Arc::new(CompiledAsset::new(asset.clone())),
+            );
         }
     }
 
@@ -376,7 +380,11 @@ impl Service {
 
     /// The live asset at a request path, exactly as requested (no decoding, no normalisation).
     pub fn live_asset(&self, request_path: &str) -> Option<Arc<CompiledAsset>> {
-        self.live.read().unwrap_or_else(|e| e.into_inner()).get(request_path).cloned()
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(request_path)
+            .cloned()
     }
 
     /// Authorize, render and sign a token for a signed-in user; records the outcome.
@@ -392,7 +400,10 @@ impl Service {
         };
         if !asset.asset.can_read(user) {
             self.audit.record(event("forbidden", None));
-            return Err(AppError::Forbidden(format!("{} is not allowed by the read rule", user.username)));
+            return Err(AppError::Forbidden(format!(
+                "{} is not allowed by the read rule",
+                user.username
+            )));
         }
         match asset.issue(user, Utc::now(), None) {
             Ok(issued) => {
@@ -421,10 +432,16 @@ impl Service {
         }
         let user = self.store.user(&record.user_id)?.ok_or_else(denied)?;
         if user.disabled {
-            return Err(AppError::Forbidden(format!("user {} is disabled", user.username)));
+            return Err(AppError::Forbidden(format!(
+                "user {} is disabled",
+                user.username
+            )));
         }
         let now = Utc::now();
-        if record.last_used_at.is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECONDS) {
+        if record
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECONDS)
+        {
             record.last_used_at = Some(now);
             self.store.update_api_key(&record)?;
         }
@@ -446,7 +463,10 @@ impl Service {
         }
         let user = self.store.user(&session.user_id)?.ok_or_else(denied)?;
         if user.disabled {
-            return Err(AppError::Forbidden(format!("user {} is disabled", user.username)));
+            return Err(AppError::Forbidden(format!(
+                "user {} is disabled",
+                user.username
+            )));
         }
         if (now - session.last_seen).num_seconds() >= TOUCH_INTERVAL_SECONDS {
             session.last_seen = now;
@@ -467,15 +487,20 @@ impl Service {
             Ok(name) => self.store.user_by_username(name.as_str())?,
             Err(_) => None,
         };
-        let hash = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.clone());
+        let hash = user
+            .as_ref()
+            .filter(|u| !u.disabled)
+            .and_then(|u| u.password_hash.clone());
         let permit = self
             .password_checks
             .acquire()
             .await
             .map_err(|_| AppError::Unexpected("password check pool closed".into()))?;
-        let ok = actix_web::web::block(move || crate::user::verify_password(password.expose(), hash.as_deref()))
-            .await
-            .map_err(|e| AppError::Unexpected(e.to_string()))?;
+        let ok = actix_web::web::block(move || {
+            crate::user::verify_password(password.expose(), hash.as_deref())
+        })
+        .await
+        .map_err(|e| AppError::Unexpected(e.to_string()))?;
         drop(permit);
         let user = match user {
             Some(u) if ok && !u.disabled => u,
@@ -492,10 +517,19 @@ impl Service {
         }
         let session_id = new_session_id();
         let now = Utc::now();
-        let session = Session { user_id: user.id.clone(), created_at: now, last_seen: now, csrf_token: random_token::<32>() };
+        let session = Session {
+            user_id: user.id.clone(),
+            created_at: now,
+            last_seen: now,
+            csrf_token: random_token::<32>(),
+        };
         self.store.put_session(&digest(&session_id), &session)?;
         self.store.flush()?;
-        self.audit.record(AuditEvent::admin(user.username.as_str(), "session.login", user.username.as_str()));
+        self.audit.record(AuditEvent::admin(
+            user.username.as_str(),
+            "session.login",
+            user.username.as_str(),
+        ));
         Ok(SignedIn { session_id, user })
     }
 
@@ -506,7 +540,11 @@ impl Service {
             self.store.remove_session(&d)?;
             self.store.flush()?;
             if let Some(u) = self.store.user(&s.user_id)? {
-                self.audit.record(AuditEvent::admin(u.username.as_str(), "session.logout", u.username.as_str()));
+                self.audit.record(AuditEvent::admin(
+                    u.username.as_str(),
+                    "session.logout",
+                    u.username.as_str(),
+                ));
             }
         }
         Ok(())
@@ -521,7 +559,10 @@ impl Service {
             validate_attribute_name(name).map_err(AppError::Invalid)?;
         }
         if let Some((k, _)) = input.attributes.iter().find(|(_, v)| v.len() > 4096) {
-            return Err(AppError::invalid("attributes", format!("attribute {k} is longer than 4096 bytes")));
+            return Err(AppError::invalid(
+                "attributes",
+                format!("attribute {k} is longer than 4096 bytes"),
+            ));
         }
         let mut groups = Vec::new();
         for g in input.groups {
@@ -552,12 +593,18 @@ impl Service {
         let _guard = self.lock_writes();
         self.store.insert_user(&user)?;
         self.store.flush()?;
-        self.audit.record(AuditEvent::admin(actor, "user.create", user.username.as_str()));
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "user.create",
+            user.username.as_str(),
+        ));
         Ok(UserView::from(&user))
     }
 
     fn user_named(&self, username: &str) -> Result<User, AppError> {
-        self.store.user_by_username(username)?.ok_or(AppError::NotFound)
+        self.store
+            .user_by_username(username)?
+            .ok_or(AppError::NotFound)
     }
 
     /// A user by username.
@@ -571,7 +618,12 @@ impl Service {
     }
 
     /// Set a new password (hashes: call from a blocking context); ends the user's sessions.
-    pub fn set_password(&self, actor: &str, username: &str, password: &SecretString) -> Result<(), AppError> {
+    pub fn set_password(
+        &self,
+        actor: &str,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), AppError> {
         validate_password(password.expose()).map_err(AppError::Invalid)?;
         let hash = crate::user::hash_password(password.expose()).map_err(AppError::Unexpected)?;
         let _guard = self.lock_writes();
@@ -581,12 +633,21 @@ impl Service {
         self.store.update_user(&user)?;
         self.store.remove_user_sessions(&user.id)?;
         self.store.flush()?;
-        self.audit.record(AuditEvent::admin(actor, "user.password", user.username.as_str()));
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "user.password",
+            user.username.as_str(),
+        ));
         Ok(())
     }
 
     /// Disable or enable a user; disabling ends their sessions at once.
-    pub fn set_disabled(&self, actor: &str, username: &str, disabled: bool) -> Result<UserView, AppError> {
+    pub fn set_disabled(
+        &self,
+        actor: &str,
+        username: &str,
+        disabled: bool,
+    ) -> Result<UserView, AppError> {
         let _guard = self.lock_writes();
         let mut user = self.user_named(username)?;
         user.disabled = disabled;
@@ -596,8 +657,13 @@ impl Service {
             self.store.remove_user_sessions(&user.id)?;
         }
         self.store.flush()?;
-        let action = if disabled { "user.disable" } else { "user.enable" };
-        self.audit.record(AuditEvent::admin(actor, action, user.username.as_str()));
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.audit
+            .record(AuditEvent::admin(actor, action, user.username.as_str()));
         Ok(UserView::from(&user))
     }
 
@@ -617,18 +683,35 @@ impl Service {
         };
         self.store.insert_api_key(&record)?;
         self.store.flush()?;
-        self.audit.record(AuditEvent::admin(actor, "apikey.create", &format!("{} {}", user.username, record.prefix)));
-        Ok(CreatedApiKey { key, view: ApiKeyView::from(&record) })
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "apikey.create",
+            &format!("{} {}", user.username, record.prefix),
+        ));
+        Ok(CreatedApiKey {
+            key,
+            view: ApiKeyView::from(&record),
+        })
     }
 
     /// A user's API keys.
     pub fn api_keys(&self, username: &str) -> Result<Vec<ApiKeyView>, AppError> {
         let user = self.user_named(username)?;
-        Ok(self.store.api_keys(&user.id)?.iter().map(ApiKeyView::from).collect())
+        Ok(self
+            .store
+            .api_keys(&user.id)?
+            .iter()
+            .map(ApiKeyView::from)
+            .collect())
     }
 
     /// Revoke an API key of a user, by id or by its shown prefix; effective at once.
-    pub fn revoke_api_key(&self, actor: &str, username: &str, id_or_prefix: &str) -> Result<ApiKeyView, AppError> {
+    pub fn revoke_api_key(
+        &self,
+        actor: &str,
+        username: &str,
+        id_or_prefix: &str,
+    ) -> Result<ApiKeyView, AppError> {
         let _guard = self.lock_writes();
         let user = self.user_named(username)?;
         let keys = self.store.api_keys(&user.id)?;
@@ -638,7 +721,11 @@ impl Service {
             .ok_or(AppError::NotFound)?;
         let revoked = self.store.revoke_api_key(&key.id, Utc::now())?;
         self.store.flush()?;
-        self.audit.record(AuditEvent::admin(actor, "apikey.revoke", &format!("{} {}", user.username, key.prefix)));
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "apikey.revoke",
+            &format!("{} {}", user.username, key.prefix),
+        ));
         Ok(ApiKeyView::from(&revoked))
     }
 
@@ -672,7 +759,10 @@ impl Service {
         existing: Option<&Asset>,
     ) -> Result<(Asset, Option<String>), AppError> {
         let name = input.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
             return Err(AppError::invalid(
                 "name",
                 format!("must be 1 to {MAX_NAME_CHARS} characters, without control characters"),
@@ -681,52 +771,82 @@ impl Service {
         let path = AssetPath::parse(input.path.trim()).map_err(AppError::Invalid)?;
         let algorithm = match input.algorithm.as_deref() {
             None | Some("") => existing.map(|a| a.algorithm).unwrap_or_default(),
-            Some(s) => Algorithm::parse(s)
-                .ok_or_else(|| AppError::invalid("algorithm", format!("unknown algorithm {s:?}; use HS256, HS384 or HS512")))?,
+            Some(s) => Algorithm::parse(s).ok_or_else(|| {
+                AppError::invalid(
+                    "algorithm",
+                    format!("unknown algorithm {s:?}; use HS256, HS384 or HS512"),
+                )
+            })?,
         };
         if input.template.len() > MAX_TEMPLATE_BYTES {
-            return Err(AppError::invalid("template", format!("must be at most {MAX_TEMPLATE_BYTES} bytes")));
+            return Err(AppError::invalid(
+                "template",
+                format!("must be at most {MAX_TEMPLATE_BYTES} bytes"),
+            ));
         }
-        crate::keywords::PayloadTemplate::compile(&input.template)
-            .map_err(|e| AppError::Invalid(FieldError::at("template", e.message, e.line, e.column)))?;
-        if input.expiry_seconds == Some(0) || input.expiry_seconds.is_some_and(|e| e > MAX_EXPIRY_SECONDS) {
+        crate::keywords::PayloadTemplate::compile(&input.template).map_err(|e| {
+            AppError::Invalid(FieldError::at("template", e.message, e.line, e.column))
+        })?;
+        if input.expiry_seconds == Some(0)
+            || input.expiry_seconds.is_some_and(|e| e > MAX_EXPIRY_SECONDS)
+        {
             return Err(AppError::invalid(
                 "expiry_seconds",
-                format!("must be between 1 and {MAX_EXPIRY_SECONDS} seconds, or null for no expiry"),
+                format!(
+                    "must be between 1 and {MAX_EXPIRY_SECONDS} seconds, or null for no expiry"
+                ),
             ));
         }
         let text_claim = |field: &str, v: Option<String>| -> Result<Option<String>, AppError> {
             match v.map(|s| s.trim().to_owned()) {
                 Some(s) if s.is_empty() => Ok(None),
                 Some(s) if s.len() > 1024 || s.chars().any(char::is_control) => {
-                    Err(AppError::invalid(field, "must be at most 1024 characters, without control characters"))
+                    Err(AppError::invalid(
+                        field,
+                        "must be at most 1024 characters, without control characters",
+                    ))
                 }
                 other => Ok(other),
             }
         };
         let issuer = text_claim("issuer", input.issuer)?;
         let audience = text_claim("audience", input.audience)?;
-        let read = input.read.map(|r| self.validate_rule("read", r)).transpose()?;
+        let read = input
+            .read
+            .map(|r| self.validate_rule("read", r))
+            .transpose()?;
         let write = self.validate_rule("write", input.write.unwrap_or_default())?;
 
         let now = Utc::now();
-        let secret_is_new = input.generate_secret || input.secret.as_ref().is_some_and(|s| !s.expose().is_empty());
+        let secret_is_new = input.generate_secret
+            || input
+                .secret
+                .as_ref()
+                .is_some_and(|s| !s.expose().is_empty());
         let (secret, secret_changed_at, generated) = if input.generate_secret {
             if input.secret.is_some() {
-                return Err(AppError::invalid("secret", "give a secret or ask for one to be generated, not both"));
+                return Err(AppError::invalid(
+                    "secret",
+                    "give a secret or ask for one to be generated, not both",
+                ));
             }
-            let bytes = random_bytes::<GENERATED_SECRET_BYTES>();
-            (Secret::new(bytes.to_vec()), now, Some(URL_SAFE_NO_PAD.encode(bytes)))
+            // Consumers take the shared secret as text and use its bytes as the key, so the
+            // generated secret is text too: 64 base64url characters carrying 384 random bits.
+            let text = random_token::<48>();
+            (Secret::new(text.as_bytes().to_vec()), now, Some(text))
         } else if let Some(s) = input.secret.as_ref().filter(|s| !s.expose().is_empty()) {
             (Secret::new(s.expose().as_bytes().to_vec()), now, None)
         } else if let Some(old) = existing {
             (old.secret.clone(), old.secret_changed_at, None)
         } else {
-            return Err(AppError::invalid("secret", "is required (or set generate_secret to have one made)"));
+            return Err(AppError::invalid(
+                "secret",
+                "is required (or set generate_secret to have one made)",
+            ));
         };
         let weak = secret.len() < algorithm.min_secret_bytes();
-        let weak_accepted =
-            input.accept_weak_secret || (!secret_is_new && existing.is_some_and(|a| a.weak_secret_accepted));
+        let weak_accepted = input.accept_weak_secret
+            || (!secret_is_new && existing.is_some_and(|a| a.weak_secret_accepted));
         if weak && !weak_accepted {
             return Err(AppError::invalid(
                 "secret",
@@ -739,10 +859,14 @@ impl Service {
             ));
         }
         let asset = Asset {
-            id: existing.map(|a| a.id.clone()).unwrap_or_else(AssetId::generate),
+            id: existing
+                .map(|a| a.id.clone())
+                .unwrap_or_else(AssetId::generate),
             name,
             path,
-            state: existing.map(|a| a.state.clone()).unwrap_or(AssetState::Live),
+            state: existing
+                .map(|a| a.state.clone())
+                .unwrap_or(AssetState::Live),
             algorithm,
             secret,
             secret_changed_at,
@@ -756,7 +880,9 @@ impl Service {
             read,
             write,
             created_at: existing.map(|a| a.created_at).unwrap_or(now),
-            created_by: existing.map(|a| a.created_by.clone()).unwrap_or_else(|| actor.to_owned()),
+            created_by: existing
+                .map(|a| a.created_by.clone())
+                .unwrap_or_else(|| actor.to_owned()),
             updated_at: now,
             updated_by: actor.to_owned(),
             version: existing.map(|a| a.version + 1).unwrap_or(1),
@@ -771,17 +897,32 @@ impl Service {
         self.store.insert_asset(&asset)?;
         self.store.flush()?;
         self.refresh_live(&asset, None);
-        self.audit.record(AuditEvent::admin(actor, "asset.create", asset.path.as_str()));
-        Ok(SavedAsset { asset: AssetView::from(&asset), generated_secret })
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "asset.create",
+            asset.path.as_str(),
+        ));
+        Ok(SavedAsset {
+            asset: AssetView::from(&asset),
+            generated_secret,
+        })
     }
 
     /// Replace an asset; `input.version` must be the stored version (else a stale-edit error
     /// naming who changed it).
-    pub fn update_asset(&self, actor: &str, id: &str, input: AssetInput) -> Result<SavedAsset, AppError> {
+    pub fn update_asset(
+        &self,
+        actor: &str,
+        id: &str,
+        input: AssetInput,
+    ) -> Result<SavedAsset, AppError> {
         let _guard = self.lock_writes();
         let existing = self.asset_record(id)?;
         let Some(version) = input.version else {
-            return Err(AppError::invalid("version", "is required: send the version you edited"));
+            return Err(AppError::invalid(
+                "version",
+                "is required: send the version you edited",
+            ));
         };
         if version != existing.version {
             return Err(stale(&existing));
@@ -793,12 +934,21 @@ impl Service {
         }
         self.store.flush()?;
         self.refresh_live(&asset, Some(&existing.path));
-        self.audit.record(AuditEvent::admin(actor, "asset.update", asset.path.as_str()));
-        Ok(SavedAsset { asset: AssetView::from(&asset), generated_secret })
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "asset.update",
+            asset.path.as_str(),
+        ));
+        Ok(SavedAsset {
+            asset: AssetView::from(&asset),
+            generated_secret,
+        })
     }
 
     fn asset_record(&self, id: &str) -> Result<Asset, AppError> {
-        self.store.asset(&AssetId::from_string(id))?.ok_or(AppError::NotFound)
+        self.store
+            .asset(&AssetId::from_string(id))?
+            .ok_or(AppError::NotFound)
     }
 
     /// An asset by id.
@@ -809,7 +959,10 @@ impl Service {
     /// An asset by id, or by path when `id_or_path` starts with `/` (CLI).
     pub fn find_asset(&self, id_or_path: &str) -> Result<AssetView, AppError> {
         if id_or_path.starts_with('/') {
-            let a = self.store.asset_by_path(id_or_path)?.ok_or(AppError::NotFound)?;
+            let a = self
+                .store
+                .asset_by_path(id_or_path)?
+                .ok_or(AppError::NotFound)?;
             Ok(AssetView::from(&a))
         } else {
             self.asset(id_or_path)
@@ -823,27 +976,51 @@ impl Service {
         Ok(all)
     }
 
-    fn change_state(&self, actor: &str, id: &str, action: &str, trash: bool) -> Result<AssetView, AppError> {
+    fn change_state(
+        &self,
+        actor: &str,
+        id: &str,
+        action: &str,
+        trash: bool,
+    ) -> Result<AssetView, AppError> {
         let _guard = self.lock_writes();
         let mut asset = self.asset_record(id)?;
         match (&asset.state, trash) {
-            (AssetState::Live, false) => return Err(AppError::Conflict("the asset is not in the trash".into())),
-            (AssetState::Trashed { .. }, true) => return Err(AppError::Conflict("the asset is already in the trash".into())),
+            (AssetState::Live, false) => {
+                return Err(AppError::Conflict("the asset is not in the trash".into()));
+            }
+            (AssetState::Trashed { .. }, true) => {
+                return Err(AppError::Conflict(
+                    "the asset is already in the trash".into(),
+                ));
+            }
             _ => {}
         }
         let version = asset.version;
         let now = Utc::now();
-        asset.state = if trash { AssetState::Trashed { at: now, by: actor.to_owned() } } else { AssetState::Live };
+        asset.state = if trash {
+            AssetState::Trashed {
+                at: now,
+                by: actor.to_owned(),
+            }
+        } else {
+            AssetState::Live
+        };
         asset.version += 1;
         asset.updated_at = now;
         asset.updated_by = actor.to_owned();
-        self.store.replace_asset(&asset, version).map_err(|e| match e {
-            StoreError::VersionMismatch => AppError::Conflict("the asset changed meanwhile; try again".into()),
-            other => other.into(),
-        })?;
+        self.store
+            .replace_asset(&asset, version)
+            .map_err(|e| match e {
+                StoreError::VersionMismatch => {
+                    AppError::Conflict("the asset changed meanwhile; try again".into())
+                }
+                other => other.into(),
+            })?;
         self.store.flush()?;
         self.refresh_live(&asset, None);
-        self.audit.record(AuditEvent::admin(actor, action, asset.path.as_str()));
+        self.audit
+            .record(AuditEvent::admin(actor, action, asset.path.as_str()));
         Ok(AssetView::from(&asset))
     }
 
@@ -862,12 +1039,15 @@ impl Service {
         let _guard = self.lock_writes();
         let asset = self.asset_record(id)?;
         if asset.is_live() {
-            return Err(AppError::Conflict("only a trashed asset can be purged; trash it first".into()));
+            return Err(AppError::Conflict(
+                "only a trashed asset can be purged; trash it first".into(),
+            ));
         }
         self.store.delete_asset(&asset.id)?;
         self.store.flush()?;
         self.refresh_live(&asset, None);
-        self.audit.record(AuditEvent::admin(actor, "asset.purge", asset.path.as_str()));
+        self.audit
+            .record(AuditEvent::admin(actor, "asset.purge", asset.path.as_str()));
         Ok(())
     }
 
@@ -882,7 +1062,9 @@ impl Service {
             warnings.push("the asset is in the trash: its path answers 404".to_owned());
         }
         if a.expiry_seconds.is_none() {
-            warnings.push("tokens never expire (no exp claim); 5 to 15 minutes is recommended".to_owned());
+            warnings.push(
+                "tokens never expire (no exp claim); 5 to 15 minutes is recommended".to_owned(),
+            );
         }
         if a.secret.len() < a.algorithm.min_secret_bytes() {
             warnings.push(format!(
@@ -893,37 +1075,66 @@ impl Service {
             ));
         }
         for claim in compiled.overridden_claims() {
-            warnings.push(format!("the template sets \"{claim}\", which the server overrides"));
+            warnings.push(format!(
+                "the template sets \"{claim}\", which the server overrides"
+            ));
         }
         if user.disabled {
             warnings.push(format!("{} is disabled and would get 403", user.username));
         } else if !a.can_read(&user) {
-            warnings.push(format!("{} is not allowed by the read rule and would get 403", user.username));
+            warnings.push(format!(
+                "{} is not allowed by the read rule and would get 403",
+                user.username
+            ));
         }
-        self.audit.record(AuditEvent::admin(actor, "asset.preview", &format!("{} as {}", a.path, user.username)));
-        let issued = compiled.issue(&user, Utc::now(), None).map_err(|e| match e {
-            TokenError::Render(r) => AppError::Render(FieldError::at("template", r.message, r.line, r.column)),
-            other => AppError::Config(other.to_string()),
-        })?;
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "asset.preview",
+            &format!("{} as {}", a.path, user.username),
+        ));
+        let issued = compiled
+            .issue(&user, Utc::now(), None)
+            .map_err(|e| match e {
+                TokenError::Render(r) => {
+                    AppError::Render(FieldError::at("template", r.message, r.line, r.column))
+                }
+                other => AppError::Config(other.to_string()),
+            })?;
         let header_b64 = issued.token.split('.').next().unwrap_or_default();
         let header = URL_SAFE_NO_PAD
             .decode(header_b64)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(serde_json::Value::Null);
-        let claims = serde_json::from_str(&issued.claims_json).map_err(|e| AppError::Unexpected(e.to_string()))?;
-        Ok(Preview { token: issued.token, header, claims, warnings })
+        let claims = serde_json::from_str(&issued.claims_json)
+            .map_err(|e| AppError::Unexpected(e.to_string()))?;
+        Ok(Preview {
+            token: issued.token,
+            header,
+            claims,
+            warnings,
+        })
     }
 
     /// Recent audit events, newest first (waits for queued events to be written).
-    pub fn audit_events(&self, actor: Option<&str>, target: Option<&str>, limit: usize) -> Result<Vec<AuditEvent>, AppError> {
+    pub fn audit_events(
+        &self,
+        actor: Option<&str>,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, AppError> {
         self.audit.flush();
-        Ok(self.store.audit_events(actor, target, limit.clamp(1, 1000))?)
+        Ok(self
+            .store
+            .audit_events(actor, target, limit.clamp(1, 1000))?)
     }
 
     /// Create the `admin` user on the first start with an empty store; returns the generated
     /// password when none was given.
-    pub fn bootstrap_admin(&self, password: Option<&SecretString>) -> Result<Option<String>, AppError> {
+    pub fn bootstrap_admin(
+        &self,
+        password: Option<&SecretString>,
+    ) -> Result<Option<String>, AppError> {
         if self.store.has_users()? {
             return Ok(None);
         }
@@ -936,12 +1147,21 @@ impl Service {
         };
         self.create_user(
             "system",
-            UserInput { username: "admin".into(), password: Some(password), admin: true, ..UserInput::default() },
+            UserInput {
+                username: "admin".into(),
+                password: Some(password),
+                admin: true,
+                ..UserInput::default()
+            },
         )?;
         Ok(generated)
     }
 }
 
 fn stale(current: &Asset) -> AppError {
-    AppError::Stale { current: current.version, by: current.updated_by.clone(), at: current.updated_at.to_rfc3339() }
+    AppError::Stale {
+        current: current.version,
+        by: current.updated_by.clone(),
+        at: current.updated_at.to_rfc3339(),
+    }
 }

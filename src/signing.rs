@@ -71,7 +71,9 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +115,10 @@ mod tests {
     #[test]
     fn a_fixed_secret_and_claims_give_the_openssl_computed_token() {
         // Independent known answer computed with `openssl dgst -sha256 -hmac`.
-        let signer = Signer::hmac(Algorithm::HS256, &Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()));
+        let signer = Signer::hmac(
+            Algorithm::HS256,
+            &Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+        );
         let token = signer.sign(r#"{"sub":"alice","iat":1700000000}"#).unwrap();
         assert_eq!(
             token,

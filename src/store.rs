@@ -32,7 +32,9 @@ pub enum StoreError {
     #[error("the data directory {0} is in use by another process (is the server running?)")]
     Locked(String),
     /// The store was written by a newer version of this program.
-    #[error("the data directory was written by a newer jwt-asset-server (schema {found}, this binary knows up to {SCHEMA_VERSION}); refusing to open it")]
+    #[error(
+        "the data directory was written by a newer jwt-asset-server (schema {found}, this binary knows up to {SCHEMA_VERSION}); refusing to open it"
+    )]
     TooNew {
         /// The version found on disk.
         found: u32,
@@ -104,7 +106,11 @@ pub trait Store: Send + Sync + 'static {
     /// Record last use.
     fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// Revoke: the digest index goes at once, the record stays for the listing.
-    fn revoke_api_key(&self, id: &ApiKeyId, at: chrono::DateTime<chrono::Utc>) -> Result<ApiKey, StoreError>;
+    fn revoke_api_key(
+        &self,
+        id: &ApiKeyId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ApiKey, StoreError>;
     /// All keys of a user.
     fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError>;
 
@@ -125,8 +131,12 @@ pub trait Store: Send + Sync + 'static {
     /// Append audit events (in order).
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// The newest `limit` events matching the filters, newest first.
-    fn audit_events(&self, actor: Option<&str>, target: Option<&str>, limit: usize)
-    -> Result<Vec<AuditEvent>, StoreError>;
+    fn audit_events(
+        &self,
+        actor: Option<&str>,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Number of stored audit events (counted once at start).
     fn audit_len(&self) -> Result<u64, StoreError>;
     /// Delete the `n` oldest events; returns how many went.
@@ -155,7 +165,8 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("cannot decode record: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("cannot decode record: {e}")))
 }
 
 fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
@@ -169,26 +180,41 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
 impl SledStore {
     /// Open (or create) the store in a directory, checking and migrating the schema version.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
         let probe = dir.join(".write-test");
         std::fs::write(&probe, b"")
             .and_then(|_| std::fs::remove_file(&probe))
             .map_err(|e| StoreError::Io(format!("cannot write to {}: {e}", dir.display())))?;
+        let existed = dir.join("db").exists();
         let db = sled::Config::new().path(dir).open().map_err(|e| match e {
             sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
                 StoreError::Locked(dir.display().to_string())
             }
+            sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
+                "{}: the database files hold corrupted data; nothing was changed. Restore the directory from a backup",
+                dir.display()
+            )),
             other => other.into(),
         })?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
+            None if existed => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} holds a database without its schema record (damaged, or not written by jwt-asset-server); \
+                     refusing to use it. Restore it from a backup, or point --data-dir elsewhere",
+                    dir.display()
+                )));
+            }
             None => {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
                 db.flush()?;
             }
             Some(v) => {
                 let found = u32::from_be_bytes(
-                    v.as_ref().try_into().map_err(|_| StoreError::Corrupt("schema version record".into()))?,
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("schema version record".into()))?,
                 );
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::TooNew { found });
@@ -221,7 +247,10 @@ impl Store for SledStore {
         let key = user.username.key();
         (&self.users, &self.usernames).transaction(|(users, names)| {
             if names.get(key.as_bytes())?.is_some() {
-                return abort(StoreError::Conflict(format!("the username {} is taken", user.username)));
+                return abort(StoreError::Conflict(format!(
+                    "the username {} is taken",
+                    user.username
+                )));
             }
             names.insert(key.as_bytes(), user.id.as_str().as_bytes())?;
             users.insert(user.id.as_str().as_bytes(), record.as_slice())?;
@@ -277,7 +306,8 @@ impl Store for SledStore {
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
         if let Some(old) = self.sessions.remove(digest)? {
             let session: Session = decode(&old)?;
-            self.user_sessions.remove(user_session_key(&session.user_id, digest))?;
+            self.user_sessions
+                .remove(user_session_key(&session.user_id, digest))?;
         }
         Ok(())
     }
@@ -285,7 +315,11 @@ impl Store for SledStore {
     fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
         let mut prefix = user.as_str().as_bytes().to_vec();
         prefix.push(0);
-        let keys: Vec<sled::IVec> = self.user_sessions.scan_prefix(&prefix).keys().collect::<Result<_, _>>()?;
+        let keys: Vec<sled::IVec> = self
+            .user_sessions
+            .scan_prefix(&prefix)
+            .keys()
+            .collect::<Result<_, _>>()?;
         let removed = keys.len();
         (&self.sessions, &self.user_sessions).transaction(|(sessions, index)| {
             for k in &keys {
@@ -338,7 +372,11 @@ impl Store for SledStore {
         self.api_keys.transaction(|keys| {
             // Never resurrect a key revoked meanwhile.
             match keys.get(key.id.as_str())? {
-                Some(old) if decode::<ApiKey>(&old).map(|k| k.revoked_at.is_none()).unwrap_or(false) => {
+                Some(old)
+                    if decode::<ApiKey>(&old)
+                        .map(|k| k.revoked_at.is_none())
+                        .unwrap_or(false) =>
+                {
                     keys.insert(key.id.as_str().as_bytes(), record.as_slice())?;
                     Ok(())
                 }
@@ -348,7 +386,11 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn revoke_api_key(&self, id: &ApiKeyId, at: chrono::DateTime<chrono::Utc>) -> Result<ApiKey, StoreError> {
+    fn revoke_api_key(
+        &self,
+        id: &ApiKeyId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ApiKey, StoreError> {
         let revoked = (&self.api_keys, &self.api_key_digests).transaction(|(keys, digests)| {
             let Some(old) = keys.get(id.as_str())? else {
                 return abort(StoreError::Missing);
@@ -358,7 +400,10 @@ impl Store for SledStore {
             if key.revoked_at.is_none() {
                 key.revoked_at = Some(at);
             }
-            keys.insert(id.as_str().as_bytes(), encode(&key).map_err(ConflictableTransactionError::Abort)?)?;
+            keys.insert(
+                id.as_str().as_bytes(),
+                encode(&key).map_err(ConflictableTransactionError::Abort)?,
+            )?;
             Ok(key)
         })?;
         Ok(revoked)
@@ -376,7 +421,9 @@ impl Store for SledStore {
         let path = asset.path.as_str();
         (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
             if paths.get(path)?.is_some() {
-                return abort(StoreError::Conflict(format!("the path {path} is used by another asset")));
+                return abort(StoreError::Conflict(format!(
+                    "the path {path} is used by another asset"
+                )));
             }
             paths.insert(path.as_bytes(), asset.id.as_str().as_bytes())?;
             assets.insert(asset.id.as_str().as_bytes(), record.as_slice())?;
@@ -388,29 +435,37 @@ impl Store for SledStore {
     fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
         let record = encode(asset)?;
         let id = asset.id.as_str();
-        (&self.assets, &self.asset_paths).transaction(|(assets, paths): &(TransactionalTree, TransactionalTree)| {
-            let Some(old) = assets.get(id)? else {
-                return abort(StoreError::Missing);
-            };
-            let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
-            if old.version != expected_version {
-                return abort(StoreError::VersionMismatch);
-            }
-            if old.path != asset.path {
-                if paths.get(asset.path.as_str())?.is_some() {
-                    return abort(StoreError::Conflict(format!("the path {} is used by another asset", asset.path)));
+        (&self.assets, &self.asset_paths).transaction(
+            |(assets, paths): &(TransactionalTree, TransactionalTree)| {
+                let Some(old) = assets.get(id)? else {
+                    return abort(StoreError::Missing);
+                };
+                let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                if old.version != expected_version {
+                    return abort(StoreError::VersionMismatch);
                 }
-                paths.remove(old.path.as_str())?;
-                paths.insert(asset.path.as_str(), id.as_bytes())?;
-            }
-            assets.insert(id.as_bytes(), record.as_slice())?;
-            Ok(())
-        })?;
+                if old.path != asset.path {
+                    if paths.get(asset.path.as_str())?.is_some() {
+                        return abort(StoreError::Conflict(format!(
+                            "the path {} is used by another asset",
+                            asset.path
+                        )));
+                    }
+                    paths.remove(old.path.as_str())?;
+                    paths.insert(asset.path.as_str(), id.as_bytes())?;
+                }
+                assets.insert(id.as_bytes(), record.as_slice())?;
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
     fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError> {
-        self.assets.get(id.as_str())?.map(|v| decode(&v)).transpose()
+        self.assets
+            .get(id.as_str())?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError> {
@@ -455,7 +510,9 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for v in self.audit.iter().values().rev() {
             let e: AuditEvent = decode(&v?)?;
-            if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a)) || target.is_some_and(|t| e.target != t) {
+            if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a))
+                || target.is_some_and(|t| e.target != t)
+            {
                 continue;
             }
             out.push(e);
@@ -471,7 +528,12 @@ impl Store for SledStore {
     }
 
     fn trim_audit(&self, n: u64) -> Result<u64, StoreError> {
-        let keys: Vec<sled::IVec> = self.audit.iter().keys().take(n as usize).collect::<Result<_, _>>()?;
+        let keys: Vec<sled::IVec> = self
+            .audit
+            .iter()
+            .keys()
+            .take(n as usize)
+            .collect::<Result<_, _>>()?;
         let mut batch = sled::Batch::default();
         for k in &keys {
             batch.remove(k);

@@ -68,7 +68,8 @@ impl CompiledAsset {
             skip.push("jti");
         }
         let fragment = |name: &str, v: &Option<String>| {
-            v.as_ref().map(|s| format!(",\"{name}\":{}", serde_json::Value::String(s.clone())))
+            v.as_ref()
+                .map(|s| format!(",\"{name}\":{}", serde_json::Value::String(s.clone())))
         };
         CompiledAsset {
             iss_fragment: fragment("iss", &asset.issuer),
@@ -82,15 +83,28 @@ impl CompiledAsset {
     /// Claims from the template that the server replaces for this asset.
     pub fn overridden_claims(&self) -> Vec<&'static str> {
         match &self.compiled {
-            Ok((t, _)) => self.skip.iter().copied().filter(|c| t.claim_names().any(|n| n == *c)).collect(),
+            Ok((t, _)) => self
+                .skip
+                .iter()
+                .copied()
+                .filter(|c| t.claim_names().any(|n| n == *c))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
 
     /// Render, add the registered claims and sign, for `user` at `now`. The caller has already
     /// authenticated the user and checked the read rule. `jti` overrides the random id (tests).
-    pub fn issue(&self, user: &User, now: DateTime<Utc>, jti: Option<String>) -> Result<IssuedToken, TokenError> {
-        let (template, signer) = self.compiled.as_ref().map_err(|e| TokenError::Template(e.clone()))?;
+    pub fn issue(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+        jti: Option<String>,
+    ) -> Result<IssuedToken, TokenError> {
+        let (template, signer) = self
+            .compiled
+            .as_ref()
+            .map_err(|e| TokenError::Template(e.clone()))?;
         let ctx = RenderContext {
             user: UserFacts {
                 id: user.id.as_str(),
@@ -128,7 +142,10 @@ impl CompiledAsset {
         if let Some(f) = &self.aud_fragment {
             claims.push_str(f);
         }
-        let jti = self.asset.jti.then(|| jti.unwrap_or_else(random_token::<16>));
+        let jti = self
+            .asset
+            .jti
+            .then(|| jti.unwrap_or_else(random_token::<16>));
         if let Some(j) = &jti {
             // base64url text needs no JSON escaping; test-supplied ids go through the encoder.
             claims.push_str(",\"jti\":");
@@ -136,7 +153,11 @@ impl CompiledAsset {
         }
         claims.push('}');
         let token = signer.sign(&claims)?;
-        Ok(IssuedToken { token, claims_json: claims, jti })
+        Ok(IssuedToken {
+            token,
+            claims_json: claims,
+            jti,
+        })
     }
 }
 

@@ -21,10 +21,16 @@ impl Username {
     pub fn parse(s: &str) -> Result<Username, FieldError> {
         let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         if s.is_empty() || s.len() > 64 {
-            return Err(FieldError::new("username", "must be 1 to 64 characters long"));
+            return Err(FieldError::new(
+                "username",
+                "must be 1 to 64 characters long",
+            ));
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(FieldError::new("username", "must start with a letter or a digit"));
+            return Err(FieldError::new(
+                "username",
+                "must start with a letter or a digit",
+            ));
         }
         if let Some(bad) = s.chars().find(|c| !valid_char(*c)) {
             return Err(FieldError::new(
@@ -56,24 +62,34 @@ impl std::fmt::Display for Username {
 pub fn validate_attribute_name(name: &str) -> Result<(), FieldError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok && name != "username" {
         Ok(())
     } else {
         Err(FieldError::new(
             "attributes",
-            format!("attribute name {name:?} must be 1 to 64 characters of a-z, 0-9 and '_' (and not \"username\")"),
+            format!(
+                "attribute name {name:?} must be 1 to 64 characters of a-z, 0-9 and '_' (and not \"username\")"
+            ),
         ))
     }
 }
 
 /// Group names: 1–64 printable characters, no commas (the text form of a group list joins with `,`).
 pub fn validate_group_name(name: &str) -> Result<(), FieldError> {
-    let ok = !name.is_empty() && name.len() <= 64 && !name.contains(',') && !name.chars().any(char::is_control);
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.contains(',')
+        && !name.chars().any(char::is_control);
     if ok {
         Ok(())
     } else {
-        Err(FieldError::new("groups", format!("group name {name:?} must be 1 to 64 characters, without commas")))
+        Err(FieldError::new(
+            "groups",
+            format!("group name {name:?} must be 1 to 64 characters, without commas"),
+        ))
     }
 }
 
@@ -85,10 +101,16 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Check a new password against the length rules.
 pub fn validate_password(password: &str) -> Result<(), FieldError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_CHARS} characters long")));
+        return Err(FieldError::new(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters long"),
+        ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(FieldError::new("password", format!("must be at most {MAX_PASSWORD_BYTES} bytes long")));
+        return Err(FieldError::new(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes long"),
+        ));
     }
     Ok(())
 }
@@ -142,13 +164,19 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 /// unreadable hash verifies against a dummy hash so that timing does not tell users apart.
 pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("dummy password for timing").unwrap_or_default());
+    let dummy =
+        DUMMY.get_or_init(|| hash_password("dummy password for timing").unwrap_or_default());
     let (phc, real) = match hash {
         Some(h) => (h, true),
         None => (dummy.as_str(), false),
     };
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real,
+        Ok(parsed) => {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+                && real
+        }
         Err(_) => false,
     }
 }

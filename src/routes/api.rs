@@ -79,13 +79,15 @@ type ApiResult = Result<HttpResponse, ApiError>;
 
 /// JSON extractor settings: a size limit, and parse errors answered as field errors.
 pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|err, _req| {
-        let message = match &err {
-            actix_web::error::JsonPayloadError::Deserialize(e) => e.to_string(),
-            other => other.to_string(),
-        };
-        ApiError(AppError::invalid("body", message)).into()
-    })
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BYTES)
+        .error_handler(|err, _req| {
+            let message = match &err {
+                actix_web::error::JsonPayloadError::Deserialize(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            ApiError(AppError::invalid("body", message)).into()
+        })
 }
 
 /// The signed-in administrator: an admin's API key, or an admin session with its CSRF token in
@@ -93,7 +95,9 @@ pub fn json_config() -> web::JsonConfig {
 fn admin(req: &HttpRequest, service: &Service) -> Result<User, ApiError> {
     let user = principal(req, service, true)?;
     if !user.admin {
-        return Err(AppError::Forbidden(format!("{} is not an administrator", user.username)).into());
+        return Err(
+            AppError::Forbidden(format!("{} is not an administrator", user.username)).into(),
+        );
     }
     Ok(user)
 }
@@ -102,10 +106,16 @@ fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<Us
     if req.headers().contains_key(header::AUTHORIZATION) {
         return Ok(super::token::authenticate(req, service)?);
     }
-    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    let cookie = req
+        .cookie(SESSION_COOKIE)
+        .ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
     let (user, session) = service.authenticate_session(cookie.value())?;
     if need_csrf {
-        let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
         if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
             return Err(AppError::Forbidden("missing or wrong X-CSRF-Token".into()).into());
         }
@@ -113,13 +123,20 @@ fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<Us
     Ok(user)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, ApiError> {
-    web::block(f).await.map_err(|e| ApiError(AppError::Unexpected(e.to_string())))?.map_err(ApiError)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f)
+        .await
+        .map_err(|e| ApiError(AppError::Unexpected(e.to_string())))?
+        .map_err(ApiError)
 }
 
 /// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.
 pub async fn current_session(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
-    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    let cookie = req
+        .cookie(SESSION_COOKIE)
+        .ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
     let (user, session) = service.authenticate_session(cookie.value())?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -133,15 +150,24 @@ pub async fn list_users(req: HttpRequest, service: web::Data<Service>) -> ApiRes
 }
 
 /// `POST /api/v1/users`.
-pub async fn create_user(req: HttpRequest, service: web::Data<Service>, body: web::Json<UserInput>) -> ApiResult {
+pub async fn create_user(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    body: web::Json<UserInput>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
-    let user = blocking(move || service.create_user(actor.username.as_str(), body.into_inner())).await?;
+    let user =
+        blocking(move || service.create_user(actor.username.as_str(), body.into_inner())).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
 /// `GET /api/v1/users/{username}`.
-pub async fn get_user(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn get_user(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.user(&path)?))
 }
@@ -167,7 +193,11 @@ pub async fn set_password(
 }
 
 /// `POST /api/v1/users/{username}/disable`: ends the user's sessions; keys stop working.
-pub async fn disable_user(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn disable_user(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     if actor.username.as_str().eq_ignore_ascii_case(&path) {
         return Err(AppError::Conflict("you cannot disable yourself".into()).into());
@@ -176,20 +206,34 @@ pub async fn disable_user(req: HttpRequest, service: web::Data<Service>, path: w
 }
 
 /// `POST /api/v1/users/{username}/enable`.
-pub async fn enable_user(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn enable_user(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.set_disabled(actor.username.as_str(), &path, false)?))
 }
 
 /// `POST /api/v1/users/{username}/api-keys` → `{key, …}`, the only time the key is shown.
-pub async fn create_api_key(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn create_api_key(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     let created = service.create_api_key(actor.username.as_str(), &path)?;
-    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(created))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(created))
 }
 
 /// `GET /api/v1/users/{username}/api-keys`.
-pub async fn list_api_keys(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn list_api_keys(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.api_keys(&path)?))
 }
@@ -202,7 +246,13 @@ pub async fn revoke_api_key(
 ) -> ApiResult {
     let actor = admin(&req, &service)?;
     let (username, key) = path.into_inner();
-    Ok(HttpResponse::Ok().json(service.revoke_api_key(actor.username.as_str(), &username, &key)?))
+    Ok(
+        HttpResponse::Ok().json(service.revoke_api_key(
+            actor.username.as_str(),
+            &username,
+            &key,
+        )?),
+    )
 }
 
 /// `GET /api/v1/assets`.
@@ -212,14 +262,24 @@ pub async fn list_assets(req: HttpRequest, service: web::Data<Service>) -> ApiRe
 }
 
 /// `POST /api/v1/assets` → 201 (with `generated_secret` once, when asked for).
-pub async fn create_asset(req: HttpRequest, service: web::Data<Service>, body: web::Json<AssetInput>) -> ApiResult {
+pub async fn create_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    body: web::Json<AssetInput>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     let saved = service.create_asset(actor.username.as_str(), body.into_inner())?;
-    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(saved))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(saved))
 }
 
 /// `GET /api/v1/assets/{id}` (never the secret).
-pub async fn get_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn get_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.asset(&path)?))
 }
@@ -233,23 +293,37 @@ pub async fn update_asset(
 ) -> ApiResult {
     let actor = admin(&req, &service)?;
     let saved = service.update_asset(actor.username.as_str(), &path, body.into_inner())?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(saved))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(saved))
 }
 
 /// `POST /api/v1/assets/{id}/trash`.
-pub async fn trash_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn trash_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.trash_asset(actor.username.as_str(), &path)?))
 }
 
 /// `POST /api/v1/assets/{id}/restore`.
-pub async fn restore_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn restore_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.restore_asset(actor.username.as_str(), &path)?))
 }
 
 /// `DELETE /api/v1/assets/{id}`: purge; 409 unless trashed.
-pub async fn purge_asset(req: HttpRequest, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
+pub async fn purge_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
     let actor = admin(&req, &service)?;
     service.purge_asset(actor.username.as_str(), &path)?;
     Ok(HttpResponse::NoContent().finish())
@@ -271,9 +345,14 @@ pub async fn preview_asset(
     query: web::Query<PreviewQuery>,
 ) -> ApiResult {
     let actor = admin(&req, &service)?;
-    let as_user = query.as_user.clone().unwrap_or_else(|| actor.username.to_string());
+    let as_user = query
+        .as_user
+        .clone()
+        .unwrap_or_else(|| actor.username.to_string());
     let preview = service.preview(actor.username.as_str(), &path, &as_user)?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(preview))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(preview))
 }
 
 /// Query of the audit listing.
@@ -285,12 +364,22 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit?actor=&target=&limit=`: newest first.
-pub async fn audit_events(req: HttpRequest, service: web::Data<Service>, query: web::Query<AuditQuery>) -> ApiResult {
+pub async fn audit_events(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    query: web::Query<AuditQuery>,
+) -> ApiResult {
     admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     let q = query.into_inner();
-    let events =
-        blocking(move || service.audit_events(q.actor.as_deref(), q.target.as_deref(), q.limit.unwrap_or(100))).await?;
+    let events = blocking(move || {
+        service.audit_events(
+            q.actor.as_deref(),
+            q.target.as_deref(),
+            q.limit.unwrap_or(100),
+        )
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(events))
 }
 

@@ -8,10 +8,14 @@ use crate::service::Service;
 /// 200 while the store answers, 503 otherwise.
 pub async fn healthz(service: web::Data<Service>) -> HttpResponse {
     match service.store().has_users() {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n"),
+        Ok(_) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ok\n"),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("store unavailable\n")
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("store unavailable\n")
         }
     }
 }

@@ -41,7 +41,14 @@ pub async fn login_form(
         .cookie(SESSION_COOKIE)
         .and_then(|c| service.authenticate_session(c.value()).ok())
         .map(|(u, _)| u.username.to_string());
-    page(&tera, actix_web::http::StatusCode::OK, signed_in.as_deref(), None, "", safe_next(query.next.as_deref()))
+    page(
+        &tera,
+        actix_web::http::StatusCode::OK,
+        signed_in.as_deref(),
+        None,
+        "",
+        safe_next(query.next.as_deref()),
+    )
 }
 
 /// Sign-in form fields.
@@ -68,14 +75,19 @@ pub async fn login(
     let form = form.into_inner();
     let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let service = service.into_inner();
-    match service.login(&form.username, form.password, previous.as_deref()).await {
+    match service
+        .login(&form.username, form.password, previous.as_deref())
+        .await
+    {
         Ok(signed_in) => {
             let cookie = Cookie::build(SESSION_COOKIE, signed_in.session_id)
                 .path("/")
                 .http_only(true)
                 .secure(policy.secure)
                 .same_site(SameSite::Lax)
-                .max_age(CookieDuration::seconds(policy.max_age_seconds.min(i64::MAX as u64) as i64))
+                .max_age(CookieDuration::seconds(
+                    policy.max_age_seconds.min(i64::MAX as u64) as i64,
+                ))
                 .finish();
             let mut res = see_other(safe_next(form.next.as_deref()).unwrap_or("/login"));
             let _ = res.add_cookie(&cookie);
@@ -100,7 +112,11 @@ pub async fn login(
 }
 
 /// `POST /logout`: ends the session in the store and clears the cookie.
-pub async fn logout(req: HttpRequest, service: web::Data<Service>, policy: web::Data<CookiePolicy>) -> HttpResponse {
+pub async fn logout(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    policy: web::Data<CookiePolicy>,
+) -> HttpResponse {
     if !same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
@@ -110,7 +126,11 @@ pub async fn logout(req: HttpRequest, service: web::Data<Service>, policy: web::
         tracing::error!(error = %e, "sign-out failed");
         return HttpResponse::InternalServerError().finish();
     }
-    let mut cookie = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).secure(policy.secure).finish();
+    let mut cookie = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .secure(policy.secure)
+        .finish();
     cookie.make_removal();
     let mut res = see_other("/login");
     let _ = res.add_cookie(&cookie);
@@ -119,10 +139,17 @@ pub async fn logout(req: HttpRequest, service: web::Data<Service>, policy: web::
 
 /// Refuse cross-site form posts: `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not ours.
 fn same_origin(req: &HttpRequest) -> bool {
-    if req.headers().get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
+    if req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v == "cross-site")
+    {
         return false;
     }
-    match (req.headers().get(header::ORIGIN), req.headers().get(header::HOST)) {
+    match (
+        req.headers().get(header::ORIGIN),
+        req.headers().get(header::HOST),
+    ) {
         (Some(origin), Some(host)) => {
             let origin = origin.to_str().unwrap_or_default();
             let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
@@ -135,7 +162,11 @@ fn same_origin(req: &HttpRequest) -> bool {
 /// Only local absolute paths are followed after sign-in (no `//host`, no `/\host`).
 fn safe_next(next: Option<&str>) -> Option<&str> {
     next.filter(|n| {
-        n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 2048 && !n.chars().any(char::is_control)
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.starts_with("/\\")
+            && n.len() < 2048
+            && !n.chars().any(char::is_control)
     })
 }
 

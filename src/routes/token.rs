@@ -12,23 +12,34 @@ use crate::user::User;
 
 /// Resolve → authenticate → authorize → render → sign. Errors answer with an empty body; the
 /// reason goes to the log (never a credential or a token).
-pub async fn token(req: HttpRequest, service: web::Data<Service>, metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn token(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    metrics: web::Data<Metrics>,
+) -> HttpResponse {
     let Some(asset) = service.live_asset(req.path()) else {
         metrics.token(TokenOutcome::NotFound);
         return empty(StatusCode::NOT_FOUND);
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut res = empty(StatusCode::METHOD_NOT_ALLOWED);
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return res;
     }
     match authenticate(&req, &service).and_then(|user| service.issue_token(&asset, &user)) {
         Ok(issued) => {
             metrics.token(TokenOutcome::Issued);
             HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/jwt")))
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/jwt"),
+                ))
                 .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-                .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+                .insert_header((
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
                 .body(issued.token)
         }
         Err(e) => {
@@ -56,13 +67,20 @@ pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<User, AppErr
             .ok_or_else(|| AppError::Forbidden("Authorization is not a Bearer API key".into()))?;
         return service.authenticate_api_key(key.trim());
     }
-    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
-    service.authenticate_session(cookie.value()).map(|(user, _)| user)
+    let cookie = req
+        .cookie(SESSION_COOKIE)
+        .ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    service
+        .authenticate_session(cookie.value())
+        .map(|(user, _)| user)
 }
 
 fn empty(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .finish()
 }
