@@ -4,11 +4,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::config::Settings;
 use crate::error::AppError;
@@ -115,6 +115,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(cookies.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
+                .wrap(from_fn(literal_paths_only))
                 .wrap(from_fn(observe))
                 .wrap(
                     DefaultHeaders::new()
@@ -164,6 +165,22 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The router matches percent-decoded paths, while asset paths are matched byte for byte. A path
+/// that decoding would change (`/%61pi/v1/assets`) is answered 404 here, so encoded variants of
+/// the server's own routes reach nothing, just as encoded variants of asset paths reach nothing.
+async fn literal_paths_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.match_info().as_str() != req.path() {
+        let res = HttpResponse::NotFound()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .finish();
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
 /// One log line and one latency sample per request, labelled by route pattern.

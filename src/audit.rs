@@ -46,6 +46,7 @@ impl AuditEvent {
 enum Message {
     Event(AuditEvent),
     Flush(SyncSender<()>),
+    Stop,
 }
 
 /// Hands events to a background writer. Recording never blocks a request: when the queue is full
@@ -102,48 +103,61 @@ impl AuditLog {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Write everything queued and stop the writer (at shutdown).
+    /// Write everything queued and stop the writer (at shutdown), so it lets go of the store.
     pub fn shutdown(&self) {
-        self.flush();
-        // The writer stops when every sender is gone; the sender lives as long as `self`, so we
-        // only wait for the flush above and detach the thread.
-        if let Ok(mut w) = self.worker.lock() {
-            w.take();
+        let worker = self.worker.lock().ok().and_then(|mut w| w.take());
+        if let Some(worker) = worker {
+            if self.tx.send(Message::Stop).is_ok() {
+                let _ = worker.join();
+            }
         }
     }
 }
 
+/// What the writer has gathered since its last write.
+#[derive(Default)]
+struct Pending {
+    batch: Vec<AuditEvent>,
+    waiters: Vec<SyncSender<()>>,
+    stop: bool,
+}
+
+impl Pending {
+    fn take(&mut self, m: Message) {
+        match m {
+            Message::Event(e) => self.batch.push(e),
+            Message::Flush(w) => self.waiters.push(w),
+            Message::Stop => self.stop = true,
+        }
+    }
+
+    /// Keep gathering until the batch is full, someone waits for a flush, or we stop.
+    fn wants_more(&self) -> bool {
+        self.batch.len() < BATCH && self.waiters.is_empty() && !self.stop
+    }
+}
+
 fn write_loop(store: Arc<dyn Store>, rx: Receiver<Message>, retention: u64, mut count: u64) {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let first = match rx.recv() {
-            Ok(m) => m,
-            Err(_) => return,
-        };
-        let mut waiters = Vec::new();
-        let push =
-            |m: Message, batch: &mut Vec<AuditEvent>, waiters: &mut Vec<SyncSender<()>>| match m {
-                Message::Event(e) => batch.push(e),
-                Message::Flush(w) => waiters.push(w),
-            };
-        push(first, &mut batch, &mut waiters);
+    let mut p = Pending::default();
+    while !p.stop {
+        let Ok(first) = rx.recv() else { return };
+        p.take(first);
         let deadline = std::time::Instant::now() + BATCH_WAIT;
-        while batch.len() < BATCH && waiters.is_empty() {
+        while p.wants_more() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
-                Ok(m) => push(m, &mut batch, &mut waiters),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => break,
+                Ok(m) => p.take(m),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        if !batch.is_empty() {
-            match store.append_audit(&batch) {
-                Ok(()) => count += batch.len() as u64,
+        if !p.batch.is_empty() {
+            match store.append_audit(&p.batch) {
+                Ok(()) => count += p.batch.len() as u64,
                 Err(e) => {
-                    tracing::error!(error = %e, events = batch.len(), "could not write audit events")
+                    tracing::error!(error = %e, events = p.batch.len(), "could not write audit events")
                 }
             }
-            batch.clear();
+            p.batch.clear();
         }
         // Trim in chunks so one pass stays short; retention is a bound, not an exact count.
         if count > retention + retention / 100 + 16 {
@@ -152,8 +166,33 @@ fn write_loop(store: Arc<dyn Store>, rx: Receiver<Message>, retention: u64, mut 
                 Err(e) => tracing::error!(error = %e, "could not trim the audit log"),
             }
         }
-        for w in waiters {
+        for w in p.waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    #[test]
+    fn retention_keeps_the_newest_events_and_bounds_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let log = AuditLog::start(store.clone(), 100).unwrap();
+        for i in 0..1000 {
+            log.record(AuditEvent::admin("alice", "token.issue", &format!("/t/{i}")));
+            if i % 100 == 99 {
+                log.flush();
+            }
+        }
+        log.shutdown();
+        let kept = store.audit_len().unwrap();
+        assert!((100..=117).contains(&kept), "kept {kept} events");
+        let newest = store.audit_events(None, None, 1).unwrap();
+        assert_eq!(newest[0].target, "/t/999");
+        assert_eq!(log.dropped(), 0);
     }
 }

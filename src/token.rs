@@ -165,3 +165,128 @@ fn push_number(out: &mut String, name: &str, value: i64) {
     use std::fmt::Write;
     let _ = write!(out, "\"{name}\":{value}");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::asset::{AccessRule, AssetPath, AssetState};
+    use crate::ids::{AssetId, UserId};
+    use crate::secret::Secret;
+    use crate::signing::Algorithm;
+    use crate::user::Username;
+
+    fn alice() -> User {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        User {
+            id: UserId::from_string("u-1"),
+            username: Username::parse("alice").unwrap(),
+            password_hash: None,
+            attributes: BTreeMap::from([("first_name".to_owned(), "Ann \"Jo\"".to_owned())]),
+            groups: vec!["staff".into(), "ops".into()],
+            admin: false,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn asset(algorithm: Algorithm, secret: &[u8], template: &str) -> Asset {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        Asset {
+            id: AssetId::from_string("a-1"),
+            name: "Chat".into(),
+            path: AssetPath::parse("/tokens/chat").unwrap(),
+            state: AssetState::Live,
+            algorithm,
+            secret: Secret::new(secret.to_vec()),
+            secret_changed_at: now,
+            weak_secret_accepted: false,
+            template: template.into(),
+            expiry_seconds: Some(600),
+            issuer: None,
+            audience: None,
+            not_before: false,
+            jti: false,
+            read: None,
+            write: AccessRule::default(),
+            created_at: now,
+            created_by: "admin".into(),
+            updated_at: now,
+            updated_by: "admin".into(),
+            version: 1,
+        }
+    }
+
+    fn clock() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+    }
+
+    // Expected tokens were computed outside this code base (Python's hmac and base64 modules).
+    #[test]
+    fn a_fixed_secret_template_user_and_clock_give_this_exact_token() {
+        let mut a = asset(
+            Algorithm::HS256,
+            b"0123456789abcdef0123456789abcdef",
+            r#"{
+  "sub": "%globals_user_attribute_username%",
+  "given_name": "%globals_user_attribute_first_name%",
+  "admin": %asset_has_write_access^eq:1:true:false%,
+  "groups": %globals_user_groups%,
+  "iat": 1, "exp": 2
+}"#,
+        );
+        a.issuer = Some("https://issuer.example".into());
+        a.audience = Some("chat".into());
+        a.not_before = true;
+        a.jti = true;
+        let issued = CompiledAsset::new(a)
+            .issue(&alice(), clock(), Some("fixed-jti".into()))
+            .unwrap();
+        assert_eq!(
+            issued.claims_json,
+            r#"{"sub":"alice","given_name":"Ann \"Jo\"","admin":false,"groups":["staff","ops"],"iat":1795428000,"nbf":1795427970,"exp":1795428600,"iss":"https://issuer.example","aud":"chat","jti":"fixed-jti"}"#
+        );
+        assert_eq!(
+            issued.token,
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImdpdmVuX25hbWUiOiJBbm4gXCJKb1wiIiwiYWRtaW4iOmZhbHNlLCJncm91cHMiOlsic3RhZmYiLCJvcHMiXSwiaWF0IjoxNzk1NDI4MDAwLCJuYmYiOjE3OTU0Mjc5NzAsImV4cCI6MTc5NTQyODYwMCwiaXNzIjoiaHR0cHM6Ly9pc3N1ZXIuZXhhbXBsZSIsImF1ZCI6ImNoYXQiLCJqdGkiOiJmaXhlZC1qdGkifQ.3EvDMnh0J38SGNUalwFpsmUa5TMY2MPb0mx_Yrlki-0"
+        );
+    }
+
+    #[test]
+    fn hs512_without_expiry_gives_this_exact_token() {
+        let mut a = asset(
+            Algorithm::HS512,
+            &[b'k'; 64],
+            r#"{"sub": "%globals_user_attribute_username%"}"#,
+        );
+        a.expiry_seconds = None;
+        let issued = CompiledAsset::new(a)
+            .issue(&alice(), clock(), None)
+            .unwrap();
+        assert_eq!(
+            issued.token,
+            "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc5NTQyODAwMH0.0vNkLy_kRr28oQpsMx92axAr3QzOv1CZGyxoMDkNLAmh95lxJqfiv-kDRTHbEiB5o3-md7QdR7K3EkwHJ4YFKQ"
+        );
+    }
+
+    #[test]
+    fn a_value_position_keyword_that_yields_text_is_a_configuration_error() {
+        let a = asset(
+            Algorithm::HS256,
+            &[b'k'; 32],
+            r#"{"n": %globals_user_attribute_first_name%}"#,
+        );
+        let err = CompiledAsset::new(a)
+            .issue(&alice(), clock(), None)
+            .unwrap_err();
+        assert!(matches!(err, TokenError::Render(_)));
+        assert!(
+            !err.to_string().contains("Ann"),
+            "the reason never carries the user's data: {err}"
+        );
+    }
+}
