@@ -180,7 +180,9 @@ async fn literal_paths_only(
             .finish();
         return Ok(req.into_response(res).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// One log line and one latency sample per request, labelled by route pattern.

@@ -106,10 +106,10 @@ impl AuditLog {
     /// Write everything queued and stop the writer (at shutdown), so it lets go of the store.
     pub fn shutdown(&self) {
         let worker = self.worker.lock().ok().and_then(|mut w| w.take());
-        if let Some(worker) = worker {
-            if self.tx.send(Message::Stop).is_ok() {
-                let _ = worker.join();
-            }
+        if let Some(worker) = worker
+            && self.tx.send(Message::Stop).is_ok()
+        {
+            let _ = worker.join();
         }
     }
 }
@@ -183,7 +183,11 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
         let log = AuditLog::start(store.clone(), 100).unwrap();
         for i in 0..1000 {
-            log.record(AuditEvent::admin("alice", "token.issue", &format!("/t/{i}")));
+            log.record(AuditEvent::admin(
+                "alice",
+                "token.issue",
+                &format!("/t/{i}"),
+            ));
             if i % 100 == 99 {
                 log.flush();
             }

@@ -48,10 +48,23 @@ pub async fn spawn_app_on(data_path: PathBuf) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut test_app =
-        TestApp { address, client, admin_key: String::new(), data_dir: None, data_path, handle, join: Some(join) };
-    let session = test_app.login_session("admin", ADMIN_PASSWORD).await.expect("admin signs in");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut test_app = TestApp {
+        address,
+        client,
+        admin_key: String::new(),
+        data_dir: None,
+        data_path,
+        handle,
+        join: Some(join),
+    };
+    let session = test_app
+        .login_session("admin", ADMIN_PASSWORD)
+        .await
+        .expect("admin signs in");
     let csrf = test_app.csrf_token(&session).await;
     let res = test_app
         .client
@@ -62,7 +75,10 @@ pub async fn spawn_app_on(data_path: PathBuf) -> TestApp {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    test_app.admin_key = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    test_app.admin_key = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     test_app
 }
 
@@ -82,8 +98,16 @@ impl TestApp {
     }
 
     /// `POST /login`; the raw response.
-    pub async fn post_login(&self, username: &str, password: &str, cookie: Option<&str>) -> Response {
-        let mut req = self.client.post(self.url("/login")).form(&[("username", username), ("password", password)]);
+    pub async fn post_login(
+        &self,
+        username: &str,
+        password: &str,
+        cookie: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(self.url("/login"))
+            .form(&[("username", username), ("password", password)]);
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, format!("jas_session={c}"));
         }
@@ -98,7 +122,12 @@ impl TestApp {
 
     /// `POST /logout` with a session.
     pub async fn post_logout(&self, session: &str) -> Response {
-        self.client.post(self.url("/logout")).header(header::COOKIE, format!("jas_session={session}")).send().await.unwrap()
+        self.client
+            .post(self.url("/logout"))
+            .header(header::COOKIE, format!("jas_session={session}"))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The CSRF token of a session (`GET /api/v1/session`).
@@ -111,12 +140,18 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        res.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned()
+        res.json::<Value>().await.unwrap()["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// An admin API request with a JSON body (or none).
     pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth(&self.admin_key);
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -125,21 +160,33 @@ impl TestApp {
 
     /// `POST /api/v1/users`; asserts 201.
     pub async fn create_user(&self, body: Value) -> Value {
-        let res = self.api(reqwest::Method::POST, "/api/v1/users", Some(body)).await;
+        let res = self
+            .api(reqwest::Method::POST, "/api/v1/users", Some(body))
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
         res.json().await.unwrap()
     }
 
     /// `POST /api/v1/users/{user}/api-keys`; the key.
     pub async fn create_api_key(&self, username: &str) -> String {
-        let res = self.api(reqwest::Method::POST, &format!("/api/v1/users/{username}/api-keys"), None).await;
+        let res = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/users/{username}/api-keys"),
+                None,
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED);
-        res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
+        res.json::<Value>().await.unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// `POST /api/v1/assets`; the raw response.
     pub async fn post_asset(&self, body: Value) -> Response {
-        self.api(reqwest::Method::POST, "/api/v1/assets", Some(body)).await
+        self.api(reqwest::Method::POST, "/api/v1/assets", Some(body))
+            .await
     }
 
     /// `POST /api/v1/assets`; asserts 201, returns the saved asset JSON.
@@ -151,23 +198,36 @@ impl TestApp {
 
     /// `GET {path}` with a Bearer API key.
     pub async fn get_token(&self, path: &str, api_key: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(api_key).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(api_key)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `GET {path}` with a session cookie.
     pub async fn get_token_with_session(&self, path: &str, session: &str) -> Response {
-        self.client.get(self.url(path)).header(header::COOKIE, format!("jas_session={session}")).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .header(header::COOKIE, format!("jas_session={session}"))
+            .send()
+            .await
+            .unwrap()
     }
 }
 
 /// The session id a response sets, if any.
 pub fn session_cookie(res: &Response) -> Option<String> {
-    res.headers().get_all(header::SET_COOKIE).iter().find_map(|v| {
-        let v = v.to_str().ok()?;
-        let rest = v.strip_prefix("jas_session=")?;
-        let value = rest.split(';').next()?;
-        (!value.is_empty()).then(|| value.to_owned())
-    })
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let rest = v.strip_prefix("jas_session=")?;
+            let value = rest.split(';').next()?;
+            (!value.is_empty()).then(|| value.to_owned())
+        })
 }
 
 /// An asset body with a fixed 32-byte secret.
@@ -207,4 +267,174 @@ pub fn verify_hs(token: &str, secret: &[u8]) -> (Value, Value) {
     };
     assert!(ok, "signature does not verify");
     (header, claims)
+}
+
+/// A response read off the wire by [`TestApp::raw_request`].
+#[derive(Debug)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header lines as (lower-cased name, value).
+    pub headers: Vec<(String, String)>,
+    /// Everything after the blank line.
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl TestApp {
+    /// Send a request line exactly as written (no client-side normalisation of `.`/`..` or
+    /// percent-escapes, which `reqwest`'s URL parser would apply) and read the whole answer.
+    pub async fn raw_request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> RawResponse {
+        use std::io::{Read, Write};
+        let host = self.address.trim_start_matches("http://").to_owned();
+        let mut request =
+            format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        let raw = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(&host).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                .unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw).unwrap();
+            raw
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8(raw).expect("a UTF-8 answer");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a complete HTTP answer");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        RawResponse {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    /// An API request with an explicit API key.
+    pub async fn api_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// `GET /api/v1/assets/{id}`; asserts 200.
+    pub async fn get_asset(&self, id: &str) -> Value {
+        let res = self
+            .api(reqwest::Method::GET, &format!("/api/v1/assets/{id}"), None)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    /// `POST /api/v1/assets/{id}/{action}` (`trash`, `restore`); the raw response.
+    pub async fn asset_action(&self, id: &str, action: &str) -> Response {
+        self.api(
+            reqwest::Method::POST,
+            &format!("/api/v1/assets/{id}/{action}"),
+            None,
+        )
+        .await
+    }
+
+    /// `DELETE /api/v1/assets/{id}` (purge); the raw response.
+    pub async fn purge_asset(&self, id: &str) -> Response {
+        self.api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/assets/{id}"),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/users/{user}/disable`; asserts 200.
+    pub async fn disable_user(&self, username: &str) {
+        let res = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/users/{username}/disable"),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    /// `GET /api/v1/audit`; the events, newest first.
+    pub async fn audit(&self) -> Vec<Value> {
+        let res = self
+            .api(reqwest::Method::GET, "/api/v1/audit?limit=1000", None)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    /// Fetch a token with an API key, assert 200 and verify it with [`verify_hs`]; the claims.
+    pub async fn token_claims(&self, path: &str, api_key: &str, secret: &[u8]) -> Value {
+        let res = self.get_token(path, api_key).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        let token = res.text().await.unwrap();
+        verify_hs(&token, secret).1
+    }
+}
+
+/// Assert a token-URL refusal: the status, and an empty body.
+pub async fn assert_empty(res: Response, status: StatusCode) {
+    assert_eq!(res.status(), status);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "",
+        "the body of a {status} on a token URL is empty"
+    );
+}
+
+/// The `error` object of a JSON API error answer, after checking its status.
+pub async fn api_error(res: Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["status"], status.as_u16());
+    body["error"].clone()
+}
+
+/// The claims part of a token as the exact JSON text that was signed.
+pub fn payload_text(token: &str) -> String {
+    let payload = token.split('.').nth(1).expect("a compact JWS");
+    String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }

@@ -1,4 +1,17 @@
 //! Integration tests: the real server on a free port, a fresh data directory, real HTTP.
 
+mod api_keys;
+mod assets;
+mod audit;
+mod claims;
+mod cli;
+mod health;
 mod helpers;
+mod injection;
+mod known_answer;
+mod lifecycle;
+mod paths;
+mod restart;
+mod sessions;
 mod smoke;
+mod tokens;

@@ -8,7 +8,8 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_user_with_an_api_key_gets_a_signed_token_for_themselves() {
     let app = spawn_app().await;
-    app.create_user(json!({"username": "alice", "attributes": {"first_name": "Ann \"Jo\""}})).await;
+    app.create_user(json!({"username": "alice", "attributes": {"first_name": "Ann \"Jo\""}}))
+        .await;
     let key = app.create_api_key("alice").await;
     app.create_asset(asset_body(
         "/tokens/chat",
