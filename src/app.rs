@@ -57,11 +57,8 @@ pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
 /// The HTML templates, compiled into the binary so it runs from any working directory.
 pub fn templates() -> Result<tera::Tera, StartupError> {
     let mut tera = tera::Tera::default();
-    tera.add_raw_templates(vec![(
-        "login.html",
-        include_str!("../templates/login.html"),
-    )])
-    .map_err(|e| StartupError::Templates(e.to_string()))?;
+    tera.add_raw_templates(crate::ui::TEMPLATES.to_vec())
+        .map_err(|e| StartupError::Templates(e.to_string()))?;
     Ok(tera)
 }
 
@@ -119,20 +116,26 @@ impl Application {
                 .wrap(from_fn(observe))
                 .wrap(
                     DefaultHeaders::new()
-                        .add((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-                        .add((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+                        .add((
+                            header::X_CONTENT_TYPE_OPTIONS,
+                            HeaderValue::from_static("nosniff"),
+                        ))
+                        .add((
+                            header::REFERRER_POLICY,
+                            HeaderValue::from_static("no-referrer"),
+                        ))
                         .add((
                             header::CONTENT_SECURITY_POLICY,
-                            HeaderValue::from_static(
-                                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                                 base-uri 'none'; frame-ancestors 'none'",
-                            ),
+                            HeaderValue::from_static(crate::ui::CSP),
                         )),
                 )
                 .configure(routes::configure)
         })
         .listen(listener)
-        .map_err(|source| StartupError::Bind { addr: settings.bind, source })?
+        .map_err(|source| StartupError::Bind {
+            addr: settings.bind,
+            source,
+        })?
         .shutdown_timeout(10);
         if let Some(n) = settings.workers {
             server = server.workers(n.max(1));

@@ -17,6 +17,7 @@ pub mod signing;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod ui;
 pub mod user;
 
 pub use app::Application;

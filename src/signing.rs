@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{EncodingKey, crypto};
+use jsonwebtoken::{DecodingKey, EncodingKey, crypto};
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
@@ -106,6 +106,17 @@ impl Signer {
         token.push_str(&signature);
         Ok(token)
     }
+}
+
+/// Whether `signature` (base64url) is the HMAC of `message` under `secret` with `algorithm`.
+pub fn verify_hmac(algorithm: Algorithm, secret: &[u8], message: &[u8], signature: &str) -> bool {
+    crypto::verify(
+        signature,
+        message,
+        &DecodingKey::from_secret(secret),
+        algorithm.jsonwebtoken(),
+    )
+    .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -80,6 +80,11 @@ impl CompiledAsset {
         }
     }
 
+    /// Why the stored template does not compile, if it does not.
+    pub fn template_error(&self) -> Option<&str> {
+        self.compiled.as_ref().err().map(String::as_str)
+    }
+
     /// Claims from the template that the server replaces for this asset.
     pub fn overridden_claims(&self) -> Vec<&'static str> {
         match &self.compiled {

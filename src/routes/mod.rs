@@ -7,6 +7,8 @@ pub mod token;
 
 use actix_web::web;
 
+use crate::ui;
+
 /// Register every route. Asset paths can never start with a reserved prefix (`/admin`, `/api`,
 /// `/login`, `/logout`, `/static`, `/healthz`, `/metrics`, `/.well-known`, checked when saved), so
 /// the token catch-all below cannot shadow these routes, nor they an asset.
@@ -73,6 +75,84 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/audit").route(web::get().to(api::audit_events)))
                 .default_service(web::to(api::not_found)),
+        )
+        .route("/static/{name}", web::get().to(ui::static_files::file))
+        .service(
+            web::scope("/admin")
+                .route("", web::get().to(ui::assets::index))
+                .route("/", web::get().to(ui::assets::index))
+                .service(web::resource("/assets").route(web::get().to(ui::assets::list)))
+                .service(
+                    web::resource("/assets/new")
+                        .route(web::get().to(ui::assets::new_form))
+                        .route(web::post().to(ui::assets::create)),
+                )
+                .service(
+                    web::resource("/assets/{id}")
+                        .route(web::get().to(ui::assets::edit_form))
+                        .route(web::post().to(ui::assets::save)),
+                )
+                .service(
+                    web::resource("/assets/{id}/preview").route(web::get().to(ui::assets::preview)),
+                )
+                .service(
+                    web::resource("/assets/{id}/trash").route(web::post().to(ui::assets::trash)),
+                )
+                .service(
+                    web::resource("/assets/{id}/restore")
+                        .route(web::post().to(ui::assets::restore)),
+                )
+                .service(
+                    web::resource("/assets/{id}/purge")
+                        .route(web::get().to(ui::assets::purge_confirm))
+                        .route(web::post().to(ui::assets::purge)),
+                )
+                .service(web::resource("/trash").route(web::get().to(ui::assets::trash_list)))
+                .service(
+                    web::resource("/trash/empty").route(web::post().to(ui::assets::empty_trash)),
+                )
+                .service(
+                    web::resource("/users")
+                        .route(web::get().to(ui::people::users))
+                        .route(web::post().to(ui::people::create_user)),
+                )
+                .service(
+                    web::resource("/users/{username}")
+                        .route(web::get().to(ui::people::user_page))
+                        .route(web::post().to(ui::people::save_user)),
+                )
+                .service(
+                    web::resource("/users/{username}/password")
+                        .route(web::post().to(ui::people::set_password)),
+                )
+                .service(
+                    web::resource("/users/{username}/disable")
+                        .route(web::post().to(ui::people::disable)),
+                )
+                .service(
+                    web::resource("/users/{username}/enable")
+                        .route(web::post().to(ui::people::enable)),
+                )
+                .service(
+                    web::resource("/users/{username}/sessions/end")
+                        .route(web::post().to(ui::people::end_sessions)),
+                )
+                .service(
+                    web::resource("/users/{username}/api-keys")
+                        .route(web::post().to(ui::people::create_api_key)),
+                )
+                .service(
+                    web::resource("/users/{username}/api-keys/{id}/revoke")
+                        .route(web::post().to(ui::people::revoke_api_key)),
+                )
+                .service(
+                    web::resource("/debugger")
+                        .route(web::get().to(ui::tools::debugger))
+                        .route(web::post().to(ui::tools::debug)),
+                )
+                .service(web::resource("/audit").route(web::get().to(ui::tools::audit)))
+                .service(web::resource("/my-tokens").route(web::get().to(ui::tools::my_tokens)))
+                .default_service(web::to(ui::not_found)),
         )
         // Everything else is looked up as an asset path.
         .default_service(web::to(token::token));

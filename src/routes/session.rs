@@ -19,9 +19,9 @@ pub struct CookiePolicy {
     pub max_age_seconds: u64,
 }
 
-/// `GET /`: to the sign-in page (the admin UI comes later).
+/// `GET /`: to the admin pages (which ask to sign in first).
 pub async fn home() -> HttpResponse {
-    see_other("/login")
+    see_other("/admin")
 }
 
 /// Query of the sign-in page.
@@ -89,7 +89,7 @@ pub async fn login(
                     policy.max_age_seconds.min(i64::MAX as u64) as i64,
                 ))
                 .finish();
-            let mut res = see_other(safe_next(form.next.as_deref()).unwrap_or("/login"));
+            let mut res = see_other(safe_next(form.next.as_deref()).unwrap_or("/admin"));
             let _ = res.add_cookie(&cookie);
             res
         }

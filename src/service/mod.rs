@@ -1,4 +1,12 @@
-//! The service layer: every operation of the JSON API, the CLI and the token path, in one place.
+//! The service layer: every operation of the JSON API, the admin UI, the CLI and the token path.
+
+mod catalog;
+mod debugger;
+mod people;
+
+pub use catalog::{AssetPage, AssetSummary};
+pub use debugger::{DebugKey, Debugged};
+pub use people::{SessionView, UserUpdate};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,9 +29,7 @@ use crate::secret::{Secret, SecretString};
 use crate::signing::Algorithm;
 use crate::store::{Store, StoreError};
 use crate::token::{CompiledAsset, IssuedToken, TokenError};
-use crate::user::{
-    User, Username, validate_attribute_name, validate_group_name, validate_password,
-};
+use crate::user::{User, Username, validate_group_name, validate_password};
 
 /// Longest accepted asset name.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -46,6 +52,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     audit: AuditLog,
     live: RwLock<HashMap<String, Arc<CompiledAsset>>>,
+    catalog: RwLock<std::collections::BTreeMap<String, AssetSummary>>,
     admin_writes: Mutex<()>,
     sessions: SessionPolicy,
     password_checks: tokio::sync::Semaphore,
@@ -327,15 +334,19 @@ impl Service {
         max_password_checks: usize,
     ) -> Result<Service, StoreError> {
         let mut live = HashMap::new();
+        let mut catalog = std::collections::BTreeMap::new();
         for asset in store.assets()? {
-            if asset.is_live() {
-                live.insert(asset.path.to_string(), Arc::new(CompiledAsset::new(asset)));
+            let compiled = CompiledAsset::new(asset);
+            catalog.insert(compiled.asset.path.to_string(), AssetSummary::of(&compiled));
+            if compiled.asset.is_live() {
+                live.insert(compiled.asset.path.to_string(), Arc::new(compiled));
             }
         }
         Ok(Service {
             audit: AuditLog::start(store.clone(), audit_retention)?,
             store,
             live: RwLock::new(live),
+            catalog: RwLock::new(catalog),
             admin_writes: Mutex::new(()),
             sessions,
             password_checks: tokio::sync::Semaphore::new(max_password_checks.max(1)),
@@ -362,17 +373,28 @@ impl Service {
         self.admin_writes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn refresh_live(&self, asset: &Asset, old_path: Option<&AssetPath>) {
+    /// Bring the in-memory views (live assets by path, the catalog) in line with a stored
+    /// asset; `old_path` when the path changed, `purged` when the record is gone.
+    fn refresh(&self, asset: &Asset, old_path: Option<&AssetPath>, purged: bool) {
+        let compiled = CompiledAsset::new(asset.clone());
+        {
+            let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = old_path {
+                catalog.remove(old.as_str());
+            }
+            if purged {
+                catalog.remove(asset.path.as_str());
+            } else {
+                catalog.insert(asset.path.to_string(), AssetSummary::of(&compiled));
+            }
+        }
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = old_path {
             live.remove(old.as_str());
         }
         live.remove(asset.path.as_str());
-        if asset.is_live() {
-            live.insert(
-                asset.path.to_string(),
-                Arc::new(CompiledAsset::new(asset.clone())),
-            );
+        if asset.is_live() && !purged {
+            live.insert(asset.path.to_string(), Arc::new(compiled));
         }
     }
 
@@ -555,22 +577,7 @@ impl Service {
     /// Create a user (hashes the password: call from a blocking context).
     pub fn create_user(&self, actor: &str, input: UserInput) -> Result<UserView, AppError> {
         let username = Username::parse(&input.username).map_err(AppError::Invalid)?;
-        for name in input.attributes.keys() {
-            validate_attribute_name(name).map_err(AppError::Invalid)?;
-        }
-        if let Some((k, _)) = input.attributes.iter().find(|(_, v)| v.len() > 4096) {
-            return Err(AppError::invalid(
-                "attributes",
-                format!("attribute {k} is longer than 4096 bytes"),
-            ));
-        }
-        let mut groups = Vec::new();
-        for g in input.groups {
-            validate_group_name(&g).map_err(AppError::Invalid)?;
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
-        }
+        let groups = people::clean_profile(&input.attributes, input.groups)?;
         let password_hash = match &input.password {
             Some(p) => {
                 validate_password(p.expose()).map_err(AppError::Invalid)?;
@@ -896,7 +903,7 @@ impl Service {
         let _guard = self.lock_writes();
         self.store.insert_asset(&asset)?;
         self.store.flush()?;
-        self.refresh_live(&asset, None);
+        self.refresh(&asset, None, false);
         self.audit.record(AuditEvent::admin(
             actor,
             "asset.create",
@@ -933,7 +940,7 @@ impl Service {
             other => other?,
         }
         self.store.flush()?;
-        self.refresh_live(&asset, Some(&existing.path));
+        self.refresh(&asset, Some(&existing.path), false);
         self.audit.record(AuditEvent::admin(
             actor,
             "asset.update",
@@ -1018,7 +1025,7 @@ impl Service {
                 other => other.into(),
             })?;
         self.store.flush()?;
-        self.refresh_live(&asset, None);
+        self.refresh(&asset, None, false);
         self.audit
             .record(AuditEvent::admin(actor, action, asset.path.as_str()));
         Ok(AssetView::from(&asset))
@@ -1045,7 +1052,7 @@ impl Service {
         }
         self.store.delete_asset(&asset.id)?;
         self.store.flush()?;
-        self.refresh_live(&asset, None);
+        self.refresh(&asset, None, true);
         self.audit
             .record(AuditEvent::admin(actor, "asset.purge", asset.path.as_str()));
         Ok(())

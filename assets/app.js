@@ -1,0 +1,137 @@
+// Progressive enhancements for the admin UI. Every page works without this file.
+"use strict";
+
+function onReady(fn) {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
+  else fn();
+}
+
+// Copy buttons: <button data-copy="#element-id"> copies that element's text (or value).
+function setupCopy() {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const source = document.querySelector(button.getAttribute("data-copy"));
+      if (!source) return;
+      const text = "value" in source && source.value !== undefined ? source.value : source.textContent;
+      try {
+        await navigator.clipboard.writeText(text.trim());
+        const label = button.textContent;
+        button.textContent = "Copied";
+        setTimeout(() => { button.textContent = label; }, 1500);
+      } catch (_) {
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+      }
+    });
+  });
+}
+
+// Times: <time datetime="RFC 3339"> shows the viewer's local time.
+function setupLocalTimes() {
+  document.querySelectorAll("time[datetime][data-local]").forEach((el) => {
+    const d = new Date(el.getAttribute("datetime"));
+    if (!isNaN(d)) el.textContent = d.toLocaleString();
+  });
+}
+
+// Countdowns: <span data-countdown="unix seconds"> says how long until (or since) that time.
+function describe(seconds) {
+  const s = Math.abs(seconds);
+  const parts = [];
+  if (s >= 3600) parts.push(Math.floor(s / 3600) + " h");
+  if (s >= 60) parts.push(Math.floor((s % 3600) / 60) + " min");
+  parts.push((s % 60) + " s");
+  return parts.join(" ");
+}
+function setupCountdowns() {
+  const els = document.querySelectorAll("[data-countdown]");
+  if (!els.length) return;
+  const tick = () => {
+    const now = Math.floor(Date.now() / 1000);
+    els.forEach((el) => {
+      const at = parseInt(el.getAttribute("data-countdown"), 10);
+      const past = el.getAttribute("data-past") || "expired %s ago";
+      const future = el.getAttribute("data-future") || "in %s";
+      el.textContent = at > now ? future.replace("%s", describe(at - now)) : past.replace("%s", describe(now - at));
+      el.classList.toggle("warning", at <= now && el.hasAttribute("data-warn-past"));
+    });
+  };
+  tick();
+  setInterval(tick, 1000);
+}
+
+// Editors: <textarea data-editor data-error-line="N"> gets a line-number gutter.
+function setupEditors() {
+  document.querySelectorAll("textarea[data-editor]").forEach((ta) => {
+    const wrap = document.createElement("div");
+    wrap.className = "editor";
+    const gutter = document.createElement("div");
+    gutter.className = "gutter";
+    gutter.setAttribute("aria-hidden", "true");
+    ta.parentNode.insertBefore(wrap, ta);
+    wrap.appendChild(gutter);
+    wrap.appendChild(ta);
+    const bad = parseInt(ta.getAttribute("data-error-line") || "0", 10);
+    const render = () => {
+      const lines = ta.value.split("\n").length;
+      gutter.textContent = "";
+      for (let i = 1; i <= lines; i++) {
+        const line = document.createElement("div");
+        line.textContent = String(i);
+        if (i === bad) line.className = "bad";
+        gutter.appendChild(line);
+      }
+      gutter.scrollTop = ta.scrollTop;
+    };
+    ta.addEventListener("input", render);
+    ta.addEventListener("scroll", () => { gutter.scrollTop = ta.scrollTop; });
+    ta.addEventListener("keydown", (e) => {
+      if (e.key === "Tab" && !e.shiftKey && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        const start = ta.selectionStart;
+        ta.setRangeText("  ", start, ta.selectionEnd, "end");
+        render();
+      }
+    });
+    render();
+  });
+}
+
+// Confirmations: <form data-confirm="question"> asks before submitting.
+function setupConfirms() {
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (e) => {
+      if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+    });
+  });
+}
+
+// Generate buttons: <button data-generate="#field"> fills a secret field with 64 random characters.
+function setupGenerate() {
+  document.querySelectorAll("[data-generate]").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const field = document.querySelector(button.getAttribute("data-generate"));
+      if (!field) return;
+      const bytes = new Uint8Array(48);
+      crypto.getRandomValues(bytes);
+      let s = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      field.type = "text";
+      field.value = s;
+      field.dispatchEvent(new Event("input"));
+    });
+  });
+}
+
+onReady(() => {
+  setupCopy();
+  setupLocalTimes();
+  setupCountdowns();
+  setupEditors();
+  setupConfirms();
+  setupGenerate();
+});

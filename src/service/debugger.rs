@@ -1,0 +1,233 @@
+//! The token debugger: decode any JWT and explain whether it verifies against a key.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+
+use super::Service;
+use crate::error::AppError;
+use crate::signing::{Algorithm, verify_hmac};
+
+/// Which key to verify against.
+#[derive(Debug)]
+pub enum DebugKey {
+    /// Decode only.
+    None,
+    /// The key of an asset (by id).
+    Asset(String),
+    /// A pasted HMAC secret (its UTF-8 bytes).
+    Secret(String),
+}
+
+/// One verification step and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// The explanation.
+    pub detail: String,
+}
+
+/// A decoded token and what was found about it.
+#[derive(Debug, Serialize)]
+pub struct Debugged {
+    /// The three base64url parts (as pasted).
+    pub parts: Vec<String>,
+    /// The decoded header, pretty-printed.
+    pub header: Option<String>,
+    /// The decoded claims, pretty-printed.
+    pub claims: Option<String>,
+    /// Problems decoding it.
+    pub decode_error: Option<String>,
+    /// Verification steps, when a key was given.
+    pub checks: Vec<Check>,
+    /// True when a key was given and every check passed.
+    pub verified: bool,
+}
+
+/// Longest token the debugger looks at.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+fn decode_json(part: &str) -> Result<serde_json::Value, String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|e| format!("not base64url: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
+}
+
+fn time_claim(claims: &serde_json::Value, name: &str) -> Option<DateTime<Utc>> {
+    claims
+        .get(name)
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|t| Utc.timestamp_opt(t, 0).single())
+}
+
+impl Service {
+    /// Decode a JWT and, given a key, check its algorithm, signature and time claims at `now`.
+    pub fn debug_token(
+        &self,
+        token: &str,
+        key: DebugKey,
+        now: DateTime<Utc>,
+    ) -> Result<Debugged, AppError> {
+        let token = token.trim();
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AppError::invalid(
+                "token",
+                format!("is longer than {MAX_TOKEN_BYTES} bytes"),
+            ));
+        }
+        let parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut out = Debugged {
+            parts: parts.clone(),
+            header: None,
+            claims: None,
+            decode_error: None,
+            checks: vec![],
+            verified: false,
+        };
+        if parts.len() != 3 {
+            out.decode_error = Some(format!(
+                "a compact JWT has 3 parts separated by '.', this has {}",
+                parts.len()
+            ));
+            return Ok(out);
+        }
+        let header = match decode_json(&parts[0]) {
+            Ok(h) => h,
+            Err(e) => {
+                out.decode_error = Some(format!("header: {e}"));
+                return Ok(out);
+            }
+        };
+        out.header = serde_json::to_string_pretty(&header).ok();
+        let claims = match decode_json(&parts[1]) {
+            Ok(c) => c,
+            Err(e) => {
+                out.decode_error = Some(format!("payload: {e}"));
+                return Ok(out);
+            }
+        };
+        out.claims = serde_json::to_string_pretty(&claims).ok();
+
+        let (expected, secret, source) = match key {
+            DebugKey::None => return Ok(out),
+            DebugKey::Asset(id) => {
+                let asset = self.asset_record(&id)?;
+                let source = format!("the key of {} ({})", asset.name, asset.path);
+                (
+                    Some(asset.algorithm),
+                    asset.secret.expose().to_vec(),
+                    source,
+                )
+            }
+            DebugKey::Secret(s) => {
+                if s.is_empty() {
+                    return Err(AppError::invalid(
+                        "secret",
+                        "paste the secret to verify against",
+                    ));
+                }
+                (None, s.into_bytes(), "the pasted secret".to_owned())
+            }
+        };
+        let alg_name = header
+            .get("alg")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let alg = Algorithm::parse(alg_name);
+        let alg_ok = match (alg, expected) {
+            (None, _) => {
+                out.checks.push(Check {
+                    name: "algorithm",
+                    ok: false,
+                    detail: format!("the header's alg {alg_name:?} is not an HMAC algorithm this server verifies (HS256, HS384, HS512)"),
+                });
+                false
+            }
+            (Some(a), Some(e)) if a != e => {
+                out.checks.push(Check {
+                    name: "algorithm",
+                    ok: false,
+                    detail: format!(
+                        "wrong algorithm: the token says {}, {source} is for {}",
+                        a.name(),
+                        e.name()
+                    ),
+                });
+                false
+            }
+            (Some(a), _) => {
+                out.checks.push(Check {
+                    name: "algorithm",
+                    ok: true,
+                    detail: format!("{} as expected", a.name()),
+                });
+                true
+            }
+        };
+        if let (true, Some(a)) = (alg_ok, alg) {
+            let message = format!("{}.{}", parts[0], parts[1]);
+            let ok = verify_hmac(a, &secret, message.as_bytes(), &parts[2]);
+            let detail = if ok {
+                format!("signature verified with {source}")
+            } else {
+                format!("bad signature: it was not made with {source}, or the token was altered")
+            };
+            out.checks.push(Check {
+                name: "signature",
+                ok,
+                detail,
+            });
+        }
+        if let Some(exp) = time_claim(&claims, "exp") {
+            let ok = now < exp;
+            let detail = if ok {
+                format!(
+                    "expires {} ({} s from now)",
+                    exp.to_rfc3339(),
+                    (exp - now).num_seconds()
+                )
+            } else {
+                format!(
+                    "expired at {} ({} s ago)",
+                    exp.to_rfc3339(),
+                    (now - exp).num_seconds()
+                )
+            };
+            out.checks.push(Check {
+                name: "exp",
+                ok,
+                detail,
+            });
+        } else {
+            out.checks.push(Check {
+                name: "exp",
+                ok: true,
+                detail: "no exp claim: the token never expires".into(),
+            });
+        }
+        if let Some(nbf) = time_claim(&claims, "nbf") {
+            let ok = now >= nbf;
+            let detail = if ok {
+                format!("valid since {}", nbf.to_rfc3339())
+            } else {
+                format!(
+                    "not yet valid: valid from {} ({} s from now)",
+                    nbf.to_rfc3339(),
+                    (nbf - now).num_seconds()
+                )
+            };
+            out.checks.push(Check {
+                name: "nbf",
+                ok,
+                detail,
+            });
+        }
+        out.verified = out.checks.iter().all(|c| c.ok);
+        Ok(out)
+    }
+}

@@ -1,0 +1,123 @@
+//! Administering users beyond creation: attributes, groups, the admin flag, sessions.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Service, UserView};
+use crate::audit::AuditEvent;
+use crate::error::AppError;
+use crate::user::{validate_attribute_name, validate_group_name};
+
+/// New attributes, groups and admin flag for a user (replacing the old ones).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// All attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// All groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Administrator.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A session as shown to administrators (never its id).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Last request (to the minute).
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Validate attributes and groups; shared by creation and update.
+pub(super) fn clean_profile(
+    attributes: &BTreeMap<String, String>,
+    groups: Vec<String>,
+) -> Result<Vec<String>, AppError> {
+    for (name, value) in attributes {
+        validate_attribute_name(name).map_err(AppError::Invalid)?;
+        if value.len() > 4096 {
+            return Err(AppError::invalid(
+                "attributes",
+                format!("attribute {name} is longer than 4096 bytes"),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        let g = g.trim().to_owned();
+        validate_group_name(&g).map_err(AppError::Invalid)?;
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    Ok(out)
+}
+
+impl Service {
+    /// Replace a user's attributes, groups and admin flag.
+    pub fn update_user(
+        &self,
+        actor: &str,
+        username: &str,
+        update: UserUpdate,
+    ) -> Result<UserView, AppError> {
+        let groups = clean_profile(&update.attributes, update.groups)?;
+        let _guard = self.lock_writes();
+        let mut user = self.user_named(username)?;
+        if user.admin && !update.admin && user.username.as_str().eq_ignore_ascii_case(actor) {
+            return Err(AppError::invalid(
+                "admin",
+                "you cannot take away your own administrator rights",
+            ));
+        }
+        user.attributes = update.attributes;
+        user.groups = groups;
+        user.admin = update.admin;
+        user.updated_at = Utc::now();
+        self.store.update_user(&user)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "user.update",
+            user.username.as_str(),
+        ));
+        Ok(UserView::from(&user))
+    }
+
+    /// A user's current sessions, newest first.
+    pub fn sessions_of(&self, username: &str) -> Result<Vec<SessionView>, AppError> {
+        let user = self.user_named(username)?;
+        let now = Utc::now();
+        let mut sessions: Vec<SessionView> = self
+            .store
+            .user_sessions(&user.id)?
+            .into_iter()
+            .filter(|s| s.is_current(now, self.sessions.idle_seconds, self.sessions.max_seconds))
+            .map(|s| SessionView {
+                created_at: s.created_at,
+                last_seen: s.last_seen,
+            })
+            .collect();
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(sessions)
+    }
+
+    /// End every session of a user; returns how many ended.
+    pub fn end_sessions(&self, actor: &str, username: &str) -> Result<usize, AppError> {
+        let user = self.user_named(username)?;
+        let ended = self.store.remove_user_sessions(&user.id)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(
+            actor,
+            "user.end_sessions",
+            user.username.as_str(),
+        ));
+        Ok(ended)
+    }
+}

@@ -1,0 +1,287 @@
+//! The admin web UI: server-rendered pages (tera), forms with CSRF tokens, embedded static files.
+
+pub mod assets;
+pub mod people;
+pub mod static_files;
+pub mod tools;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use subtle::ConstantTimeEq;
+
+use crate::auth::SESSION_COOKIE;
+use crate::error::AppError;
+use crate::service::Service;
+use crate::user::User;
+
+/// Every HTML template, compiled into the binary (names end in `.html`, so tera autoescapes).
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("assets.html", include_str!("../../templates/assets.html")),
+    (
+        "asset_form.html",
+        include_str!("../../templates/asset_form.html"),
+    ),
+    ("preview.html", include_str!("../../templates/preview.html")),
+    ("trash.html", include_str!("../../templates/trash.html")),
+    ("purge.html", include_str!("../../templates/purge.html")),
+    ("users.html", include_str!("../../templates/users.html")),
+    ("user.html", include_str!("../../templates/user.html")),
+    (
+        "api_key_created.html",
+        include_str!("../../templates/api_key_created.html"),
+    ),
+    (
+        "debugger.html",
+        include_str!("../../templates/debugger.html"),
+    ),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    (
+        "my_tokens.html",
+        include_str!("../../templates/my_tokens.html"),
+    ),
+];
+
+/// The Content-Security-Policy of every HTML page: no inline script or style, nothing from
+/// elsewhere.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                       connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; \
+                       object-src 'none'";
+
+/// The signed-in person looking at a page, with the CSRF token their forms must carry.
+pub struct Viewer {
+    /// The user.
+    pub user: User,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// Why a page cannot be shown. Rendered without templates, so it works even when they fail.
+#[derive(Debug)]
+pub enum UiError {
+    /// Not signed in: to the sign-in page, then back to this URL.
+    SignIn(String),
+    /// Signed in but not allowed (or a form without its CSRF token).
+    Forbidden,
+    /// No such thing.
+    NotFound,
+    /// A request that cannot be understood.
+    BadRequest(String),
+    /// It conflicts with the current state.
+    Conflict(String),
+    /// Something broke; the log has the cause.
+    Internal,
+}
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl From<AppError> for UiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Forbidden(_) => UiError::Forbidden,
+            AppError::NotFound => UiError::NotFound,
+            AppError::Invalid(f) | AppError::Render(f) => UiError::BadRequest(f.to_string()),
+            AppError::Conflict(m) => UiError::Conflict(m),
+            AppError::Stale { .. } => UiError::Conflict(e.to_string()),
+            AppError::Config(_) | AppError::Unexpected(_) => {
+                tracing::error!(error = %e, "admin page failed");
+                UiError::Internal
+            }
+        }
+    }
+}
+
+impl ResponseError for UiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            UiError::SignIn(_) => StatusCode::SEE_OTHER,
+            UiError::Forbidden => StatusCode::FORBIDDEN,
+            UiError::NotFound => StatusCode::NOT_FOUND,
+            UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            UiError::Conflict(_) => StatusCode::CONFLICT,
+            UiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let UiError::SignIn(next) = self {
+            let target = format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(next, QUERY)
+            );
+            return see_other(&target);
+        }
+        let (title, detail) = match self {
+            UiError::Forbidden => ("Not allowed", "You are not allowed to do this, or the form was stale: reload the page and try again.".to_owned()),
+            UiError::NotFound => ("Not found", "There is nothing here. It may have been purged.".to_owned()),
+            UiError::BadRequest(m) => ("Cannot do that", m.clone()),
+            UiError::Conflict(m) => ("Cannot do that now", m.clone()),
+            _ => ("Something went wrong", "The server could not show this page; the server log has the details.".to_owned()),
+        };
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title} · jwt-asset-server</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
+             <body><main class=\"narrow\"><h1>{title}</h1><p>{}</p><p><a href=\"/admin\">Back to the admin pages</a></p></main></body></html>",
+            escape(&detail)
+        );
+        html_response(self.status_code(), body)
+    }
+}
+
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
+
+/// Unknown `/admin/…` URLs.
+pub async fn not_found() -> Result<HttpResponse, UiError> {
+    Err(UiError::NotFound)
+}
+
+/// Minimal HTML escaping for text built outside templates.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The signed-in user of a page request, or a redirect to sign in.
+pub fn viewer(req: &HttpRequest, service: &Service) -> Result<Viewer, UiError> {
+    let back = || {
+        let q = req.query_string();
+        let path = if q.is_empty() {
+            req.path().to_owned()
+        } else {
+            format!("{}?{q}", req.path())
+        };
+        UiError::SignIn(path)
+    };
+    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(back)?;
+    let (user, session) = service
+        .authenticate_session(cookie.value())
+        .map_err(|_| back())?;
+    Ok(Viewer {
+        user,
+        csrf: session.csrf_token,
+    })
+}
+
+/// Like [`viewer`], for administrator pages.
+pub fn admin(req: &HttpRequest, service: &Service) -> Result<Viewer, UiError> {
+    let v = viewer(req, service)?;
+    if v.user.admin {
+        Ok(v)
+    } else {
+        Err(UiError::Forbidden)
+    }
+}
+
+/// Check a state-changing form: the session's CSRF token, and no cross-site origin.
+pub fn check_form(req: &HttpRequest, viewer: &Viewer, csrf: &str) -> Result<(), UiError> {
+    if !same_origin(req) || !bool::from(csrf.as_bytes().ct_eq(viewer.csrf.as_bytes())) {
+        tracing::info!(user = %viewer.user.username, path = req.path(), "form refused: CSRF token or origin");
+        return Err(UiError::Forbidden);
+    }
+    Ok(())
+}
+
+/// Refuse cross-site requests: `Sec-Fetch-Site: cross-site`, or an `Origin` that is not this host.
+pub fn same_origin(req: &HttpRequest) -> bool {
+    if req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v == "cross-site")
+    {
+        return false;
+    }
+    match (
+        req.headers().get(header::ORIGIN),
+        req.headers().get(header::HOST),
+    ) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or_default();
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
+            origin_host == host.to_str().unwrap_or_default()
+        }
+        _ => true,
+    }
+}
+
+/// A template context with what every page's layout needs.
+pub fn context(viewer: &Viewer, section: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("me", viewer.user.username.as_str());
+    ctx.insert("is_admin", &viewer.user.admin);
+    ctx.insert("csrf", &viewer.csrf);
+    ctx.insert("section", section);
+    ctx
+}
+
+/// Render a page with the HTML security headers (no caching: pages carry CSRF tokens).
+pub fn render(
+    tera: &tera::Tera,
+    name: &str,
+    ctx: &tera::Context,
+    status: StatusCode,
+) -> Result<HttpResponse, UiError> {
+    let html = tera.render(name, ctx).map_err(|e| {
+        tracing::error!(template = name, error = ?e, "cannot render a page");
+        UiError::Internal
+    })?;
+    Ok(html_response(status, html))
+}
+
+fn html_response(status: StatusCode, html: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .body(html)
+}
+
+/// 303 to a local URL (after a form post).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish()
+}
+
+/// Messages shown after a redirect, chosen by a fixed code in `?done=` (never text from the URL).
+pub fn notice(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "created" => "Asset created.",
+        "saved" => "Changes saved.",
+        "trashed" => "Asset moved to the trash. Its URL answers 404 until it is restored.",
+        "restored" => "Asset restored. Its URL answers again.",
+        "purged" => "Asset purged for good.",
+        "emptied" => "The trash is empty.",
+        "user_created" => "User created.",
+        "user_saved" => "User saved.",
+        "password" => "Password changed. The user's sessions have ended.",
+        "disabled" => "User disabled. Their sessions have ended and their API keys stop working.",
+        "enabled" => "User enabled.",
+        "sessions_ended" => "All of the user's sessions have ended.",
+        "revoked" => "API key revoked.",
+        _ => return None,
+    })
+}
