@@ -111,7 +111,7 @@ impl Application {
                 .app_data(tera.clone())
                 .app_data(metrics.clone())
                 .app_data(cookies.clone())
-                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::FormConfig::default().limit(256 * 1024))
                 .wrap(from_fn(literal_paths_only))
                 .wrap(from_fn(observe))
                 .wrap(
@@ -122,7 +122,7 @@ impl Application {
                         ))
                         .add((
                             header::REFERRER_POLICY,
-                            HeaderValue::from_static("no-referrer"),
+                            HeaderValue::from_static("same-origin"),
                         ))
                         .add((
                             header::CONTENT_SECURITY_POLICY,
@@ -164,6 +164,13 @@ impl Application {
         let result = self.server.await;
         if let Err(e) = self.service.shutdown() {
             tracing::error!(error = %e, "final flush failed");
+        }
+        // Worker threads drop their handles to the service as they wind down; wait (briefly) for
+        // the last one so the store's directory lock is released when this returns, and a new
+        // server in the same process can open it at once.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while Arc::strong_count(&self.service) > 1 && Instant::now() < deadline {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         tracing::info!("stopped");
         result

@@ -69,7 +69,7 @@ pub async fn login(
     policy: web::Data<CookiePolicy>,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
-    if !same_origin(&req) {
+    if !crate::ui::same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
     let form = form.into_inner();
@@ -117,7 +117,7 @@ pub async fn logout(
     service: web::Data<Service>,
     policy: web::Data<CookiePolicy>,
 ) -> HttpResponse {
-    if !same_origin(&req) {
+    if !crate::ui::same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
     if let Some(c) = req.cookie(SESSION_COOKIE)
@@ -135,28 +135,6 @@ pub async fn logout(
     let mut res = see_other("/login");
     let _ = res.add_cookie(&cookie);
     res
-}
-
-/// Refuse cross-site form posts: `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not ours.
-fn same_origin(req: &HttpRequest) -> bool {
-    if req
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "cross-site")
-    {
-        return false;
-    }
-    match (
-        req.headers().get(header::ORIGIN),
-        req.headers().get(header::HOST),
-    ) {
-        (Some(origin), Some(host)) => {
-            let origin = origin.to_str().unwrap_or_default();
-            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
-            origin_host == host.to_str().unwrap_or_default()
-        }
-        _ => true,
-    }
 }
 
 /// Only local absolute paths are followed after sign-in (no `//host`, no `/\host`).

@@ -1,68 +1,1460 @@
-//! assets pages (being built).
-use super::UiError;
-use actix_web::HttpResponse;
+//! The asset pages of the admin UI: the asset tree, the create/edit form, the preview, the trash.
 
-/// Placeholder until the page exists.
-pub async fn index() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::error::UrlencodedError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{UiError, Viewer};
+use crate::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS};
+use crate::error::{AppError, FieldError};
+use crate::keywords::PayloadTemplate;
+use crate::secret::SecretString;
+use crate::service::{AssetInput, AssetPage, AssetSummary, AssetView, DebugKey, Service};
+
+/// The template a new asset starts with.
+const STARTER_TEMPLATE: &str = "{\n  \"sub\": \"%globals_user_attribute_username%\",\n  \"email\": \"%globals_user_attribute_email%\",\n  \"groups\": %globals_user_groups%\n}\n";
+
+/// The recommended token lifetime, in seconds (5 to 15 minutes).
+const RECOMMENDED_EXPIRY: std::ops::RangeInclusive<u64> = 300..=900;
+
+type Page = Result<HttpResponse, UiError>;
+
+// ---- shared view pieces ---------------------------------------------------------------------
+
+/// A time as the pages show it: machine-readable, readable UTC text, and Unix seconds.
+#[derive(Serialize)]
+struct When {
+    iso: String,
+    text: String,
+    unix: i64,
 }
 
-/// Placeholder until the page exists.
-pub async fn list() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+fn when(t: DateTime<Utc>) -> When {
+    When {
+        iso: t.to_rfc3339_opts(SecondsFormat::Secs, true),
+        text: t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        unix: t.timestamp(),
+    }
 }
 
-/// Placeholder until the page exists.
-pub async fn new_form() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// "1 h 2 min 3 s", the same wording as the countdowns of app.js.
+fn span(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let mut parts = Vec::new();
+    if s >= 3600 {
+        parts.push(format!("{} h", s / 3600));
+    }
+    if s >= 60 {
+        parts.push(format!("{} min", (s % 3600) / 60));
+    }
+    parts.push(format!("{} s", s % 60));
+    parts.join(" ")
 }
 
-/// Placeholder until the page exists.
-pub async fn create() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// Query-string encoding for links built here (tera has no `urlencode` without its builtins).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-/// Placeholder until the page exists.
-pub async fn edit_form() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+fn page_url(base: &str, q: &str, page: usize) -> String {
+    let mut url = base.to_owned();
+    let mut sep = '?';
+    if !q.is_empty() {
+        url.push_str(&format!("{sep}q={}", encode(q)));
+        sep = '&';
+    }
+    if page > 1 {
+        url.push_str(&format!("{sep}page={page}"));
+    }
+    url
 }
 
-/// Placeholder until the page exists.
-pub async fn save() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// A state badge of an asset.
+#[derive(Serialize)]
+struct Badge {
+    class: &'static str,
+    text: &'static str,
+    title: String,
 }
 
-/// Placeholder until the page exists.
-pub async fn preview() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+fn badges(a: &AssetSummary) -> Vec<Badge> {
+    let mut out = Vec::new();
+    if a.state == "live" {
+        out.push(Badge {
+            class: "live",
+            text: "live",
+            title: "its URL answers with tokens".into(),
+        });
+    } else {
+        out.push(Badge {
+            class: "trashed",
+            text: "trashed",
+            title: "its URL answers 404 until it is restored".into(),
+        });
+    }
+    if a.expiry_seconds.is_none() {
+        out.push(Badge {
+            class: "warn",
+            text: "no expiry",
+            title: "its tokens never expire".into(),
+        });
+    }
+    if a.weak_secret {
+        out.push(Badge {
+            class: "warn",
+            text: "weak secret",
+            title: format!("the secret is shorter than {} needs", a.algorithm),
+        });
+    }
+    if let Some(e) = &a.template_error {
+        out.push(Badge {
+            class: "bad",
+            text: "template error",
+            title: e.clone(),
+        });
+    }
+    if a.restricted {
+        out.push(Badge {
+            class: "",
+            text: "restricted",
+            title: "only some users and groups may fetch it".into(),
+        });
+    }
+    out
 }
 
-/// Placeholder until the page exists.
-pub async fn trash() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// One asset in a list.
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    name: String,
+    path: String,
+    live: bool,
+    algorithm: &'static str,
+    badges: Vec<Badge>,
+    updated_at: When,
+    updated_by: String,
+    trashed_at: Option<When>,
+    trashed_by: Option<String>,
 }
 
-/// Placeholder until the page exists.
-pub async fn restore() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+impl From<&AssetSummary> for Row {
+    fn from(a: &AssetSummary) -> Row {
+        Row {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            path: a.path.clone(),
+            live: a.state == "live",
+            algorithm: a.algorithm,
+            badges: badges(a),
+            updated_at: when(a.updated_at),
+            updated_by: a.updated_by.clone(),
+            trashed_at: a.trashed_at.map(when),
+            trashed_by: a.trashed_by.clone(),
+        }
+    }
 }
 
-/// Placeholder until the page exists.
-pub async fn purge_confirm() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// Paging links of a list.
+#[derive(Serialize)]
+struct Pager {
+    page: usize,
+    pages: usize,
+    total: usize,
+    prev: Option<String>,
+    next: Option<String>,
 }
 
-/// Placeholder until the page exists.
-pub async fn purge() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+fn pager(base: &str, q: &str, p: &AssetPage) -> Pager {
+    Pager {
+        page: p.page,
+        pages: p.pages,
+        total: p.total,
+        prev: (p.page > 1).then(|| page_url(base, q, p.page - 1)),
+        next: (p.page < p.pages).then(|| page_url(base, q, p.page + 1)),
+    }
 }
 
-/// Placeholder until the page exists.
-pub async fn trash_list() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// `?page=` read leniently: anything but a positive number is page 1.
+fn page_number(raw: Option<&str>) -> usize {
+    raw.and_then(|p| p.trim().parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
-/// Placeholder until the page exists.
-pub async fn empty_trash() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// A page of assets; a page past the end shows the last one.
+fn asset_page(service: &Service, trashed: bool, q: &str, page: usize) -> AssetPage {
+    let p = service.asset_page(trashed, q, page);
+    if p.page > p.pages {
+        service.asset_page(trashed, q, p.pages)
+    } else {
+        p
+    }
+}
+
+/// A located error in a template: the message, and the line with a caret under the column.
+#[derive(Serialize)]
+struct Located {
+    line: usize,
+    column: usize,
+    message: String,
+    source_line: String,
+    caret: String,
+}
+
+fn locate(source: &str, line: usize, column: usize, message: String) -> Located {
+    let text = source
+        .split('\n')
+        .nth(line.saturating_sub(1))
+        .unwrap_or_default()
+        .trim_end_matches('\r');
+    // Keep tabs in the caret's indent so it lines up under tabbed text too.
+    let caret: String = text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .chain(std::iter::once('^'))
+        .collect();
+    Located {
+        line,
+        column,
+        message,
+        source_line: text.to_owned(),
+        caret,
+    }
+}
+
+// ---- GET /admin -----------------------------------------------------------------------------
+
+/// `GET /admin`: administrators to the asset list, everyone else to their tokens.
+pub async fn index(req: HttpRequest, service: web::Data<Service>) -> Page {
+    let viewer = super::viewer(&req, &service)?;
+    Ok(super::see_other(if viewer.user.admin {
+        "/admin/assets"
+    } else {
+        "/admin/my-tokens"
+    }))
+}
+
+// ---- the asset tree -------------------------------------------------------------------------
+
+/// Query of the asset list and the trash.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+/// One line of the flattened asset tree; the template turns the sequence into nested lists.
+#[derive(Serialize)]
+struct TreeLine {
+    /// `folder` or `item` (each opens an `<li>`), `open`/`close` (`<ul>`), `end` (`</li>`).
+    kind: &'static str,
+    folder: Option<String>,
+    count: usize,
+    asset: Option<Row>,
+}
+
+#[derive(Default)]
+struct Node {
+    children: BTreeMap<String, Node>,
+    asset: Option<Row>,
+}
+
+impl Node {
+    fn count(&self) -> usize {
+        usize::from(self.asset.is_some()) + self.children.values().map(Node::count).sum::<usize>()
+    }
+}
+
+/// Group assets by their path segments; a folder holding a single entry is folded into it.
+fn tree(assets: &[AssetSummary]) -> Vec<TreeLine> {
+    let mut root = Node::default();
+    for a in assets {
+        let mut node = &mut root;
+        for seg in a.path.trim_start_matches('/').split('/') {
+            node = node.children.entry(seg.to_owned()).or_default();
+        }
+        node.asset = Some(Row::from(a));
+    }
+    let mut out = Vec::new();
+    flatten(root, "", &mut out);
+    out
+}
+
+fn flatten(node: Node, prefix: &str, out: &mut Vec<TreeLine>) {
+    for (seg, mut child) in node.children {
+        let mut path = format!("{prefix}/{seg}");
+        while child.asset.is_none() && child.children.len() == 1 {
+            let (s, only) = child.children.into_iter().next().expect("one child");
+            path = format!("{path}/{s}");
+            child = only;
+        }
+        let count = child.count();
+        let has_children = !child.children.is_empty();
+        let line = match child.asset.take() {
+            Some(row) => TreeLine {
+                kind: "item",
+                folder: None,
+                count,
+                asset: Some(row),
+            },
+            None => TreeLine {
+                kind: "folder",
+                folder: Some(path.clone()),
+                count,
+                asset: None,
+            },
+        };
+        out.push(line);
+        if has_children {
+            out.push(marker("open"));
+            flatten(child, &path, out);
+            out.push(marker("close"));
+        }
+        out.push(marker("end"));
+    }
+}
+
+fn marker(kind: &'static str) -> TreeLine {
+    TreeLine {
+        kind,
+        folder: None,
+        count: 0,
+        asset: None,
+    }
+}
+
+/// `GET /admin/assets?q=&page=`: the asset tree, searchable and paged.
+pub async fn list(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    query: web::Query<ListQuery>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let q = query.q.as_deref().unwrap_or_default().trim().to_owned();
+    let p = asset_page(&service, false, &q, page_number(query.page.as_deref()));
+    let mut ctx = super::context(&viewer, "assets");
+    ctx.insert("notice", &super::notice(query.done.as_deref()));
+    ctx.insert("q", &q);
+    ctx.insert("tree", &tree(&p.assets));
+    ctx.insert("pager", &pager("/admin/assets", &q, &p));
+    ctx.insert("trashed", &service.asset_page(true, "", 1).total);
+    super::render(&tera, "assets.html", &ctx, StatusCode::OK)
+}
+
+// ---- the asset form -------------------------------------------------------------------------
+
+/// The fields of the asset form, exactly as posted (checkboxes are present when ticked).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AssetForm {
+    csrf: String,
+    name: String,
+    path: String,
+    algorithm: String,
+    secret: SecretString,
+    generate_secret: Option<String>,
+    accept_weak_secret: Option<String>,
+    template: String,
+    expiry_seconds: String,
+    no_expiry: Option<String>,
+    issuer: String,
+    audience: String,
+    not_before: Option<String>,
+    jti: Option<String>,
+    read_mode: String,
+    read_users: String,
+    read_groups: String,
+    write_users: String,
+    write_groups: String,
+    version: String,
+}
+
+/// What the form shows in its fields (never the stored secret).
+#[derive(Serialize)]
+struct Values {
+    name: String,
+    path: String,
+    algorithm: String,
+    generate_secret: bool,
+    accept_weak_secret: bool,
+    template: String,
+    expiry_seconds: String,
+    no_expiry: bool,
+    issuer: String,
+    audience: String,
+    not_before: bool,
+    jti: bool,
+    read_mode: String,
+    read_users: String,
+    read_groups: String,
+    write_users: String,
+    write_groups: String,
+    version: String,
+}
+
+impl Values {
+    fn blank() -> Values {
+        Values {
+            name: String::new(),
+            path: "/".into(),
+            algorithm: "HS256".into(),
+            generate_secret: false,
+            accept_weak_secret: false,
+            template: STARTER_TEMPLATE.into(),
+            expiry_seconds: DEFAULT_EXPIRY_SECONDS.to_string(),
+            no_expiry: false,
+            issuer: String::new(),
+            audience: String::new(),
+            not_before: false,
+            jti: false,
+            read_mode: "anyone".into(),
+            read_users: String::new(),
+            read_groups: String::new(),
+            write_users: String::new(),
+            write_groups: String::new(),
+            version: String::new(),
+        }
+    }
+
+    fn of(a: &AssetView) -> Values {
+        let read = a.read.clone().unwrap_or_default();
+        Values {
+            name: a.name.clone(),
+            path: a.path.clone(),
+            algorithm: a.algorithm.clone(),
+            generate_secret: false,
+            accept_weak_secret: a.weak_secret,
+            template: a.template.clone(),
+            expiry_seconds: a.expiry_seconds.map(|e| e.to_string()).unwrap_or_default(),
+            no_expiry: a.expiry_seconds.is_none(),
+            issuer: a.issuer.clone().unwrap_or_default(),
+            audience: a.audience.clone().unwrap_or_default(),
+            not_before: a.not_before,
+            jti: a.jti,
+            read_mode: if a.read.is_some() { "listed" } else { "anyone" }.into(),
+            read_users: read.users.join(", "),
+            read_groups: read.groups.join(", "),
+            write_users: a.write.users.join(", "),
+            write_groups: a.write.groups.join(", "),
+            version: a.version.to_string(),
+        }
+    }
+
+    fn typed(f: &AssetForm) -> Values {
+        Values {
+            name: f.name.clone(),
+            path: f.path.clone(),
+            algorithm: f.algorithm.clone(),
+            generate_secret: f.generate_secret.is_some(),
+            accept_weak_secret: f.accept_weak_secret.is_some(),
+            template: normalise_newlines(&f.template),
+            expiry_seconds: f.expiry_seconds.clone(),
+            no_expiry: f.no_expiry.is_some(),
+            issuer: f.issuer.clone(),
+            audience: f.audience.clone(),
+            not_before: f.not_before.is_some(),
+            jti: f.jti.is_some(),
+            read_mode: if f.read_mode == "listed" {
+                "listed"
+            } else {
+                "anyone"
+            }
+            .into(),
+            read_users: f.read_users.clone(),
+            read_groups: f.read_groups.clone(),
+            write_users: f.write_users.clone(),
+            write_groups: f.write_groups.clone(),
+            version: f.version.clone(),
+        }
+    }
+}
+
+/// Browsers send textarea lines ending in CRLF; templates are stored with LF.
+fn normalise_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n")
+}
+
+fn names(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Field errors of the form, one per field (the first problem found).
+#[derive(Serialize, Default)]
+struct FieldErrors {
+    name: Option<String>,
+    path: Option<String>,
+    algorithm: Option<String>,
+    secret: Option<String>,
+    template: Option<String>,
+    expiry_seconds: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    read: Option<String>,
+    write: Option<String>,
+}
+
+impl FieldErrors {
+    fn is_empty(&self) -> bool {
+        self.slot_ids().iter().all(|(_, _, m)| m.is_none())
+    }
+
+    /// (field, input id, message) for the summary at the top of the form.
+    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 10] {
+        [
+            ("Name", "name", &self.name),
+            ("Path", "path", &self.path),
+            ("Algorithm", "algorithm", &self.algorithm),
+            ("Secret", "secret", &self.secret),
+            ("Payload template", "template", &self.template),
+            ("Expiry", "expiry_seconds", &self.expiry_seconds),
+            ("Issuer", "issuer", &self.issuer),
+            ("Audience", "audience", &self.audience),
+            ("Who may fetch", "read_users", &self.read),
+            ("Who may edit", "write_users", &self.write),
+        ]
+    }
+
+    /// Put a message on its field; `false` when the field is not on the form.
+    fn set(&mut self, field: &str, message: String) -> bool {
+        let slot = match field {
+            "name" => &mut self.name,
+            "path" => &mut self.path,
+            "algorithm" => &mut self.algorithm,
+            "secret" => &mut self.secret,
+            "template" => &mut self.template,
+            "expiry_seconds" => &mut self.expiry_seconds,
+            "issuer" => &mut self.issuer,
+            "audience" => &mut self.audience,
+            "read" => &mut self.read,
+            "write" => &mut self.write,
+            _ => return false,
+        };
+        if slot.is_none() {
+            *slot = Some(message);
+        }
+        true
+    }
+}
+
+/// A link in the error summary.
+#[derive(Serialize)]
+struct SummaryItem {
+    anchor: &'static str,
+    label: &'static str,
+    message: String,
+}
+
+/// A stale edit: someone saved a newer version meanwhile.
+#[derive(Serialize)]
+struct StaleView {
+    by: String,
+    at: Option<When>,
+    at_text: String,
+    current: u64,
+}
+
+/// Everything wrong with a posted form.
+#[derive(Default)]
+struct Problems {
+    fields: FieldErrors,
+    general: Vec<String>,
+    template: Option<Located>,
+    stale: Option<StaleView>,
+}
+
+impl Problems {
+    fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+            && self.general.is_empty()
+            && self.template.is_none()
+            && self.stale.is_none()
+    }
+
+    /// Record a service error for the form; errors that are not about the form are returned.
+    fn absorb(&mut self, e: AppError, template: &str) -> Result<StatusCode, UiError> {
+        match e {
+            AppError::Invalid(f) => {
+                self.field(f, template);
+                Ok(StatusCode::BAD_REQUEST)
+            }
+            AppError::Conflict(m) => {
+                // The one conflict saving an asset can meet is a path taken by another asset.
+                self.fields.set("path", m);
+                Ok(StatusCode::CONFLICT)
+            }
+            AppError::Stale { current, by, at } => {
+                let parsed = DateTime::parse_from_rfc3339(&at)
+                    .ok()
+                    .map(|t| when(t.with_timezone(&Utc)));
+                self.stale = Some(StaleView {
+                    by,
+                    at: parsed,
+                    at_text: at,
+                    current,
+                });
+                Ok(StatusCode::CONFLICT)
+            }
+            other => Err(UiError::from(other)),
+        }
+    }
+
+    fn field(&mut self, f: FieldError, template: &str) {
+        let message = ui_wording(&f.message);
+        if f.field == "template"
+            && let (Some(line), Some(column)) = (f.line, f.column)
+        {
+            self.fields.set(
+                "template",
+                format!("line {line}, column {column}: {message}"),
+            );
+            self.template = Some(locate(template, line, column, message));
+            return;
+        }
+        if !self.fields.set(&f.field, message.clone()) {
+            self.general.push(format!("{}: {message}", f.field));
+        }
+    }
+
+    /// Also report a template that does not compile, when another field failed first.
+    fn check_template(&mut self, template: &str) {
+        if self.fields.template.is_some() {
+            return;
+        }
+        if let Err(e) = PayloadTemplate::compile(template) {
+            self.field(
+                FieldError::at("template", e.message, e.line, e.column),
+                template,
+            );
+        }
+    }
+
+    fn summary(&self) -> Vec<SummaryItem> {
+        self.fields
+            .slot_ids()
+            .into_iter()
+            .filter_map(|(label, anchor, m)| {
+                m.as_ref().map(|m| SummaryItem {
+                    anchor,
+                    label,
+                    message: m.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The service speaks to API callers in places; the form has checkboxes for those words.
+fn ui_wording(message: &str) -> String {
+    message
+        .replace(
+            "set accept_weak_secret",
+            "tick \u{201c}Accept a weak secret\u{201d}",
+        )
+        .replace(
+            "set generate_secret to have one made",
+            "tick \u{201c}Generate a secret\u{201d}",
+        )
+        .replace("or null for no expiry", "or tick \u{201c}No expiry\u{201d}")
+}
+
+impl AssetForm {
+    /// The service input, or the problems this layer can see (numbers, choices).
+    fn input(&self, editing: bool) -> Result<AssetInput, Box<Problems>> {
+        let mut p = Problems::default();
+        let expiry_seconds = if self.no_expiry.is_some() {
+            None
+        } else {
+            match self.expiry_seconds.trim().parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    p.fields.set(
+                        "expiry_seconds",
+                        "enter the token lifetime in seconds (600 is 10 minutes), or tick \u{201c}No expiry\u{201d}".into(),
+                    );
+                    None
+                }
+            }
+        };
+        let secret = self.secret.expose();
+        let generate = self.generate_secret.is_some();
+        if generate && !secret.is_empty() {
+            p.fields.set(
+                "secret",
+                "type a secret or tick \u{201c}Generate a secret\u{201d}, not both".into(),
+            );
+        } else if !generate && secret.is_empty() && !editing {
+            p.fields.set(
+                "secret",
+                "is required: type the secret the consumer uses, or tick \u{201c}Generate a secret\u{201d}".into(),
+            );
+        }
+        let (read_users, read_groups) = (names(&self.read_users), names(&self.read_groups));
+        let read = if self.read_mode == "listed" {
+            Some(AccessRule {
+                users: read_users,
+                groups: read_groups,
+            })
+        } else {
+            if !read_users.is_empty() || !read_groups.is_empty() {
+                p.fields.set(
+                    "read",
+                    "names are filled in but \u{201c}Any signed-in user\u{201d} is chosen: choose \u{201c}Only these users and groups\u{201d}, or clear the names".into(),
+                );
+            }
+            None
+        };
+        let version = if editing {
+            match self.version.trim().parse::<u64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    p.general
+                        .push("the form has no valid version: reload the page".into());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if !p.is_empty() {
+            return Err(Box::new(p));
+        }
+        Ok(AssetInput {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            algorithm: Some(self.algorithm.clone()),
+            secret: (!secret.is_empty()).then(|| SecretString::new(secret.to_owned())),
+            generate_secret: generate,
+            accept_weak_secret: self.accept_weak_secret.is_some(),
+            template: normalise_newlines(&self.template),
+            expiry_seconds,
+            issuer: Some(self.issuer.clone()),
+            audience: Some(self.audience.clone()),
+            not_before: self.not_before.is_some(),
+            jti: self.jti.is_some(),
+            read,
+            write: Some(AccessRule {
+                users: names(&self.write_users),
+                groups: names(&self.write_groups),
+            }),
+            version,
+        })
+    }
+}
+
+/// What the edit form shows about the stored asset (never the secret itself).
+#[derive(Serialize)]
+struct Stored {
+    id: String,
+    name: String,
+    path: String,
+    live: bool,
+    trashed_at: Option<When>,
+    trashed_by: Option<String>,
+    secret_bytes: usize,
+    weak_secret: bool,
+    secret_changed_at: When,
+    created_at: When,
+    created_by: String,
+    updated_at: When,
+    updated_by: String,
+    version: u64,
+}
+
+impl From<&AssetView> for Stored {
+    fn from(a: &AssetView) -> Stored {
+        Stored {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            path: a.path.clone(),
+            live: a.state == "live",
+            trashed_at: a.trashed_at.map(when),
+            trashed_by: a.trashed_by.clone(),
+            secret_bytes: a.secret_bytes,
+            weak_secret: a.weak_secret,
+            secret_changed_at: when(a.secret_changed_at),
+            created_at: when(a.created_at),
+            created_by: a.created_by.clone(),
+            updated_at: when(a.updated_at),
+            updated_by: a.updated_by.clone(),
+            version: a.version,
+        }
+    }
+}
+
+/// Usernames and group names for the rule fields' suggestions.
+fn known_people(service: &Service) -> Result<(Vec<String>, Vec<String>), UiError> {
+    let users = service.users()?;
+    let groups: BTreeSet<String> = users.iter().flat_map(|u| u.groups.clone()).collect();
+    Ok((
+        users.into_iter().map(|u| u.username).collect(),
+        groups.into_iter().collect(),
+    ))
+}
+
+/// Render the asset form (new when `stored` is `None`).
+#[allow(clippy::too_many_arguments)]
+fn form_page(
+    tera: &tera::Tera,
+    service: &Service,
+    viewer: &Viewer,
+    stored: Option<&AssetView>,
+    values: &Values,
+    typed_secret: Option<&str>,
+    problems: &Problems,
+    status: StatusCode,
+) -> Page {
+    let mut ctx = super::context(viewer, "assets");
+    let (users, groups) = known_people(service)?;
+    ctx.insert("mode", if stored.is_some() { "edit" } else { "new" });
+    ctx.insert(
+        "action",
+        &stored
+            .map(|a| format!("/admin/assets/{}", a.id))
+            .unwrap_or_else(|| "/admin/assets/new".into()),
+    );
+    ctx.insert("stored", &stored.map(Stored::from));
+    ctx.insert("f", values);
+    // The secret being set is written back only into the form that sets it, after an error.
+    ctx.insert("typed_secret", &typed_secret.unwrap_or_default());
+    ctx.insert("errors", &problems.fields);
+    ctx.insert("summary", &problems.summary());
+    ctx.insert("general", &problems.general);
+    ctx.insert("template_error", &problems.template);
+    ctx.insert("stale", &problems.stale);
+    ctx.insert("users", &users);
+    ctx.insert("groups", &groups);
+    let expiry_note = if values.no_expiry {
+        None
+    } else {
+        values
+            .expiry_seconds
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|e| !RECOMMENDED_EXPIRY.contains(e))
+            .map(|e| {
+                format!("{e} seconds is outside the recommended 300 to 900 (5 to 15 minutes).")
+            })
+    };
+    ctx.insert("expiry_note", &expiry_note);
+    super::render(tera, "asset_form.html", &ctx, status)
+}
+
+/// The page that shows a generated secret, this once.
+fn secret_page(
+    tera: &tera::Tera,
+    viewer: &Viewer,
+    saved: &AssetView,
+    secret: &str,
+    created: bool,
+) -> Page {
+    #[derive(Serialize)]
+    struct Generated<'a> {
+        secret: &'a str,
+        name: &'a str,
+        path: &'a str,
+        id: &'a str,
+        created: bool,
+        algorithm: &'a str,
+    }
+    let mut ctx = super::context(viewer, "assets");
+    ctx.insert("mode", "secret");
+    ctx.insert(
+        "generated",
+        &Generated {
+            secret,
+            name: &saved.name,
+            path: &saved.path,
+            id: &saved.id,
+            created,
+            algorithm: &saved.algorithm,
+        },
+    );
+    super::render(tera, "asset_form.html", &ctx, StatusCode::OK)
+}
+
+/// Read a posted asset form after checking its CSRF token.
+fn read_form(
+    req: &HttpRequest,
+    viewer: &Viewer,
+    form: Result<web::Form<AssetForm>, actix_web::Error>,
+) -> Result<AssetForm, UiError> {
+    match form {
+        Ok(f) => {
+            let f = f.into_inner();
+            super::check_form(req, viewer, &f.csrf)?;
+            Ok(f)
+        }
+        Err(e) => {
+            if let Some(UrlencodedError::Overflow { limit, .. }) = e.as_error::<UrlencodedError>() {
+                // The size limit applies before the CSRF token can be read; only admins get here.
+                return Err(UiError::BadRequest(format!(
+                    "The form is larger than the {limit} bytes the server accepts; shorten the payload template."
+                )));
+            }
+            super::check_form(req, viewer, "")?;
+            Err(UiError::BadRequest("the form could not be read".into()))
+        }
+    }
+}
+
+/// `GET /admin/assets/new`: an empty form.
+pub async fn new_form(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        None,
+        &Values::blank(),
+        None,
+        &Problems::default(),
+        StatusCode::OK,
+    )
+}
+
+/// `POST /admin/assets/new`: create, then to the list (or to the one-time secret page).
+pub async fn create(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    form: Result<web::Form<AssetForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let form = read_form(&req, &viewer, form)?;
+    let values = Values::typed(&form);
+    let (mut problems, status) = match form.input(false) {
+        Err(p) => (*p, StatusCode::BAD_REQUEST),
+        Ok(input) => match service.create_asset(viewer.user.username.as_str(), input) {
+            Ok(saved) => {
+                return match saved.generated_secret {
+                    Some(secret) => secret_page(&tera, &viewer, &saved.asset, &secret, true),
+                    None => Ok(super::see_other("/admin/assets?done=created")),
+                };
+            }
+            Err(e) => {
+                let mut p = Problems::default();
+                let status = p.absorb(e, &values.template)?;
+                (p, status)
+            }
+        },
+    };
+    problems.check_template(&values.template);
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        None,
+        &values,
+        Some(form.secret.expose()),
+        &problems,
+        status,
+    )
+}
+
+/// `GET /admin/assets/{id}`: the form with the stored values (the secret only as its length).
+pub async fn edit_form(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let asset = service.asset(&id)?;
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        Some(&asset),
+        &Values::of(&asset),
+        None,
+        &Problems::default(),
+        StatusCode::OK,
+    )
+}
+
+/// `POST /admin/assets/{id}`: save (an empty secret keeps the stored one), then to the list.
+pub async fn save(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+    form: Result<web::Form<AssetForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let form = read_form(&req, &viewer, form)?;
+    let stored = service.asset(&id)?;
+    let values = Values::typed(&form);
+    let (mut problems, status) = match form.input(true) {
+        Err(p) => (*p, StatusCode::BAD_REQUEST),
+        Ok(input) => match service.update_asset(viewer.user.username.as_str(), &id, input) {
+            Ok(saved) => {
+                return match saved.generated_secret {
+                    Some(secret) => secret_page(&tera, &viewer, &saved.asset, &secret, false),
+                    None => Ok(super::see_other("/admin/assets?done=saved")),
+                };
+            }
+            Err(e) => {
+                let mut p = Problems::default();
+                let status = p.absorb(e, &values.template)?;
+                (p, status)
+            }
+        },
+    };
+    problems.check_template(&values.template);
+    // Show the stored facts as they are now (a stale edit names the newer version).
+    let current = service.asset(&id).unwrap_or(stored);
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        Some(&current),
+        &values,
+        Some(form.secret.expose()),
+        &problems,
+        status,
+    )
+}
+
+// ---- the preview ----------------------------------------------------------------------------
+
+/// Query of the preview.
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    #[serde(rename = "as")]
+    as_user: Option<String>,
+}
+
+/// A registered time claim of the previewed token.
+#[derive(Serialize)]
+struct TimeClaim {
+    claim: &'static str,
+    label: &'static str,
+    at: When,
+    relative: String,
+    future: &'static str,
+    past: &'static str,
+}
+
+fn time_claims(claims: &serde_json::Value, now: DateTime<Utc>) -> Vec<TimeClaim> {
+    let specs: [(&str, &str, &str, &str); 3] = [
+        ("iat", "Issued at", "issued in %s", "issued %s ago"),
+        ("nbf", "Not before", "valid in %s", "valid since %s ago"),
+        ("exp", "Expires", "expires in %s", "expired %s ago"),
+    ];
+    specs
+        .into_iter()
+        .filter_map(|(claim, label, future, past)| {
+            let t = claims.get(claim)?.as_i64()?;
+            let at = Utc.timestamp_opt(t, 0).single()?;
+            let delta = t - now.timestamp();
+            let relative = if delta > 0 {
+                future.replace("%s", &span(delta))
+            } else {
+                past.replace("%s", &span(delta))
+            };
+            Some(TimeClaim {
+                claim,
+                label,
+                at: when(at),
+                relative,
+                future,
+                past,
+            })
+        })
+        .collect()
+}
+
+/// The previewed token, split and decoded.
+#[derive(Serialize)]
+struct TokenView {
+    header_b64: String,
+    payload_b64: String,
+    signature_b64: String,
+    header: String,
+    claims: String,
+}
+
+/// Indent compact JSON text as it is, keeping the member order of the token (a parsed
+/// `serde_json::Value` would sort the keys).
+fn pretty_json(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() * 2);
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    let mut chars = compact.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    out.extend(chars.next());
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A token part decoded and indented, or `fallback` pretty-printed when it cannot be decoded.
+fn decoded_part(part: &str, fallback: &serde_json::Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|t| serde_json::from_str::<serde_json::Value>(t).is_ok())
+        .map(|t| pretty_json(&t))
+        .unwrap_or_else(|| serde_json::to_string_pretty(fallback).unwrap_or_default())
+}
+
+/// `GET /admin/assets/{id}/preview?as=USERNAME`: what that user would receive now (audited).
+pub async fn preview(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+    query: web::Query<PreviewQuery>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let asset = service.asset(&id)?;
+    let as_user = query
+        .as_user
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .unwrap_or(viewer.user.username.as_str())
+        .to_owned();
+    let mut ctx = super::context(&viewer, "assets");
+    ctx.insert("asset", &Stored::from(&asset));
+    ctx.insert("as_user", &as_user);
+    let (users, _) = known_people(&service)?;
+    ctx.insert("users", &users);
+    let now = Utc::now();
+    let mut status = StatusCode::OK;
+    match service.preview(viewer.user.username.as_str(), &id, &as_user) {
+        Ok(p) => {
+            let mut parts = p.token.splitn(3, '.').map(str::to_owned);
+            let (header_b64, payload_b64) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            let token = TokenView {
+                header: decoded_part(&header_b64, &p.header),
+                claims: decoded_part(&payload_b64, &p.claims),
+                header_b64,
+                payload_b64,
+                signature_b64: parts.next().unwrap_or_default(),
+            };
+            let verified = service.debug_token(&p.token, DebugKey::Asset(asset.id.clone()), now)?;
+            ctx.insert("token", &token);
+            ctx.insert("verified", &verified.verified);
+            ctx.insert("checks", &verified.checks);
+            ctx.insert("times", &time_claims(&p.claims, now));
+            ctx.insert("warnings", &p.warnings);
+        }
+        Err(AppError::Render(f)) => {
+            let (line, column) = (f.line.unwrap_or(1), f.column.unwrap_or(1));
+            ctx.insert(
+                "render_error",
+                &locate(&asset.template, line, column, f.message),
+            );
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        Err(AppError::Config(m)) => {
+            ctx.insert("config_error", &m);
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        // The asset exists (read above), so it is the user who does not.
+        Err(AppError::NotFound) => {
+            ctx.insert("user_error", &format!("There is no user {as_user:?}."));
+            status = StatusCode::NOT_FOUND;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    super::render(&tera, "preview.html", &ctx, status)
+}
+
+// ---- trash, restore, purge ------------------------------------------------------------------
+
+/// A form whose only field is the CSRF token (a bodiless post has an empty token).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+    confirm: Option<String>,
+}
+
+fn read_csrf(
+    req: &HttpRequest,
+    viewer: &Viewer,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Result<CsrfForm, UiError> {
+    let form = form.map(web::Form::into_inner).unwrap_or_default();
+    super::check_form(req, viewer, &form.csrf)?;
+    Ok(form)
+}
+
+/// `POST /admin/assets/{id}/trash`: its URL answers 404 at once; to the list.
+pub async fn trash(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    service.trash_asset(viewer.user.username.as_str(), &id)?;
+    Ok(super::see_other("/admin/assets?done=trashed"))
+}
+
+/// `POST /admin/assets/{id}/restore`: back on its path; to the trash.
+pub async fn restore(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    service.restore_asset(viewer.user.username.as_str(), &id)?;
+    Ok(super::see_other("/admin/trash?done=restored"))
+}
+
+/// `GET /admin/assets/{id}/purge`: a confirmation naming the asset.
+pub async fn purge_confirm(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let asset = service.asset(&id)?;
+    let stored = Stored::from(&asset);
+    let status = if stored.live {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    let mut ctx = super::context(&viewer, "trash");
+    ctx.insert("asset", &stored);
+    super::render(&tera, "purge.html", &ctx, status)
+}
+
+/// `POST /admin/assets/{id}/purge`: gone for good (only from the trash: 409 otherwise).
+pub async fn purge(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    service.purge_asset(viewer.user.username.as_str(), &id)?;
+    Ok(super::see_other("/admin/trash?done=purged"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn trash_page(
+    tera: &tera::Tera,
+    service: &Service,
+    viewer: &Viewer,
+    q: &str,
+    page: usize,
+    notice: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Page {
+    let p = asset_page(service, true, q, page);
+    let rows: Vec<Row> = p.assets.iter().map(Row::from).collect();
+    let mut ctx = super::context(viewer, "trash");
+    ctx.insert("notice", &notice);
+    ctx.insert("error", &error);
+    ctx.insert("q", q);
+    ctx.insert("rows", &rows);
+    ctx.insert("pager", &pager("/admin/trash", q, &p));
+    ctx.insert("all_trashed", &service.asset_page(true, "", 1).total);
+    super::render(tera, "trash.html", &ctx, status)
+}
+
+/// `GET /admin/trash`: trashed assets with who and when; restore, purge, empty.
+pub async fn trash_list(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    query: web::Query<ListQuery>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let q = query.q.as_deref().unwrap_or_default().trim().to_owned();
+    trash_page(
+        &tera,
+        &service,
+        &viewer,
+        &q,
+        page_number(query.page.as_deref()),
+        super::notice(query.done.as_deref()),
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /admin/trash/empty`: purge every trashed asset (the form's box must be ticked).
+pub async fn empty_trash(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let form = read_csrf(&req, &viewer, form)?;
+    if form.confirm.is_none() {
+        return trash_page(
+            &tera,
+            &service,
+            &viewer,
+            "",
+            1,
+            None,
+            Some(
+                "Nothing was purged: tick the box to confirm that every asset in the trash goes for good.",
+            ),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    service.empty_trash(viewer.user.username.as_str())?;
+    Ok(super::see_other("/admin/trash?done=emptied"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(path: &str) -> AssetSummary {
+        AssetSummary {
+            id: path.into(),
+            name: path.into(),
+            path: path.into(),
+            state: "live",
+            trashed_at: None,
+            trashed_by: None,
+            algorithm: "HS256",
+            weak_secret: false,
+            expiry_seconds: Some(600),
+            template_error: None,
+            restricted: false,
+            updated_at: Utc::now(),
+            updated_by: "admin".into(),
+        }
+    }
+
+    fn shape(lines: &[TreeLine]) -> String {
+        lines
+            .iter()
+            .map(|l| match l.kind {
+                "folder" => format!("F{}({})", l.folder.as_deref().unwrap(), l.count),
+                "item" => format!("I{}", l.asset.as_ref().unwrap().path),
+                "open" => "[".into(),
+                "close" => "]".into(),
+                _ => ";".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn assets_are_grouped_by_path_segments() {
+        let assets: Vec<AssetSummary> = [
+            "/tokens",
+            "/tokens/chat",
+            "/tokens/video/a",
+            "/tokens/video/b",
+            "/deep/down/only",
+            "/x",
+        ]
+        .into_iter()
+        .map(summary)
+        .collect();
+        assert_eq!(
+            shape(&tree(&assets)),
+            "I/deep/down/only;\
+             I/tokens[I/tokens/chat;F/tokens/video(2)[I/tokens/video/a;I/tokens/video/b;];];\
+             I/x;"
+        );
+    }
+
+    #[test]
+    fn a_caret_points_at_the_column() {
+        let l = locate("{\n\t\"a\": %x%\n}", 2, 7, "bad".into());
+        assert_eq!(l.source_line, "\t\"a\": %x%");
+        assert_eq!(l.caret, "\t     ^");
+    }
+
+    #[test]
+    fn json_is_indented_in_its_own_order() {
+        assert_eq!(
+            pretty_json(r#"{"z":1,"a":{"s":"x,{\":y"},"l":[],"g":["a","b"]}"#),
+            "{\n  \"z\": 1,\n  \"a\": {\n    \"s\": \"x,{\\\":y\"\n  },\n  \"l\": [],\n  \"g\": [\n    \"a\",\n    \"b\"\n  ]\n}"
+        );
+    }
+
+    #[test]
+    fn spans_read_like_the_countdowns() {
+        assert_eq!(span(5), "5 s");
+        assert_eq!(span(-600), "10 min 0 s");
+        assert_eq!(span(3723), "1 h 2 min 3 s");
+    }
 }

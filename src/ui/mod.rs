@@ -201,14 +201,12 @@ pub fn check_form(req: &HttpRequest, viewer: &Viewer, csrf: &str) -> Result<(), 
     Ok(())
 }
 
-/// Refuse cross-site requests: `Sec-Fetch-Site: cross-site`, or an `Origin` that is not this host.
+/// Refuse requests made by another site. Browsers that send `Sec-Fetch-Site` are trusted on it
+/// (`same-origin`, or `none` for a user typing the URL); otherwise an `Origin` header, when
+/// present, must name this host.
 pub fn same_origin(req: &HttpRequest) -> bool {
-    if req
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "cross-site")
-    {
-        return false;
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
     }
     match (
         req.headers().get(header::ORIGIN),

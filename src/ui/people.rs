@@ -1,53 +1,695 @@
-//! people pages (being built).
-use super::UiError;
-use actix_web::HttpResponse;
+//! The people pages: users, their attributes, groups, passwords, sessions and API keys.
 
-/// Placeholder until the page exists.
-pub async fn users() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::tools::Moment;
+use super::{UiError, Viewer};
+use crate::error::{AppError, FieldError};
+use crate::secret::SecretString;
+use crate::service::{Service, UserInput, UserUpdate, UserView};
+
+/// Attributes with their own field on the forms; every other attribute is a `name=value` line.
+const NAMED_ATTRIBUTES: [&str; 3] = ["first_name", "last_name", "email"];
+
+/// Field name → message, shown next to the field.
+type Errors = BTreeMap<String, String>;
+
+/// A row of the user list.
+#[derive(Serialize)]
+struct UserRow {
+    username: String,
+    name: String,
+    email: String,
+    groups: Vec<String>,
+    admin: bool,
+    disabled: bool,
+    has_password: bool,
+    sessions: usize,
 }
 
-/// Placeholder until the page exists.
-pub async fn create_user() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// What the create form shows (everything typed except the password).
+#[derive(Serialize, Default)]
+struct NewUserValues {
+    username: String,
+    admin: bool,
+    first_name: String,
+    last_name: String,
+    email: String,
+    groups: String,
 }
 
-/// Placeholder until the page exists.
-pub async fn user_page() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// Fields of the create form.
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: SecretString,
+    #[serde(default)]
+    admin: Option<String>,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    groups: String,
 }
 
-/// Placeholder until the page exists.
-pub async fn save_user() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// Query of pages shown after a redirect.
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
 }
 
-/// Placeholder until the page exists.
-pub async fn set_password() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// A form whose only field is the CSRF token (buttons).
+#[derive(Deserialize)]
+pub struct ButtonForm {
+    #[serde(default)]
+    csrf: String,
 }
 
-/// Placeholder until the page exists.
-pub async fn disable() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// Fields of the edit form.
+#[derive(Deserialize)]
+pub struct EditUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    attributes: String,
+    #[serde(default)]
+    groups: String,
+    #[serde(default)]
+    admin: Option<String>,
 }
 
-/// Placeholder until the page exists.
-pub async fn enable() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// Fields of the password form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: SecretString,
 }
 
-/// Placeholder until the page exists.
-pub async fn end_sessions() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// What the edit form shows: the stored values, or what was typed.
+#[derive(Serialize)]
+struct EditValues {
+    first_name: String,
+    last_name: String,
+    email: String,
+    attributes: String,
+    groups: String,
+    admin: bool,
 }
 
-/// Placeholder until the page exists.
-pub async fn create_api_key() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+impl EditValues {
+    fn of(user: &UserView) -> Self {
+        let attr = |name: &str| user.attributes.get(name).cloned().unwrap_or_default();
+        let attributes = user
+            .attributes
+            .iter()
+            .filter(|(name, _)| !NAMED_ATTRIBUTES.contains(&name.as_str()))
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        EditValues {
+            first_name: attr("first_name"),
+            last_name: attr("last_name"),
+            email: attr("email"),
+            attributes,
+            groups: user.groups.join(", "),
+            admin: user.admin,
+        }
+    }
+
+    fn typed(form: &EditUserForm) -> Self {
+        EditValues {
+            first_name: form.first_name.clone(),
+            last_name: form.last_name.clone(),
+            email: form.email.clone(),
+            attributes: form.attributes.clone(),
+            groups: form.groups.clone(),
+            admin: form.admin.is_some(),
+        }
+    }
 }
 
-/// Placeholder until the page exists.
-pub async fn revoke_api_key() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// A session row (never its id).
+#[derive(Serialize)]
+struct SessionRow {
+    created: Moment,
+    last_seen: Moment,
+}
+
+/// An API key row (its prefix, never the key).
+#[derive(Serialize)]
+struct KeyRow {
+    id: String,
+    prefix: String,
+    created: Moment,
+    last_used: Option<Moment>,
+    revoked: Option<Moment>,
+}
+
+/// Groups typed as `a, b, c`; empty pieces are ignored.
+fn parse_groups(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The named attribute fields plus the `name=value` lines of the textarea.
+fn parse_attributes(
+    first_name: &str,
+    last_name: &str,
+    email: &str,
+    lines: &str,
+) -> Result<BTreeMap<String, String>, FieldError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in NAMED_ATTRIBUTES.iter().zip([first_name, last_name, email]) {
+        let value = value.trim();
+        if !value.is_empty() {
+            out.insert((*name).to_owned(), value.to_owned());
+        }
+    }
+    for (i, line) in lines.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(FieldError::at(
+                "attributes",
+                format!("line {line_no}: write name=value"),
+                line_no,
+                1,
+            ));
+        };
+        let name = name.trim();
+        if NAMED_ATTRIBUTES.contains(&name) {
+            return Err(FieldError::at(
+                "attributes",
+                format!("line {line_no}: set {name} in its own field above"),
+                line_no,
+                1,
+            ));
+        }
+        if out
+            .insert(name.to_owned(), value.trim().to_owned())
+            .is_some()
+        {
+            return Err(FieldError::at(
+                "attributes",
+                format!("line {line_no}: {name} is set twice"),
+                line_no,
+                1,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Put a validation error next to its field; other errors become error pages.
+fn field_error(errors: &mut Errors, e: AppError, conflict_field: &str) -> Result<(), UiError> {
+    match e {
+        AppError::Invalid(f) => {
+            errors.insert(f.field.clone(), sentence(&f.field, &f.message));
+            Ok(())
+        }
+        AppError::Conflict(m) => {
+            errors.insert(conflict_field.to_owned(), sentence(conflict_field, &m));
+            Ok(())
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// A validation message as a sentence: `must be …` becomes `Username must be ….`
+fn sentence(field: &str, message: &str) -> String {
+    let message = message.trim_end_matches('.');
+    let text = if message.starts_with("must ") || message.starts_with("may ") {
+        format!("{} {message}", field.replace('_', " "))
+    } else {
+        message.to_owned()
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<Result<T, AppError>, UiError> {
+    web::block(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        UiError::Internal
+    })
+}
+
+fn users_page(
+    service: &Service,
+    tera: &tera::Tera,
+    viewer: &Viewer,
+    values: &NewUserValues,
+    errors: &Errors,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, UiError> {
+    let mut users = service.users()?;
+    users.sort_by_key(|u| u.username.to_ascii_lowercase());
+    let rows: Vec<UserRow> = users
+        .into_iter()
+        .map(|u| {
+            let attr = |name: &str| u.attributes.get(name).cloned().unwrap_or_default();
+            let name = format!("{} {}", attr("first_name"), attr("last_name"))
+                .trim()
+                .to_owned();
+            let sessions = service
+                .sessions_of(&u.username)
+                .map(|s| s.len())
+                .unwrap_or(0);
+            UserRow {
+                name,
+                email: attr("email"),
+                username: u.username,
+                groups: u.groups,
+                admin: u.admin,
+                disabled: u.disabled,
+                has_password: u.has_password,
+                sessions,
+            }
+        })
+        .collect();
+    let mut ctx = super::context(viewer, "users");
+    ctx.insert("users", &rows);
+    ctx.insert("form", values);
+    ctx.insert("errors", errors);
+    ctx.insert("notice", &notice);
+    super::render(tera, "users.html", &ctx, status)
+}
+
+/// `GET /admin/users`: every user, and a form to create one.
+pub async fn users(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    users_page(
+        &service,
+        &tera,
+        &viewer,
+        &NewUserValues::default(),
+        &Errors::new(),
+        super::notice(query.done.as_deref()),
+        StatusCode::OK,
+    )
+}
+
+/// `POST /admin/users`: create a user (the password is hashed on a blocking thread); on a
+/// mistake the form comes back with what was typed, except the password.
+pub async fn create_user(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let form = form.into_inner();
+    let values = NewUserValues {
+        username: form.username.trim().to_owned(),
+        admin: form.admin.is_some(),
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        email: form.email.clone(),
+        groups: form.groups.clone(),
+    };
+    let mut errors = Errors::new();
+    let attributes = match parse_attributes(&form.first_name, &form.last_name, &form.email, "") {
+        Ok(a) => a,
+        Err(f) => {
+            errors.insert(f.field.clone(), sentence(&f.field, &f.message));
+            BTreeMap::new()
+        }
+    };
+    if errors.is_empty() {
+        let password = (!form.password.expose().is_empty()).then_some(form.password);
+        let input = UserInput {
+            username: values.username.clone(),
+            password,
+            admin: values.admin,
+            attributes,
+            groups: parse_groups(&form.groups),
+        };
+        let svc: Arc<Service> = service.clone().into_inner();
+        let actor = viewer.user.username.to_string();
+        match blocking(move || svc.create_user(&actor, input)).await? {
+            Ok(user) => {
+                return Ok(super::see_other(&format!(
+                    "/admin/users/{}?done=user_created",
+                    user.username
+                )));
+            }
+            Err(e) => field_error(&mut errors, e, "username")?,
+        }
+    }
+    users_page(
+        &service,
+        &tera,
+        &viewer,
+        &values,
+        &errors,
+        None,
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// The state of the user page's forms.
+struct Shown<'a> {
+    values: EditValues,
+    errors: Errors,
+    notice: Option<&'a str>,
+    status: StatusCode,
+}
+
+fn user_view(
+    service: &Service,
+    tera: &tera::Tera,
+    viewer: &Viewer,
+    user: &UserView,
+    shown: Shown<'_>,
+) -> Result<HttpResponse, UiError> {
+    let sessions: Vec<SessionRow> = service
+        .sessions_of(&user.username)?
+        .into_iter()
+        .map(|s| SessionRow {
+            created: Moment::of(s.created_at),
+            last_seen: Moment::of(s.last_seen),
+        })
+        .collect();
+    let mut keys = service.api_keys(&user.username)?;
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+    let keys: Vec<KeyRow> = keys
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            prefix: k.prefix,
+            created: Moment::of(k.created_at),
+            last_used: k.last_used_at.map(Moment::of),
+            revoked: k.revoked_at.map(Moment::of),
+        })
+        .collect();
+    let mut ctx = super::context(viewer, "users");
+    ctx.insert("user", user);
+    ctx.insert("created", &Moment::of(user.created_at));
+    ctx.insert(
+        "is_self",
+        &viewer
+            .user
+            .username
+            .as_str()
+            .eq_ignore_ascii_case(&user.username),
+    );
+    ctx.insert("form", &shown.values);
+    ctx.insert("errors", &shown.errors);
+    ctx.insert("sessions", &sessions);
+    ctx.insert("keys", &keys);
+    ctx.insert("notice", &shown.notice);
+    super::render(tera, "user.html", &ctx, shown.status)
+}
+
+/// `GET /admin/users/{username}`: edit a user, reset the password, disable, end sessions, keys.
+pub async fn user_page(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    path: web::Path<String>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    let user = service.user(&path)?;
+    user_view(
+        &service,
+        &tera,
+        &viewer,
+        &user,
+        Shown {
+            values: EditValues::of(&user),
+            errors: Errors::new(),
+            notice: super::notice(query.done.as_deref()),
+            status: StatusCode::OK,
+        },
+    )
+}
+
+/// `POST /admin/users/{username}`: save attributes, groups and the admin flag.
+pub async fn save_user(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    path: web::Path<String>,
+    form: web::Form<EditUserForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let user = service.user(&path)?;
+    let mut errors = Errors::new();
+    match parse_attributes(
+        &form.first_name,
+        &form.last_name,
+        &form.email,
+        &form.attributes,
+    ) {
+        Err(f) => {
+            errors.insert(f.field.clone(), sentence(&f.field, &f.message));
+            if let Some(line) = f.line {
+                errors.insert("attributes_line".into(), line.to_string());
+            }
+        }
+        Ok(attributes) => {
+            let update = UserUpdate {
+                attributes,
+                groups: parse_groups(&form.groups),
+                admin: form.admin.is_some(),
+            };
+            match service.update_user(viewer.user.username.as_str(), &user.username, update) {
+                Ok(saved) => {
+                    return Ok(super::see_other(&format!(
+                        "/admin/users/{}?done=user_saved",
+                        saved.username
+                    )));
+                }
+                Err(e) => field_error(&mut errors, e, "attributes")?,
+            }
+        }
+    }
+    user_view(
+        &service,
+        &tera,
+        &viewer,
+        &user,
+        Shown {
+            values: EditValues::typed(&form),
+            errors,
+            notice: None,
+            status: StatusCode::BAD_REQUEST,
+        },
+    )
+}
+
+/// `POST /admin/users/{username}/password`: set a new password (hashed on a blocking thread);
+/// the user's sessions end.
+pub async fn set_password(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    path: web::Path<String>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let user = service.user(&path)?;
+    let svc: Arc<Service> = service.clone().into_inner();
+    let actor = viewer.user.username.to_string();
+    let username = user.username.clone();
+    let password = form.into_inner().password;
+    let mut errors = Errors::new();
+    match blocking(move || svc.set_password(&actor, &username, &password)).await? {
+        Ok(()) => {
+            return Ok(super::see_other(&format!(
+                "/admin/users/{}?done=password",
+                user.username
+            )));
+        }
+        Err(e) => field_error(&mut errors, e, "password")?,
+    }
+    user_view(
+        &service,
+        &tera,
+        &viewer,
+        &user,
+        Shown {
+            values: EditValues::of(&user),
+            errors,
+            notice: None,
+            status: StatusCode::BAD_REQUEST,
+        },
+    )
+}
+
+/// `POST /admin/users/{username}/disable`: ends their sessions; their API keys stop working.
+/// Administrators cannot disable themselves.
+pub async fn disable(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    form: web::Form<ButtonForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    if viewer.user.username.as_str().eq_ignore_ascii_case(&path) {
+        return Err(UiError::Conflict("You cannot disable yourself.".into()));
+    }
+    let user = service.set_disabled(viewer.user.username.as_str(), &path, true)?;
+    Ok(super::see_other(&format!(
+        "/admin/users/{}?done=disabled",
+        user.username
+    )))
+}
+
+/// `POST /admin/users/{username}/enable`.
+pub async fn enable(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    form: web::Form<ButtonForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let user = service.set_disabled(viewer.user.username.as_str(), &path, false)?;
+    Ok(super::see_other(&format!(
+        "/admin/users/{}?done=enabled",
+        user.username
+    )))
+}
+
+/// `POST /admin/users/{username}/sessions/end`: sign the user out everywhere.
+pub async fn end_sessions(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    form: web::Form<ButtonForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let user = service.user(&path)?;
+    service.end_sessions(viewer.user.username.as_str(), &user.username)?;
+    Ok(super::see_other(&format!(
+        "/admin/users/{}?done=sessions_ended",
+        user.username
+    )))
+}
+
+/// `POST /admin/users/{username}/api-keys`: create a key and show it this once (no redirect,
+/// so the key is in no URL and no history entry; the page is not stored).
+pub async fn create_api_key(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    path: web::Path<String>,
+    form: web::Form<ButtonForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let user = service.user(&path)?;
+    let created = service.create_api_key(viewer.user.username.as_str(), &user.username)?;
+    let mut ctx = super::context(&viewer, "users");
+    ctx.insert("username", &user.username);
+    ctx.insert("key", &created.key);
+    ctx.insert("prefix", &created.view.prefix);
+    ctx.insert("created", &Moment::of(created.view.created_at));
+    super::render(&tera, "api_key_created.html", &ctx, StatusCode::OK)
+}
+
+/// `POST /admin/users/{username}/api-keys/{id}/revoke`: the key stops working at once.
+pub async fn revoke_api_key(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<(String, String)>,
+    form: web::Form<ButtonForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let (username, id) = path.into_inner();
+    let user = service.user(&username)?;
+    service.revoke_api_key(viewer.user.username.as_str(), &user.username, &id)?;
+    Ok(super::see_other(&format!(
+        "/admin/users/{}?done=revoked",
+        user.username
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_lines_become_attributes_beside_the_named_fields() {
+        let a = parse_attributes("Ann", "", " a@b.c ", "team = blue\n\nage=42\r\n").unwrap();
+        assert_eq!(a["first_name"], "Ann");
+        assert_eq!(a["email"], "a@b.c");
+        assert_eq!(a["team"], "blue");
+        assert_eq!(a["age"], "42");
+        assert!(!a.contains_key("last_name"));
+    }
+
+    #[test]
+    fn a_line_without_equals_is_an_error_at_its_line() {
+        let e = parse_attributes("", "", "", "a=1\nnonsense").unwrap_err();
+        assert_eq!(e.field, "attributes");
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn a_named_attribute_in_the_lines_or_a_repeated_name_is_refused() {
+        assert!(parse_attributes("", "", "", "email=x@y.z").is_err());
+        assert!(parse_attributes("", "", "", "a=1\na=2").is_err());
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(
+            sentence("password", "must be at least 10 characters long"),
+            "Password must be at least 10 characters long."
+        );
+        assert_eq!(
+            sentence("username", "the username bob is taken"),
+            "The username bob is taken."
+        );
+    }
+
+    #[test]
+    fn groups_are_split_on_commas_and_trimmed() {
+        assert_eq!(parse_groups(" staff, ops ,, "), vec!["staff", "ops"]);
+    }
 }

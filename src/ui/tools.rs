@@ -1,23 +1,453 @@
-//! tools pages (being built).
-use super::UiError;
-use actix_web::HttpResponse;
+//! The tool pages: the token debugger, the audit log, and every user's "my tokens".
 
-/// Placeholder until the page exists.
-pub async fn debugger() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{UiError, Viewer};
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::{DebugKey, Debugged, Service};
+
+/// A point in time for a template: RFC 3339 for `<time datetime>` (shown in local time by the
+/// script) and UTC text for pages without JavaScript.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moment {
+    /// RFC 3339.
+    pub iso: String,
+    /// `2025-01-31 17:05:09 UTC`.
+    pub text: String,
+    /// Unix seconds (for countdowns).
+    pub unix: i64,
 }
 
-/// Placeholder until the page exists.
-pub async fn debug() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+impl Moment {
+    /// The moment `t`.
+    pub fn of(t: DateTime<Utc>) -> Moment {
+        Moment {
+            iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            text: t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            unix: t.timestamp(),
+        }
+    }
 }
 
-/// Placeholder until the page exists.
-pub async fn audit() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+/// A token lifetime in words: `10 min`, `1 h 30 min`, `45 s`.
+pub fn lifetime(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+    );
+    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "min"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect();
+    if parts.is_empty() {
+        "0 s".into()
+    } else {
+        parts.join(" ")
+    }
 }
 
-/// Placeholder until the page exists.
-pub async fn my_tokens() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
+// ---- debugger ------------------------------------------------------------------------------
+
+/// Most assets offered in the debugger's select; with more, the asset is typed by path.
+const MAX_ASSET_CHOICES: usize = 500;
+
+/// An asset in the debugger's select.
+#[derive(Serialize)]
+struct AssetChoice {
+    id: String,
+    name: String,
+    path: String,
+}
+
+/// Fields of the debugger form.
+#[derive(Deserialize, Default)]
+pub struct DebugForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    /// `none`, `asset` or `secret`.
+    #[serde(default)]
+    verify: String,
+    /// An asset id (from the select) or path (typed).
+    #[serde(default)]
+    asset: String,
+    #[serde(default)]
+    secret: SecretString,
+}
+
+/// The time claims of a decoded token, for the page.
+#[derive(Serialize)]
+struct TimeClaim {
+    name: &'static str,
+    label: &'static str,
+    at: Moment,
+    past: bool,
+}
+
+/// Live assets for the select (by path), or `None` when there are too many to list.
+fn asset_choices(service: &Service) -> Option<Vec<AssetChoice>> {
+    let first = service.asset_page(false, "", 1);
+    if first.total > MAX_ASSET_CHOICES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(first.total);
+    let pages = first.pages;
+    let mut page = first;
+    loop {
+        out.extend(page.assets.into_iter().map(|a| AssetChoice {
+            id: a.id,
+            name: a.name,
+            path: a.path,
+        }));
+        if page.page >= pages {
+            break;
+        }
+        page = service.asset_page(false, "", page.page + 1);
+    }
+    Some(out)
+}
+
+fn time_claims(claims: &serde_json::Value, now: DateTime<Utc>) -> Vec<TimeClaim> {
+    [
+        ("iat", "Issued (iat)"),
+        ("nbf", "Not before (nbf)"),
+        ("exp", "Expires (exp)"),
+    ]
+    .into_iter()
+    .filter_map(|(name, label)| {
+        let t = claims.get(name)?.as_i64()?;
+        let at = Utc.timestamp_opt(t, 0).single()?;
+        Some(TimeClaim {
+            name,
+            label,
+            past: at <= now,
+            at: Moment::of(at),
+        })
+    })
+    .collect()
+}
+
+/// The one-line verdict: what a reader should conclude.
+fn verdict(d: &Debugged, key_given: bool) -> (&'static str, String) {
+    if let Some(e) = &d.decode_error {
+        return ("bad", format!("Cannot decode this token: {e}"));
+    }
+    if !key_given {
+        return (
+            "",
+            "Decoded, not verified: choose an asset or paste a secret to check the signature."
+                .into(),
+        );
+    }
+    if d.verified {
+        return (
+            "ok",
+            "Signature verified, and the token is valid now.".into(),
+        );
+    }
+    let failing: Vec<&str> = d.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    let signature_ok = d.checks.iter().any(|c| c.name == "signature" && c.ok);
+    ("bad", explain(&failing, signature_ok))
+}
+
+/// `text` with a capital first letter and a full stop.
+fn capitalized(text: &str) -> String {
+    let text = text.trim_end_matches('.');
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// Words for the checks that failed (`algorithm`, `signature`, `exp`, `nbf`).
+fn explain(failing: &[&str], signature_ok: bool) -> String {
+    let words: Vec<&str> = failing
+        .iter()
+        .map(|name| match *name {
+            "algorithm" => "wrong algorithm",
+            "signature" => "bad signature",
+            "exp" => "expired",
+            "nbf" => "not yet valid",
+            other => other,
+        })
+        .collect();
+    if signature_ok {
+        return format!("Signature verified, but {}.", words.join(" and "));
+    }
+    if words.is_empty() {
+        return "Not verified.".into();
+    }
+    capitalized(&words.join(", "))
+}
+
+fn debugger_page(
+    service: &Service,
+    tera: &tera::Tera,
+    viewer: &Viewer,
+    form: &DebugForm,
+    result: Option<(&Debugged, bool)>,
+    error: Option<(String, String)>,
+) -> Result<HttpResponse, UiError> {
+    let mut ctx = super::context(viewer, "debugger");
+    let choices = asset_choices(service);
+    ctx.insert("asset_list", &choices.is_some());
+    ctx.insert("assets", &choices.unwrap_or_default());
+    ctx.insert("token", &form.token);
+    let verify = match form.verify.as_str() {
+        "asset" | "secret" => form.verify.as_str(),
+        _ => "none",
+    };
+    ctx.insert("verify", verify);
+    ctx.insert("asset", &form.asset);
+    // A pasted secret is never sent back: no page but the form that sets a secret shows one.
+    ctx.insert("secret_pasted", &!form.secret.expose().is_empty());
+    let (field, message) = error.clone().unwrap_or_default();
+    ctx.insert("error_field", &field);
+    ctx.insert("error", &message);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    if let Some((d, key_given)) = result {
+        let (class, text) = verdict(d, key_given);
+        ctx.insert("result", d);
+        ctx.insert("verdict_class", class);
+        ctx.insert("verdict", &text);
+        let claims: Option<serde_json::Value> = d
+            .claims
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok());
+        let times = claims
+            .map(|c| time_claims(&c, Utc::now()))
+            .unwrap_or_default();
+        ctx.insert("times", &times);
+    }
+    super::render(tera, "debugger.html", &ctx, status)
+}
+
+/// `GET /admin/debugger`: paste a token.
+pub async fn debugger(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    debugger_page(&service, &tera, &viewer, &DebugForm::default(), None, None)
+}
+
+/// `POST /admin/debugger`: decode the pasted token and verify it against the chosen key. A POST,
+/// so the token is in no URL, history entry or access log.
+pub async fn debug(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    form: web::Form<DebugForm>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let form = form.into_inner();
+    if form.token.trim().is_empty() {
+        let err = ("token".to_owned(), "Paste a token to decode.".to_owned());
+        return debugger_page(&service, &tera, &viewer, &form, None, Some(err));
+    }
+    let key = match form.verify.as_str() {
+        "asset" => {
+            let chosen = form.asset.trim();
+            let id = if chosen.starts_with('/') {
+                service.find_asset(chosen).map(|a| a.id)
+            } else if chosen.is_empty() {
+                Err(AppError::NotFound)
+            } else {
+                Ok(chosen.to_owned())
+            };
+            match id {
+                Ok(id) => DebugKey::Asset(id),
+                Err(AppError::NotFound) => {
+                    let err = (
+                        "asset".to_owned(),
+                        "Choose an asset (by its path) to verify against.".to_owned(),
+                    );
+                    return debugger_page(&service, &tera, &viewer, &form, None, Some(err));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        "secret" => DebugKey::Secret(form.secret.expose().to_owned()),
+        _ => DebugKey::None,
+    };
+    let key_given = !matches!(key, DebugKey::None);
+    match service.debug_token(&form.token, key, Utc::now()) {
+        Ok(d) => debugger_page(&service, &tera, &viewer, &form, Some((&d, key_given)), None),
+        Err(AppError::Invalid(f)) => {
+            let err = (f.field.clone(), capitalized(&f.message));
+            debugger_page(&service, &tera, &viewer, &form, None, Some(err))
+        }
+        Err(AppError::NotFound) => {
+            let err = (
+                "asset".to_owned(),
+                "That asset no longer exists.".to_owned(),
+            );
+            debugger_page(&service, &tera, &viewer, &form, None, Some(err))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- audit log -----------------------------------------------------------------------------
+
+/// Events shown unless another limit is chosen.
+const DEFAULT_AUDIT_LIMIT: usize = 200;
+
+/// Filters of the audit page.
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    user: Option<String>,
+    asset: Option<String>,
+    limit: Option<String>,
+}
+
+/// An event row.
+#[derive(Serialize)]
+struct EventRow {
+    at: Moment,
+    actor: String,
+    actor_href: String,
+    action: String,
+    target: String,
+    target_href: String,
+    outcome: String,
+    jti: Option<String>,
+}
+
+/// `GET /admin/audit?user=&asset=&limit=`: newest first; token issuance and admin actions.
+pub async fn audit(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::admin(&req, &service)?;
+    let q = query.into_inner();
+    let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let user = clean(q.user);
+    let asset = clean(q.asset);
+    let limit = q
+        .limit
+        .and_then(|l| l.trim().parse::<usize>().ok())
+        .unwrap_or(DEFAULT_AUDIT_LIMIT)
+        .clamp(1, 1000);
+    let svc: Arc<Service> = service.into_inner();
+    let (u, a) = (user.clone(), asset.clone());
+    let events = web::block(move || svc.audit_events(u.as_deref(), a.as_deref(), limit))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "blocking task failed");
+            UiError::Internal
+        })??;
+    let rows: Vec<EventRow> = events
+        .into_iter()
+        .map(|e| EventRow {
+            at: Moment::of(e.at),
+            actor_href: format!("/admin/audit?user={}", encode(&e.actor)),
+            target_href: format!("/admin/audit?asset={}", encode(&e.target)),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome,
+            jti: e.jti,
+        })
+        .collect();
+    let mut ctx = super::context(&viewer, "audit");
+    ctx.insert("events", &rows);
+    ctx.insert("user", &user.unwrap_or_default());
+    ctx.insert("asset", &asset.unwrap_or_default());
+    ctx.insert("limit", &limit);
+    ctx.insert("limits", &[100usize, 200, 500, 1000]);
+    ctx.insert("full", &(rows.len() >= limit));
+    super::render(&tera, "audit.html", &ctx, StatusCode::OK)
+}
+
+// ---- my tokens -----------------------------------------------------------------------------
+
+/// A row of "my tokens".
+#[derive(Serialize)]
+struct TokenRow {
+    name: String,
+    path: String,
+    url: String,
+    expiry: Option<String>,
+    broken: bool,
+}
+
+/// `GET /admin/my-tokens`: for every signed-in user, the assets they may fetch and their URLs.
+pub async fn my_tokens(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = super::viewer(&req, &service)?;
+    let base = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let rows: Vec<TokenRow> = service
+        .readable_assets(&viewer.user)
+        .into_iter()
+        .map(|a| TokenRow {
+            url: format!("{base}{}", a.path),
+            expiry: a.expiry_seconds.map(lifetime),
+            broken: a.template_error.is_some(),
+            name: a.name,
+            path: a.path,
+        })
+        .collect();
+    let mut ctx = super::context(&viewer, "my_tokens");
+    ctx.insert("tokens", &rows);
+    super::render(&tera, "my_tokens.html", &ctx, StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_names_what_failed() {
+        assert_eq!(explain(&["signature"], false), "Bad signature.");
+        assert_eq!(explain(&["exp"], true), "Signature verified, but expired.");
+        assert_eq!(
+            explain(&["algorithm", "nbf"], false),
+            "Wrong algorithm, not yet valid."
+        );
+    }
+
+    #[test]
+    fn lifetimes_read_as_words() {
+        assert_eq!(lifetime(600), "10 min");
+        assert_eq!(lifetime(5400), "1 h 30 min");
+        assert_eq!(lifetime(45), "45 s");
+        assert_eq!(lifetime(0), "0 s");
+    }
 }

@@ -15,3 +15,5 @@ mod restart;
 mod sessions;
 mod smoke;
 mod tokens;
+mod ui_assets;
+mod ui_people;

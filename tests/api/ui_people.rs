@@ -1,0 +1,585 @@
+//! The people and tool pages of the admin UI: users, API keys, the debugger, the audit log and
+//! "my tokens", driven through their HTML forms.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use reqwest::{Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, TEST_SECRET, TestApp, asset_body, spawn_app};
+
+/// A signed-in browser: its session cookie and CSRF token.
+struct Browser {
+    session: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &TestApp, username: &str, password: &str) -> Browser {
+    let session = app
+        .login_session(username, password)
+        .await
+        .expect("signs in");
+    let csrf = app.csrf_token(&session).await;
+    Browser { session, csrf }
+}
+
+async fn admin(app: &TestApp) -> Browser {
+    sign_in(app, "admin", ADMIN_PASSWORD).await
+}
+
+async fn get_page(app: &TestApp, b: &Browser, path: &str) -> Response {
+    app.client
+        .get(app.url(path))
+        .header(header::COOKIE, format!("jas_session={}", b.session))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page_html(app: &TestApp, b: &Browser, path: &str) -> String {
+    let res = get_page(app, b, path).await;
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    res.text().await.unwrap()
+}
+
+/// Post a form the way a browser on this site does: the session cookie, the CSRF field, and a
+/// same-origin `Origin`.
+async fn post_form(app: &TestApp, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
+    let mut body: Vec<(&str, &str)> = vec![("csrf", b.csrf.as_str())];
+    body.extend_from_slice(fields);
+    app.client
+        .post(app.url(path))
+        .header(header::COOKIE, format!("jas_session={}", b.session))
+        .header(header::ORIGIN, app.address.as_str())
+        .form(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(res: &Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn get_user(app: &TestApp, username: &str) -> Value {
+    let res = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/users/{username}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+fn hs256(claims: Value, secret: &[u8]) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{header}.{payload}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{input}.{sig}")
+}
+
+/// The text of the element that follows `marker` up to the next `<`.
+fn text_after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in page"))
+        + marker.len();
+    let rest = &html[start..];
+    &rest[..rest.find('<').unwrap_or(rest.len())]
+}
+
+#[tokio::test]
+async fn an_administrator_creates_a_user_with_the_form() {
+    let app = spawn_app().await;
+    let b = admin(&app).await;
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/users",
+        &[
+            ("username", "carol"),
+            ("password", "carol-password-1"),
+            ("first_name", "Carol"),
+            ("last_name", "Jones"),
+            ("email", "carol@example.org"),
+            ("groups", "staff, ops"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/admin/users/carol?done=user_created");
+
+    let user = get_user(&app, "carol").await;
+    assert_eq!(user["attributes"]["first_name"], "Carol");
+    assert_eq!(user["attributes"]["email"], "carol@example.org");
+    assert_eq!(user["groups"], json!(["staff", "ops"]));
+    assert_eq!(user["admin"], false);
+    assert!(
+        app.login_session("carol", "carol-password-1")
+            .await
+            .is_some()
+    );
+
+    let html = page_html(&app, &b, "/admin/users/carol?done=user_created").await;
+    assert!(html.contains("User created."));
+    let list = page_html(&app, &b, "/admin/users").await;
+    assert!(list.contains("/admin/users/carol"));
+    assert!(list.contains("Carol Jones"));
+}
+
+#[tokio::test]
+async fn a_form_error_keeps_what_was_typed_but_never_the_password() {
+    let app = spawn_app().await;
+    let b = admin(&app).await;
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/users",
+        &[
+            ("username", "dave"),
+            ("password", "short-pw"),
+            ("first_name", "Dave"),
+            ("groups", "staff"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Password must be at least 10 characters long."));
+    assert!(html.contains(r#"value="dave""#));
+    assert!(html.contains(r#"value="Dave""#));
+    assert!(!html.contains("short-pw"), "the password is not sent back");
+    let res = app
+        .api(reqwest::Method::GET, "/api/v1/users/dave", None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // A taken username is reported at its field.
+    let res = post_form(&app, &b, "/admin/users", &[("username", "ADMIN")]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("is taken"));
+}
+
+#[tokio::test]
+async fn script_in_attributes_and_groups_renders_as_text() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "eve"})).await;
+    let b = admin(&app).await;
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/users/eve",
+        &[
+            ("first_name", "<script>alert(1)</script>"),
+            ("email", r#""onmouseover="alert(2)"#),
+            ("attributes", "team=<img src=x onerror=alert(3)>\nage=42"),
+            ("groups", r#"staff, "onmouseover="alert(4)"#),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let user = get_user(&app, "eve").await;
+    assert_eq!(
+        user["attributes"]["first_name"],
+        "<script>alert(1)</script>"
+    );
+    assert_eq!(user["attributes"]["team"], "<img src=x onerror=alert(3)>");
+    assert_eq!(user["attributes"]["age"], "42");
+
+    for page in ["/admin/users/eve", "/admin/users"] {
+        let html = page_html(&app, &b, page).await;
+        assert!(!html.contains("<script>alert"), "{page}");
+        assert!(!html.contains("<img src=x"), "{page}");
+        assert!(!html.contains(r#""onmouseover=""#), "{page}");
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{page}");
+        assert!(html.contains("&quot;onmouseover=&quot;alert(4)"), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_attribute_line_is_reported_at_its_line_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "fay", "attributes": {"team": "blue"}}))
+        .await;
+    let b = admin(&app).await;
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/users/fay",
+        &[("attributes", "team=red\nno equals sign here")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Line 2: write name=value."));
+    assert!(html.contains(r#"data-error-line="2""#));
+    assert!(html.contains("no equals sign here"), "what was typed stays");
+    assert_eq!(get_user(&app, "fay").await["attributes"]["team"], "blue");
+}
+
+#[tokio::test]
+async fn an_api_key_is_shown_once_and_then_only_by_its_prefix() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bot"})).await;
+    app.create_asset(asset_body(
+        "/bot/token",
+        r#"{"sub": "%globals_user_attribute_username%"}"#,
+    ))
+    .await;
+    let b = admin(&app).await;
+    let res = post_form(&app, &b, "/admin/users/bot/api-keys", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK, "the key page, not a redirect");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("you won't see it again"));
+    let key = text_after(&html, r#"<code id="api-key">"#).to_owned();
+    assert!(key.starts_with("jas_"), "{key}");
+    let prefix = key[..12].to_owned();
+
+    assert_eq!(
+        app.get_token("/bot/token", &key).await.status(),
+        StatusCode::OK
+    );
+
+    let page = page_html(&app, &b, "/admin/users/bot").await;
+    assert!(page.contains(&format!("{prefix}…")));
+    assert!(!page.contains(&key), "the key is never shown again");
+}
+
+#[tokio::test]
+async fn revoking_a_key_with_the_form_stops_it_at_once() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bot"})).await;
+    app.create_asset(asset_body("/bot/token", r#"{"sub": "x"}"#))
+        .await;
+    let key = app.create_api_key("bot").await;
+    assert_eq!(
+        app.get_token("/bot/token", &key).await.status(),
+        StatusCode::OK
+    );
+    let b = admin(&app).await;
+    let page = page_html(&app, &b, "/admin/users/bot").await;
+    let action = text_after(&page, r#"action="/admin/users/bot/api-keys/"#);
+    let id = action.split('/').next().unwrap().to_owned();
+
+    let res = post_form(
+        &app,
+        &b,
+        &format!("/admin/users/bot/api-keys/{id}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/admin/users/bot?done=revoked");
+    assert_eq!(
+        app.get_token("/bot/token", &key).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let page = page_html(&app, &b, "/admin/users/bot?done=revoked").await;
+    assert!(page.contains("API key revoked."));
+    assert!(page.contains(">revoked</span>"));
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_or_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "gus", "password": "gus-password-1"}))
+        .await;
+    let b = admin(&app).await;
+    let cookie = format!("jas_session={}", b.session);
+    for (path, fields) in [
+        ("/admin/users", vec![("username", "mallory")]),
+        ("/admin/users/gus/disable", vec![]),
+        ("/admin/users/gus/api-keys", vec![]),
+        (
+            "/admin/users/gus/password",
+            vec![("password", "evil-password-1")],
+        ),
+    ] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header(header::COOKIE, &cookie)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} without csrf");
+
+        let mut with_token = fields.clone();
+        with_token.push(("csrf", b.csrf.as_str()));
+        let res = app
+            .client
+            .post(app.url(path))
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, "https://evil.example")
+            .form(&with_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} cross-site");
+    }
+    let res = app
+        .api(reqwest::Method::GET, "/api/v1/users/mallory", None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let gus = get_user(&app, "gus").await;
+    assert_eq!(gus["disabled"], false);
+    assert!(app.login_session("gus", "gus-password-1").await.is_some());
+    let keys = app
+        .api(reqwest::Method::GET, "/api/v1/users/gus/api-keys", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(keys, json!([]));
+}
+
+#[tokio::test]
+async fn a_non_admin_is_refused_admin_pages_but_sees_their_own_tokens() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "hal", "password": "hal-password-1", "groups": ["staff"]}))
+        .await;
+    let mut open = asset_body("/hal/chat", r#"{"sub": "x"}"#);
+    open["name"] = json!("Chat <b>for</b> staff");
+    open["read"] = json!({"groups": ["staff"]});
+    app.create_asset(open).await;
+    let mut closed = asset_body("/ops/secret-thing", r#"{"sub": "x"}"#);
+    closed["read"] = json!({"groups": ["ops"]});
+    app.create_asset(closed).await;
+
+    let b = sign_in(&app, "hal", "hal-password-1").await;
+    for path in [
+        "/admin/users",
+        "/admin/users/hal",
+        "/admin/debugger",
+        "/admin/audit",
+    ] {
+        assert_eq!(
+            get_page(&app, &b, path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let res = post_form(&app, &b, "/admin/users/hal/api-keys", &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let html = page_html(&app, &b, "/admin/my-tokens").await;
+    let url = app.url("/hal/chat").replace('/', "&#x2F;");
+    assert!(html.contains(&url), "the full token URL: {html}");
+    assert!(html.contains("Chat &lt;b&gt;for&lt;&#x2F;b&gt; staff"));
+    assert!(html.contains("10 min"));
+    assert!(
+        !html.contains("secret-thing"),
+        "assets hal may not read are not listed"
+    );
+}
+
+#[tokio::test]
+async fn pages_ask_a_signed_out_visitor_to_sign_in() {
+    let app = spawn_app().await;
+    for path in [
+        "/admin/my-tokens",
+        "/admin/users",
+        "/admin/audit?user=admin",
+    ] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(location(&res).starts_with("/login?next="), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_debugger_explains_a_bad_signature_and_an_expired_token() {
+    let app = spawn_app().await;
+    let asset = app
+        .create_asset(asset_body("/dbg/token", r#"{"sub": "x"}"#))
+        .await;
+    let id = asset["id"].as_str().unwrap();
+    let b = admin(&app).await;
+    let now = chrono::Utc::now().timestamp();
+
+    let good = hs256(
+        json!({"sub": "x", "exp": now + 600}),
+        TEST_SECRET.as_bytes(),
+    );
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/debugger",
+        &[("token", &good), ("verify", "asset"), ("asset", id)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Signature verified, and the token is valid now."));
+    assert!(html.contains(r#"<span class="t-header">"#));
+
+    let forged = hs256(
+        json!({"sub": "x", "exp": now + 600}),
+        b"not the asset's secret at all!!",
+    );
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/debugger",
+        &[
+            ("token", &forged),
+            ("verify", "asset"),
+            ("asset", "/dbg/token"),
+        ],
+    )
+    .await;
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"<p class="verdict bad" role="status">Bad signature.</p>"#));
+
+    let expired = hs256(
+        json!({"sub": "<script>x</script>", "exp": now - 60}),
+        TEST_SECRET.as_bytes(),
+    );
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/debugger",
+        &[
+            ("token", &expired),
+            ("verify", "secret"),
+            ("secret", TEST_SECRET),
+        ],
+    )
+    .await;
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Signature verified, but expired."));
+    assert!(html.contains("expired at"));
+    assert!(html.contains("&lt;script&gt;x"), "claims are escaped");
+    assert!(!html.contains("<script>x"));
+    assert!(
+        !html.contains(TEST_SECRET),
+        "a pasted secret is not sent back"
+    );
+
+    // Decoding alone needs no key; a token that is not a JWT is explained.
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/debugger",
+        &[("token", "not-a-token"), ("verify", "none")],
+    )
+    .await;
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Cannot decode this token"));
+}
+
+#[tokio::test]
+async fn disabling_ends_the_users_sessions_and_an_admin_cannot_disable_themselves() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "ivy", "password": "ivy-password-1"}))
+        .await;
+    let ivy = sign_in(&app, "ivy", "ivy-password-1").await;
+    let b = admin(&app).await;
+
+    let page = page_html(&app, &b, "/admin/users/ivy").await;
+    assert!(page.contains("Disable user"));
+    assert!(
+        page.matches("<time datetime").count() >= 3,
+        "created + a session"
+    );
+
+    let res = post_form(&app, &b, "/admin/users/ivy/disable", &[]).await;
+    assert_eq!(location(&res), "/admin/users/ivy?done=disabled");
+    assert_eq!(
+        get_page(&app, &ivy, "/admin/my-tokens").await.status(),
+        StatusCode::SEE_OTHER,
+        "ivy's session ended"
+    );
+    assert!(app.login_session("ivy", "ivy-password-1").await.is_none());
+
+    let res = post_form(&app, &b, "/admin/users/ivy/enable", &[]).await;
+    assert_eq!(location(&res), "/admin/users/ivy?done=enabled");
+    assert!(app.login_session("ivy", "ivy-password-1").await.is_some());
+
+    let own = page_html(&app, &b, "/admin/users/admin").await;
+    assert!(own.contains("You cannot disable yourself."));
+    let res = post_form(&app, &b, "/admin/users/admin/disable", &[]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(get_user(&app, "admin").await["disabled"], false);
+}
+
+#[tokio::test]
+async fn a_password_reset_and_end_sessions_sign_the_user_out() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "jo", "password": "jo-password-111"}))
+        .await;
+    let b = admin(&app).await;
+
+    let jo = sign_in(&app, "jo", "jo-password-111").await;
+    let res = post_form(&app, &b, "/admin/users/jo/sessions/end", &[]).await;
+    assert_eq!(location(&res), "/admin/users/jo?done=sessions_ended");
+    assert_eq!(
+        get_page(&app, &jo, "/admin/my-tokens").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let jo = sign_in(&app, "jo", "jo-password-111").await;
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/users/jo/password",
+        &[("password", "short")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("at least 10 characters"));
+    let res = post_form(
+        &app,
+        &b,
+        "/admin/users/jo/password",
+        &[("password", "jo-new-password-2")],
+    )
+    .await;
+    assert_eq!(location(&res), "/admin/users/jo?done=password");
+    assert_eq!(
+        get_page(&app, &jo, "/admin/my-tokens").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(app.login_session("jo", "jo-password-111").await.is_none());
+    assert!(app.login_session("jo", "jo-new-password-2").await.is_some());
+}
+
+#[tokio::test]
+async fn the_audit_page_lists_events_newest_first_and_filters_by_user_and_asset() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "kim"})).await;
+    let key = app.create_api_key("kim").await;
+    app.create_asset(asset_body("/a/one", r#"{"sub": "x"}"#))
+        .await;
+    app.create_asset(asset_body("/a/two", r#"{"sub": "x"}"#))
+        .await;
+    assert_eq!(app.get_token("/a/one", &key).await.status(), StatusCode::OK);
+    assert_eq!(app.get_token("/a/two", &key).await.status(), StatusCode::OK);
+    let b = admin(&app).await;
+
+    let all = page_html(&app, &b, "/admin/audit").await;
+    let two = all.find("&#x2F;a&#x2F;two").expect("/a/two listed");
+    let create = all.find("asset.create").expect("asset.create listed");
+    assert!(two < create, "newest first");
+
+    let html = page_html(&app, &b, "/admin/audit?user=kim&asset=%2Fa%2Fone").await;
+    assert_eq!(html.matches("<code>token.issue</code>").count(), 1);
+    assert!(!html.contains("asset.create"));
+    assert!(!html.contains(&key), "never a credential");
+
+    let none = page_html(&app, &b, "/admin/audit?user=nobody").await;
+    assert!(none.contains("No events match these filters."));
+}
