@@ -27,6 +27,9 @@ pub struct AuditEvent {
     /// The token's `jti`, for issued tokens that have one (never the token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// More about it, e.g. whom a preview was for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl AuditEvent {
@@ -39,6 +42,7 @@ impl AuditEvent {
             target: target.to_owned(),
             outcome: "ok".to_owned(),
             jti: None,
+            detail: None,
         }
     }
 }

@@ -87,6 +87,9 @@ pub enum AppError {
     /// The asset is misconfigured for this request (e.g. a template renders text into a value position).
     #[error("asset configuration error: {0}")]
     Config(String),
+    /// Too many failed sign-ins for one username; try again after this many seconds.
+    #[error("too many failed sign-ins; retry in {0} s")]
+    Throttled(u64),
     /// A template that renders an error for a particular user (shown by the admin preview).
     #[error("render error: {0}")]
     Render(FieldError),
@@ -104,6 +107,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) | AppError::Stale { .. } => StatusCode::CONFLICT,
             AppError::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Config(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

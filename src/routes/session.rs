@@ -104,6 +104,26 @@ pub async fn login(
                 safe_next(form.next.as_deref()),
             )
         }
+        Err(AppError::Throttled(retry)) => {
+            tracing::warn!("sign-in throttled after repeated failures");
+            let minutes = retry.div_ceil(60);
+            let message = format!(
+                "Too many failed sign-ins for this username. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut res = page(
+                &tera,
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&message),
+                &form.username,
+                safe_next(form.next.as_deref()),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             HttpResponse::InternalServerError().finish()

@@ -56,7 +56,14 @@ pub struct Service {
     admin_writes: Mutex<()>,
     sessions: SessionPolicy,
     password_checks: tokio::sync::Semaphore,
+    login_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
 }
+
+/// After this many failed sign-ins for one username within [`LOGIN_WINDOW`], sign-in for that
+/// username is refused until the window has passed (whether or not the user exists).
+pub const MAX_LOGIN_FAILURES: u32 = 10;
+/// The window in which failed sign-ins are counted.
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Input for creating or replacing an asset (`POST`/`PUT /api/v1/assets`, `asset create`).
 #[derive(Debug, Default, Deserialize)]
@@ -350,6 +357,7 @@ impl Service {
             admin_writes: Mutex::new(()),
             sessions,
             password_checks: tokio::sync::Semaphore::new(max_password_checks.max(1)),
+            login_failures: Mutex::new(HashMap::new()),
         })
     }
 
@@ -419,6 +427,7 @@ impl Service {
             target: target.to_owned(),
             outcome: outcome.into(),
             jti,
+            detail: None,
         };
         if !asset.asset.can_read(user) {
             self.audit.record(event("forbidden", None));
@@ -505,6 +514,10 @@ impl Service {
         password: SecretString,
         previous_session: Option<&str>,
     ) -> Result<SignedIn, AppError> {
+        let throttle_key: String = username.to_ascii_lowercase().chars().take(64).collect();
+        if let Some(retry) = self.login_throttled(&throttle_key) {
+            return Err(AppError::Throttled(retry));
+        }
         let user = match Username::parse(username) {
             Ok(name) => self.store.user_by_username(name.as_str())?,
             Err(_) => None,
@@ -527,6 +540,7 @@ impl Service {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
+                self.note_login_failure(&throttle_key);
                 self.audit.record(AuditEvent {
                     outcome: "forbidden".into(),
                     ..AuditEvent::admin(username, "session.login", username)
@@ -534,6 +548,10 @@ impl Service {
                 return Err(AppError::Forbidden("wrong username or password".into()));
             }
         };
+        self.login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&throttle_key);
         if let Some(old) = previous_session {
             self.store.remove_session(&digest(old))?;
         }
@@ -553,6 +571,36 @@ impl Service {
             user.username.as_str(),
         ));
         Ok(SignedIn { session_id, user })
+    }
+
+    /// Seconds until sign-in for this (case-folded) username is allowed again, if it is throttled.
+    fn login_throttled(&self, key: &str) -> Option<u64> {
+        let failures = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (count, since) = failures.get(key)?;
+        let elapsed = since.elapsed();
+        (*count >= MAX_LOGIN_FAILURES && elapsed < LOGIN_WINDOW)
+            .then(|| (LOGIN_WINDOW - elapsed).as_secs().max(1))
+    }
+
+    fn note_login_failure(&self, key: &str) {
+        let mut failures = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if failures.len() > 100_000 {
+            // Bound the memory a flood of made-up names can take: forget expired windows.
+            failures.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
+        }
+        let entry = failures
+            .entry(key.to_owned())
+            .or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= LOGIN_WINDOW {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
     }
 
     /// End a session.
@@ -1094,11 +1142,10 @@ impl Service {
                 user.username
             ));
         }
-        self.audit.record(AuditEvent::admin(
-            actor,
-            "asset.preview",
-            &format!("{} as {}", a.path, user.username),
-        ));
+        self.audit.record(AuditEvent {
+            detail: Some(format!("as {}", user.username)),
+            ..AuditEvent::admin(actor, "asset.preview", a.path.as_str())
+        });
         let issued = compiled
             .issue(&user, Utc::now(), None)
             .map_err(|e| match e {

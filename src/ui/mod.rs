@@ -88,6 +88,7 @@ impl From<AppError> for UiError {
             AppError::NotFound => UiError::NotFound,
             AppError::Invalid(f) | AppError::Render(f) => UiError::BadRequest(f.to_string()),
             AppError::Conflict(m) => UiError::Conflict(m),
+            AppError::Throttled(_) => UiError::Conflict(e.to_string()),
             AppError::Stale { .. } => UiError::Conflict(e.to_string()),
             AppError::Config(_) | AppError::Unexpected(_) => {
                 tracing::error!(error = %e, "admin page failed");

@@ -340,6 +340,8 @@ struct EventRow {
     target_href: String,
     outcome: String,
     jti: Option<String>,
+    /// More about the event.
+    detail: Option<String>,
 }
 
 /// `GET /admin/audit?user=&asset=&limit=`: newest first; token issuance and admin actions.
@@ -378,6 +380,7 @@ pub async fn audit(
             target: e.target,
             outcome: e.outcome,
             jti: e.jti,
+            detail: e.detail,
         })
         .collect();
     let mut ctx = super::context(&viewer, "audit");

@@ -355,3 +355,35 @@ async fn the_api_without_credentials_answers_403_as_json() {
     assert_eq!(error["message"], "forbidden");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_throttle_that_username_with_a_clear_message() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "tom", "password": "tom-password-1"}))
+        .await;
+    for _ in 0..10 {
+        let res = app.post_login("tom", "wrong-password-x", None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password now waits, and the page says why and for how long.
+    let res = app.post_login("tom", "tom-password-1", None).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    assert!(session_cookie(&res).is_none());
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Too many failed sign-ins for this username. Try again in 15 minutes."),
+        "{body}"
+    );
+    // An unknown username is throttled the same way, so throttling does not reveal who exists.
+    for _ in 0..10 {
+        app.post_login("nobody-here", "wrong-password-x", None)
+            .await;
+    }
+    assert_eq!(
+        app.post_login("nobody-here", "x", None).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Other usernames are unaffected.
+    assert!(app.login_session("admin", ADMIN_PASSWORD).await.is_some());
+}
