@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 use crate::ids::AssetId;
+use crate::keys::KeyPair;
 use crate::secret::Secret;
 use crate::signing::Algorithm;
 use crate::user::User;
@@ -151,8 +152,18 @@ pub struct Asset {
     pub state: AssetState,
     /// Signature algorithm.
     pub algorithm: Algorithm,
-    /// HMAC secret. Never returned by any read.
+    /// HMAC secret (empty for asymmetric algorithms). Never returned by any read.
     pub secret: Secret,
+    /// Asymmetric key pairs, oldest first: the last one is active, older ones carry
+    /// `retired_at` and stay published until every token they signed has expired. Empty for HMAC.
+    #[serde(default)]
+    pub keys: Vec<KeyPair>,
+    /// HMAC only: the secret that replaces `secret` at `next_secret_at`.
+    #[serde(default)]
+    pub next_secret: Option<Secret>,
+    /// HMAC only: when `next_secret` takes over (decided per request).
+    #[serde(default)]
+    pub next_secret_at: Option<DateTime<Utc>>,
     /// When the secret was last set.
     pub secret_changed_at: DateTime<Utc>,
     /// The administrator accepted a secret shorter than the hash size.
@@ -191,6 +202,10 @@ pub const NBF_SKEW_SECONDS: i64 = 30;
 /// Default expiry for a new asset.
 pub const DEFAULT_EXPIRY_SECONDS: u64 = 600;
 
+/// A retired key stays published this long after the last token it signed has expired (clock
+/// skew between us and consumers, and JWKS caches).
+pub const KEY_GRACE_SECONDS: i64 = 60;
+
 impl Asset {
     /// Whether the asset answers on its path.
     pub fn is_live(&self) -> bool {
@@ -206,11 +221,161 @@ impl Asset {
     pub fn can_write(&self, user: &User) -> bool {
         user.admin || self.write.allows(user)
     }
+
+    /// The active key pair (asymmetric algorithms only).
+    pub fn active_key(&self) -> Option<&KeyPair> {
+        if self.algorithm.is_hmac() {
+            None
+        } else {
+            self.keys.last()
+        }
+    }
+
+    /// Until when a key is published: `None` while it is active, or when it is retired but
+    /// the asset's tokens never expire (then it stays until the asset is purged).
+    pub fn published_until(&self, key: &KeyPair) -> Option<DateTime<Utc>> {
+        let retired = key.retired_at?;
+        let expiry = self.expiry_seconds?;
+        Some(
+            retired
+                + chrono::Duration::seconds(i64::try_from(expiry).unwrap_or(i64::MAX / 4))
+                + chrono::Duration::seconds(KEY_GRACE_SECONDS),
+        )
+    }
+
+    /// The keys published at `now`: the active one first, then retired keys whose tokens may
+    /// still be valid, newest first. None for HMAC assets.
+    pub fn published_keys(&self, now: DateTime<Utc>) -> Vec<&KeyPair> {
+        if self.algorithm.is_hmac() {
+            return Vec::new();
+        }
+        self.keys
+            .iter()
+            .rev()
+            .filter(|k| self.published_until(k).is_none_or(|until| now < until))
+            .collect()
+    }
+
+    /// The HMAC secret in force at `now` (the next secret once its switch time has come).
+    pub fn secret_at(&self, now: DateTime<Utc>) -> &Secret {
+        match (&self.next_secret, self.next_secret_at) {
+            (Some(next), Some(at)) if now >= at => next,
+            _ => &self.secret,
+        }
+    }
+
+    /// Fold time-driven changes into the record before a write: a next secret whose switch
+    /// time has passed becomes the secret, and keys no longer published are dropped.
+    pub fn settle(&mut self, now: DateTime<Utc>) {
+        if let (Some(_), Some(at)) = (&self.next_secret, self.next_secret_at)
+            && now >= at
+        {
+            if let Some(next) = self.next_secret.take() {
+                self.secret = next;
+            }
+            self.secret_changed_at = at;
+            self.next_secret_at = None;
+        }
+        if self.next_secret.is_none() {
+            self.next_secret_at = None;
+        }
+        let keep: Vec<bool> = self
+            .keys
+            .iter()
+            .map(|k| self.published_until(k).is_none_or(|until| now < until))
+            .collect();
+        let mut i = 0;
+        self.keys.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
+    use crate::keys::KeyType;
+
+    fn record_json() -> serde_json::Value {
+        serde_json::json!({
+            "id": "a-1", "name": "Chat", "path": "/tokens/chat", "state": {"state": "live"},
+            "algorithm": "HS256", "secret": [1, 2, 3], "secret_changed_at": "2026-01-01T00:00:00Z",
+            "weak_secret_accepted": true, "template": "{}", "expiry_seconds": 600,
+            "issuer": null, "audience": null, "not_before": false, "jti": false, "read": null,
+            "write": {"users": [], "groups": []}, "created_at": "2026-01-01T00:00:00Z",
+            "created_by": "admin", "updated_at": "2026-01-01T00:00:00Z", "updated_by": "admin",
+            "version": 3
+        })
+    }
+
+    #[test]
+    fn a_record_written_before_keys_existed_still_decodes() {
+        let a: Asset = serde_json::from_value(record_json()).unwrap();
+        assert!(a.keys.is_empty());
+        assert!(a.next_secret.is_none() && a.next_secret_at.is_none());
+        assert_eq!(a.secret.expose(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn a_retired_key_is_published_until_its_last_token_expired_plus_the_grace() {
+        let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let mut a: Asset = serde_json::from_value(record_json()).unwrap();
+        a.algorithm = Algorithm::ES256;
+        a.expiry_seconds = Some(600);
+        let mut old = KeyPair::generate(KeyType::P256, t0).unwrap();
+        let new = KeyPair::generate(KeyType::P256, t0).unwrap();
+        let retired = t0 + chrono::Duration::seconds(100);
+        old.retired_at = Some(retired);
+        a.keys = vec![old.clone(), new.clone()];
+        let kids = |a: &Asset, at| -> Vec<String> {
+            a.published_keys(at).iter().map(|k| k.kid.clone()).collect()
+        };
+        let edge = retired + chrono::Duration::seconds(600 + 60);
+        assert_eq!(a.published_until(&old), Some(edge));
+        assert_eq!(a.published_until(&new), None);
+        assert_eq!(
+            kids(&a, edge - chrono::Duration::seconds(1)),
+            vec![new.kid.clone(), old.kid.clone()],
+            "active first, the retired key still published"
+        );
+        assert_eq!(kids(&a, edge), vec![new.kid.clone()]);
+        // Without expiry, retired keys stay until purge.
+        let mut forever = a.clone();
+        forever.expiry_seconds = None;
+        assert_eq!(kids(&forever, edge + chrono::Duration::days(3650)).len(), 2);
+        // Writes prune what is no longer published.
+        let mut pruned = a.clone();
+        pruned.settle(edge - chrono::Duration::seconds(1));
+        assert_eq!(pruned.keys.len(), 2);
+        pruned.settle(edge);
+        assert_eq!(pruned.keys.len(), 1);
+        assert_eq!(pruned.keys[0].kid, new.kid);
+        // HMAC assets publish nothing.
+        a.algorithm = Algorithm::HS256;
+        assert!(a.published_keys(t0).is_empty());
+    }
+
+    #[test]
+    fn the_next_secret_takes_over_at_its_switch_time() {
+        let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let mut a: Asset = serde_json::from_value(record_json()).unwrap();
+        a.next_secret = Some(Secret::new(b"next".to_vec()));
+        a.next_secret_at = Some(t0);
+        assert_eq!(
+            a.secret_at(t0 - chrono::Duration::seconds(1)).expose(),
+            &[1, 2, 3]
+        );
+        assert_eq!(a.secret_at(t0).expose(), b"next");
+        a.settle(t0 - chrono::Duration::seconds(1));
+        assert!(a.next_secret.is_some());
+        a.settle(t0);
+        assert_eq!(a.secret.expose(), b"next");
+        assert!(a.next_secret.is_none() && a.next_secret_at.is_none());
+        assert_eq!(a.secret_changed_at, t0);
+    }
 
     #[test]
     fn canonical_paths_are_accepted() {

@@ -13,7 +13,7 @@ use crate::asset::AccessRule;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, Service, UserInput};
+use crate::service::{AssetInput, KeyInput, Service, UserInput};
 
 /// Issues JSON Web Tokens from administrator-defined JWT assets.
 #[derive(Debug, Parser)]
@@ -132,6 +132,12 @@ pub enum AssetCommand {
         /// Id or path.
         asset: String,
     },
+    /// Rotate an asymmetric asset's key (the old public key stays published until its
+    /// tokens have expired).
+    Rotate {
+        /// Id or path.
+        asset: String,
+    },
     /// Show the token a user would receive, with warnings.
     Preview {
         /// Id or path.
@@ -154,9 +160,16 @@ pub struct CreateAsset {
     /// File with the payload template (`-` for standard input).
     #[arg(long)]
     pub template_file: PathBuf,
-    /// HS256, HS384 or HS512.
+    /// HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
     #[arg(long, default_value = "HS256")]
     pub algorithm: String,
+    /// Asymmetric algorithms: generate a key of this type (RSA-2048, RSA-3072, RSA-4096, P-256,
+    /// P-384, Ed25519); default: the algorithm's natural type.
+    #[arg(long, conflicts_with = "key_file")]
+    pub key_type: Option<String>,
+    /// Asymmetric algorithms: import this private key (PKCS#8 or PKCS#1 PEM, unencrypted).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
     /// Read the secret from standard input (first line).
     #[arg(long, conflicts_with = "generate_secret")]
     pub secret_stdin: bool,
@@ -345,6 +358,8 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 path,
                 template_file,
                 algorithm,
+                key_type,
+                key_file,
                 secret_stdin,
                 generate_secret,
                 accept_weak_secret,
@@ -387,10 +402,21 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 users: read_user,
                 groups: read_group,
             });
+            let key = match (key_type, key_file) {
+                (Some(t), _) => Some(KeyInput::Generate(t)),
+                (None, Some(file)) => {
+                    let pem = std::fs::read_to_string(&file).map_err(|e| {
+                        AppError::invalid("key", format!("cannot read {}: {e}", file.display()))
+                    })?;
+                    Some(KeyInput::Pem(SecretString::new(pem)))
+                }
+                (None, None) => None,
+            };
             let input = AssetInput {
                 name,
                 path,
                 algorithm: Some(algorithm),
+                key,
                 secret,
                 generate_secret,
                 accept_weak_secret,
@@ -433,6 +459,9 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
             service.purge_asset(CLI_ACTOR, &asset_id(service, &asset)?)?;
             eprintln!("purged");
             Ok(())
+        }
+        Command::Asset(AssetCommand::Rotate { asset }) => {
+            print_json(&service.rotate_key(CLI_ACTOR, &asset_id(service, &asset)?)?)
         }
         Command::Asset(AssetCommand::Preview { asset, as_user }) => {
             print_json(&service.preview(CLI_ACTOR, &asset_id(service, &asset)?, &as_user)?)

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod keys;
 pub mod keywords;
 pub mod metrics;
 pub mod routes;

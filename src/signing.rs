@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, crypto};
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{KeyPair, KeyType, PrivateKey, PublicKey};
 use crate::secret::Secret;
 
 /// The signature algorithms an asset can use.
@@ -17,17 +18,40 @@ pub enum Algorithm {
     HS384,
     /// HMAC with SHA-512.
     HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, 32-byte salt).
+    PS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// EdDSA with Ed25519.
+    EdDSA,
 }
 
 impl Algorithm {
+    /// Every algorithm, in the order forms and messages list them.
+    pub const ALL: [Algorithm; 10] = [
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
     /// Parse the JOSE name (`HS256` …), as sent by the API.
     pub fn parse(s: &str) -> Option<Algorithm> {
-        match s {
-            "HS256" => Some(Algorithm::HS256),
-            "HS384" => Some(Algorithm::HS384),
-            "HS512" => Some(Algorithm::HS512),
-            _ => None,
-        }
+        Algorithm::ALL.into_iter().find(|a| a.name() == s)
     }
 
     /// The JOSE name.
@@ -36,24 +60,80 @@ impl Algorithm {
             Algorithm::HS256 => "HS256",
             Algorithm::HS384 => "HS384",
             Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
         }
     }
 
-    /// The smallest secret (bytes) that is as strong as the hash: RFC 7518 §3.2.
+    /// Whether this is an HMAC (shared secret) algorithm.
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    /// Whether keys of `key_type` sign with this algorithm.
+    pub fn accepts(self, key_type: KeyType) -> bool {
+        match self {
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
+                key_type.is_rsa()
+            }
+            Algorithm::ES256 => key_type == KeyType::P256,
+            Algorithm::ES384 => key_type == KeyType::P384,
+            Algorithm::EdDSA => key_type == KeyType::Ed25519,
+            _ => false,
+        }
+    }
+
+    /// The key type generated when none is chosen (`None` for HMAC).
+    pub fn natural_key_type(self) -> Option<KeyType> {
+        match self {
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
+                Some(KeyType::Rsa2048)
+            }
+            Algorithm::ES256 => Some(KeyType::P256),
+            Algorithm::ES384 => Some(KeyType::P384),
+            Algorithm::EdDSA => Some(KeyType::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// The key types this algorithm accepts, as text for messages.
+    pub fn key_types_text(self) -> String {
+        let names: Vec<&str> = KeyType::ALL
+            .into_iter()
+            .filter(|k| self.accepts(*k))
+            .map(KeyType::name)
+            .collect();
+        names.join(", ")
+    }
+
+    /// The smallest secret (bytes) that is as strong as the hash: RFC 7518 §3.2 (0 for the
+    /// asymmetric algorithms, which take no secret).
     pub fn min_secret_bytes(self) -> usize {
         match self {
             Algorithm::HS256 => 32,
             Algorithm::HS384 => 48,
             Algorithm::HS512 => 64,
+            _ => 0,
         }
     }
 
     fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
         match self {
-            Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
             Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
             Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
+            _ => jsonwebtoken::Algorithm::HS256,
         }
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -62,10 +142,23 @@ impl Algorithm {
 #[error("signing failed: {0}")]
 pub struct SignError(String);
 
+impl SignError {
+    /// A signing failure with a reason.
+    pub fn new(reason: impl Into<String>) -> Self {
+        SignError(reason.into())
+    }
+}
+
+enum SigningKey {
+    Hmac(EncodingKey),
+    Private(PrivateKey),
+}
+
 /// Signs claims for one asset version. The header is encoded once, here, not per token.
 pub struct Signer {
     algorithm: Algorithm,
-    key: EncodingKey,
+    key: SigningKey,
+    kid: Option<String>,
     encoded_header: String,
 }
 
@@ -73,6 +166,7 @@ impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
             .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
 }
@@ -83,14 +177,44 @@ impl Signer {
         let header = format!(r#"{{"alg":"{}","typ":"JWT"}}"#, algorithm.name());
         Signer {
             algorithm,
-            key: EncodingKey::from_secret(secret.expose()),
+            key: SigningKey::Hmac(EncodingKey::from_secret(secret.expose())),
+            kid: None,
             encoded_header: URL_SAFE_NO_PAD.encode(header),
         }
+    }
+
+    /// A signer for an asymmetric algorithm and key pair; the header carries the key's `kid`.
+    pub fn asymmetric(algorithm: Algorithm, pair: &KeyPair) -> Result<Signer, SignError> {
+        if !algorithm.accepts(pair.key_type) {
+            return Err(SignError(format!(
+                "{} cannot sign with a {} key",
+                algorithm.name(),
+                pair.key_type
+            )));
+        }
+        let key = pair.private().map_err(|e| SignError(e.to_string()))?;
+        // The kid is base64url: no JSON escaping needed.
+        let header = format!(
+            r#"{{"alg":"{}","typ":"JWT","kid":"{}"}}"#,
+            algorithm.name(),
+            pair.kid
+        );
+        Ok(Signer {
+            algorithm,
+            key: SigningKey::Private(key),
+            kid: Some(pair.kid.clone()),
+            encoded_header: URL_SAFE_NO_PAD.encode(header),
+        })
     }
 
     /// The algorithm this signer uses.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
+    }
+
+    /// The `kid` in the header (asymmetric signers only).
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
     }
 
     /// Sign a claims object given as JSON text; returns the compact JWS.
@@ -100,16 +224,43 @@ impl Signer {
         token.push_str(&self.encoded_header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
-        let signature = crypto::sign(token.as_bytes(), &self.key, self.algorithm.jsonwebtoken())
-            .map_err(|e| SignError(e.to_string()))?;
-        token.push('.');
-        token.push_str(&signature);
+        match &self.key {
+            SigningKey::Hmac(key) => {
+                let signature = crypto::sign(token.as_bytes(), key, self.algorithm.jsonwebtoken())
+                    .map_err(|e| SignError(e.to_string()))?;
+                token.push('.');
+                token.push_str(&signature);
+            }
+            SigningKey::Private(key) => {
+                let signature = key
+                    .sign(self.algorithm, token.as_bytes())
+                    .map_err(|e| SignError(e.to_string()))?;
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+            }
+        }
         Ok(token)
     }
 }
 
+/// Whether `signature` (base64url) is a valid `algorithm` signature of `message` under the
+/// public key. `false` for a malformed signature or an algorithm that does not fit the key.
+pub fn verify_public(
+    algorithm: Algorithm,
+    key: &PublicKey,
+    message: &[u8],
+    signature: &str,
+) -> bool {
+    URL_SAFE_NO_PAD
+        .decode(signature.trim_end_matches('='))
+        .is_ok_and(|sig| key.verify(algorithm, message, &sig))
+}
+
 /// Whether `signature` (base64url) is the HMAC of `message` under `secret` with `algorithm`.
 pub fn verify_hmac(algorithm: Algorithm, secret: &[u8], message: &[u8], signature: &str) -> bool {
+    if !algorithm.is_hmac() {
+        return false;
+    }
     crypto::verify(
         signature,
         message,

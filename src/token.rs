@@ -31,7 +31,10 @@ pub enum TokenError {
 pub struct CompiledAsset {
     /// The stored record.
     pub asset: Asset,
-    compiled: Result<(PayloadTemplate, Signer), String>,
+    compiled: Result<PayloadTemplate, String>,
+    signer: Result<Signer, String>,
+    /// HMAC: the signer for the scheduled next secret and when it takes over.
+    next: Option<(DateTime<Utc>, Signer)>,
     skip: Vec<&'static str>,
     iss_fragment: Option<String>,
     aud_fragment: Option<String>,
@@ -51,9 +54,21 @@ pub struct IssuedToken {
 impl CompiledAsset {
     /// Compile an asset record.
     pub fn new(asset: Asset) -> CompiledAsset {
-        let compiled = PayloadTemplate::compile(&asset.template)
-            .map(|t| (t, Signer::hmac(asset.algorithm, &asset.secret)))
-            .map_err(|e| e.to_string());
+        let compiled = PayloadTemplate::compile(&asset.template).map_err(|e| e.to_string());
+        let signer = if asset.algorithm.is_hmac() {
+            Ok(Signer::hmac(asset.algorithm, &asset.secret))
+        } else {
+            match asset.active_key() {
+                Some(pair) => Signer::asymmetric(asset.algorithm, pair).map_err(|e| e.to_string()),
+                None => Err(format!("the {} asset has no key pair", asset.algorithm)),
+            }
+        };
+        let next = match (&asset.next_secret, asset.next_secret_at) {
+            (Some(secret), Some(at)) if asset.algorithm.is_hmac() => {
+                Some((at, Signer::hmac(asset.algorithm, secret)))
+            }
+            _ => None,
+        };
         let mut skip: Vec<&'static str> = ALWAYS_SERVER_CLAIMS.to_vec();
         if asset.not_before {
             skip.push("nbf");
@@ -76,8 +91,22 @@ impl CompiledAsset {
             aud_fragment: fragment("aud", &asset.audience),
             asset,
             compiled,
+            signer,
+            next,
             skip,
         }
+    }
+
+    /// The signer in force at `now`: the next secret's once its switch time has come.
+    pub fn signer_at(&self, now: DateTime<Utc>) -> Result<&Signer, TokenError> {
+        if let Some((at, next)) = &self.next
+            && now >= *at
+        {
+            return Ok(next);
+        }
+        self.signer
+            .as_ref()
+            .map_err(|e| TokenError::Sign(SignError::new(e.clone())))
     }
 
     /// Why the stored template does not compile, if it does not.
@@ -88,7 +117,7 @@ impl CompiledAsset {
     /// Claims from the template that the server replaces for this asset.
     pub fn overridden_claims(&self) -> Vec<&'static str> {
         match &self.compiled {
-            Ok((t, _)) => self
+            Ok(t) => self
                 .skip
                 .iter()
                 .copied()
@@ -106,10 +135,11 @@ impl CompiledAsset {
         now: DateTime<Utc>,
         jti: Option<String>,
     ) -> Result<IssuedToken, TokenError> {
-        let (template, signer) = self
+        let template = self
             .compiled
             .as_ref()
             .map_err(|e| TokenError::Template(e.clone()))?;
+        let signer = self.signer_at(now)?;
         let ctx = RenderContext {
             user: UserFacts {
                 id: user.id.as_str(),
@@ -208,6 +238,9 @@ mod tests {
             state: AssetState::Live,
             algorithm,
             secret: Secret::new(secret.to_vec()),
+            keys: Vec::new(),
+            next_secret: None,
+            next_secret_at: None,
             secret_changed_at: now,
             weak_secret_accepted: false,
             template: template.into(),
@@ -292,6 +325,52 @@ mod tests {
         assert!(
             !err.to_string().contains("Ann"),
             "the reason never carries the user's data: {err}"
+        );
+    }
+
+    #[test]
+    fn a_scheduled_next_secret_signs_from_its_switch_time_on() {
+        let mut a = asset(
+            Algorithm::HS256,
+            b"0123456789abcdef0123456789abcdef",
+            r#"{"sub": "%globals_user_attribute_username%"}"#,
+        );
+        a.next_secret = Some(Secret::new(b"fedcba9876543210fedcba9876543210".to_vec()));
+        a.next_secret_at = Some(clock());
+        let compiled = CompiledAsset::new(a);
+        let before = compiled
+            .issue(&alice(), clock() - chrono::Duration::seconds(1), None)
+            .unwrap();
+        let at = compiled.issue(&alice(), clock(), None).unwrap();
+        let verifies = |token: &str, secret: &[u8]| {
+            let (message, sig) = token.rsplit_once('.').unwrap();
+            crate::signing::verify_hmac(Algorithm::HS256, secret, message.as_bytes(), sig)
+        };
+        assert!(verifies(&before.token, b"0123456789abcdef0123456789abcdef"));
+        assert!(!verifies(
+            &before.token,
+            b"fedcba9876543210fedcba9876543210"
+        ));
+        assert!(verifies(&at.token, b"fedcba9876543210fedcba9876543210"));
+        assert!(!verifies(&at.token, b"0123456789abcdef0123456789abcdef"));
+    }
+
+    #[test]
+    fn asymmetric_tokens_carry_the_active_kid() {
+        let mut a = asset(Algorithm::ES256, b"", r#"{"sub": "x"}"#);
+        a.keys = vec![crate::keys::KeyPair::generate(crate::keys::KeyType::P256, clock()).unwrap()];
+        let kid = a.keys[0].kid.clone();
+        let issued = CompiledAsset::new(a)
+            .issue(&alice(), clock(), None)
+            .unwrap();
+        let header = issued.token.split('.').next().unwrap();
+        use base64::Engine;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(header).unwrap(),
+            format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{kid}"}}"#)
         );
     }
 }

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::SESSION_COOKIE;
 use crate::error::AppError;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, Service, UserInput};
+use crate::service::{AssetInput, NextSecretInput, Service, UserInput};
 use crate::user::User;
 
 /// Largest accepted JSON body.
@@ -269,7 +269,10 @@ pub async fn create_asset(
     body: web::Json<AssetInput>,
 ) -> ApiResult {
     let actor = admin(&req, &service)?;
-    let saved = service.create_asset(actor.username.as_str(), body.into_inner())?;
+    let service: Arc<Service> = service.into_inner();
+    // Key generation (RSA) takes a moment: off the worker thread.
+    let saved =
+        blocking(move || service.create_asset(actor.username.as_str(), body.into_inner())).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(saved))
@@ -293,7 +296,10 @@ pub async fn update_asset(
     body: web::Json<AssetInput>,
 ) -> ApiResult {
     let actor = admin(&req, &service)?;
-    let saved = service.update_asset(actor.username.as_str(), &path, body.into_inner())?;
+    let service: Arc<Service> = service.into_inner();
+    let saved =
+        blocking(move || service.update_asset(actor.username.as_str(), &path, body.into_inner()))
+            .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(saved))
@@ -328,6 +334,61 @@ pub async fn purge_asset(
     let actor = admin(&req, &service)?;
     service.purge_asset(actor.username.as_str(), &path)?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/assets/{id}/rotate`: a new key becomes active; 409 for HMAC assets.
+pub async fn rotate_key(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let service: Arc<Service> = service.into_inner();
+    let view = blocking(move || service.rotate_key(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(view))
+}
+
+/// `POST /api/v1/assets/{id}/next-secret` `{secret | generate_secret, accept_weak_secret?,
+/// switch_at}`: schedule the HMAC secret switch (`generated_secret` once, when asked for).
+pub async fn set_next_secret(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<NextSecretInput>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    let saved = service.set_next_secret(actor.username.as_str(), &path, body.into_inner())?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(saved))
+}
+
+/// `DELETE /api/v1/assets/{id}/next-secret`: cancel a pending switch.
+pub async fn cancel_next_secret(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let actor = admin(&req, &service)?;
+    Ok(HttpResponse::Ok().json(service.cancel_next_secret(actor.username.as_str(), &path)?))
+}
+
+/// `GET /api/v1/assets/{id}/public-key.pem`: the active public key (404 for HMAC).
+pub async fn public_key_pem(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    admin(&req, &service)?;
+    let pem = service.public_key_pem(&path)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-pem-file"),
+        ))
+        .body(pem))
 }
 
 /// Query of the preview.

@@ -18,6 +18,12 @@ pub async fn token(
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
     let Some(asset) = service.live_asset(req.path()) else {
+        // `{asset path}/jwks.json`: asset paths never end in /jwks.json, so no asset is shadowed.
+        if let Some(asset_path) = req.path().strip_suffix(super::jwks::ASSET_JWKS_SUFFIX)
+            && let Some(jwks) = service.asset_jwks(asset_path, chrono::Utc::now())
+        {
+            return super::jwks::answer(&req, jwks);
+        }
         metrics.token(TokenOutcome::NotFound);
         return empty(StatusCode::NOT_FOUND);
     };

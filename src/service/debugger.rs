@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::Service;
 use crate::error::AppError;
-use crate::signing::{Algorithm, verify_hmac};
+use crate::keys::PublicKey;
+use crate::signing::{Algorithm, verify_hmac, verify_public};
 
 /// Which key to verify against.
 #[derive(Debug)]
@@ -18,6 +19,14 @@ pub enum DebugKey {
     Asset(String),
     /// A pasted HMAC secret (its UTF-8 bytes).
     Secret(String),
+    /// A pasted public key, PEM (SPKI `BEGIN PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`).
+    PublicKeyPem(String),
+}
+
+/// What the signature is checked with.
+enum VerifyWith {
+    Secret(Vec<u8>),
+    Public(Box<PublicKey>),
 }
 
 /// One verification step and its outcome.
@@ -113,38 +122,107 @@ impl Service {
         };
         out.claims = serde_json::to_string_pretty(&claims).ok();
 
-        let (expected, secret, source) = match key {
-            DebugKey::None => return Ok(out),
-            DebugKey::Asset(id) => {
-                let asset = self.asset_record(&id)?;
-                let source = format!("the key of {} ({})", asset.name, asset.path);
-                (
-                    Some(asset.algorithm),
-                    asset.secret.expose().to_vec(),
-                    source,
-                )
-            }
-            DebugKey::Secret(s) => {
-                if s.is_empty() {
-                    return Err(AppError::invalid(
-                        "secret",
-                        "paste the secret to verify against",
-                    ));
-                }
-                (None, s.into_bytes(), "the pasted secret".to_owned())
-            }
-        };
         let alg_name = header
             .get("alg")
             .and_then(serde_json::Value::as_str)
             .unwrap_or("");
         let alg = Algorithm::parse(alg_name);
+        let header_kid = header.get("kid").and_then(serde_json::Value::as_str);
+        // The key to verify with, the algorithm it is for (when known) and words naming it.
+        let (expected, verifier, source): (Option<Algorithm>, Option<VerifyWith>, String) =
+            match key {
+                DebugKey::None => return Ok(out),
+                DebugKey::Asset(id) => {
+                    let asset = self.asset_record(&id)?;
+                    let name = format!("{} ({})", asset.name, asset.path);
+                    if asset.algorithm.is_hmac() {
+                        let secret = asset.secret_at(now).expose().to_vec();
+                        (
+                            Some(asset.algorithm),
+                            Some(VerifyWith::Secret(secret)),
+                            format!("the secret of {name}"),
+                        )
+                    } else {
+                        let published = asset.published_keys(now);
+                        let chosen = match header_kid {
+                            Some(kid) => published.iter().find(|k| k.kid == kid).copied(),
+                            None => published.first().copied(),
+                        };
+                        match chosen {
+                            Some(pair) => {
+                                let public = pair.public().map_err(|e| {
+                                    AppError::Config(format!("the stored public key {e}"))
+                                })?;
+                                let which = if pair.retired_at.is_some() {
+                                    "retired (still published) key"
+                                } else {
+                                    "active key"
+                                };
+                                (
+                                    Some(asset.algorithm),
+                                    Some(VerifyWith::Public(Box::new(public))),
+                                    format!("the {which} {} of {name}", pair.kid),
+                                )
+                            }
+                            None => {
+                                let kid = header_kid.unwrap_or_default();
+                                let known = asset.keys.iter().any(|k| k.kid == kid);
+                                out.checks.push(Check {
+                                    name: "kid",
+                                    ok: false,
+                                    detail: if known {
+                                        format!(
+                                            "the token's kid {kid:?} belongs to a retired key of {name} that is no longer published: tokens it signed have expired"
+                                        )
+                                    } else {
+                                        format!(
+                                            "the token's kid {kid:?} is not a key of {name} (unknown, or retired and gone)"
+                                        )
+                                    },
+                                });
+                                (Some(asset.algorithm), None, format!("the keys of {name}"))
+                            }
+                        }
+                    }
+                }
+                DebugKey::Secret(s) => {
+                    if s.is_empty() {
+                        return Err(AppError::invalid(
+                            "secret",
+                            "paste the secret to verify against",
+                        ));
+                    }
+                    (
+                        None,
+                        Some(VerifyWith::Secret(s.into_bytes())),
+                        "the pasted secret".to_owned(),
+                    )
+                }
+                DebugKey::PublicKeyPem(pem) => {
+                    if pem.trim().is_empty() {
+                        return Err(AppError::invalid(
+                            "public_key",
+                            "paste the public key (PEM) to verify against",
+                        ));
+                    }
+                    let public = PublicKey::from_pem(&pem)
+                        .map_err(|e| AppError::invalid("public_key", format!("the key {e}")))?;
+                    (
+                        None,
+                        Some(VerifyWith::Public(Box::new(public))),
+                        "the pasted public key".to_owned(),
+                    )
+                }
+            };
         let alg_ok = match (alg, expected) {
             (None, _) => {
                 out.checks.push(Check {
                     name: "algorithm",
                     ok: false,
-                    detail: format!("the header's alg {alg_name:?} is not an HMAC algorithm this server verifies (HS256, HS384, HS512)"),
+                    detail: format!(
+                        "the header's alg {alg_name:?} is not an algorithm this server verifies ({})",
+                        Algorithm::ALL.map(Algorithm::name).join(", ")
+                    ),
                 });
                 false
             }
@@ -161,17 +239,44 @@ impl Service {
                 false
             }
             (Some(a), _) => {
-                out.checks.push(Check {
-                    name: "algorithm",
-                    ok: true,
-                    detail: format!("{} as expected", a.name()),
-                });
-                true
+                let mismatch = match &verifier {
+                    Some(VerifyWith::Secret(_)) if !a.is_hmac() => Some(format!(
+                        "wrong algorithm: the token says {}, which is verified with a public key, not a secret",
+                        a.name()
+                    )),
+                    Some(VerifyWith::Public(k)) if !k.fits(a) => Some(format!(
+                        "wrong algorithm: the token says {}, {source} is {}",
+                        a.name(),
+                        k.kind()
+                    )),
+                    _ => None,
+                };
+                match mismatch {
+                    Some(detail) => {
+                        out.checks.push(Check {
+                            name: "algorithm",
+                            ok: false,
+                            detail,
+                        });
+                        false
+                    }
+                    None => {
+                        out.checks.push(Check {
+                            name: "algorithm",
+                            ok: true,
+                            detail: format!("{} as expected", a.name()),
+                        });
+                        true
+                    }
+                }
             }
         };
-        if let (true, Some(a)) = (alg_ok, alg) {
+        if let (true, Some(a), Some(verifier)) = (alg_ok, alg, &verifier) {
             let message = format!("{}.{}", parts[0], parts[1]);
-            let ok = verify_hmac(a, &secret, message.as_bytes(), &parts[2]);
+            let ok = match verifier {
+                VerifyWith::Secret(secret) => verify_hmac(a, secret, message.as_bytes(), &parts[2]),
+                VerifyWith::Public(key) => verify_public(a, key, message.as_bytes(), &parts[2]),
+            };
             let detail = if ok {
                 format!("signature verified with {source}")
             } else {

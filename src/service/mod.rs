@@ -24,6 +24,7 @@ use crate::auth::{
 };
 use crate::error::{AppError, FieldError};
 use crate::ids::{ApiKeyId, AssetId, UserId, random_token};
+use crate::keys::{KeyPair, KeyType};
 use crate::keywords::MAX_TEMPLATE_BYTES;
 use crate::secret::{Secret, SecretString};
 use crate::signing::Algorithm;
@@ -73,9 +74,14 @@ pub struct AssetInput {
     pub name: String,
     /// Web path.
     pub path: String,
-    /// `HS256` (default), `HS384`, `HS512`.
+    /// `HS256` (default), `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `ES256`,
+    /// `ES384`, `EdDSA`.
     #[serde(default)]
     pub algorithm: Option<String>,
+    /// Asymmetric algorithms: a new key pair, generated or imported. Absent on create = generate
+    /// the algorithm's natural key type; absent on edit = keep the keys.
+    #[serde(default)]
+    pub key: Option<KeyInput>,
     /// The secret as text (its UTF-8 bytes are the key). Absent on edit keeps the current one.
     #[serde(default)]
     pub secret: Option<SecretString>,
@@ -113,6 +119,49 @@ pub struct AssetInput {
     pub version: Option<u64>,
 }
 
+/// A new key pair for an asymmetric asset: `{"generate": "RSA-3072"}` or `{"pem": "-----BEGIN …"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum KeyInput {
+    /// Generate a key of this type (`RSA-2048`, `RSA-3072`, `RSA-4096`, `P-256`, `P-384`,
+    /// `Ed25519`).
+    Generate(String),
+    /// Import this private key (PKCS#8 or PKCS#1 PEM, unencrypted).
+    Pem(SecretString),
+}
+
+/// Input of `POST /api/v1/assets/{id}/next-secret`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextSecretInput {
+    /// The next secret as text.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Generate it (returned once).
+    #[serde(default)]
+    pub generate_secret: bool,
+    /// Accept a secret shorter than the hash size.
+    #[serde(default)]
+    pub accept_weak_secret: bool,
+    /// When tokens start being signed with it (RFC 3339).
+    pub switch_at: String,
+}
+
+/// One key of an asset as listed (public facts only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyView {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// Key type.
+    pub key_type: String,
+    /// Made or imported at.
+    pub created_at: DateTime<Utc>,
+    /// Replaced by a newer key at (`null` = active).
+    pub retired_at: Option<DateTime<Utc>>,
+    /// Published in JWKS until (`null` = while active, or until purge when tokens never expire).
+    pub published_until: Option<DateTime<Utc>>,
+}
+
 fn default_expiry() -> Option<u64> {
     Some(DEFAULT_EXPIRY_SECONDS)
 }
@@ -138,6 +187,18 @@ pub struct AssetView {
     pub trashed_by: Option<String>,
     /// Algorithm name.
     pub algorithm: String,
+    /// `HMAC`, or the active key's type (`RSA-2048` …).
+    pub key_type: String,
+    /// The active key's `kid` (`null` for HMAC).
+    pub kid: Option<String>,
+    /// The active public key, SPKI PEM (`null` for HMAC).
+    pub public_key_pem: Option<String>,
+    /// The active public JWK (`null` for HMAC).
+    pub public_jwk: Option<serde_json::Value>,
+    /// Published keys, active first.
+    pub keys: Vec<KeyView>,
+    /// HMAC: when the scheduled next secret takes over (`null` = none pending).
+    pub next_secret_at: Option<DateTime<Utc>>,
     /// Length of the secret in bytes (never the secret).
     pub secret_bytes: usize,
     /// Whether the secret is shorter than the algorithm's hash.
@@ -174,6 +235,18 @@ pub struct AssetView {
 
 impl From<&Asset> for AssetView {
     fn from(a: &Asset) -> Self {
+        AssetView::at(a, Utc::now())
+    }
+}
+
+impl AssetView {
+    /// The view of an asset as it stands at `now` (a passed secret switch has happened, keys
+    /// no longer published are gone).
+    pub fn at(a: &Asset, now: DateTime<Utc>) -> Self {
+        let mut settled = a.clone();
+        settled.settle(now);
+        let a = &settled;
+        let active = a.active_key();
         let (state, trashed_at, trashed_by) = match &a.state {
             AssetState::Live => ("live", None, None),
             AssetState::Trashed { at, by } => ("trashed", Some(*at), Some(by.clone())),
@@ -186,6 +259,25 @@ impl From<&Asset> for AssetView {
             trashed_at,
             trashed_by,
             algorithm: a.algorithm.name().into(),
+            key_type: active
+                .map(|k| k.key_type.name())
+                .unwrap_or("HMAC")
+                .to_owned(),
+            kid: active.map(|k| k.kid.clone()),
+            public_key_pem: active.map(|k| k.public_key_pem.clone()),
+            public_jwk: active.map(|k| k.jwk(a.algorithm)),
+            keys: a
+                .published_keys(now)
+                .into_iter()
+                .map(|k| KeyView {
+                    kid: k.kid.clone(),
+                    key_type: k.key_type.name().to_owned(),
+                    created_at: k.created_at,
+                    retired_at: k.retired_at,
+                    published_until: a.published_until(k),
+                })
+                .collect(),
+            next_secret_at: a.next_secret_at,
             secret_bytes: a.secret.len(),
             weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
             secret_changed_at: a.secret_changed_at,
@@ -824,12 +916,18 @@ impl Service {
             ));
         }
         let path = AssetPath::parse(input.path.trim()).map_err(AppError::Invalid)?;
+        let now = Utc::now();
+        let settled = existing.cloned().map(|mut a| {
+            a.settle(now);
+            a
+        });
+        let existing = settled.as_ref();
         let algorithm = match input.algorithm.as_deref() {
             None | Some("") => existing.map(|a| a.algorithm).unwrap_or_default(),
             Some(s) => Algorithm::parse(s).ok_or_else(|| {
                 AppError::invalid(
                     "algorithm",
-                    format!("unknown algorithm {s:?}; use HS256, HS384 or HS512"),
+                    format!("unknown algorithm {s:?}; use one of {}", algorithm_list()),
                 )
             })?,
         };
@@ -872,47 +970,112 @@ impl Service {
             .transpose()?;
         let write = self.validate_rule("write", input.write.unwrap_or_default())?;
 
-        let now = Utc::now();
-        let secret_is_new = input.generate_secret
-            || input
-                .secret
-                .as_ref()
-                .is_some_and(|s| !s.expose().is_empty());
-        let (secret, secret_changed_at, generated) = if input.generate_secret {
-            if input.secret.is_some() {
+        let secret_given = input
+            .secret
+            .as_ref()
+            .is_some_and(|s| !s.expose().is_empty());
+        let mut keys = Vec::new();
+        let mut next_secret = None;
+        let mut next_secret_at = None;
+        let (secret, secret_changed_at, generated, weak, weak_accepted) = if algorithm.is_hmac() {
+            if input.key.is_some() {
                 return Err(AppError::invalid(
-                    "secret",
-                    "give a secret or ask for one to be generated, not both",
+                    "key",
+                    format!(
+                        "is for asymmetric algorithms; {} uses a shared secret",
+                        algorithm.name()
+                    ),
                 ));
             }
-            // Consumers take the shared secret as text and use its bytes as the key, so the
-            // generated secret is text too: 64 base64url characters carrying 384 random bits.
-            let text = random_token::<48>();
-            (Secret::new(text.as_bytes().to_vec()), now, Some(text))
-        } else if let Some(s) = input.secret.as_ref().filter(|s| !s.expose().is_empty()) {
-            (Secret::new(s.expose().as_bytes().to_vec()), now, None)
-        } else if let Some(old) = existing {
-            (old.secret.clone(), old.secret_changed_at, None)
+            let existing = existing.filter(|a| a.algorithm.is_hmac());
+            let secret_is_new = input.generate_secret || secret_given;
+            let (secret, secret_changed_at, generated) = if input.generate_secret {
+                if input.secret.is_some() {
+                    return Err(AppError::invalid(
+                        "secret",
+                        "give a secret or ask for one to be generated, not both",
+                    ));
+                }
+                let (secret, text) = generated_secret();
+                (secret, now, Some(text))
+            } else if let Some(s) = input.secret.as_ref().filter(|s| !s.expose().is_empty()) {
+                (Secret::new(s.expose().as_bytes().to_vec()), now, None)
+            } else if let Some(old) = existing {
+                next_secret = old.next_secret.clone();
+                next_secret_at = old.next_secret_at;
+                (old.secret.clone(), old.secret_changed_at, None)
+            } else {
+                return Err(AppError::invalid(
+                    "secret",
+                    "is required (or set generate_secret to have one made)",
+                ));
+            };
+            let weak = secret.len() < algorithm.min_secret_bytes();
+            let weak_accepted = input.accept_weak_secret
+                || (!secret_is_new && existing.is_some_and(|a| a.weak_secret_accepted));
+            if weak && !weak_accepted {
+                return Err(weak_secret_error("secret", secret.len(), algorithm));
+            }
+            (secret, secret_changed_at, generated, weak, weak_accepted)
         } else {
-            return Err(AppError::invalid(
-                "secret",
-                "is required (or set generate_secret to have one made)",
-            ));
+            if input.generate_secret || secret_given {
+                return Err(AppError::invalid(
+                    "secret",
+                    format!(
+                        "is for HMAC algorithms only; {} signs with a key pair (see key)",
+                        algorithm.name()
+                    ),
+                ));
+            }
+            let existing = existing.filter(|a| !a.algorithm.is_hmac());
+            keys = existing.map(|a| a.keys.clone()).unwrap_or_default();
+            let new_key = match input.key {
+                Some(KeyInput::Generate(name)) => {
+                    let key_type = KeyType::parse(name.trim()).ok_or_else(|| {
+                        AppError::invalid(
+                            "key",
+                            format!(
+                                "unknown key type {name:?}; {} takes {}",
+                                algorithm.name(),
+                                algorithm.key_types_text()
+                            ),
+                        )
+                    })?;
+                    check_key_fits(algorithm, key_type)?;
+                    Some(
+                        KeyPair::generate(key_type, now)
+                            .map_err(|e| AppError::Unexpected(e.to_string()))?,
+                    )
+                }
+                Some(KeyInput::Pem(text)) => {
+                    let pair = KeyPair::import_pem(text.expose(), now)
+                        .map_err(|e| AppError::invalid("key", format!("the PEM key {e}")))?;
+                    check_key_fits(algorithm, pair.key_type)?;
+                    Some(pair)
+                }
+                None => match keys.last() {
+                    Some(active) => {
+                        check_key_fits(algorithm, active.key_type)?;
+                        None
+                    }
+                    None => {
+                        let key_type = algorithm.natural_key_type().unwrap_or(KeyType::Rsa2048);
+                        Some(
+                            KeyPair::generate(key_type, now)
+                                .map_err(|e| AppError::Unexpected(e.to_string()))?,
+                        )
+                    }
+                },
+            };
+            if let Some(pair) = new_key {
+                if let Some(active) = keys.last_mut() {
+                    active.retired_at = Some(now);
+                }
+                keys.push(pair);
+            }
+            let changed = existing.map(|a| a.secret_changed_at).unwrap_or(now);
+            (Secret::new(Vec::new()), changed, None, false, false)
         };
-        let weak = secret.len() < algorithm.min_secret_bytes();
-        let weak_accepted = input.accept_weak_secret
-            || (!secret_is_new && existing.is_some_and(|a| a.weak_secret_accepted));
-        if weak && !weak_accepted {
-            return Err(AppError::invalid(
-                "secret",
-                format!(
-                    "is {} bytes; {} needs at least {} bytes (generate one, or set accept_weak_secret if a third party supplied it)",
-                    secret.len(),
-                    algorithm.name(),
-                    algorithm.min_secret_bytes()
-                ),
-            ));
-        }
         let asset = Asset {
             id: existing
                 .map(|a| a.id.clone())
@@ -924,6 +1087,9 @@ impl Service {
                 .unwrap_or(AssetState::Live),
             algorithm,
             secret,
+            keys,
+            next_secret,
+            next_secret_at,
             secret_changed_at,
             weak_secret_accepted: weak && weak_accepted,
             template: input.template,
@@ -1106,6 +1272,186 @@ impl Service {
         Ok(())
     }
 
+    /// Apply `change` to the stored asset (settled at now), bump its version and save it.
+    fn modify_asset<T>(
+        &self,
+        actor: &str,
+        id: &str,
+        action: &str,
+        change: impl FnOnce(&mut Asset, DateTime<Utc>) -> Result<T, AppError>,
+    ) -> Result<(Asset, T), AppError> {
+        let _guard = self.lock_writes();
+        let mut asset = self.asset_record(id)?;
+        let version = asset.version;
+        let now = Utc::now();
+        asset.settle(now);
+        let out = change(&mut asset, now)?;
+        asset.version += 1;
+        asset.updated_at = now;
+        asset.updated_by = actor.to_owned();
+        self.store
+            .replace_asset(&asset, version)
+            .map_err(|e| match e {
+                StoreError::VersionMismatch => {
+                    AppError::Conflict("the asset changed meanwhile; try again".into())
+                }
+                other => other.into(),
+            })?;
+        self.store.flush()?;
+        self.refresh(&asset, None, false);
+        self.audit
+            .record(AuditEvent::admin(actor, action, asset.path.as_str()));
+        Ok((asset, out))
+    }
+
+    /// Rotate an asymmetric asset's key: a new key of the same type becomes active, the
+    /// previous one is retired and stays published until its tokens have expired. 409 for HMAC.
+    pub fn rotate_key(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+        let (asset, ()) = self.modify_asset(actor, id, "asset.rotate", |a, now| {
+            if a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets have no key pair to rotate; schedule a next secret instead",
+                    a.algorithm.name()
+                )));
+            }
+            let key_type = a
+                .active_key()
+                .map(|k| k.key_type)
+                .or_else(|| a.algorithm.natural_key_type())
+                .unwrap_or(KeyType::Rsa2048);
+            let pair = KeyPair::generate(key_type, now)
+                .map_err(|e| AppError::Unexpected(e.to_string()))?;
+            if let Some(active) = a.keys.last_mut() {
+                active.retired_at = Some(now);
+            }
+            a.keys.push(pair);
+            Ok(())
+        })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// Schedule the next HMAC secret: tokens are signed with it from `switch_at` on (a time in
+    /// the past switches at once). 409 for asymmetric assets.
+    pub fn set_next_secret(
+        &self,
+        actor: &str,
+        id: &str,
+        input: NextSecretInput,
+    ) -> Result<SavedAsset, AppError> {
+        let switch_at = DateTime::parse_from_rfc3339(input.switch_at.trim())
+            .map_err(|e| {
+                AppError::invalid(
+                    "switch_at",
+                    format!("must be an RFC 3339 time such as 2026-05-01T12:00:00Z ({e})"),
+                )
+            })?
+            .with_timezone(&Utc);
+        let given = input
+            .secret
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .filter(|s| !s.is_empty());
+        let (secret, generated) = match (input.generate_secret, given) {
+            (true, Some(_)) => {
+                return Err(AppError::invalid(
+                    "secret",
+                    "give a secret or ask for one to be generated, not both",
+                ));
+            }
+            (true, None) => {
+                let (secret, text) = generated_secret();
+                (secret, Some(text))
+            }
+            (false, Some(text)) => (Secret::new(text.into_bytes()), None),
+            (false, None) => {
+                return Err(AppError::invalid(
+                    "secret",
+                    "is required (or set generate_secret to have one made)",
+                ));
+            }
+        };
+        let (asset, ()) = self.modify_asset(actor, id, "asset.next_secret", |a, now| {
+            if !a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets sign with a key pair; rotate the key instead",
+                    a.algorithm.name()
+                )));
+            }
+            if secret.len() < a.algorithm.min_secret_bytes() && !input.accept_weak_secret {
+                return Err(weak_secret_error("secret", secret.len(), a.algorithm));
+            }
+            a.next_secret = Some(secret);
+            a.next_secret_at = Some(switch_at);
+            if input.accept_weak_secret && secret_is_weak(a) {
+                a.weak_secret_accepted = true;
+            }
+            a.settle(now);
+            Ok(())
+        })?;
+        Ok(SavedAsset {
+            asset: AssetView::from(&asset),
+            generated_secret: generated,
+        })
+    }
+
+    /// Cancel a pending secret switch (nothing happens when none is pending).
+    pub fn cancel_next_secret(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+        let (asset, ()) = self.modify_asset(actor, id, "asset.next_secret_cancel", |a, _| {
+            if !a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets have no secret",
+                    a.algorithm.name()
+                )));
+            }
+            a.next_secret = None;
+            a.next_secret_at = None;
+            Ok(())
+        })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// The active public key of an asymmetric asset, SPKI PEM (404 for HMAC).
+    pub fn public_key_pem(&self, id: &str) -> Result<String, AppError> {
+        let asset = self.asset_record(id)?;
+        asset
+            .active_key()
+            .map(|k| k.public_key_pem.clone())
+            .ok_or(AppError::NotFound)
+    }
+
+    /// `{"keys": […]}`: the published public keys of every live asymmetric asset at `now`.
+    pub fn jwks(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        let mut assets: Vec<&Arc<CompiledAsset>> = live.values().collect();
+        assets.sort_by(|a, b| a.asset.path.as_str().cmp(b.asset.path.as_str()));
+        let keys: Vec<serde_json::Value> = assets
+            .into_iter()
+            .flat_map(|c| {
+                c.asset
+                    .published_keys(now)
+                    .into_iter()
+                    .map(|k| k.jwk(c.asset.algorithm))
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The published keys of the live asymmetric asset at `asset_path`; `None` when there is no
+    /// such asset (missing, trashed or HMAC).
+    pub fn asset_jwks(&self, asset_path: &str, now: DateTime<Utc>) -> Option<serde_json::Value> {
+        let c = self.live_asset(asset_path)?;
+        if c.asset.algorithm.is_hmac() {
+            return None;
+        }
+        let keys: Vec<serde_json::Value> = c
+            .asset
+            .published_keys(now)
+            .into_iter()
+            .map(|k| k.jwk(c.asset.algorithm))
+            .collect();
+        Some(serde_json::json!({ "keys": keys }))
+    }
+
     /// What `as_user` would receive from the asset now, with warnings; audited.
     pub fn preview(&self, actor: &str, id: &str, as_user: &str) -> Result<Preview, AppError> {
         let asset = self.asset_record(id)?;
@@ -1121,10 +1467,12 @@ impl Service {
                 "tokens never expire (no exp claim); 5 to 15 minutes is recommended".to_owned(),
             );
         }
-        if a.secret.len() < a.algorithm.min_secret_bytes() {
+        let now = Utc::now();
+        let secret = a.secret_at(now);
+        if a.algorithm.is_hmac() && secret.len() < a.algorithm.min_secret_bytes() {
             warnings.push(format!(
                 "the secret is {} bytes, shorter than the {} bytes {} needs (accepted as supplied by a third party)",
-                a.secret.len(),
+                secret.len(),
                 a.algorithm.min_secret_bytes(),
                 a.algorithm.name()
             ));
@@ -1146,14 +1494,12 @@ impl Service {
             detail: Some(format!("as {}", user.username)),
             ..AuditEvent::admin(actor, "asset.preview", a.path.as_str())
         });
-        let issued = compiled
-            .issue(&user, Utc::now(), None)
-            .map_err(|e| match e {
-                TokenError::Render(r) => {
-                    AppError::Render(FieldError::at("template", r.message, r.line, r.column))
-                }
-                other => AppError::Config(other.to_string()),
-            })?;
+        let issued = compiled.issue(&user, now, None).map_err(|e| match e {
+            TokenError::Render(r) => {
+                AppError::Render(FieldError::at("template", r.message, r.line, r.column))
+            }
+            other => AppError::Config(other.to_string()),
+        })?;
         let header_b64 = issued.token.split('.').next().unwrap_or_default();
         let header = URL_SAFE_NO_PAD
             .decode(header_b64)
@@ -1210,6 +1556,51 @@ impl Service {
         )?;
         Ok(generated)
     }
+}
+
+fn algorithm_list() -> String {
+    let names: Vec<&str> = Algorithm::ALL.into_iter().map(Algorithm::name).collect();
+    names.join(", ")
+}
+
+fn check_key_fits(algorithm: Algorithm, key_type: KeyType) -> Result<(), AppError> {
+    if algorithm.accepts(key_type) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "key",
+            format!(
+                "is a {key_type} key, which cannot sign {}; {} takes {}",
+                algorithm.name(),
+                algorithm.name(),
+                algorithm.key_types_text()
+            ),
+        ))
+    }
+}
+
+/// A generated HMAC secret: consumers take the shared secret as text and use its bytes as the
+/// key, so it is text too: 64 base64url characters carrying 384 random bits.
+fn generated_secret() -> (Secret, String) {
+    let text = random_token::<48>();
+    (Secret::new(text.as_bytes().to_vec()), text)
+}
+
+fn weak_secret_error(field: &str, len: usize, algorithm: Algorithm) -> AppError {
+    AppError::invalid(
+        field,
+        format!(
+            "is {len} bytes; {} needs at least {} bytes (generate one, or set accept_weak_secret if a third party supplied it)",
+            algorithm.name(),
+            algorithm.min_secret_bytes()
+        ),
+    )
+}
+
+fn secret_is_weak(a: &Asset) -> bool {
+    a.next_secret
+        .as_ref()
+        .is_some_and(|s| s.len() < a.algorithm.min_secret_bytes())
 }
 
 fn stale(current: &Asset) -> AppError {

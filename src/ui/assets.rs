@@ -740,6 +740,7 @@ impl AssetForm {
             name: self.name.clone(),
             path: self.path.clone(),
             algorithm: Some(self.algorithm.clone()),
+            key: None,
             secret: (!secret.is_empty()).then(|| SecretString::new(secret.to_owned())),
             generate_secret: generate,
             accept_weak_secret: self.accept_weak_secret.is_some(),

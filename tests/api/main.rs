@@ -8,6 +8,7 @@ mod cli;
 mod health;
 mod helpers;
 mod injection;
+mod keys;
 mod known_answer;
 mod lifecycle;
 mod paths;

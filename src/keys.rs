@@ -1,0 +1,730 @@
+//! Asymmetric key pairs: generation, PEM import, the public JWK and its `kid` (RFC 7638
+//! thumbprint), and the raw sign/verify operations behind RS*/PS*/ES*/EdDSA.
+//!
+//! The private key is kept as PKCS#8 DER inside a [`Secret`]; it is written to the store and
+//! nowhere else (views, logs and exports only ever see the public half).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::der::pem::LineEnding;
+use rsa::pkcs8::spki::ObjectIdentifier;
+use rsa::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, PrivateKeyInfo,
+};
+use rsa::traits::PublicKeyParts;
+use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::secret::Secret;
+use crate::signing::Algorithm;
+
+/// The key types an asymmetric asset can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KeyType {
+    /// RSA, 2048-bit modulus.
+    #[serde(rename = "RSA-2048")]
+    Rsa2048,
+    /// RSA, 3072-bit modulus.
+    #[serde(rename = "RSA-3072")]
+    Rsa3072,
+    /// RSA, 4096-bit modulus.
+    #[serde(rename = "RSA-4096")]
+    Rsa4096,
+    /// NIST P-256 (ES256).
+    #[serde(rename = "P-256")]
+    P256,
+    /// NIST P-384 (ES384).
+    #[serde(rename = "P-384")]
+    P384,
+    /// Ed25519 (EdDSA).
+    #[serde(rename = "Ed25519")]
+    Ed25519,
+}
+
+impl KeyType {
+    /// Every key type, in the order forms list them.
+    pub const ALL: [KeyType; 6] = [
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+        KeyType::P256,
+        KeyType::P384,
+        KeyType::Ed25519,
+    ];
+
+    /// Parse a key type name (`RSA-2048`, `P-256`, `Ed25519` …).
+    pub fn parse(s: &str) -> Option<KeyType> {
+        KeyType::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// The key type name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::Rsa2048 => "RSA-2048",
+            KeyType::Rsa3072 => "RSA-3072",
+            KeyType::Rsa4096 => "RSA-4096",
+            KeyType::P256 => "P-256",
+            KeyType::P384 => "P-384",
+            KeyType::Ed25519 => "Ed25519",
+        }
+    }
+
+    /// Whether this is one of the RSA sizes.
+    pub fn is_rsa(self) -> bool {
+        matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
+    }
+
+    fn rsa_bits(self) -> Option<usize> {
+        match self {
+            KeyType::Rsa2048 => Some(2048),
+            KeyType::Rsa3072 => Some(3072),
+            KeyType::Rsa4096 => Some(4096),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a key could not be generated, imported or used; the message names the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(pub String);
+
+fn err<T>(m: impl Into<String>) -> Result<T, KeyError> {
+    Err(KeyError(m.into()))
+}
+
+/// A stored key pair of an asymmetric asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyPair {
+    /// RFC 7638 JWK SHA-256 thumbprint, base64url.
+    pub kid: String,
+    /// Key type.
+    pub key_type: KeyType,
+    /// The private key, PKCS#8 DER. Never shown, logged or exported.
+    pub private_key: Secret,
+    /// The public key, SPKI PEM.
+    pub public_key_pem: String,
+    /// The public JWK's key members only (`kty`, `n`/`e`, `crv`/`x`/`y`).
+    pub public_jwk: serde_json::Map<String, serde_json::Value>,
+    /// When the key was made or imported.
+    pub created_at: DateTime<Utc>,
+    /// When a newer key replaced it (`None` = the active key).
+    #[serde(default)]
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl KeyPair {
+    /// Generate a new key pair of `key_type` with the operating system's random generator.
+    pub fn generate(key_type: KeyType, now: DateTime<Utc>) -> Result<KeyPair, KeyError> {
+        let mut rng = rand::rngs::OsRng;
+        let key = match key_type {
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                let bits = key_type.rsa_bits().unwrap_or(2048);
+                PrivateKey::Rsa(Box::new(
+                    RsaPrivateKey::new(&mut rng, bits)
+                        .map_err(|e| KeyError(format!("RSA key generation failed: {e}")))?,
+                ))
+            }
+            KeyType::P256 => PrivateKey::P256(p256::ecdsa::SigningKey::random(&mut rng)),
+            KeyType::P384 => PrivateKey::P384(p384::ecdsa::SigningKey::random(&mut rng)),
+            KeyType::Ed25519 => PrivateKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut rng)),
+        };
+        KeyPair::from_private(key, now)
+    }
+
+    /// Import a private key from PEM: PKCS#8 (`BEGIN PRIVATE KEY`), PKCS#1 (`BEGIN RSA PRIVATE
+    /// KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`). Encrypted, malformed, too small, public and
+    /// unsupported keys are refused with a message naming the problem.
+    pub fn import_pem(text: &str, now: DateTime<Utc>) -> Result<KeyPair, KeyError> {
+        KeyPair::from_private(PrivateKey::from_pem(text)?, now)
+    }
+
+    fn from_private(key: PrivateKey, now: DateTime<Utc>) -> Result<KeyPair, KeyError> {
+        let key_type = key.key_type()?;
+        let public = key.public();
+        let public_jwk = public.jwk_members();
+        let der = key.to_pkcs8_der()?;
+        Ok(KeyPair {
+            kid: thumbprint(&public_jwk),
+            key_type,
+            private_key: Secret::new(der),
+            public_key_pem: public.to_pem()?,
+            public_jwk,
+            created_at: now,
+            retired_at: None,
+        })
+    }
+
+    /// The public JWK as published: key members plus `kid`, `alg` and `use`. Never a private
+    /// parameter.
+    pub fn jwk(&self, algorithm: Algorithm) -> serde_json::Value {
+        let mut m = self.public_jwk.clone();
+        m.insert("kid".into(), self.kid.clone().into());
+        m.insert("alg".into(), algorithm.name().into());
+        m.insert("use".into(), "sig".into());
+        serde_json::Value::Object(m)
+    }
+
+    /// The private key, parsed for signing.
+    pub fn private(&self) -> Result<PrivateKey, KeyError> {
+        PrivateKey::from_pkcs8_der(self.private_key.expose())
+    }
+
+    /// The public key, parsed for verifying.
+    pub fn public(&self) -> Result<PublicKey, KeyError> {
+        PublicKey::from_pem(&self.public_key_pem)
+    }
+}
+
+/// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+fn thumbprint(members: &serde_json::Map<String, serde_json::Value>) -> String {
+    let required: &[&str] = match members.get("kty").and_then(|v| v.as_str()) {
+        Some("RSA") => &["e", "kty", "n"],
+        Some("EC") => &["crv", "kty", "x", "y"],
+        _ => &["crv", "kty", "x"],
+    };
+    let mut canonical = String::from("{");
+    for (i, name) in required.iter().enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        let value = members
+            .get(*name)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        canonical.push_str(&format!("\"{name}\":{value}"));
+    }
+    canonical.push('}');
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+const OID_SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
+
+/// A parsed private key.
+pub enum PrivateKey {
+    /// RSA.
+    Rsa(Box<RsaPrivateKey>),
+    /// P-256.
+    P256(p256::ecdsa::SigningKey),
+    /// P-384.
+    P384(p384::ecdsa::SigningKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(***)")
+    }
+}
+
+/// The first PEM block of `text` (anything before `-----BEGIN` is ignored).
+fn pem_block(text: &str) -> Result<(String, Vec<u8>), KeyError> {
+    let start = text.find("-----BEGIN ").ok_or_else(|| {
+        KeyError("is not PEM: expected a -----BEGIN PRIVATE KEY----- block".into())
+    })?;
+    let block = text[start..].trim().replace("\r\n", "\n");
+    let end_marker = block
+        .find("-----END ")
+        .and_then(|i| block[i + 9..].find("-----").map(|j| i + 9 + j + 5))
+        .ok_or_else(|| KeyError("is malformed PEM: no -----END line".into()))?;
+    let block = &block[..end_marker];
+    let (label, der) = rsa::pkcs8::der::pem::decode_vec(block.as_bytes())
+        .map_err(|e| KeyError(format!("is malformed PEM ({e})")))?;
+    Ok((label.to_owned(), der))
+}
+
+impl PrivateKey {
+    /// Parse a PEM private key (see [`KeyPair::import_pem`]).
+    pub fn from_pem(text: &str) -> Result<PrivateKey, KeyError> {
+        if text.contains("BEGIN ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+            return err(
+                "is encrypted with a passphrase; remove it first (openssl pkey -in key.pem -out plain.pem)",
+            );
+        }
+        if ["PUBLIC KEY-----", "CERTIFICATE-----"]
+            .iter()
+            .any(|m| text.contains(&format!("BEGIN {m}")) || text.contains(&format!(" {m}")))
+            && !text.contains("PRIVATE KEY-----")
+        {
+            return err(
+                "is a public key or certificate; the server needs the private key to sign (BEGIN PRIVATE KEY)",
+            );
+        }
+        let (label, der) = pem_block(text)?;
+        match label.as_str() {
+            "PRIVATE KEY" => PrivateKey::from_pkcs8_der(&der),
+            "RSA PRIVATE KEY" => {
+                let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| {
+                    KeyError(format!("is not a valid PKCS#1 RSA private key ({e})"))
+                })?;
+                PrivateKey::rsa(key)
+            }
+            "EC PRIVATE KEY" => {
+                if let Ok(k) = p256::SecretKey::from_sec1_der(&der) {
+                    Ok(PrivateKey::P256(k.into()))
+                } else if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
+                    Ok(PrivateKey::P384(k.into()))
+                } else {
+                    err("is not a P-256 or P-384 EC private key (other curves are not supported)")
+                }
+            }
+            other => err(format!(
+                "is a {other:?} PEM block, not a private key (expected BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
+            )),
+        }
+    }
+
+    fn rsa(key: RsaPrivateKey) -> Result<PrivateKey, KeyError> {
+        key.validate()
+            .map_err(|e| KeyError(format!("is not a consistent RSA key ({e})")))?;
+        let bits = key.n().bits();
+        if bits < 2048 {
+            return err(format!(
+                "is a {bits}-bit RSA key; at least 2048 bits are required"
+            ));
+        }
+        let key = PrivateKey::Rsa(Box::new(key));
+        key.key_type()?;
+        Ok(key)
+    }
+
+    /// Parse PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
+        let info = PrivateKeyInfo::try_from(der)
+            .map_err(|e| KeyError(format!("is not a valid PKCS#8 private key ({e})")))?;
+        let oid = info.algorithm.oid;
+        if oid == OID_RSA {
+            let key = RsaPrivateKey::from_pkcs8_der(der)
+                .map_err(|e| KeyError(format!("is not a valid RSA private key ({e})")))?;
+            PrivateKey::rsa(key)
+        } else if oid == OID_EC {
+            let curve = info.algorithm.parameters_oid().ok();
+            if curve == Some(OID_P256) {
+                p256::ecdsa::SigningKey::from_pkcs8_der(der)
+                    .map(PrivateKey::P256)
+                    .map_err(|e| KeyError(format!("is not a valid P-256 private key ({e})")))
+            } else if curve == Some(OID_P384) {
+                p384::ecdsa::SigningKey::from_pkcs8_der(der)
+                    .map(PrivateKey::P384)
+                    .map_err(|e| KeyError(format!("is not a valid P-384 private key ({e})")))
+            } else {
+                let name = match curve {
+                    Some(c) if c == OID_P521 => "P-521".to_owned(),
+                    Some(c) if c == OID_SECP256K1 => "secp256k1".to_owned(),
+                    Some(c) => c.to_string(),
+                    None => "an unnamed curve".to_owned(),
+                };
+                err(format!(
+                    "is an EC key on {name}; only P-256 (ES256) and P-384 (ES384) are supported"
+                ))
+            }
+        } else if oid == OID_ED25519 {
+            ed25519_dalek::SigningKey::from_pkcs8_der(der)
+                .map(PrivateKey::Ed25519)
+                .map_err(|e| KeyError(format!("is not a valid Ed25519 private key ({e})")))
+        } else if oid == OID_ED448 {
+            err("is an Ed448 key; only Ed25519 is supported for EdDSA")
+        } else if oid == OID_RSA_PSS {
+            err("is an RSA-PSS-only key; import a plain RSA key (it signs PS256 too)")
+        } else {
+            err(format!("is a key of an unsupported type (algorithm {oid})"))
+        }
+    }
+
+    /// The key type.
+    pub fn key_type(&self) -> Result<KeyType, KeyError> {
+        Ok(match self {
+            PrivateKey::Rsa(k) => match k.n().bits() {
+                2048 => KeyType::Rsa2048,
+                3072 => KeyType::Rsa3072,
+                4096 => KeyType::Rsa4096,
+                bits => {
+                    return err(format!(
+                        "is a {bits}-bit RSA key; supported sizes are 2048, 3072 and 4096 bits"
+                    ));
+                }
+            },
+            PrivateKey::P256(_) => KeyType::P256,
+            PrivateKey::P384(_) => KeyType::P384,
+            PrivateKey::Ed25519(_) => KeyType::Ed25519,
+        })
+    }
+
+    fn to_pkcs8_der(&self) -> Result<Vec<u8>, KeyError> {
+        let doc = match self {
+            PrivateKey::Rsa(k) => k.to_pkcs8_der(),
+            PrivateKey::P256(k) => k.to_pkcs8_der(),
+            PrivateKey::P384(k) => k.to_pkcs8_der(),
+            PrivateKey::Ed25519(k) => k.to_pkcs8_der(),
+        }
+        .map_err(|e| KeyError(format!("cannot encode the private key: {e}")))?;
+        Ok(doc.as_bytes().to_vec())
+    }
+
+    /// The public half.
+    pub fn public(&self) -> PublicKey {
+        match self {
+            PrivateKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            PrivateKey::P256(k) => PublicKey::P256(*k.verifying_key()),
+            PrivateKey::P384(k) => PublicKey::P384(*k.verifying_key()),
+            PrivateKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+        }
+    }
+
+    /// Sign `message` with `algorithm` (which must fit the key); the raw JWS signature bytes
+    /// (ECDSA as fixed-size `r || s`).
+    pub fn sign(&self, algorithm: Algorithm, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        use signature_traits::Signer as _;
+        let mut rng = rand::rngs::OsRng;
+        let mismatch = || {
+            KeyError(format!(
+                "{} cannot sign with this key type",
+                algorithm.name()
+            ))
+        };
+        match (self, algorithm) {
+            (PrivateKey::Rsa(k), a) => {
+                let r = match a {
+                    Algorithm::RS256 => k.sign_with_rng(
+                        &mut rng,
+                        Pkcs1v15Sign::new::<Sha256>(),
+                        &Sha256::digest(message),
+                    ),
+                    Algorithm::RS384 => k.sign_with_rng(
+                        &mut rng,
+                        Pkcs1v15Sign::new::<Sha384>(),
+                        &Sha384::digest(message),
+                    ),
+                    Algorithm::RS512 => k.sign_with_rng(
+                        &mut rng,
+                        Pkcs1v15Sign::new::<Sha512>(),
+                        &Sha512::digest(message),
+                    ),
+                    Algorithm::PS256 => {
+                        k.sign_with_rng(&mut rng, Pss::new::<Sha256>(), &Sha256::digest(message))
+                    }
+                    _ => return Err(mismatch()),
+                };
+                r.map_err(|e| KeyError(format!("RSA signing failed: {e}")))
+            }
+            (PrivateKey::P256(k), Algorithm::ES256) => {
+                let sig: p256::ecdsa::Signature = k.sign(message);
+                Ok(sig.to_bytes().to_vec())
+            }
+            (PrivateKey::P384(k), Algorithm::ES384) => {
+                let sig: p384::ecdsa::Signature = k.sign(message);
+                Ok(sig.to_bytes().to_vec())
+            }
+            (PrivateKey::Ed25519(k), Algorithm::EdDSA) => Ok(k.sign(message).to_bytes().to_vec()),
+            _ => Err(mismatch()),
+        }
+    }
+}
+
+mod signature_traits {
+    pub use ed25519_dalek::ed25519::signature::{Signer, Verifier};
+}
+
+/// A parsed public key (SPKI).
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// RSA.
+    Rsa(RsaPublicKey),
+    /// P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    /// Parse a public key PEM: SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`). A
+    /// private key PEM is accepted too (its public half is used).
+    pub fn from_pem(text: &str) -> Result<PublicKey, KeyError> {
+        if text.contains("PRIVATE KEY-----") {
+            return Ok(PrivateKey::from_pem(text)?.public());
+        }
+        let (label, der) = pem_block(text)?;
+        match label.as_str() {
+            "PUBLIC KEY" => PublicKey::from_spki_der(&der),
+            "RSA PUBLIC KEY" => {
+                use rsa::pkcs1::DecodeRsaPublicKey;
+                RsaPublicKey::from_pkcs1_der(&der)
+                    .map(PublicKey::Rsa)
+                    .map_err(|e| KeyError(format!("is not a valid RSA public key ({e})")))
+            }
+            other => err(format!(
+                "is a {other:?} PEM block; paste a public key (BEGIN PUBLIC KEY)"
+            )),
+        }
+    }
+
+    fn from_spki_der(der: &[u8]) -> Result<PublicKey, KeyError> {
+        if let Ok(k) = RsaPublicKey::from_public_key_der(der) {
+            return Ok(PublicKey::Rsa(k));
+        }
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::P384(k));
+        }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::Ed25519(k));
+        }
+        err("is not an RSA, P-256, P-384 or Ed25519 public key")
+    }
+
+    /// A short name of the key's kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PublicKey::Rsa(_) => "an RSA key",
+            PublicKey::P256(_) => "a P-256 key",
+            PublicKey::P384(_) => "a P-384 key",
+            PublicKey::Ed25519(_) => "an Ed25519 key",
+        }
+    }
+
+    /// Whether `algorithm` signs with this kind of key.
+    pub fn fits(&self, algorithm: Algorithm) -> bool {
+        match self {
+            PublicKey::Rsa(_) => matches!(
+                algorithm,
+                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256
+            ),
+            PublicKey::P256(_) => algorithm == Algorithm::ES256,
+            PublicKey::P384(_) => algorithm == Algorithm::ES384,
+            PublicKey::Ed25519(_) => algorithm == Algorithm::EdDSA,
+        }
+    }
+
+    /// SPKI PEM.
+    pub fn to_pem(&self) -> Result<String, KeyError> {
+        match self {
+            PublicKey::Rsa(k) => k.to_public_key_pem(LineEnding::LF),
+            PublicKey::P256(k) => k.to_public_key_pem(LineEnding::LF),
+            PublicKey::P384(k) => k.to_public_key_pem(LineEnding::LF),
+            PublicKey::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
+        }
+        .map_err(|e| KeyError(format!("cannot encode the public key: {e}")))
+    }
+
+    /// The JWK key members (no `kid`/`alg`/`use`).
+    pub fn jwk_members(&self) -> serde_json::Map<String, serde_json::Value> {
+        let b64 = |b: &[u8]| serde_json::Value::String(URL_SAFE_NO_PAD.encode(b));
+        let mut m = serde_json::Map::new();
+        match self {
+            PublicKey::Rsa(k) => {
+                m.insert("kty".into(), "RSA".into());
+                m.insert("n".into(), b64(&k.n().to_bytes_be()));
+                m.insert("e".into(), b64(&k.e().to_bytes_be()));
+            }
+            PublicKey::P256(k) => {
+                let p = k.to_encoded_point(false);
+                m.insert("kty".into(), "EC".into());
+                m.insert("crv".into(), "P-256".into());
+                m.insert("x".into(), b64(p.x().map(|x| &x[..]).unwrap_or_default()));
+                m.insert("y".into(), b64(p.y().map(|y| &y[..]).unwrap_or_default()));
+            }
+            PublicKey::P384(k) => {
+                let p = k.to_encoded_point(false);
+                m.insert("kty".into(), "EC".into());
+                m.insert("crv".into(), "P-384".into());
+                m.insert("x".into(), b64(p.x().map(|x| &x[..]).unwrap_or_default()));
+                m.insert("y".into(), b64(p.y().map(|y| &y[..]).unwrap_or_default()));
+            }
+            PublicKey::Ed25519(k) => {
+                m.insert("kty".into(), "OKP".into());
+                m.insert("crv".into(), "Ed25519".into());
+                m.insert("x".into(), b64(k.as_bytes()));
+            }
+        }
+        m
+    }
+
+    /// The RFC 7638 thumbprint of this key.
+    pub fn kid(&self) -> String {
+        thumbprint(&self.jwk_members())
+    }
+
+    /// Whether `signature` (raw bytes) is a valid `algorithm` signature of `message` under this
+    /// key. `false` also when the algorithm does not fit the key.
+    pub fn verify(&self, algorithm: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        use signature_traits::Verifier as _;
+        match (self, algorithm) {
+            (PublicKey::Rsa(k), Algorithm::RS256) => k
+                .verify(
+                    Pkcs1v15Sign::new::<Sha256>(),
+                    &Sha256::digest(message),
+                    signature,
+                )
+                .is_ok(),
+            (PublicKey::Rsa(k), Algorithm::RS384) => k
+                .verify(
+                    Pkcs1v15Sign::new::<Sha384>(),
+                    &Sha384::digest(message),
+                    signature,
+                )
+                .is_ok(),
+            (PublicKey::Rsa(k), Algorithm::RS512) => k
+                .verify(
+                    Pkcs1v15Sign::new::<Sha512>(),
+                    &Sha512::digest(message),
+                    signature,
+                )
+                .is_ok(),
+            (PublicKey::Rsa(k), Algorithm::PS256) => k
+                .verify(Pss::new::<Sha256>(), &Sha256::digest(message), signature)
+                .is_ok(),
+            (PublicKey::P256(k), Algorithm::ES256) => p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|s| k.verify(message, &s).is_ok()),
+            (PublicKey::P384(k), Algorithm::ES384) => p384::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|s| k.verify(message, &s).is_ok()),
+            (PublicKey::Ed25519(k), Algorithm::EdDSA) => {
+                ed25519_dalek::Signature::from_slice(signature)
+                    .is_ok_and(|s| k.verify(message, &s).is_ok())
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/keys/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap()
+    }
+
+    // Expected kid, JWK and SPKI PEM were computed with Python's `cryptography` package
+    // (tests/fixtures/keys/expected.json), not with this code.
+    #[test]
+    fn imported_keys_have_the_independently_computed_kid_jwk_and_public_pem() {
+        let expected: serde_json::Value = serde_json::from_str(&fixture("expected.json")).unwrap();
+        for (file, key_type) in [
+            ("rsa2048.pem", KeyType::Rsa2048),
+            ("p256.pem", KeyType::P256),
+            ("p384.pem", KeyType::P384),
+            ("ed25519.pem", KeyType::Ed25519),
+        ] {
+            let pair = KeyPair::import_pem(&fixture(file), now()).unwrap();
+            let e = &expected[file];
+            assert_eq!(pair.key_type, key_type, "{file}");
+            assert_eq!(pair.kid, e["kid"].as_str().unwrap(), "{file}");
+            assert_eq!(
+                serde_json::Value::Object(pair.public_jwk.clone()),
+                e["jwk"],
+                "{file}"
+            );
+            assert_eq!(pair.public_key_pem, e["spki"].as_str().unwrap(), "{file}");
+            let jwk = pair.jwk(Algorithm::RS256);
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                assert!(jwk.get(private).is_none(), "{file}: {private}");
+            }
+            assert_eq!(jwk["use"], "sig");
+            assert_eq!(jwk["kid"], e["kid"]);
+        }
+    }
+
+    #[test]
+    fn pkcs1_and_pkcs8_rsa_give_the_same_key() {
+        let a = KeyPair::import_pem(&fixture("rsa2048.pem"), now()).unwrap();
+        let b = KeyPair::import_pem(&fixture("rsa2048-pkcs1.pem"), now()).unwrap();
+        assert_eq!(a.kid, b.kid);
+        assert_eq!(a.private_key, b.private_key, "stored as PKCS#8 either way");
+    }
+
+    #[test]
+    fn bad_keys_are_refused_with_a_reason() {
+        for (file, words) in [
+            ("encrypted.pem", "encrypted"),
+            ("rsa1024.pem", "1024-bit"),
+            ("rsa2048-public.pem", "public key"),
+            ("secp256k1.pem", "secp256k1"),
+        ] {
+            let e = KeyPair::import_pem(&fixture(file), now()).unwrap_err();
+            assert!(e.0.contains(words), "{file}: {e}");
+        }
+        for text in [
+            "",
+            "hello",
+            "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            assert!(KeyPair::import_pem(text, now()).is_err(), "{text:?}");
+        }
+    }
+
+    // The token was signed by Python's `cryptography` with the same key over the same input
+    // (Ed25519 is deterministic).
+    #[test]
+    fn an_ed25519_signature_matches_the_independent_one_byte_for_byte() {
+        let pair = KeyPair::import_pem(&fixture("ed25519.pem"), now()).unwrap();
+        let signer = crate::signing::Signer::asymmetric(Algorithm::EdDSA, &pair).unwrap();
+        let token = signer.sign(r#"{"sub":"alice","iat":1700000000}"#).unwrap();
+        assert_eq!(
+            token,
+            "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImJBNjQ5UG9BQ0Fxd1NvX29YeDN5LWlpM3FDenF2UTgyTXNva0kxMFAxVzgifQ.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.AEoQ6z3MB5ZL6sK8xZWVYYPFZMaRLlGkdm3HPg6uAf0G5fzJUnqriK5W-lDYesT4wJYfYTXj254jcg6rX0vTDw"
+        );
+    }
+
+    #[test]
+    fn generated_keys_sign_and_verify_for_their_algorithms() {
+        for (kt, algs) in [
+            (KeyType::P256, vec![Algorithm::ES256]),
+            (KeyType::P384, vec![Algorithm::ES384]),
+            (KeyType::Ed25519, vec![Algorithm::EdDSA]),
+            (
+                KeyType::Rsa2048,
+                vec![
+                    Algorithm::RS256,
+                    Algorithm::RS384,
+                    Algorithm::RS512,
+                    Algorithm::PS256,
+                ],
+            ),
+        ] {
+            let pair = KeyPair::generate(kt, now()).unwrap();
+            assert_eq!(pair.key_type, kt);
+            let stored = pair.private().unwrap();
+            let public = pair.public().unwrap();
+            assert_eq!(public.kid(), pair.kid);
+            for a in algs {
+                let sig = stored.sign(a, b"msg").unwrap();
+                assert!(public.verify(a, b"msg", &sig), "{kt} {a:?}");
+                assert!(!public.verify(a, b"msh", &sig), "{kt} {a:?}");
+            }
+            assert!(stored.sign(Algorithm::HS256, b"msg").is_err());
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Published public keys: `/.well-known/jwks.json` (every live asymmetric asset) and
+//! `{asset path}/jwks.json` (one asset, answered from the token handler). No authentication:
+//! only public keys, and never a private parameter.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::service::Service;
+
+/// The reserved last segment of an asset's key set.
+pub const ASSET_JWKS_SUFFIX: &str = "/jwks.json";
+
+/// Consumers may cache a key set this long; rotation keeps the previous key published far
+/// longer than this, so a cached set never lacks a key that signed a valid token.
+pub const JWKS_MAX_AGE: &str = "public, max-age=300";
+
+/// `GET /.well-known/jwks.json`.
+pub async fn all(req: HttpRequest, service: web::Data<Service>) -> HttpResponse {
+    answer(&req, service.jwks(chrono::Utc::now()))
+}
+
+/// Anything else under `/.well-known`.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish()
+}
+
+/// A key set answer (GET/HEAD only).
+pub fn answer(req: &HttpRequest, jwks: serde_json::Value) -> HttpResponse {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED)
+            .insert_header((header::ALLOW, HeaderValue::from_static("GET, HEAD")))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(JWKS_MAX_AGE),
+        ))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .body(jwks.to_string())
+}
