@@ -127,7 +127,45 @@ function setupGenerate() {
   });
 }
 
+// Sections for some choices only: <div data-show-for="#select" data-show-values="A B"> is shown
+// while the select's value is one of those (without JavaScript every section stays visible).
+function setupShowFor() {
+  document.querySelectorAll("[data-show-for]").forEach((el) => {
+    const control = document.querySelector(el.getAttribute("data-show-for"));
+    if (!control) return;
+    const values = (el.getAttribute("data-show-values") || "").split(/\s+/);
+    const update = () => { el.hidden = !values.includes(control.value); };
+    control.addEventListener("change", update);
+    update();
+  });
+}
+
+// Key types: <select data-key-type-for="#algorithm"> offers only the key types that fit the
+// algorithm (options carry data-algorithms), and names the usual one in its empty option.
+function setupKeyTypes() {
+  document.querySelectorAll("select[data-key-type-for]").forEach((select) => {
+    const algorithm = document.querySelector(select.getAttribute("data-key-type-for"));
+    if (!algorithm) return;
+    const usual = select.querySelector('option[value=""]');
+    const update = () => {
+      const fits = (o) => (o.getAttribute("data-algorithms") || "").split(/\s+/).includes(algorithm.value);
+      let first = null;
+      select.querySelectorAll("option[data-algorithms]").forEach((o) => {
+        o.disabled = !fits(o);
+        o.hidden = o.disabled;
+        if (!o.disabled && !first) first = o;
+      });
+      if (usual && first) usual.textContent = `${first.value} (the usual type for ${algorithm.value})`;
+      if (select.selectedOptions[0] && select.selectedOptions[0].disabled) select.value = "";
+    };
+    algorithm.addEventListener("change", update);
+    update();
+  });
+}
+
 onReady(() => {
+  setupShowFor();
+  setupKeyTypes();
   setupCopy();
   setupLocalTimes();
   setupCountdowns();

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::FieldError;
 use crate::ids::AssetId;
 use crate::keys::KeyPair;
+use crate::presets::Preset;
 use crate::secret::Secret;
 use crate::signing::Algorithm;
 use crate::user::User;
@@ -124,6 +125,62 @@ impl AccessRule {
     }
 }
 
+/// Delivery modes besides the raw token (always available).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// Answer `{"jwt": "…"}` as `application/json` when the request's `Accept` asks for it.
+    #[serde(default)]
+    pub json: bool,
+}
+
+/// Longest accepted list of CORS origins.
+pub const MAX_CORS_ORIGINS: usize = 32;
+
+/// Validate a CORS origin: `http` or `https`, a host, an optional port; nothing else (no
+/// path, no trailing slash, no wildcard), lower case, as browsers send it in `Origin`.
+pub fn parse_origin(s: &str) -> Result<String, FieldError> {
+    let err = || {
+        Err(FieldError::new(
+            "cors_origins",
+            format!(
+                "{s:?} is not an origin: write scheme://host[:port] in lower case, e.g. https://app.example (no path, no wildcard)"
+            ),
+        ))
+    };
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return err();
+    };
+    if scheme != "https" && scheme != "http" {
+        return err();
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.contains(']') || h.ends_with(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && (host
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            || (host.starts_with('[')
+                && host.ends_with(']')
+                && host[1..host.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')));
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.chars().all(|c| c.is_ascii_digit())
+            && !p.starts_with('0')
+    });
+    if host_ok && port_ok {
+        Ok(s.to_owned())
+    } else {
+        err()
+    }
+}
+
 /// Whether an asset is live or in the trash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -164,6 +221,19 @@ pub struct Asset {
     /// HMAC only: when `next_secret` takes over (decided per request).
     #[serde(default)]
     pub next_secret_at: Option<DateTime<Utc>>,
+    /// HMAC only: a `kid` for the token header (e.g. a Tableau connected app's secret ID).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The consumer preset the asset was made for: its rules are checked at save and its
+    /// per-user rules on every token.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// How the token may be delivered besides the raw body.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Origins (`https://app.example`) whose pages may fetch the token with credentials.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     /// When the secret was last set.
     pub secret_changed_at: DateTime<Utc>,
     /// The administrator accepted a secret shorter than the hash size.
@@ -316,6 +386,7 @@ mod tests {
         let a: Asset = serde_json::from_value(record_json()).unwrap();
         assert!(a.keys.is_empty());
         assert!(a.next_secret.is_none() && a.next_secret_at.is_none());
+        assert!(a.key_id.is_none() && a.preset.is_none());
         assert_eq!(a.secret.expose(), &[1, 2, 3]);
     }
 
@@ -375,6 +446,33 @@ mod tests {
         assert_eq!(a.secret.expose(), b"next");
         assert!(a.next_secret.is_none() && a.next_secret_at.is_none());
         assert_eq!(a.secret_changed_at, t0);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_scheme_host_port() {
+        for o in [
+            "https://app.example",
+            "http://127.0.0.1:8080",
+            "https://a-b.example.com:8443",
+            "http://[::1]:3000",
+        ] {
+            assert_eq!(parse_origin(o).as_deref(), Ok(o), "{o}");
+        }
+        for o in [
+            "*",
+            "null",
+            "app.example",
+            "https://app.example/",
+            "https://app.example/x",
+            "https://App.example",
+            "ftp://app.example",
+            "https://*.example",
+            "https://app.example:",
+            "https://app.example:0080",
+            "https://",
+        ] {
+            assert!(parse_origin(o).is_err(), "{o:?} should be refused");
+        }
     }
 
     #[test]

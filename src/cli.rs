@@ -157,12 +157,19 @@ pub struct CreateAsset {
     /// Web path, e.g. /tokens/chat.
     #[arg(long)]
     pub path: String,
-    /// File with the payload template (`-` for standard input).
+    /// File with the payload template (`-` for standard input); optional with --preset.
+    #[arg(long, required_unless_present = "preset")]
+    pub template_file: Option<PathBuf>,
+    /// Start from a consumer preset: matrix, realm, zendesk, metabase, jitsi or tableau
+    /// (pre-fills algorithm, template, jti, audience; checks the consumer's rules).
     #[arg(long)]
-    pub template_file: PathBuf,
-    /// HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
-    #[arg(long, default_value = "HS256")]
-    pub algorithm: String,
+    pub preset: Option<String>,
+    /// HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// HMAC algorithms: a `kid` for the token header (e.g. a Tableau connected app's secret ID).
+    #[arg(long)]
+    pub key_id: Option<String>,
     /// Asymmetric algorithms: generate a key of this type (RSA-2048, RSA-3072, RSA-4096, P-256,
     /// P-384, Ed25519); default: the algorithm's natural type.
     #[arg(long, conflicts_with = "key_file")]
@@ -206,6 +213,28 @@ pub struct CreateAsset {
     /// These groups may edit (repeatable).
     #[arg(long)]
     pub write_group: Vec<String>,
+    /// Also answer `{"jwt": "…"}` to requests that accept application/json.
+    #[arg(long)]
+    pub json_delivery: bool,
+    /// An origin whose pages may fetch the token with credentials (repeatable), e.g.
+    /// https://app.example.
+    #[arg(long)]
+    pub cors_origin: Vec<String>,
+}
+
+/// A template file's text (`-` reads standard input).
+fn read_template(file: &std::path::Path) -> Result<String, AppError> {
+    if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| AppError::invalid("template", e.to_string()))?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(file).map_err(|e| {
+            AppError::invalid("template", format!("cannot read {}: {e}", file.display()))
+        })
+    }
 }
 
 /// Run the parsed command line; the process exit code.
@@ -357,7 +386,9 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 name,
                 path,
                 template_file,
+                preset,
                 algorithm,
+                key_id,
                 key_type,
                 key_file,
                 secret_stdin,
@@ -372,20 +403,13 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 read_group,
                 write_user,
                 write_group,
+                json_delivery,
+                cors_origin,
             } = *args;
-            let template = if template_file.as_os_str() == "-" {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .map_err(|e| AppError::invalid("template", e.to_string()))?;
-                s
+            let template = if let Some(template_file) = template_file {
+                read_template(&template_file)?
             } else {
-                std::fs::read_to_string(&template_file).map_err(|e| {
-                    AppError::invalid(
-                        "template",
-                        format!("cannot read {}: {e}", template_file.display()),
-                    )
-                })?
+                String::new()
             };
             let expiry_seconds = match expiry.as_str() {
                 "none" => None,
@@ -415,7 +439,7 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
             let input = AssetInput {
                 name,
                 path,
-                algorithm: Some(algorithm),
+                algorithm,
                 key,
                 secret,
                 generate_secret,
@@ -432,6 +456,12 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                     groups: write_group,
                 }),
                 version: None,
+                preset,
+                key_id,
+                delivery: Some(crate::asset::Delivery {
+                    json: json_delivery,
+                }),
+                cors_origins: Some(cors_origin),
             };
             print_json(&service.create_asset(CLI_ACTOR, input)?)
         }

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod keys;
 pub mod keywords;
 pub mod metrics;
+pub mod presets;
 pub mod routes;
 pub mod secret;
 pub mod service;

@@ -183,6 +183,35 @@ impl Signer {
         }
     }
 
+    /// A signer for an HMAC algorithm and secret whose header also carries `kid` and other
+    /// members (e.g. Tableau's `iss`), in the order given after `alg` and `typ`.
+    pub fn hmac_with_header(
+        algorithm: Algorithm,
+        secret: &Secret,
+        kid: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Signer {
+        let mut header = format!(r#"{{"alg":"{}","typ":"JWT""#, algorithm.name());
+        for (name, value) in kid
+            .map(|k| ("kid", k))
+            .into_iter()
+            .chain(extra.iter().copied())
+        {
+            header.push_str(&format!(
+                ",{}:{}",
+                serde_json::Value::String(name.to_owned()),
+                serde_json::Value::String(value.to_owned())
+            ));
+        }
+        header.push('}');
+        Signer {
+            algorithm,
+            key: SigningKey::Hmac(EncodingKey::from_secret(secret.expose())),
+            kid: kid.map(str::to_owned),
+            encoded_header: URL_SAFE_NO_PAD.encode(header),
+        }
+    }
+
     /// A signer for an asymmetric algorithm and key pair; the header carries the key's `kid`.
     pub fn asymmetric(algorithm: Algorithm, pair: &KeyPair) -> Result<Signer, SignError> {
         if !algorithm.accepts(pair.key_type) {
@@ -212,7 +241,7 @@ impl Signer {
         self.algorithm
     }
 
-    /// The `kid` in the header (asymmetric signers only).
+    /// The `kid` in the header (asymmetric signers, and HMAC signers given one).
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }

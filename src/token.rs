@@ -23,6 +23,14 @@ pub enum TokenError {
     /// The key could not sign.
     #[error("{0}")]
     Sign(#[from] SignError),
+    /// The token breaks a rule of the asset's consumer preset for this user (never the user's data).
+    #[error("the {preset} preset refuses this token: {reason}")]
+    Preset {
+        /// The preset's name.
+        preset: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// An asset ready to issue tokens: template compiled, signer keyed, registered-claim fragments
@@ -55,8 +63,13 @@ impl CompiledAsset {
     /// Compile an asset record.
     pub fn new(asset: Asset) -> CompiledAsset {
         let compiled = PayloadTemplate::compile(&asset.template).map_err(|e| e.to_string());
+        let header = |secret| {
+            let extra = asset.preset.and_then(|p| p.extra_header(&asset));
+            let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            Signer::hmac_with_header(asset.algorithm, secret, asset.key_id.as_deref(), &extra)
+        };
         let signer = if asset.algorithm.is_hmac() {
-            Ok(Signer::hmac(asset.algorithm, &asset.secret))
+            Ok(header(&asset.secret))
         } else {
             match asset.active_key() {
                 Some(pair) => Signer::asymmetric(asset.algorithm, pair).map_err(|e| e.to_string()),
@@ -64,9 +77,7 @@ impl CompiledAsset {
             }
         };
         let next = match (&asset.next_secret, asset.next_secret_at) {
-            (Some(secret), Some(at)) if asset.algorithm.is_hmac() => {
-                Some((at, Signer::hmac(asset.algorithm, secret)))
-            }
+            (Some(secret), Some(at)) if asset.algorithm.is_hmac() => Some((at, header(secret))),
             _ => None,
         };
         let mut skip: Vec<&'static str> = ALWAYS_SERVER_CLAIMS.to_vec();
@@ -187,6 +198,19 @@ impl CompiledAsset {
             claims.push_str(&serde_json::Value::String(j.clone()).to_string());
         }
         claims.push('}');
+        if let Some(preset) = self.asset.preset.filter(|p| p.has_render_rules()) {
+            let value: serde_json::Value =
+                serde_json::from_str(&claims).map_err(|e| TokenError::Preset {
+                    preset: preset.name(),
+                    reason: format!("the claims are not JSON: {e}"),
+                })?;
+            preset
+                .check_claims(&value)
+                .map_err(|reason| TokenError::Preset {
+                    preset: preset.name(),
+                    reason,
+                })?;
+        }
         let token = signer.sign(&claims)?;
         Ok(IssuedToken {
             token,
@@ -241,6 +265,10 @@ mod tests {
             keys: Vec::new(),
             next_secret: None,
             next_secret_at: None,
+            key_id: None,
+            preset: None,
+            delivery: Default::default(),
+            cors_origins: Vec::new(),
             secret_changed_at: now,
             weak_secret_accepted: false,
             template: template.into(),

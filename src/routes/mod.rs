@@ -104,6 +104,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/assets/{id}/preview").route(web::get().to(ui::assets::preview)),
             )
+            .service(
+                web::resource("/assets/{id}/public-key.pem")
+                    .route(web::get().to(ui::assets::public_key_pem)),
+            )
+            .service(web::resource("/assets/{id}/rotate").route(web::post().to(ui::assets::rotate)))
+            .service(
+                web::resource("/assets/{id}/next-secret")
+                    .route(web::post().to(ui::assets::next_secret)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-secret/cancel")
+                    .route(web::post().to(ui::assets::cancel_next_secret)),
+            )
             .service(web::resource("/assets/{id}/trash").route(web::post().to(ui::assets::trash)))
             .service(
                 web::resource("/assets/{id}/restore").route(web::post().to(ui::assets::restore)),

@@ -16,7 +16,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::asset::{AccessRule, Asset, AssetPath, AssetState, DEFAULT_EXPIRY_SECONDS};
+use crate::asset::{
+    AccessRule, Asset, AssetPath, AssetState, DEFAULT_EXPIRY_SECONDS, Delivery, MAX_CORS_ORIGINS,
+    parse_origin,
+};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::auth::{
     API_KEY_PREFIX, API_KEY_SHOWN_CHARS, ApiKey, Session, digest, digests_equal, new_api_key,
@@ -26,6 +29,7 @@ use crate::error::{AppError, FieldError};
 use crate::ids::{ApiKeyId, AssetId, UserId, random_token};
 use crate::keys::{KeyPair, KeyType};
 use crate::keywords::MAX_TEMPLATE_BYTES;
+use crate::presets::Preset;
 use crate::secret::{Secret, SecretString};
 use crate::signing::Algorithm;
 use crate::store::{Store, StoreError};
@@ -91,7 +95,8 @@ pub struct AssetInput {
     /// Accept a secret shorter than the hash size (supplied by a third party).
     #[serde(default)]
     pub accept_weak_secret: bool,
-    /// Payload template source.
+    /// Payload template source (may be empty with a `preset`, which fills it in).
+    #[serde(default)]
     pub template: String,
     /// Token lifetime in seconds; absent = 600, `null` = no expiry.
     #[serde(default = "default_expiry", deserialize_with = "explicit_option")]
@@ -117,6 +122,21 @@ pub struct AssetInput {
     /// On edit: the version the change is based on.
     #[serde(default)]
     pub version: Option<u64>,
+    /// A consumer preset (`matrix`, `realm`, `zendesk`, `metabase`, `jitsi`, `tableau`). On
+    /// create it pre-fills what was left empty; its rules are checked at save and on every
+    /// token. On edit, absent keeps the stored preset and `""` removes it.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// HMAC only: a `kid` for the token header (a Tableau connected app's secret ID). On edit,
+    /// absent keeps the stored one and `""` removes it.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Delivery modes besides the raw token (`{"json": true}`). On edit, absent keeps them.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    /// Origins whose pages may fetch the token with credentials. On edit, absent keeps them.
+    #[serde(default)]
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// A new key pair for an asymmetric asset: `{"generate": "RSA-3072"}` or `{"pem": "-----BEGIN …"}`.
@@ -199,6 +219,14 @@ pub struct AssetView {
     pub keys: Vec<KeyView>,
     /// HMAC: when the scheduled next secret takes over (`null` = none pending).
     pub next_secret_at: Option<DateTime<Utc>>,
+    /// HMAC: the `kid` put in the token header (`null` = none).
+    pub key_id: Option<String>,
+    /// The consumer preset (`null` = none).
+    pub preset: Option<String>,
+    /// Delivery modes besides the raw token.
+    pub delivery: Delivery,
+    /// Origins whose pages may fetch the token with credentials.
+    pub cors_origins: Vec<String>,
     /// Length of the secret in bytes (never the secret).
     pub secret_bytes: usize,
     /// Whether the secret is shorter than the algorithm's hash.
@@ -278,6 +306,10 @@ impl AssetView {
                 })
                 .collect(),
             next_secret_at: a.next_secret_at,
+            key_id: a.key_id.clone(),
+            preset: a.preset.map(|p| p.name().to_owned()),
+            delivery: a.delivery.clone(),
+            cors_origins: a.cors_origins.clone(),
             secret_bytes: a.secret.len(),
             weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
             secret_changed_at: a.secret_changed_at,
@@ -307,6 +339,15 @@ pub struct SavedAsset {
     /// Only when `generate_secret` was asked for: the secret text, shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated_secret: Option<String>,
+    /// What the consumer preset's rules warn about (saved anyway).
+    pub warnings: Vec<String>,
+}
+
+/// An asset record built from input, before it is stored.
+struct BuiltAsset {
+    asset: Asset,
+    generated_secret: Option<String>,
+    warnings: Vec<String>,
 }
 
 /// Input for creating a user.
@@ -902,9 +943,28 @@ impl Service {
     fn build_asset(
         &self,
         actor: &str,
-        input: AssetInput,
+        mut input: AssetInput,
         existing: Option<&Asset>,
-    ) -> Result<(Asset, Option<String>), AppError> {
+    ) -> Result<BuiltAsset, AppError> {
+        let preset = match input.preset.as_deref().map(str::trim) {
+            None => existing.and_then(|a| a.preset),
+            Some("") => None,
+            Some(name) => Some(Preset::parse(name).ok_or_else(|| {
+                AppError::invalid(
+                    "preset",
+                    format!(
+                        "unknown preset {name:?}; use one of {}",
+                        Preset::names_text()
+                    ),
+                )
+            })?),
+        };
+        if existing.is_none()
+            && let Some(p) = preset
+        {
+            p.apply(&mut input);
+        }
+        let input_key_id_absent = input.key_id.is_none();
         let name = input.name.trim().to_owned();
         if name.is_empty()
             || name.chars().count() > MAX_NAME_CHARS
@@ -937,7 +997,7 @@ impl Service {
                 format!("must be at most {MAX_TEMPLATE_BYTES} bytes"),
             ));
         }
-        crate::keywords::PayloadTemplate::compile(&input.template).map_err(|e| {
+        let template = crate::keywords::PayloadTemplate::compile(&input.template).map_err(|e| {
             AppError::Invalid(FieldError::at("template", e.message, e.line, e.column))
         })?;
         if input.expiry_seconds == Some(0)
@@ -960,6 +1020,45 @@ impl Service {
                     ))
                 }
                 other => Ok(other),
+            }
+        };
+        let key_id = match text_claim("key_id", input.key_id)? {
+            Some(k) if !algorithm.is_hmac() => {
+                return Err(AppError::invalid(
+                    "key_id",
+                    format!(
+                        "is for HMAC algorithms; {} tokens carry their key's thumbprint as kid ({k:?} not used)",
+                        algorithm.name()
+                    ),
+                ));
+            }
+            Some(k) => Some(k),
+            None if input_key_id_absent => existing
+                .filter(|a| a.algorithm.is_hmac() && algorithm.is_hmac())
+                .and_then(|a| a.key_id.clone()),
+            None => None,
+        };
+        let delivery = input
+            .delivery
+            .or_else(|| existing.map(|a| a.delivery.clone()))
+            .unwrap_or_default();
+        let cors_origins = match input.cors_origins {
+            None => existing.map(|a| a.cors_origins.clone()).unwrap_or_default(),
+            Some(list) => {
+                if list.len() > MAX_CORS_ORIGINS {
+                    return Err(AppError::invalid(
+                        "cors_origins",
+                        format!("at most {MAX_CORS_ORIGINS} origins"),
+                    ));
+                }
+                let mut out: Vec<String> = Vec::new();
+                for o in list {
+                    let o = parse_origin(o.trim()).map_err(AppError::Invalid)?;
+                    if !out.contains(&o) {
+                        out.push(o);
+                    }
+                }
+                out
             }
         };
         let issuer = text_claim("issuer", input.issuer)?;
@@ -1090,6 +1189,10 @@ impl Service {
             keys,
             next_secret,
             next_secret_at,
+            key_id,
+            preset,
+            delivery,
+            cors_origins,
             secret_changed_at,
             weak_secret_accepted: weak && weak_accepted,
             template: input.template,
@@ -1108,12 +1211,29 @@ impl Service {
             updated_by: actor.to_owned(),
             version: existing.map(|a| a.version + 1).unwrap_or(1),
         };
-        Ok((asset, generated))
+        let warnings = match preset {
+            Some(p) => p.check(&asset, &template).map_err(|e| {
+                AppError::Invalid(FieldError::new(
+                    e.field,
+                    format!("{} (preset {p})", e.message),
+                ))
+            })?,
+            None => Vec::new(),
+        };
+        Ok(BuiltAsset {
+            asset,
+            generated_secret: generated,
+            warnings,
+        })
     }
 
     /// Create an asset.
     pub fn create_asset(&self, actor: &str, input: AssetInput) -> Result<SavedAsset, AppError> {
-        let (asset, generated_secret) = self.build_asset(actor, input, None)?;
+        let BuiltAsset {
+            asset,
+            generated_secret,
+            warnings,
+        } = self.build_asset(actor, input, None)?;
         let _guard = self.lock_writes();
         self.store.insert_asset(&asset)?;
         self.store.flush()?;
@@ -1126,6 +1246,7 @@ impl Service {
         Ok(SavedAsset {
             asset: AssetView::from(&asset),
             generated_secret,
+            warnings,
         })
     }
 
@@ -1148,7 +1269,11 @@ impl Service {
         if version != existing.version {
             return Err(stale(&existing));
         }
-        let (asset, generated_secret) = self.build_asset(actor, input, Some(&existing))?;
+        let BuiltAsset {
+            asset,
+            generated_secret,
+            warnings,
+        } = self.build_asset(actor, input, Some(&existing))?;
         match self.store.replace_asset(&asset, version) {
             Err(StoreError::VersionMismatch) => return Err(stale(&self.asset_record(id)?)),
             other => other?,
@@ -1163,6 +1288,7 @@ impl Service {
         Ok(SavedAsset {
             asset: AssetView::from(&asset),
             generated_secret,
+            warnings,
         })
     }
 
@@ -1391,6 +1517,7 @@ impl Service {
         Ok(SavedAsset {
             asset: AssetView::from(&asset),
             generated_secret: generated,
+            warnings: Vec::new(),
         })
     }
 
@@ -1481,6 +1608,15 @@ impl Service {
             warnings.push(format!(
                 "the template sets \"{claim}\", which the server overrides"
             ));
+        }
+        if let (Some(preset), Ok(template)) = (
+            a.preset,
+            crate::keywords::PayloadTemplate::compile(&a.template),
+        ) {
+            match preset.check(a, &template) {
+                Ok(found) => warnings.extend(found),
+                Err(e) => warnings.push(format!("preset {preset}: {e}")),
+            }
         }
         if user.disabled {
             warnings.push(format!("{} is disabled and would get 403", user.username));

@@ -1,19 +1,26 @@
-//! The asset pages of the admin UI: the asset tree, the create/edit form, the preview, the trash.
+//! The asset pages of the admin UI: the asset tree, the create/edit form (with its key pair or
+//! secret, the keys panel with rotation and the scheduled next secret), the preview, the trash.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::error::UrlencodedError;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{UiError, Viewer};
 use crate::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS};
 use crate::error::{AppError, FieldError};
+use crate::keys::KeyType;
 use crate::keywords::PayloadTemplate;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, AssetPage, AssetSummary, AssetView, DebugKey, Service};
+use crate::service::{
+    AssetInput, AssetPage, AssetSummary, AssetView, DebugKey, KeyInput, NextSecretInput,
+    SavedAsset, Service,
+};
+use crate::signing::Algorithm;
 
 /// The template a new asset starts with.
 const STARTER_TEMPLATE: &str = "{\n  \"sub\": \"%globals_user_attribute_username%\",\n  \"email\": \"%globals_user_attribute_email%\",\n  \"groups\": %globals_user_groups%\n}\n";
@@ -100,6 +107,21 @@ fn badges(a: &AssetSummary) -> Vec<Badge> {
             class: "trashed",
             text: "trashed",
             title: "its URL answers 404 until it is restored".into(),
+        });
+    }
+    if a.algorithm != "HS256" {
+        let hmac = Algorithm::parse(a.algorithm).is_none_or(Algorithm::is_hmac);
+        out.push(Badge {
+            class: "alg",
+            text: a.algorithm,
+            title: if hmac {
+                format!("signed with {} and a shared secret", a.algorithm)
+            } else {
+                format!(
+                    "signed with {} and a key pair; its public keys are in the JWKS",
+                    a.algorithm
+                )
+            },
         });
     }
     if a.expiry_seconds.is_none() {
@@ -368,6 +390,12 @@ pub struct AssetForm {
     secret: SecretString,
     generate_secret: Option<String>,
     accept_weak_secret: Option<String>,
+    /// Key-pair algorithms: `keep`, `generate` or `import`.
+    key_mode: String,
+    /// With `generate`: a key type, or empty for the algorithm's usual one.
+    key_type: String,
+    /// With `import`: the private key, PEM.
+    key_pem: SecretString,
     template: String,
     expiry_seconds: String,
     no_expiry: Option<String>,
@@ -391,6 +419,8 @@ struct Values {
     algorithm: String,
     generate_secret: bool,
     accept_weak_secret: bool,
+    key_mode: String,
+    key_type: String,
     template: String,
     expiry_seconds: String,
     no_expiry: bool,
@@ -414,6 +444,8 @@ impl Values {
             algorithm: "HS256".into(),
             generate_secret: false,
             accept_weak_secret: false,
+            key_mode: "generate".into(),
+            key_type: String::new(),
             template: STARTER_TEMPLATE.into(),
             expiry_seconds: DEFAULT_EXPIRY_SECONDS.to_string(),
             no_expiry: false,
@@ -438,6 +470,8 @@ impl Values {
             algorithm: a.algorithm.clone(),
             generate_secret: false,
             accept_weak_secret: a.weak_secret,
+            key_mode: if a.kid.is_some() { "keep" } else { "generate" }.into(),
+            key_type: String::new(),
             template: a.template.clone(),
             expiry_seconds: a.expiry_seconds.map(|e| e.to_string()).unwrap_or_default(),
             no_expiry: a.expiry_seconds.is_none(),
@@ -461,6 +495,11 @@ impl Values {
             algorithm: f.algorithm.clone(),
             generate_secret: f.generate_secret.is_some(),
             accept_weak_secret: f.accept_weak_secret.is_some(),
+            key_mode: match f.key_mode.as_str() {
+                "keep" | "import" => f.key_mode.clone(),
+                _ => "generate".into(),
+            },
+            key_type: f.key_type.clone(),
             template: normalise_newlines(&f.template),
             expiry_seconds: f.expiry_seconds.clone(),
             no_expiry: f.no_expiry.is_some(),
@@ -503,6 +542,7 @@ struct FieldErrors {
     path: Option<String>,
     algorithm: Option<String>,
     secret: Option<String>,
+    key: Option<String>,
     template: Option<String>,
     expiry_seconds: Option<String>,
     issuer: Option<String>,
@@ -517,12 +557,13 @@ impl FieldErrors {
     }
 
     /// (field, input id, message) for the summary at the top of the form.
-    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 10] {
+    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 11] {
         [
             ("Name", "name", &self.name),
             ("Path", "path", &self.path),
             ("Algorithm", "algorithm", &self.algorithm),
             ("Secret", "secret", &self.secret),
+            ("Key pair", "key", &self.key),
             ("Payload template", "template", &self.template),
             ("Expiry", "expiry_seconds", &self.expiry_seconds),
             ("Issuer", "issuer", &self.issuer),
@@ -539,6 +580,7 @@ impl FieldErrors {
             "path" => &mut self.path,
             "algorithm" => &mut self.algorithm,
             "secret" => &mut self.secret,
+            "key" => &mut self.key,
             "template" => &mut self.template,
             "expiry_seconds" => &mut self.expiry_seconds,
             "issuer" => &mut self.issuer,
@@ -693,14 +735,24 @@ impl AssetForm {
                 }
             }
         };
-        let secret = self.secret.expose();
-        let generate = self.generate_secret.is_some();
+        // The form shows the secret and the key pair side by side; only the one the algorithm
+        // uses is read (an unknown algorithm is reported by the service).
+        let key_pair = Algorithm::parse(self.algorithm.trim()).filter(|a| !a.is_hmac());
+        let (secret, generate) = if key_pair.is_some() {
+            ("", false)
+        } else {
+            (self.secret.expose(), self.generate_secret.is_some())
+        };
+        let key = match key_pair {
+            None => None,
+            Some(algorithm) => self.key_input(algorithm, editing, &mut p),
+        };
         if generate && !secret.is_empty() {
             p.fields.set(
                 "secret",
                 "type a secret or tick \u{201c}Generate a secret\u{201d}, not both".into(),
             );
-        } else if !generate && secret.is_empty() && !editing {
+        } else if !generate && secret.is_empty() && !editing && key_pair.is_none() {
             p.fields.set(
                 "secret",
                 "is required: type the secret the consumer uses, or tick \u{201c}Generate a secret\u{201d}".into(),
@@ -740,7 +792,7 @@ impl AssetForm {
             name: self.name.clone(),
             path: self.path.clone(),
             algorithm: Some(self.algorithm.clone()),
-            key: None,
+            key,
             secret: (!secret.is_empty()).then(|| SecretString::new(secret.to_owned())),
             generate_secret: generate,
             accept_weak_secret: self.accept_weak_secret.is_some(),
@@ -756,8 +808,75 @@ impl AssetForm {
                 groups: names(&self.write_groups),
             }),
             version,
+            ..AssetInput::default()
         })
     }
+}
+
+impl AssetForm {
+    /// The key pair to set for a key-pair algorithm: `None` keeps the stored one (or, for a new
+    /// asset, has the service generate the algorithm's usual type).
+    fn key_input(&self, algorithm: Algorithm, editing: bool, p: &mut Problems) -> Option<KeyInput> {
+        match self.key_mode.as_str() {
+            "keep" => None,
+            "import" => {
+                let pem = self.key_pem.expose().trim();
+                if pem.is_empty() {
+                    p.fields.set(
+                        "key",
+                        "paste the private key (PEM) to import, or choose \u{201c}Generate a new key pair\u{201d}".into(),
+                    );
+                    None
+                } else {
+                    Some(KeyInput::Pem(SecretString::new(pem.to_owned())))
+                }
+            }
+            _ => {
+                let chosen = self.key_type.trim();
+                if !chosen.is_empty() {
+                    Some(KeyInput::Generate(chosen.to_owned()))
+                } else if editing {
+                    algorithm
+                        .natural_key_type()
+                        .map(|k| KeyInput::Generate(k.name().to_owned()))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// A key type in the form's select, with the algorithms that take it (for app.js).
+#[derive(Serialize)]
+struct KeyTypeChoice {
+    name: &'static str,
+    algorithms: String,
+}
+
+fn key_type_choices() -> Vec<KeyTypeChoice> {
+    KeyType::ALL
+        .into_iter()
+        .map(|k| KeyTypeChoice {
+            name: k.name(),
+            algorithms: Algorithm::ALL
+                .into_iter()
+                .filter(|a| a.accepts(k))
+                .map(Algorithm::name)
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect()
+}
+
+/// One published key of an asset.
+#[derive(Serialize)]
+struct KeyRow {
+    kid: String,
+    key_type: String,
+    created_at: When,
+    retired_at: Option<When>,
+    published_until: Option<When>,
 }
 
 /// What the edit form shows about the stored asset (never the secret itself).
@@ -772,6 +891,19 @@ struct Stored {
     secret_bytes: usize,
     weak_secret: bool,
     secret_changed_at: When,
+    algorithm: String,
+    /// Signs with a key pair (not a secret).
+    key_pair: bool,
+    key_type: String,
+    kid: Option<String>,
+    public_key_pem: Option<String>,
+    /// The public JWK, indented.
+    public_jwk: Option<String>,
+    /// Published keys, active first.
+    keys: Vec<KeyRow>,
+    /// HMAC: when the scheduled next secret takes over.
+    next_secret_at: Option<When>,
+    expiry_seconds: Option<u64>,
     created_at: When,
     created_by: String,
     updated_at: When,
@@ -791,6 +923,28 @@ impl From<&AssetView> for Stored {
             secret_bytes: a.secret_bytes,
             weak_secret: a.weak_secret,
             secret_changed_at: when(a.secret_changed_at),
+            algorithm: a.algorithm.clone(),
+            key_pair: a.kid.is_some(),
+            key_type: a.key_type.clone(),
+            kid: a.kid.clone(),
+            public_key_pem: a.public_key_pem.clone(),
+            public_jwk: a
+                .public_jwk
+                .as_ref()
+                .and_then(|j| serde_json::to_string_pretty(j).ok()),
+            keys: a
+                .keys
+                .iter()
+                .map(|k| KeyRow {
+                    kid: k.kid.clone(),
+                    key_type: k.key_type.clone(),
+                    created_at: when(k.created_at),
+                    retired_at: k.retired_at.map(when),
+                    published_until: k.published_until.map(when),
+                })
+                .collect(),
+            next_secret_at: a.next_secret_at.map(when),
+            expiry_seconds: a.expiry_seconds,
             created_at: when(a.created_at),
             created_by: a.created_by.clone(),
             updated_at: when(a.updated_at),
@@ -810,6 +964,55 @@ fn known_people(service: &Service) -> Result<(Vec<String>, Vec<String>), UiError
     ))
 }
 
+/// `scheme://host` of this server as the browser reached it (for the JWKS URLs).
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// The "next secret" panel of an HMAC asset's edit page: what was typed, and what was wrong.
+#[derive(Serialize)]
+struct NextPanel {
+    /// The `datetime-local` value (UTC).
+    switch_at: String,
+    generate: bool,
+    accept_weak: bool,
+    /// The next secret being set, written back only into its own form after an error.
+    typed_secret: String,
+    secret_error: Option<String>,
+    switch_error: Option<String>,
+}
+
+impl NextPanel {
+    fn blank(now: DateTime<Utc>) -> NextPanel {
+        NextPanel {
+            switch_at: (now + chrono::Duration::days(1))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            generate: false,
+            accept_weak: false,
+            typed_secret: String::new(),
+            secret_error: None,
+            switch_error: None,
+        }
+    }
+}
+
+/// What the asset pages show besides the form's fields.
+#[derive(Default)]
+struct Extras<'a> {
+    /// The secret being set (written back only into the form that sets it, after an error).
+    typed_secret: Option<&'a str>,
+    /// The private key being imported (likewise).
+    typed_pem: Option<&'a str>,
+    /// A message about what was just done.
+    notice: Option<String>,
+    /// The next-secret panel, when it has something to say.
+    next: Option<NextPanel>,
+    /// `scheme://host`.
+    base: String,
+}
+
 /// Render the asset form (new when `stored` is `None`).
 #[allow(clippy::too_many_arguments)]
 fn form_page(
@@ -818,7 +1021,7 @@ fn form_page(
     viewer: &Viewer,
     stored: Option<&AssetView>,
     values: &Values,
-    typed_secret: Option<&str>,
+    extras: Extras,
     problems: &Problems,
     status: StatusCode,
 ) -> Page {
@@ -833,8 +1036,19 @@ fn form_page(
     );
     ctx.insert("stored", &stored.map(Stored::from));
     ctx.insert("f", values);
-    // The secret being set is written back only into the form that sets it, after an error.
-    ctx.insert("typed_secret", &typed_secret.unwrap_or_default());
+    // The secret or private key being set is written back only into the form that sets it,
+    // after an error.
+    ctx.insert("typed_secret", &extras.typed_secret.unwrap_or_default());
+    ctx.insert("typed_pem", &extras.typed_pem.unwrap_or_default());
+    ctx.insert("key_types", &key_type_choices());
+    ctx.insert("notice", &extras.notice);
+    ctx.insert("base", &extras.base);
+    let now = Utc::now();
+    ctx.insert(
+        "next",
+        &extras.next.unwrap_or_else(|| NextPanel::blank(now)),
+    );
+    ctx.insert("now_utc", &now.format("%Y-%m-%d %H:%M UTC").to_string());
     ctx.insert("errors", &problems.fields);
     ctx.insert("summary", &problems.summary());
     ctx.insert("general", &problems.general);
@@ -859,13 +1073,25 @@ fn form_page(
     super::render(tera, "asset_form.html", &ctx, status)
 }
 
-/// The page that shows a generated secret, this once.
+/// The page that shows a generated secret, this once (`created`: a new asset; a next secret
+/// when the asset has a switch pending).
 fn secret_page(
     tera: &tera::Tera,
     viewer: &Viewer,
     saved: &AssetView,
     secret: &str,
     created: bool,
+) -> Page {
+    secret_page_for(tera, viewer, saved, secret, created, None)
+}
+
+fn secret_page_for(
+    tera: &tera::Tera,
+    viewer: &Viewer,
+    saved: &AssetView,
+    secret: &str,
+    created: bool,
+    next_at: Option<When>,
 ) -> Page {
     #[derive(Serialize)]
     struct Generated<'a> {
@@ -875,6 +1101,8 @@ fn secret_page(
         id: &'a str,
         created: bool,
         algorithm: &'a str,
+        /// A scheduled next secret: when tokens switch to it.
+        next_at: Option<When>,
     }
     let mut ctx = super::context(viewer, "assets");
     ctx.insert("mode", "secret");
@@ -887,6 +1115,7 @@ fn secret_page(
             id: &saved.id,
             created,
             algorithm: &saved.algorithm,
+            next_at,
         },
     );
     super::render(tera, "asset_form.html", &ctx, StatusCode::OK)
@@ -930,10 +1159,49 @@ pub async fn new_form(
         &viewer,
         None,
         &Values::blank(),
-        None,
+        Extras::default(),
         &Problems::default(),
         StatusCode::OK,
     )
+}
+
+/// Run a service call off the async workers (generating an RSA key takes a moment).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<Result<T, AppError>, UiError> {
+    web::block(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        UiError::Internal
+    })
+}
+
+/// Save a posted form through the service: `Ok` with the saved asset, or the problems to show.
+async fn save_form(
+    service: &web::Data<Service>,
+    actor: &str,
+    form: &AssetForm,
+    id: Option<&str>,
+    template: &str,
+) -> Result<Result<SavedAsset, (Problems, StatusCode)>, UiError> {
+    let input = match form.input(id.is_some()) {
+        Err(p) => return Ok(Err((*p, StatusCode::BAD_REQUEST))),
+        Ok(input) => input,
+    };
+    let svc = service.clone().into_inner();
+    let (actor, id) = (actor.to_owned(), id.map(str::to_owned));
+    let saved = blocking(move || match id {
+        Some(id) => svc.update_asset(&actor, &id, input),
+        None => svc.create_asset(&actor, input),
+    })
+    .await?;
+    match saved {
+        Ok(saved) => Ok(Ok(saved)),
+        Err(e) => {
+            let mut p = Problems::default();
+            let status = p.absorb(e, template)?;
+            Ok(Err((p, status)))
+        }
+    }
 }
 
 /// `POST /admin/assets/new`: create, then to the list (or to the one-time secret page).
@@ -946,22 +1214,21 @@ pub async fn create(
     let viewer = super::admin(&req, &service)?;
     let form = read_form(&req, &viewer, form)?;
     let values = Values::typed(&form);
-    let (mut problems, status) = match form.input(false) {
-        Err(p) => (*p, StatusCode::BAD_REQUEST),
-        Ok(input) => match service.create_asset(viewer.user.username.as_str(), input) {
+    let actor = viewer.user.username.as_str().to_owned();
+    let (mut problems, status) =
+        match save_form(&service, &actor, &form, None, &values.template).await? {
             Ok(saved) => {
                 return match saved.generated_secret {
                     Some(secret) => secret_page(&tera, &viewer, &saved.asset, &secret, true),
+                    None if saved.asset.kid.is_some() => Ok(super::see_other(&format!(
+                        "/admin/assets/{}?done=created#keys",
+                        saved.asset.id
+                    ))),
                     None => Ok(super::see_other("/admin/assets?done=created")),
                 };
             }
-            Err(e) => {
-                let mut p = Problems::default();
-                let status = p.absorb(e, &values.template)?;
-                (p, status)
-            }
-        },
-    };
+            Err(p) => p,
+        };
     problems.check_template(&values.template);
     form_page(
         &tera,
@@ -969,18 +1236,75 @@ pub async fn create(
         &viewer,
         None,
         &values,
-        Some(form.secret.expose()),
+        Extras {
+            typed_secret: Some(form.secret.expose()),
+            typed_pem: Some(form.key_pem.expose()),
+            ..Extras::default()
+        },
         &problems,
         status,
     )
 }
 
-/// `GET /admin/assets/{id}`: the form with the stored values (the secret only as its length).
+/// Query of the edit page.
+#[derive(Deserialize)]
+pub struct EditQuery {
+    done: Option<String>,
+}
+
+/// The message after a key rotation, a scheduled or cancelled switch or a creation, worded from
+/// the stored asset (never from the URL).
+fn edit_notice(code: Option<&str>, a: &AssetView) -> Option<String> {
+    match code? {
+        "created" => Some(match &a.kid {
+            Some(kid) => format!(
+                "Asset created with a new {} key; its tokens carry kid {kid}.",
+                a.key_type
+            ),
+            None => "Asset created.".into(),
+        }),
+        "rotated" => {
+            let kid = a.kid.as_deref()?;
+            let previous = a
+                .keys
+                .iter()
+                .filter(|k| k.retired_at.is_some())
+                .max_by_key(|k| k.retired_at);
+            Some(match previous {
+                Some(p) => match p.published_until {
+                    Some(until) => format!(
+                        "Key rotated: new tokens carry kid {kid}; the previous key stays published until {} (when the last token it signed has expired).",
+                        when(until).text
+                    ),
+                    None => format!(
+                        "Key rotated: new tokens carry kid {kid}; the previous key stays published until the asset is purged (its tokens never expire)."
+                    ),
+                },
+                None => format!("Key rotated: new tokens carry kid {kid}."),
+            })
+        }
+        "next_secret" => Some(match a.next_secret_at {
+            Some(at) => format!(
+                "Next secret scheduled: tokens are signed with it from {} on.",
+                when(at).text
+            ),
+            None => "The next secret is in use now: its switch time had already passed.".to_owned(),
+        }),
+        "next_secret_cancelled" => {
+            Some("The scheduled switch was cancelled; tokens keep the current secret.".into())
+        }
+        _ => None,
+    }
+}
+
+/// `GET /admin/assets/{id}`: the form with the stored values (the secret only as its length),
+/// and the keys panel or the next-secret panel.
 pub async fn edit_form(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<String>,
+    query: web::Query<EditQuery>,
 ) -> Page {
     let viewer = super::admin(&req, &service)?;
     let asset = service.asset(&id)?;
@@ -990,7 +1314,11 @@ pub async fn edit_form(
         &viewer,
         Some(&asset),
         &Values::of(&asset),
-        None,
+        Extras {
+            notice: edit_notice(query.done.as_deref(), &asset),
+            base: base_url(&req),
+            ..Extras::default()
+        },
         &Problems::default(),
         StatusCode::OK,
     )
@@ -1008,22 +1336,17 @@ pub async fn save(
     let form = read_form(&req, &viewer, form)?;
     let stored = service.asset(&id)?;
     let values = Values::typed(&form);
-    let (mut problems, status) = match form.input(true) {
-        Err(p) => (*p, StatusCode::BAD_REQUEST),
-        Ok(input) => match service.update_asset(viewer.user.username.as_str(), &id, input) {
+    let actor = viewer.user.username.as_str().to_owned();
+    let (mut problems, status) =
+        match save_form(&service, &actor, &form, Some(&id), &values.template).await? {
             Ok(saved) => {
                 return match saved.generated_secret {
                     Some(secret) => secret_page(&tera, &viewer, &saved.asset, &secret, false),
                     None => Ok(super::see_other("/admin/assets?done=saved")),
                 };
             }
-            Err(e) => {
-                let mut p = Problems::default();
-                let status = p.absorb(e, &values.template)?;
-                (p, status)
-            }
-        },
-    };
+            Err(p) => p,
+        };
     problems.check_template(&values.template);
     // Show the stored facts as they are now (a stale edit names the newer version).
     let current = service.asset(&id).unwrap_or(stored);
@@ -1033,10 +1356,206 @@ pub async fn save(
         &viewer,
         Some(&current),
         &values,
-        Some(form.secret.expose()),
+        Extras {
+            typed_secret: Some(form.secret.expose()),
+            typed_pem: Some(form.key_pem.expose()),
+            base: base_url(&req),
+            ..Extras::default()
+        },
         &problems,
         status,
     )
+}
+
+// ---- keys and the next secret ---------------------------------------------------------------
+
+/// `GET /admin/assets/{id}/public-key.pem`: the active public key, as a file (404 for HMAC).
+pub async fn public_key_pem(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+) -> Page {
+    super::admin(&req, &service)?;
+    let asset = service.asset(&id)?;
+    let pem = asset.public_key_pem.ok_or(UiError::NotFound)?;
+    // Asset paths hold only letters, digits and `- . _ ~` between slashes.
+    let stem: String = asset
+        .path
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-pem-file"),
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{stem}.public.pem\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(pem))
+}
+
+/// `POST /admin/assets/{id}/rotate`: a new key becomes active; back to the keys panel.
+pub async fn rotate(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    let svc = service.into_inner();
+    let (actor, id) = (viewer.user.username.as_str().to_owned(), id.into_inner());
+    let rotated = blocking(move || svc.rotate_key(&actor, &id)).await??;
+    Ok(super::see_other(&format!(
+        "/admin/assets/{}?done=rotated#keys",
+        rotated.id
+    )))
+}
+
+/// The fields of the next-secret form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextSecretForm {
+    csrf: String,
+    next_secret: SecretString,
+    generate_next_secret: Option<String>,
+    accept_weak_next_secret: Option<String>,
+    /// `datetime-local` (`2026-05-01T12:00`), read as UTC.
+    switch_at: String,
+}
+
+/// A `datetime-local` value read as UTC (an RFC 3339 time is taken as it is).
+fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .into_iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
+/// one is shown once); errors are shown in the panel with what was typed.
+pub async fn next_secret(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+    form: Result<web::Form<NextSecretForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    let form = form.map(web::Form::into_inner).unwrap_or_default();
+    super::check_form(&req, &viewer, &form.csrf)?;
+    let asset = service.asset(&id)?;
+    let typed = form.next_secret.expose();
+    let generate = form.generate_next_secret.is_some();
+    let mut panel = NextPanel {
+        switch_at: form.switch_at.trim().to_owned(),
+        generate,
+        accept_weak: form.accept_weak_next_secret.is_some(),
+        typed_secret: typed.to_owned(),
+        secret_error: None,
+        switch_error: None,
+    };
+    let switch_at = parse_switch_at(&form.switch_at);
+    if switch_at.is_none() {
+        panel.switch_error = Some(
+            "enter the date and time (UTC) at which tokens start being signed with the next secret"
+                .into(),
+        );
+    }
+    if generate && !typed.is_empty() {
+        panel.secret_error =
+            Some("type a secret or tick \u{201c}Have the server make one\u{201d}, not both".into());
+    } else if !generate && typed.is_empty() {
+        panel.secret_error =
+            Some("type the next secret, or tick \u{201c}Have the server make one\u{201d}".into());
+    }
+    if let (Some(at), None, None) = (switch_at, &panel.secret_error, &panel.switch_error) {
+        let input = NextSecretInput {
+            secret: (!typed.is_empty()).then(|| SecretString::new(typed.to_owned())),
+            generate_secret: generate,
+            accept_weak_secret: panel.accept_weak,
+            switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        match service.set_next_secret(viewer.user.username.as_str(), &id, input) {
+            Ok(saved) => {
+                return match saved.generated_secret {
+                    Some(secret) => secret_page_for(
+                        &tera,
+                        &viewer,
+                        &saved.asset,
+                        &secret,
+                        false,
+                        Some(when(saved.asset.next_secret_at.unwrap_or(at))),
+                    ),
+                    None => Ok(super::see_other(&format!(
+                        "/admin/assets/{}?done=next_secret#next-secret",
+                        saved.asset.id
+                    ))),
+                };
+            }
+            Err(AppError::Invalid(f)) => {
+                let message = ui_wording(&f.message)
+                    .replace(
+                        "tick \u{201c}Accept a weak secret\u{201d}",
+                        "tick \u{201c}Accept a weak next secret\u{201d}",
+                    )
+                    .replace(
+                        "tick \u{201c}Generate a secret\u{201d}",
+                        "tick \u{201c}Have the server make one\u{201d}",
+                    );
+                if f.field == "switch_at" {
+                    panel.switch_error = Some(message);
+                } else {
+                    panel.secret_error = Some(message);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        Some(&asset),
+        &Values::of(&asset),
+        Extras {
+            next: Some(panel),
+            base: base_url(&req),
+            ..Extras::default()
+        },
+        &Problems::default(),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// `POST /admin/assets/{id}/next-secret/cancel`: tokens keep the current secret.
+pub async fn cancel_next_secret(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = super::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    let a = service.cancel_next_secret(viewer.user.username.as_str(), &id)?;
+    Ok(super::see_other(&format!(
+        "/admin/assets/{}?done=next_secret_cancelled#next-secret",
+        a.id
+    )))
 }
 
 // ---- the preview ----------------------------------------------------------------------------
@@ -1203,6 +1722,18 @@ pub async fn preview(
                 signature_b64: parts.next().unwrap_or_default(),
             };
             let verified = service.debug_token(&p.token, DebugKey::Asset(asset.id.clone()), now)?;
+            // Key-pair assets: the key the signature was checked with, named by its kid.
+            let kid = p
+                .header
+                .get("kid")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            let signature_ok = verified
+                .checks
+                .iter()
+                .any(|c| c.name == "signature" && c.ok);
+            ctx.insert("kid", &kid);
+            ctx.insert("signature_ok", &signature_ok);
             ctx.insert("token", &token);
             ctx.insert("verified", &verified.verified);
             ctx.insert("checks", &verified.checks);

@@ -86,7 +86,7 @@ pub struct DebugForm {
     csrf: String,
     #[serde(default)]
     token: String,
-    /// `none`, `asset` or `secret`.
+    /// `none`, `asset`, `secret` or `public_key`.
     #[serde(default)]
     verify: String,
     /// An asset id (from the select) or path (typed).
@@ -94,6 +94,9 @@ pub struct DebugForm {
     asset: String,
     #[serde(default)]
     secret: SecretString,
+    /// A public key, PEM (not secret: shown again with the result).
+    #[serde(default)]
+    public_key: String,
 }
 
 /// The time claims of a decoded token, for the page.
@@ -156,7 +159,7 @@ fn verdict(d: &Debugged, key_given: bool) -> (&'static str, String) {
     if !key_given {
         return (
             "",
-            "Decoded, not verified: choose an asset or paste a secret to check the signature."
+            "Decoded, not verified: choose an asset, or paste a secret or a public key, to check the signature."
                 .into(),
         );
     }
@@ -181,10 +184,11 @@ fn capitalized(text: &str) -> String {
     }
 }
 
-/// Words for the checks that failed (`algorithm`, `signature`, `exp`, `nbf`).
+/// Words for the checks that failed (`kid`, `algorithm`, `signature`, `exp`, `nbf`).
 fn explain(failing: &[&str], signature_ok: bool) -> String {
     let words: Vec<&str> = failing
         .iter()
+        .filter(|name| **name != "kid")
         .map(|name| match *name {
             "algorithm" => "wrong algorithm",
             "signature" => "bad signature",
@@ -193,6 +197,17 @@ fn explain(failing: &[&str], signature_ok: bool) -> String {
             other => other,
         })
         .collect();
+    if failing.contains(&"kid") {
+        // The signature could not be checked: no published key has the token's kid.
+        let also = if words.is_empty() {
+            String::new()
+        } else {
+            format!("; also {}", words.join(", "))
+        };
+        return format!(
+            "Not verified: the asset publishes no key with the token\u{2019}s kid{also}."
+        );
+    }
     if signature_ok {
         return format!("Signature verified, but {}.", words.join(" and "));
     }
@@ -216,11 +231,12 @@ fn debugger_page(
     ctx.insert("assets", &choices.unwrap_or_default());
     ctx.insert("token", &form.token);
     let verify = match form.verify.as_str() {
-        "asset" | "secret" => form.verify.as_str(),
+        "asset" | "secret" | "public_key" => form.verify.as_str(),
         _ => "none",
     };
     ctx.insert("verify", verify);
     ctx.insert("asset", &form.asset);
+    ctx.insert("public_key", &form.public_key);
     // A pasted secret is never sent back: no page but the form that sets a secret shows one.
     ctx.insert("secret_pasted", &!form.secret.expose().is_empty());
     let (field, message) = error.clone().unwrap_or_default();
@@ -296,6 +312,7 @@ pub async fn debug(
             }
         }
         "secret" => DebugKey::Secret(form.secret.expose().to_owned()),
+        "public_key" => DebugKey::PublicKeyPem(form.public_key.clone()),
         _ => DebugKey::None,
     };
     let key_given = !matches!(key, DebugKey::None);
@@ -443,6 +460,14 @@ mod tests {
         assert_eq!(
             explain(&["algorithm", "nbf"], false),
             "Wrong algorithm, not yet valid."
+        );
+        assert_eq!(
+            explain(&["kid"], false),
+            "Not verified: the asset publishes no key with the token\u{2019}s kid."
+        );
+        assert_eq!(
+            explain(&["kid", "exp"], false),
+            "Not verified: the asset publishes no key with the token\u{2019}s kid; also expired."
         );
     }
 

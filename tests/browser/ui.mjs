@@ -93,8 +93,11 @@ export function assetSubmit(page) {
   return page.getByRole('button', { name: /^(create asset|save changes)$/i });
 }
 
-/** Decode a token in the debugger, verified against an asset's key (by id) or a pasted secret. */
-export async function debugToken(page, token, { assetId: aid, secret } = {}) {
+/**
+ * Decode a token in the debugger, verified against an asset's key (by id), a pasted secret or a
+ * pasted public key (PEM).
+ */
+export async function debugToken(page, token, { assetId: aid, secret, publicKey } = {}) {
   await visit(page, '/admin/debugger');
   await page.getByLabel('Token', { exact: true }).fill(token);
   if (aid !== undefined) {
@@ -103,6 +106,9 @@ export async function debugToken(page, token, { assetId: aid, secret } = {}) {
   } else if (secret !== undefined) {
     await page.getByLabel(/a pasted secret/i).check();
     await page.getByLabel('Secret', { exact: true }).fill(secret);
+  } else if (publicKey !== undefined) {
+    await page.getByLabel(/a pasted public key/i).check();
+    await page.getByLabel('Public key (PEM)', { exact: true }).fill(publicKey);
   }
   const res = await submit(page, page.getByRole('button', { name: /decode/i }));
   assert.equal(res.status, 200, `the debugger answered ${res.status}`);

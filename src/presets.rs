@@ -1,0 +1,596 @@
+//! Consumer presets: what the services people connect to expect, as defaults for a new asset,
+//! rules checked when it is saved, and rules checked on every token it issues.
+//!
+//! Pure: no I/O. [`Preset::apply`] pre-fills an [`AssetInput`]; [`Preset::check`] explains at
+//! save what the consumer would refuse (an error) or might refuse (a warning);
+//! [`Preset::check_claims`] runs on each rendered token for the rules that depend on the user.
+
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::asset::Asset;
+use crate::error::FieldError;
+use crate::keywords::{AssetFacts, PayloadTemplate, RenderContext, UserFacts};
+use crate::service::AssetInput;
+use crate::signing::Algorithm;
+
+/// Tableau connected apps refuse tokens valid for longer than this.
+pub const TABLEAU_MAX_EXPIRY_SECONDS: u64 = 600;
+
+/// A consumer the asset is made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Preset {
+    /// Matrix homeserver JWT login (`org.matrix.login.jwt`).
+    #[serde(rename = "matrix")]
+    Matrix,
+    /// A Realm-style sync server's JWT authentication provider.
+    #[serde(rename = "realm")]
+    RealmSync,
+    /// Zendesk single sign-on (JWT).
+    #[serde(rename = "zendesk")]
+    Zendesk,
+    /// Metabase JWT single sign-on.
+    #[serde(rename = "metabase")]
+    Metabase,
+    /// Jitsi Meet token authentication.
+    #[serde(rename = "jitsi")]
+    Jitsi,
+    /// Tableau connected apps (direct trust).
+    #[serde(rename = "tableau")]
+    Tableau,
+}
+
+const MATRIX_TEMPLATE: &str = r#"{
+  "sub": "%globals_user_attribute_username^lowercase%"
+}"#;
+
+const REALM_TEMPLATE: &str = r#"{
+  "userId": "%globals_user_attribute_username%",
+  "isAdmin": %asset_has_write_access^eq:1:true:false%
+}"#;
+
+const ZENDESK_TEMPLATE: &str = r#"{
+  "name": "%globals_user_name%",
+  "email": "%globals_user_attribute_email%",
+  "external_id": "%globals_user_assetid%"
+}"#;
+
+const METABASE_TEMPLATE: &str = r#"{
+  "email": "%globals_user_attribute_email%",
+  "first_name": "%globals_user_attribute_first_name%",
+  "last_name": "%globals_user_attribute_last_name%",
+  "groups": %globals_user_groups%
+}"#;
+
+const JITSI_TEMPLATE: &str = r#"{
+  "sub": "*",
+  "room": "*",
+  "context": {
+    "user": {
+      "id": "%globals_user_assetid%",
+      "name": "%globals_user_name%",
+      "email": "%globals_user_attribute_email%"
+    }
+  }
+}"#;
+
+const TABLEAU_TEMPLATE: &str = r#"{
+  "sub": "%globals_user_attribute_email%",
+  "scp": ["tableau:views:embed"]
+}"#;
+
+impl Preset {
+    /// Every preset, in the order forms list them.
+    pub const ALL: [Preset; 6] = [
+        Preset::Matrix,
+        Preset::RealmSync,
+        Preset::Zendesk,
+        Preset::Metabase,
+        Preset::Jitsi,
+        Preset::Tableau,
+    ];
+
+    /// Parse the API name (`matrix`, `realm`, `zendesk`, `metabase`, `jitsi`, `tableau`).
+    pub fn parse(s: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Matrix => "matrix",
+            Preset::RealmSync => "realm",
+            Preset::Zendesk => "zendesk",
+            Preset::Metabase => "metabase",
+            Preset::Jitsi => "jitsi",
+            Preset::Tableau => "tableau",
+        }
+    }
+
+    /// A human label for forms.
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::Matrix => "Matrix homeserver JWT login",
+            Preset::RealmSync => "Realm-style sync server (JWT provider)",
+            Preset::Zendesk => "Zendesk SSO",
+            Preset::Metabase => "Metabase SSO",
+            Preset::Jitsi => "Jitsi Meet",
+            Preset::Tableau => "Tableau connected app (direct trust)",
+        }
+    }
+
+    /// The names as text, for messages.
+    pub fn names_text() -> String {
+        let names: Vec<&str> = Preset::ALL.into_iter().map(Preset::name).collect();
+        names.join(", ")
+    }
+
+    /// The algorithm a new asset gets.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Preset::RealmSync => Algorithm::RS256,
+            _ => Algorithm::HS256,
+        }
+    }
+
+    /// The payload template a new asset gets.
+    pub fn template(self) -> &'static str {
+        match self {
+            Preset::Matrix => MATRIX_TEMPLATE,
+            Preset::RealmSync => REALM_TEMPLATE,
+            Preset::Zendesk => ZENDESK_TEMPLATE,
+            Preset::Metabase => METABASE_TEMPLATE,
+            Preset::Jitsi => JITSI_TEMPLATE,
+            Preset::Tableau => TABLEAU_TEMPLATE,
+        }
+    }
+
+    /// Whether the consumer needs a unique `jti`.
+    pub fn needs_jti(self) -> bool {
+        matches!(self, Preset::Zendesk | Preset::Tableau)
+    }
+
+    /// The `aud` the consumer expects, when it is fixed.
+    pub fn audience(self) -> Option<&'static str> {
+        match self {
+            Preset::Jitsi => Some("jitsi"),
+            Preset::Tableau => Some("tableau"),
+            _ => None,
+        }
+    }
+
+    /// Pre-fill what the administrator left empty: algorithm, template, `jti` (for consumers
+    /// that require it) and a fixed audience. Never overrides a value that was given.
+    pub fn apply(&self, input: &mut AssetInput) {
+        if input
+            .algorithm
+            .as_deref()
+            .is_none_or(|a| a.trim().is_empty())
+        {
+            input.algorithm = Some(self.algorithm().name().to_owned());
+        }
+        if input.template.trim().is_empty() {
+            input.template = self.template().to_owned();
+        }
+        if self.needs_jti() {
+            input.jti = true;
+        }
+        if let Some(aud) = self.audience()
+            && input
+                .audience
+                .as_deref()
+                .is_none_or(|a| a.trim().is_empty())
+        {
+            input.audience = Some(aud.to_owned());
+        }
+    }
+
+    /// Header members the consumer wants besides `alg`, `typ` and `kid` (Tableau: `iss`, the
+    /// connected app's client id).
+    pub fn extra_header(self, asset: &Asset) -> Option<(&'static str, String)> {
+        match self {
+            Preset::Tableau => asset.issuer.clone().map(|iss| ("iss", iss)),
+            _ => None,
+        }
+    }
+
+    /// Whether [`Preset::check_claims`] has anything to check (the others skip the parse).
+    pub fn has_render_rules(self) -> bool {
+        matches!(self, Preset::Matrix | Preset::RealmSync)
+    }
+
+    /// Rules checked at save: an explained error for what the consumer refuses, warnings for
+    /// what it might. `template` is the asset's compiled template.
+    pub fn check(
+        &self,
+        asset: &Asset,
+        template: &PayloadTemplate,
+    ) -> Result<Vec<String>, FieldError> {
+        let mut warnings = Vec::new();
+        let label = self.label();
+        let has = |claim: &str| -> bool {
+            let from_server = match claim {
+                "iat" => true,
+                "exp" => asset.expiry_seconds.is_some(),
+                "nbf" => asset.not_before,
+                "iss" => asset.issuer.is_some(),
+                "aud" => asset.audience.is_some(),
+                "jti" => asset.jti,
+                _ => false,
+            };
+            from_server || template.claim_names().any(|n| n == claim)
+        };
+        let need = |claim: &str, why: &str| -> Result<(), FieldError> {
+            if has(claim) {
+                Ok(())
+            } else {
+                Err(FieldError::new(
+                    missing_field(claim),
+                    format!("{label} needs the \"{claim}\" claim ({why})"),
+                ))
+            }
+        };
+        let algorithm_in = |allowed: &[Algorithm]| -> Result<(), FieldError> {
+            if allowed.contains(&asset.algorithm) {
+                Ok(())
+            } else {
+                let names: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
+                Err(FieldError::new(
+                    "algorithm",
+                    format!(
+                        "{label} accepts {}; {} is not one of them",
+                        names.join(" or "),
+                        asset.algorithm.name()
+                    ),
+                ))
+            }
+        };
+        let sample = sample_claims(asset, template);
+        let claims = match &sample {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                warnings.push(format!(
+                    "the claims could not be checked with a sample user ({reason}); use the preview"
+                ));
+                None
+            }
+        };
+        let sample_value = |claim: &str| claims.and_then(|c| c.get(claim));
+        let must_be = |claim: &str, ok: fn(&Value) -> bool, what: &str| -> Result<(), FieldError> {
+            match sample_value(claim) {
+                Some(v) if !ok(v) => Err(FieldError::new(
+                    "template",
+                    format!("{label} needs \"{claim}\" to be {what}"),
+                )),
+                _ => Ok(()),
+            }
+        };
+        match self {
+            Preset::Matrix => {
+                algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
+                need("sub", "the user's localpart")?;
+                must_be("sub", Value::is_string, "a string (the localpart)")?;
+                for (claim, field) in [("iss", "issuer"), ("aud", "audience")] {
+                    if !has(claim) {
+                        warnings.push(format!(
+                            "no \"{claim}\": if the homeserver's jwt_config sets {field}, tokens must carry the same value"
+                        ));
+                    }
+                }
+                if !template.source().contains("^lowercase") {
+                    warnings.push(
+                        "Matrix localparts are lower case: a user whose \"sub\" has upper-case letters gets 500; add ^lowercase to the keyword".to_owned(),
+                    );
+                }
+            }
+            Preset::RealmSync => {
+                algorithm_in(&[Algorithm::RS256])?;
+                need("userId", "the user's identity on the sync server")?;
+                must_be("userId", Value::is_string, "a string")?;
+                must_be(
+                    "isAdmin",
+                    Value::is_boolean,
+                    "a real boolean: write %asset_has_write_access^eq:1:true:false% without quotes",
+                )?;
+                if !has("isAdmin") {
+                    warnings.push(
+                        "no \"isAdmin\": the sync server treats every user as a non-administrator"
+                            .to_owned(),
+                    );
+                }
+            }
+            Preset::Zendesk => {
+                algorithm_in(&[Algorithm::HS256])?;
+                if !asset.jti {
+                    return Err(FieldError::new(
+                        "jti",
+                        "Zendesk refuses a token without a unique \"jti\": turn jti on",
+                    ));
+                }
+                need("name", "the user's full name")?;
+                need("email", "the user's e-mail address")?;
+                must_be("name", Value::is_string, "a string")?;
+                must_be("email", Value::is_string, "a string")?;
+            }
+            Preset::Metabase => {
+                algorithm_in(&[Algorithm::HS256])?;
+                need("email", "Metabase signs users in by e-mail address")?;
+                must_be("email", Value::is_string, "a string")?;
+                for claim in ["first_name", "last_name", "groups"] {
+                    if !has(claim) {
+                        warnings.push(format!(
+                            "no \"{claim}\": Metabase accepts the token, but {}",
+                            if claim == "groups" {
+                                "group membership is not synchronised"
+                            } else {
+                                "the user's name stays as it was"
+                            }
+                        ));
+                    }
+                }
+                must_be("groups", Value::is_array, "an array of group names")?;
+            }
+            Preset::Jitsi => {
+                algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
+                need(
+                    "iss",
+                    "the app_id Jitsi's token authentication is configured with",
+                )?;
+                need("aud", "Jitsi's accepted audience, usually \"jitsi\"")?;
+                need("sub", "the Jitsi domain or tenant, or \"*\"")?;
+                need("room", "the room name, or \"*\" for every room")?;
+                must_be("room", Value::is_string, "a string")?;
+                must_be("context", Value::is_object, "an object holding \"user\"")?;
+                match sample_value("context").map(|c| c.get("user")) {
+                    Some(Some(user)) if !user.is_object() => {
+                        return Err(FieldError::new(
+                            "template",
+                            "Jitsi needs \"context.user\" to be an object with name, email and id",
+                        ));
+                    }
+                    Some(Some(_)) => {}
+                    // The sample did not render: nothing known about "context".
+                    None if claims.is_none() && has("context") => {}
+                    _ => warnings.push(
+                        "no \"context.user\": Jitsi shows the participant without a name or e-mail address".to_owned(),
+                    ),
+                }
+            }
+            Preset::Tableau => {
+                if asset.algorithm.is_hmac() {
+                    algorithm_in(&[Algorithm::HS256])?;
+                    if asset.key_id.is_none() {
+                        return Err(FieldError::new(
+                            "key_id",
+                            "Tableau needs the connected app's secret ID as the header's \"kid\": set key_id",
+                        ));
+                    }
+                } else {
+                    warnings.push(
+                        "an asymmetric key is for a connected app of type External Authorization Server: register this asset's JWKS URL with Tableau".to_owned(),
+                    );
+                }
+                if asset.issuer.is_none() {
+                    return Err(FieldError::new(
+                        "issuer",
+                        "Tableau needs the connected app's client ID as \"iss\": set issuer",
+                    ));
+                }
+                if asset.audience.as_deref() != Some("tableau") {
+                    return Err(FieldError::new(
+                        "audience",
+                        "Tableau needs \"aud\" to be exactly \"tableau\"",
+                    ));
+                }
+                if !asset.jti {
+                    return Err(FieldError::new(
+                        "jti",
+                        "Tableau refuses a token without a unique \"jti\": turn jti on",
+                    ));
+                }
+                match asset.expiry_seconds {
+                    Some(e) if e <= TABLEAU_MAX_EXPIRY_SECONDS => {}
+                    _ => {
+                        return Err(FieldError::new(
+                            "expiry_seconds",
+                            format!(
+                                "Tableau refuses tokens valid for more than {TABLEAU_MAX_EXPIRY_SECONDS} seconds (10 minutes)"
+                            ),
+                        ));
+                    }
+                }
+                need("sub", "the Tableau username")?;
+                need("scp", "the scopes, e.g. [\"tableau:views:embed\"]")?;
+                must_be("sub", Value::is_string, "a string (the Tableau username)")?;
+                must_be(
+                    "scp",
+                    |v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+                    "an array of scope strings, e.g. [\"tableau:views:embed\"]",
+                )?;
+            }
+        }
+        if let Some(c) = claims
+            && let Err(reason) = self.check_claims(c)
+        {
+            warnings.push(format!(
+                "for a sample user the token would be refused: {reason}"
+            ));
+        }
+        Ok(warnings)
+    }
+
+    /// Rules that depend on the user, checked on every token: the reason when the consumer
+    /// would refuse it. The reason never contains the user's data.
+    pub fn check_claims(&self, claims: &Value) -> Result<(), String> {
+        match self {
+            Preset::Matrix => match claims.get("sub") {
+                Some(Value::String(s)) if s.is_empty() => {
+                    Err("\"sub\" is empty; Matrix needs the user's localpart".to_owned())
+                }
+                Some(Value::String(s)) => match s.chars().find(|c| !is_localpart_char(*c)) {
+                    None => Ok(()),
+                    Some(c) if c.is_uppercase() => Err(
+                        "\"sub\" has an upper-case letter; Matrix localparts are lower case (add ^lowercase to the keyword)"
+                            .to_owned(),
+                    ),
+                    Some(_) => Err(
+                        "\"sub\" has a character a Matrix localpart may not contain (only a-z 0-9 . _ = - / +)"
+                            .to_owned(),
+                    ),
+                },
+                _ => Err("\"sub\" must be a string (the user's Matrix localpart)".to_owned()),
+            },
+            Preset::RealmSync => {
+                match claims.get("userId") {
+                    Some(Value::String(s)) if s.is_empty() => {
+                        return Err("\"userId\" is empty".to_owned());
+                    }
+                    Some(Value::String(s)) if !s.chars().all(is_uri_unreserved) => {
+                        return Err("\"userId\" needs URI encoding; only A-Z a-z 0-9 - . _ ~ are allowed".to_owned());
+                    }
+                    Some(Value::String(_)) => {}
+                    _ => return Err("\"userId\" must be a non-empty string".to_owned()),
+                }
+                match claims.get("isAdmin") {
+                    None | Some(Value::Bool(_)) => Ok(()),
+                    Some(_) => Err("\"isAdmin\" must be a real boolean (true or false)".to_owned()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The field an administrator fixes when a claim the server can set is missing.
+fn missing_field(claim: &str) -> &'static str {
+    match claim {
+        "iss" => "issuer",
+        "aud" => "audience",
+        "jti" => "jti",
+        "exp" => "expiry_seconds",
+        _ => "template",
+    }
+}
+
+/// Matrix localpart characters (the spec's historical-compatible lower-case set).
+pub fn is_localpart_char(c: char) -> bool {
+    matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '=' | '-' | '/' | '+')
+}
+
+fn is_uri_unreserved(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
+}
+
+/// The template rendered for a made-up user, with the server's claims, as JSON.
+fn sample_claims(asset: &Asset, template: &PayloadTemplate) -> Result<Value, String> {
+    let attributes = BTreeMap::from([
+        ("first_name".to_owned(), "Sample".to_owned()),
+        ("last_name".to_owned(), "User".to_owned()),
+        ("email".to_owned(), "sample.user@example.com".to_owned()),
+    ]);
+    let groups = vec!["staff".to_owned()];
+    let ctx = RenderContext {
+        user: UserFacts {
+            id: "u-sample",
+            username: "sample.user",
+            attributes: &attributes,
+            groups: &groups,
+        },
+        asset: AssetFacts {
+            id: asset.id.as_str(),
+            name: &asset.name,
+            web_path: asset.path.as_str(),
+            has_write_access: true,
+        },
+        now: Utc
+            .timestamp_opt(1_800_000_000, 0)
+            .single()
+            .unwrap_or_else(Utc::now),
+    };
+    let text = template.render(&ctx).map_err(|e| e.to_string())?;
+    let mut claims: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    if let Some(obj) = claims.as_object_mut() {
+        if let Some(iss) = &asset.issuer {
+            obj.insert("iss".into(), Value::String(iss.clone()));
+        }
+        if let Some(aud) = &asset.audience {
+            obj.insert("aud".into(), Value::String(aud.clone()));
+        }
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(preset: Preset) -> AssetInput {
+        let mut i = AssetInput::default();
+        preset.apply(&mut i);
+        i
+    }
+
+    #[test]
+    fn names_round_trip_and_serde_uses_them() {
+        for p in Preset::ALL {
+            assert_eq!(Preset::parse(p.name()), Some(p));
+            assert_eq!(
+                serde_json::to_value(p).unwrap(),
+                Value::String(p.name().into())
+            );
+        }
+        assert_eq!(Preset::parse("Matrix"), None);
+    }
+
+    #[test]
+    fn apply_fills_what_is_empty_and_never_overrides() {
+        for p in Preset::ALL {
+            let i = input(p);
+            assert_eq!(i.algorithm.as_deref(), Some(p.algorithm().name()));
+            assert!(PayloadTemplate::compile(&i.template).is_ok(), "{p}");
+            assert_eq!(i.jti, p.needs_jti());
+        }
+        let mut given = AssetInput {
+            algorithm: Some("RS256".into()),
+            template: r#"{"sub": "x"}"#.into(),
+            audience: Some("mine".into()),
+            ..AssetInput::default()
+        };
+        Preset::Tableau.apply(&mut given);
+        assert_eq!(given.algorithm.as_deref(), Some("RS256"));
+        assert_eq!(given.template, r#"{"sub": "x"}"#);
+        assert_eq!(given.audience.as_deref(), Some("mine"));
+    }
+
+    #[test]
+    fn matrix_localparts_are_checked_per_token() {
+        let ok = |sub: Value| Preset::Matrix.check_claims(&serde_json::json!({ "sub": sub }));
+        assert!(ok("alice.smith_1=/+-".into()).is_ok());
+        assert!(ok("Alice".into()).unwrap_err().contains("upper-case"));
+        assert!(ok("a@b".into()).unwrap_err().contains("may not contain"));
+        assert!(ok("".into()).is_err());
+        assert!(ok(Value::Bool(true)).is_err());
+        let reason = ok("Secret-Name".into()).unwrap_err();
+        assert!(!reason.contains("Secret"), "no user data: {reason}");
+    }
+
+    #[test]
+    fn realm_user_ids_need_no_uri_encoding_and_is_admin_is_boolean() {
+        let c = |v: Value| Preset::RealmSync.check_claims(&v);
+        assert!(c(serde_json::json!({"userId": "a-B_c.d~1", "isAdmin": false})).is_ok());
+        assert!(c(serde_json::json!({"userId": "a b"})).is_err());
+        assert!(c(serde_json::json!({"userId": "a@b"})).is_err());
+        assert!(c(serde_json::json!({"userId": ""})).is_err());
+        assert!(c(serde_json::json!({"userId": 5})).is_err());
+        assert!(c(serde_json::json!({"userId": "a", "isAdmin": "true"})).is_err());
+    }
+}
