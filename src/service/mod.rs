@@ -1330,44 +1330,28 @@ impl Service {
         action: &str,
         trash: bool,
     ) -> Result<AssetView, AppError> {
-        let _guard = self.lock_writes();
-        let mut asset = self.asset_record(id)?;
-        match (&asset.state, trash) {
-            (AssetState::Live, false) => {
-                return Err(AppError::Conflict("the asset is not in the trash".into()));
-            }
-            (AssetState::Trashed { .. }, true) => {
-                return Err(AppError::Conflict(
-                    "the asset is already in the trash".into(),
-                ));
-            }
-            _ => {}
-        }
-        let version = asset.version;
-        let now = Utc::now();
-        asset.state = if trash {
-            AssetState::Trashed {
-                at: now,
-                by: actor.to_owned(),
-            }
-        } else {
-            AssetState::Live
-        };
-        asset.version += 1;
-        asset.updated_at = now;
-        asset.updated_by = actor.to_owned();
-        self.store
-            .replace_asset(&asset, version)
-            .map_err(|e| match e {
-                StoreError::VersionMismatch => {
-                    AppError::Conflict("the asset changed meanwhile; try again".into())
+        let (asset, ()) = self.modify_asset(actor, id, action, |asset, now| {
+            match (&asset.state, trash) {
+                (AssetState::Live, false) => {
+                    return Err(AppError::Conflict("the asset is not in the trash".into()));
                 }
-                other => other.into(),
-            })?;
-        self.store.flush()?;
-        self.refresh(&asset, None, false);
-        self.audit
-            .record(AuditEvent::admin(actor, action, asset.path.as_str()));
+                (AssetState::Trashed { .. }, true) => {
+                    return Err(AppError::Conflict(
+                        "the asset is already in the trash".into(),
+                    ));
+                }
+                _ => {}
+            }
+            asset.state = if trash {
+                AssetState::Trashed {
+                    at: now,
+                    by: actor.to_owned(),
+                }
+            } else {
+                AssetState::Live
+            };
+            Ok(())
+        })?;
         Ok(AssetView::from(&asset))
     }
 
