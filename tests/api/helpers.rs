@@ -438,3 +438,79 @@ pub fn payload_text(token: &str) -> String {
     let payload = token.split('.').nth(1).expect("a compact JWS");
     String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+/// A signed-in browser: its session cookie and the CSRF token its forms carry.
+pub struct Browser {
+    /// The `jas_session` cookie value.
+    pub session: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+impl TestApp {
+    /// Sign in through `POST /login` and read the session's CSRF token.
+    pub async fn browser(&self, username: &str, password: &str) -> Browser {
+        let session = self
+            .login_session(username, password)
+            .await
+            .expect("signs in");
+        let csrf = self.csrf_token(&session).await;
+        Browser { session, csrf }
+    }
+
+    /// The bootstrap administrator, signed in.
+    pub async fn admin_browser(&self) -> Browser {
+        self.browser("admin", ADMIN_PASSWORD).await
+    }
+
+    /// `GET` a page with the browser's session.
+    pub async fn get_page(&self, b: &Browser, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header(header::COOKIE, format!("jas_session={}", b.session))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET` a page that must answer 200; its HTML.
+    pub async fn page_html(&self, b: &Browser, path: &str) -> String {
+        let res = self.get_page(b, path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.text().await.unwrap()
+    }
+
+    /// Post a form the way the page's own form does: session cookie, CSRF field, same-origin `Origin`.
+    pub async fn post_form(&self, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut body: Vec<(&str, &str)> = vec![("csrf", b.csrf.as_str())];
+        body.extend_from_slice(fields);
+        self.post_form_raw(b, path, &body).await
+    }
+
+    /// Post exactly these fields (no CSRF token added) with the session cookie.
+    pub async fn post_form_raw(
+        &self,
+        b: &Browser,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        self.client
+            .post(self.url(path))
+            .header(header::COOKIE, format!("jas_session={}", b.session))
+            .header(header::ORIGIN, self.address.as_str())
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The `Location` of a redirect.
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -4,67 +4,7 @@
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TEST_SECRET, TestApp, asset_body, spawn_app, verify_hs};
-
-/// A signed-in browser: its session cookie and CSRF token.
-struct Browser {
-    session: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> Browser {
-    let session = app
-        .login_session(username, password)
-        .await
-        .expect("signs in");
-    let csrf = app.csrf_token(&session).await;
-    Browser { session, csrf }
-}
-
-async fn admin(app: &TestApp) -> Browser {
-    sign_in(app, "admin", ADMIN_PASSWORD).await
-}
-
-async fn get(app: &TestApp, b: &Browser, path: &str) -> Response {
-    app.client
-        .get(app.url(path))
-        .header(header::COOKIE, format!("jas_session={}", b.session))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn html(app: &TestApp, b: &Browser, path: &str) -> String {
-    let res = get(app, b, path).await;
-    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-    res.text().await.unwrap()
-}
-
-/// Post a form with the session's CSRF token, as the page's own form does.
-async fn post(app: &TestApp, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
-    let mut body: Vec<(&str, &str)> = vec![("csrf", b.csrf.as_str())];
-    body.extend_from_slice(fields);
-    post_raw(app, b, path, &body).await
-}
-
-/// Post exactly these fields (no CSRF token added).
-async fn post_raw(app: &TestApp, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
-    app.client
-        .post(app.url(path))
-        .header(header::COOKIE, format!("jas_session={}", b.session))
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn location(res: &Response) -> &str {
-    res.headers()
-        .get(header::LOCATION)
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-}
+use crate::helpers::{Browser, TEST_SECRET, TestApp, asset_body, location, spawn_app, verify_hs};
 
 /// The fields of a valid new-asset form.
 fn new_asset<'a>(name: &'a str, path: &'a str, template: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -104,7 +44,7 @@ async fn post_owned(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    post(app, b, path, &fields).await
+    app.post_form(b, path, &fields).await
 }
 
 /// The id of the asset at a path (JSON API).
@@ -126,20 +66,20 @@ async fn admin_sends_administrators_to_the_assets_and_others_to_their_tokens() {
     let app = spawn_app().await;
     app.create_user(json!({"username": "alice", "password": "alice-password-1"}))
         .await;
-    let a = admin(&app).await;
-    let res = get(&app, &a, "/admin").await;
+    let a = app.admin_browser().await;
+    let res = app.get_page(&a, "/admin").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/assets");
 
-    let alice = sign_in(&app, "alice", "alice-password-1").await;
-    let res = get(&app, &alice, "/admin").await;
+    let alice = app.browser("alice", "alice-password-1").await;
+    let res = app.get_page(&alice, "/admin").await;
     assert_eq!(location(&res), "/admin/my-tokens");
     assert_eq!(
-        get(&app, &alice, "/admin/assets").await.status(),
+        app.get_page(&alice, "/admin/assets").await.status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        get(&app, &alice, "/admin/trash").await.status(),
+        app.get_page(&alice, "/admin/trash").await.status(),
         StatusCode::FORBIDDEN
     );
 
@@ -165,9 +105,9 @@ async fn the_asset_tree_groups_by_path_shows_badges_and_searches() {
     restricted["read"] = json!({"users": [], "groups": ["staff"]});
     app.create_asset(restricted).await;
     app.create_asset(asset_body("/other", TEMPLATE)).await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
 
-    let page = html(&app, &a, "/admin/assets").await;
+    let page = app.page_html(&a, "/admin/assets").await;
     assert!(page.contains("4 live assets"), "{page}");
     assert!(
         page.contains("href=\"/admin/assets/new\""),
@@ -189,7 +129,7 @@ async fn the_asset_tree_groups_by_path_shows_badges_and_searches() {
     let id = id_of(&app, "/other").await;
     assert!(page.contains(&format!("href=\"/admin/assets/{id}/preview\"")));
 
-    let found = html(&app, &a, "/admin/assets?q=MEETING").await;
+    let found = app.page_html(&a, "/admin/assets?q=MEETING").await;
     assert!(found.contains("Video meeting"));
     assert!(!found.contains("Asset at &#x2F;other"));
     assert!(found.contains("1 asset matches"), "{found}");
@@ -202,8 +142,8 @@ async fn the_asset_list_pages_fifty_at_a_time() {
         app.create_asset(asset_body(&format!("/many/a{i:02}"), TEMPLATE))
             .await;
     }
-    let a = admin(&app).await;
-    let first = html(&app, &a, "/admin/assets").await;
+    let a = app.admin_browser().await;
+    let first = app.page_html(&a, "/admin/assets").await;
     assert!(first.contains("Page 1 of 2"));
     assert!(first.contains("&#x2F;many&#x2F;a49<"));
     assert!(!first.contains("&#x2F;many&#x2F;a50<"));
@@ -211,17 +151,17 @@ async fn the_asset_list_pages_fifty_at_a_time() {
         first.contains("href=\"&#x2F;admin&#x2F;assets?page=2\""),
         "{first}"
     );
-    let second = html(&app, &a, "/admin/assets?page=2").await;
+    let second = app.page_html(&a, "/admin/assets?page=2").await;
     assert!(second.contains("&#x2F;many&#x2F;a50<"));
     assert!(second.contains("Page 2 of 2"));
     // A page past the end shows the last one, nonsense shows the first.
     assert!(
-        html(&app, &a, "/admin/assets?page=99")
+        app.page_html(&a, "/admin/assets?page=99")
             .await
             .contains("Page 2 of 2")
     );
     assert!(
-        html(&app, &a, "/admin/assets?page=x")
+        app.page_html(&a, "/admin/assets?page=x")
             .await
             .contains("Page 1 of 2")
     );
@@ -230,8 +170,8 @@ async fn the_asset_list_pages_fifty_at_a_time() {
 #[tokio::test]
 async fn an_asset_created_with_the_form_issues_tokens() {
     let app = spawn_app().await;
-    let a = admin(&app).await;
-    let form = html(&app, &a, "/admin/assets/new").await;
+    let a = app.admin_browser().await;
+    let form = app.page_html(&a, "/admin/assets/new").await;
     assert!(form.contains("name=\"csrf\""));
     assert!(form.contains("type=\"password\""));
     assert!(form.contains("data-generate=\"#secret\""));
@@ -243,10 +183,10 @@ async fn an_asset_created_with_the_form_issues_tokens() {
         "{\r\n  \"sub\": \"%globals_user_attribute_username%\",\r\n  \"aud2\": \"chat\"\r\n}",
     );
     fields.extend([("jti", "1"), ("issuer", "https://auth.example.com")]);
-    let res = post(&app, &a, "/admin/assets/new", &fields).await;
+    let res = app.post_form(&a, "/admin/assets/new", &fields).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/assets?done=created");
-    let list = html(&app, &a, "/admin/assets?done=created").await;
+    let list = app.page_html(&a, "/admin/assets?done=created").await;
     assert!(list.contains("Asset created."));
     assert!(list.contains(">Chat</a>"));
 
@@ -271,12 +211,12 @@ async fn an_asset_created_with_the_form_issues_tokens() {
 #[tokio::test]
 async fn a_template_error_re_renders_the_form_at_its_line_and_column_keeping_the_input() {
     let app = spawn_app().await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
     let template =
         "{\n  \"sub\": \"%globals_user_attribute_username%\",\n  \"x\": \"%no_such_keyword%\"\n}";
     let mut fields = new_asset("Typed <name>", "/tokens/typed", template);
     fields.extend([("issuer", "typed-issuer"), ("not_before", "1")]);
-    let res = post(&app, &a, "/admin/assets/new", &fields).await;
+    let res = app.post_form(&a, "/admin/assets/new", &fields).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(page.contains("data-error-line=\"3\""), "{page}");
@@ -299,7 +239,8 @@ async fn a_template_error_re_renders_the_form_at_its_line_and_column_keeping_the
     // Another field's error does not hide the template's.
     let mut fields = new_asset("", "/tokens/typed", template);
     fields.retain(|(k, _)| *k != "name");
-    let page = post(&app, &a, "/admin/assets/new", &fields)
+    let page = app
+        .post_form(&a, "/admin/assets/new", &fields)
         .await
         .text()
         .await
@@ -308,20 +249,21 @@ async fn a_template_error_re_renders_the_form_at_its_line_and_column_keeping_the
     assert!(page.contains("data-error-line=\"3\""));
 
     // A field error names the field: a path under a reserved prefix, a bad expiry.
-    let res = post(
-        &app,
-        &a,
-        "/admin/assets/new",
-        &new_asset("X", "/admin/x", TEMPLATE),
-    )
-    .await;
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &new_asset("X", "/admin/x", TEMPLATE),
+        )
+        .await;
     let page = res.text().await.unwrap();
     assert!(page.contains("id=\"path-error\""));
     assert!(page.contains("reserved"));
     let mut fields = new_asset("X", "/x", TEMPLATE);
     fields.retain(|(k, _)| *k != "expiry_seconds");
     fields.push(("expiry_seconds", "ten"));
-    let page = post(&app, &a, "/admin/assets/new", &fields)
+    let page = app
+        .post_form(&a, "/admin/assets/new", &fields)
         .await
         .text()
         .await
@@ -333,16 +275,16 @@ async fn a_template_error_re_renders_the_form_at_its_line_and_column_keeping_the
 #[tokio::test]
 async fn the_secret_never_appears_in_the_edit_page_after_saving() {
     let app = spawn_app().await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
     let canary = "canary-secret-7f3e-0123456789abcdef0123456789";
     let mut fields = new_asset("Canary", "/canary", TEMPLATE);
     fields.retain(|(k, _)| *k != "secret");
     fields.push(("secret", canary));
-    let res = post(&app, &a, "/admin/assets/new", &fields).await;
+    let res = app.post_form(&a, "/admin/assets/new", &fields).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let id = id_of(&app, "/canary").await;
 
-    let edit = html(&app, &a, &format!("/admin/assets/{id}")).await;
+    let edit = app.page_html(&a, &format!("/admin/assets/{id}")).await;
     assert!(!edit.contains(canary), "the edit page shows the secret");
     assert!(edit.contains(&format!("Set, {} bytes, last changed", canary.len())));
     assert!(edit.contains("Leave empty to keep the current secret"));
@@ -350,7 +292,7 @@ async fn the_secret_never_appears_in_the_edit_page_after_saving() {
         "/admin/assets".to_owned(),
         format!("/admin/assets/{id}/preview"),
     ] {
-        assert!(!html(&app, &a, &page).await.contains(canary), "{page}");
+        assert!(!app.page_html(&a, &page).await.contains(canary), "{page}");
     }
 
     // Saving with an empty secret field keeps the secret.
@@ -364,7 +306,7 @@ async fn the_secret_never_appears_in_the_edit_page_after_saving() {
         .await;
     assert_eq!(app.get_asset(&id).await["name"], "Canary renamed");
     assert!(
-        !html(&app, &a, &format!("/admin/assets/{id}"))
+        !app.page_html(&a, &format!("/admin/assets/{id}"))
             .await
             .contains(canary)
     );
@@ -373,11 +315,11 @@ async fn the_secret_never_appears_in_the_edit_page_after_saving() {
 #[tokio::test]
 async fn a_generated_secret_is_shown_once_and_signs_the_tokens() {
     let app = spawn_app().await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
     let mut fields = new_asset("Generated", "/generated", TEMPLATE);
     fields.retain(|(k, _)| *k != "secret");
     fields.push(("generate_secret", "1"));
-    let res = post(&app, &a, "/admin/assets/new", &fields).await;
+    let res = app.post_form(&a, "/admin/assets/new", &fields).await;
     assert_eq!(
         res.status(),
         StatusCode::OK,
@@ -395,16 +337,16 @@ async fn a_generated_secret_is_shown_once_and_signs_the_tokens() {
         .await;
     let id = id_of(&app, "/generated").await;
     assert!(
-        !html(&app, &a, &format!("/admin/assets/{id}"))
+        !app.page_html(&a, &format!("/admin/assets/{id}"))
             .await
             .contains(secret)
     );
-    assert!(!html(&app, &a, "/admin/assets").await.contains(secret));
+    assert!(!app.page_html(&a, "/admin/assets").await.contains(secret));
 
     // Typing a secret and asking for one is refused, keeping what was typed.
     let mut fields = new_asset("Both", "/both", TEMPLATE);
     fields.push(("generate_secret", "1"));
-    let res = post(&app, &a, "/admin/assets/new", &fields).await;
+    let res = app.post_form(&a, "/admin/assets/new", &fields).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("id=\"secret-error\""));
 }
@@ -414,14 +356,14 @@ async fn a_form_post_without_its_csrf_token_is_refused() {
     let app = spawn_app().await;
     app.create_asset(asset_body("/kept", TEMPLATE)).await;
     let id = id_of(&app, "/kept").await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
 
     let fields = new_asset("Forged", "/forged", TEMPLATE);
-    let res = post_raw(&app, &a, "/admin/assets/new", &fields).await;
+    let res = app.post_form_raw(&a, "/admin/assets/new", &fields).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let mut wrong = fields.clone();
     wrong.push(("csrf", "not-the-token"));
-    let res = post_raw(&app, &a, "/admin/assets/new", &wrong).await;
+    let res = app.post_form_raw(&a, "/admin/assets/new", &wrong).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         app.get_token("/forged", &app.admin_key).await.status(),
@@ -429,10 +371,14 @@ async fn a_form_post_without_its_csrf_token_is_refused() {
     );
 
     for action in ["trash", "purge", "restore"] {
-        let res = post_raw(&app, &a, &format!("/admin/assets/{id}/{action}"), &[]).await;
+        let res = app
+            .post_form_raw(&a, &format!("/admin/assets/{id}/{action}"), &[])
+            .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{action}");
     }
-    let res = post_raw(&app, &a, "/admin/trash/empty", &[("confirm", "1")]).await;
+    let res = app
+        .post_form_raw(&a, "/admin/trash/empty", &[("confirm", "1")])
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // A cross-site post with the right token is refused too.
     let res = app
@@ -454,7 +400,7 @@ async fn a_form_post_without_its_csrf_token_is_refused() {
         "/admin/trash/empty".to_owned(),
     ] {
         assert_eq!(
-            get(&app, &a, &path).await.status(),
+            app.get_page(&a, &path).await.status(),
             StatusCode::METHOD_NOT_ALLOWED,
             "{path}"
         );
@@ -466,13 +412,13 @@ async fn a_stale_edit_names_who_changed_it_and_keeps_the_typed_values() {
     let app = spawn_app().await;
     app.create_asset(asset_body("/shared", TEMPLATE)).await;
     let id = id_of(&app, "/shared").await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
     let opened = app.get_asset(&id).await;
 
     // Someone else saves first (through the API, as another administrator would).
     app.create_user(json!({"username": "bob", "password": "bob-password-12", "admin": true}))
         .await;
-    let bob = sign_in(&app, "bob", "bob-password-12").await;
+    let bob = app.browser("bob", "bob-password-12").await;
     let mut theirs = edit_fields(&opened);
     theirs[0].1 = "Bob's name".into();
     let res = post_owned(&app, &bob, &format!("/admin/assets/{id}"), &theirs).await;
@@ -500,10 +446,10 @@ async fn trash_restore_and_purge_work_through_the_forms() {
     body["name"] = json!("Doomed asset");
     app.create_asset(body).await;
     let id = id_of(&app, "/doomed").await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
 
     // A live asset cannot be purged: the confirmation says so, the post is 409.
-    let res = get(&app, &a, &format!("/admin/assets/{id}/purge")).await;
+    let res = app.get_page(&a, &format!("/admin/assets/{id}/purge")).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(
         res.text()
@@ -511,47 +457,60 @@ async fn trash_restore_and_purge_work_through_the_forms() {
             .unwrap()
             .contains("Cannot purge a live asset")
     );
-    let res = post(&app, &a, &format!("/admin/assets/{id}/purge"), &[]).await;
+    let res = app
+        .post_form(&a, &format!("/admin/assets/{id}/purge"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(res.text().await.unwrap().contains("trash it first"));
 
-    let res = post(&app, &a, &format!("/admin/assets/{id}/trash"), &[]).await;
+    let res = app
+        .post_form(&a, &format!("/admin/assets/{id}/trash"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/assets?done=trashed");
     assert_eq!(
         app.get_token("/doomed", &app.admin_key).await.status(),
         StatusCode::NOT_FOUND
     );
-    let list = html(&app, &a, "/admin/assets?done=trashed").await;
+    let list = app.page_html(&a, "/admin/assets?done=trashed").await;
     assert!(list.contains("Asset moved to the trash."));
     assert!(!list.contains("Doomed asset"));
-    let trash = html(&app, &a, "/admin/trash").await;
+    let trash = app.page_html(&a, "/admin/trash").await;
     assert!(trash.contains("Doomed asset"));
     assert!(trash.contains("by admin"));
     assert!(trash.contains(&format!("action=\"/admin/assets/{id}/restore\"")));
     assert!(trash.contains(&format!("href=\"/admin/assets/{id}/purge\"")));
 
-    let res = post(&app, &a, &format!("/admin/assets/{id}/restore"), &[]).await;
+    let res = app
+        .post_form(&a, &format!("/admin/assets/{id}/restore"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/trash?done=restored");
     app.token_claims("/doomed", &app.admin_key, TEST_SECRET.as_bytes())
         .await;
 
-    post(&app, &a, &format!("/admin/assets/{id}/trash"), &[]).await;
-    let confirm = html(&app, &a, &format!("/admin/assets/{id}/purge")).await;
+    app.post_form(&a, &format!("/admin/assets/{id}/trash"), &[])
+        .await;
+    let confirm = app
+        .page_html(&a, &format!("/admin/assets/{id}/purge"))
+        .await;
     assert!(confirm.contains("Purge Doomed asset?"));
     assert!(confirm.contains("<code>&#x2F;doomed</code>"));
     assert!(confirm.contains("data-confirm="));
     assert!(confirm.contains("method=\"post\""));
-    let res = post(&app, &a, &format!("/admin/assets/{id}/purge"), &[]).await;
+    let res = app
+        .post_form(&a, &format!("/admin/assets/{id}/purge"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/trash?done=purged");
     assert_eq!(
-        get(&app, &a, &format!("/admin/assets/{id}")).await.status(),
+        app.get_page(&a, &format!("/admin/assets/{id}"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert!(
-        html(&app, &a, "/admin/trash?done=purged")
+        app.page_html(&a, "/admin/trash?done=purged")
             .await
             .contains("Asset purged for good.")
     );
@@ -565,24 +524,26 @@ async fn emptying_the_trash_needs_its_box_ticked() {
         app.asset_action(&id_of(&app, p).await, "trash").await;
     }
     app.create_asset(asset_body("/t/live", TEMPLATE)).await;
-    let a = admin(&app).await;
-    let trash = html(&app, &a, "/admin/trash").await;
+    let a = app.admin_browser().await;
+    let trash = app.page_html(&a, "/admin/trash").await;
     assert!(trash.contains("action=\"/admin/trash/empty\""));
     assert!(trash.contains("data-confirm=\"Purge all 2 trashed assets for good?"));
 
-    let res = post(&app, &a, "/admin/trash/empty", &[]).await;
+    let res = app.post_form(&a, "/admin/trash/empty", &[]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("Nothing was purged"));
     assert!(
-        html(&app, &a, "/admin/trash")
+        app.page_html(&a, "/admin/trash")
             .await
             .contains("2 assets in the trash")
     );
 
-    let res = post(&app, &a, "/admin/trash/empty", &[("confirm", "1")]).await;
+    let res = app
+        .post_form(&a, "/admin/trash/empty", &[("confirm", "1")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/trash?done=emptied");
-    let trash = html(&app, &a, "/admin/trash").await;
+    let trash = app.page_html(&a, "/admin/trash").await;
     assert!(trash.contains("No assets are in the trash."));
     app.token_claims("/t/live", &app.admin_key, TEST_SECRET.as_bytes())
         .await;
@@ -603,9 +564,11 @@ async fn the_preview_shows_the_claims_the_chosen_user_would_receive() {
     body["expiry_seconds"] = Value::Null;
     app.create_asset(body).await;
     let id = id_of(&app, "/preview/me").await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
 
-    let page = html(&app, &a, &format!("/admin/assets/{id}/preview?as=alice")).await;
+    let page = app
+        .page_html(&a, &format!("/admin/assets/{id}/preview?as=alice"))
+        .await;
     assert!(page.contains("<option value=\"alice\" selected>"), "{page}");
     assert!(page.contains("Signature verified"));
     assert!(
@@ -650,9 +613,13 @@ async fn the_preview_shows_the_claims_the_chosen_user_would_receive() {
         && e["detail"] == "as alice"));
 
     // Without ?as= it previews as the viewer; an unknown user is explained.
-    let page = html(&app, &a, &format!("/admin/assets/{id}/preview")).await;
+    let page = app
+        .page_html(&a, &format!("/admin/assets/{id}/preview"))
+        .await;
     assert!(page.contains("&quot;sub&quot;: &quot;admin&quot;"));
-    let res = get(&app, &a, &format!("/admin/assets/{id}/preview?as=nobody")).await;
+    let res = app
+        .get_page(&a, &format!("/admin/assets/{id}/preview?as=nobody"))
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("There is no user"));
 }
@@ -670,8 +637,10 @@ async fn a_render_error_in_the_preview_names_its_line_and_column() {
     ))
     .await;
     let id = id_of(&app, "/broken").await;
-    let a = admin(&app).await;
-    let res = get(&app, &a, &format!("/admin/assets/{id}/preview?as=alice")).await;
+    let a = app.admin_browser().await;
+    let res = app
+        .get_page(&a, &format!("/admin/assets/{id}/preview?as=alice"))
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert!(page.contains("cannot be rendered for alice"));
@@ -690,22 +659,27 @@ async fn user_text_renders_as_text_on_every_asset_page() {
     body["issuer"] = json!("\"><img src=x onerror=alert(4)>");
     app.create_asset(body).await;
     let id = id_of(&app, "/evil").await;
-    let a = admin(&app).await;
+    let a = app.admin_browser().await;
 
     let mut pages = vec![
-        html(&app, &a, "/admin/assets").await,
-        html(&app, &a, &format!("/admin/assets/{id}")).await,
-        html(&app, &a, &format!("/admin/assets/{id}/preview")).await,
+        app.page_html(&a, "/admin/assets").await,
+        app.page_html(&a, &format!("/admin/assets/{id}")).await,
+        app.page_html(&a, &format!("/admin/assets/{id}/preview"))
+            .await,
     ];
-    post(&app, &a, &format!("/admin/assets/{id}/trash"), &[]).await;
-    pages.push(html(&app, &a, "/admin/trash").await);
-    pages.push(html(&app, &a, &format!("/admin/assets/{id}/purge")).await);
+    app.post_form(&a, &format!("/admin/assets/{id}/trash"), &[])
+        .await;
+    pages.push(app.page_html(&a, "/admin/trash").await);
+    pages.push(
+        app.page_html(&a, &format!("/admin/assets/{id}/purge"))
+            .await,
+    );
     // The form re-rendered with an error echoes what was typed, escaped.
     let mut fields = new_asset(evil_name, "/evil2", evil_template);
     fields.push(("expiry_seconds", "<script>alert(5)</script>"));
     fields.retain(|f| *f != ("expiry_seconds", "600"));
     pages.push(
-        post(&app, &a, "/admin/assets/new", &fields)
+        app.post_form(&a, "/admin/assets/new", &fields)
             .await
             .text()
             .await

@@ -7,65 +7,9 @@ use std::path::Path;
 use reqwest::{Method, Response, StatusCode, header};
 use serde_json::Value;
 
-use crate::helpers::{ADMIN_PASSWORD, TEST_SECRET, TestApp, spawn_app, verify_hs};
+use crate::helpers::{Browser, TEST_SECRET, TestApp, location, spawn_app, verify_hs};
 
 const TEMPLATE: &str = r#"{"sub": "%globals_user_attribute_username%"}"#;
-
-/// A signed-in browser: its session cookie and CSRF token.
-struct Browser {
-    session: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> Browser {
-    let session = app
-        .login_session(username, password)
-        .await
-        .expect("signs in");
-    let csrf = app.csrf_token(&session).await;
-    Browser { session, csrf }
-}
-
-async fn admin(app: &TestApp) -> Browser {
-    sign_in(app, "admin", ADMIN_PASSWORD).await
-}
-
-async fn get(app: &TestApp, b: &Browser, path: &str) -> Response {
-    app.client
-        .get(app.url(path))
-        .header(header::COOKIE, format!("jas_session={}", b.session))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn html(app: &TestApp, b: &Browser, path: &str) -> String {
-    let res = get(app, b, path).await;
-    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-    res.text().await.unwrap()
-}
-
-/// Post a form with the session's CSRF token, as the page's own form does.
-async fn post(app: &TestApp, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
-    let mut body: Vec<(&str, &str)> = vec![("csrf", b.csrf.as_str())];
-    body.extend_from_slice(fields);
-    app.client
-        .post(app.url(path))
-        .header(header::COOKIE, format!("jas_session={}", b.session))
-        .form(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn location(res: &Response) -> String {
-    res.headers()
-        .get(header::LOCATION)
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
@@ -159,10 +103,10 @@ fn header_of(token: &str) -> Value {
 #[tokio::test]
 async fn an_rs256_asset_made_in_the_form_shows_its_kid_and_public_key() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let mut form = key_asset("Chat", "/tokens/chat", "RS256");
     form.extend([("key_mode", "generate"), ("key_type", "")]);
-    let res = post(&app, &b, "/admin/assets/new", &form).await;
+    let res = app.post_form(&b, "/admin/assets/new", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let to = location(&res);
     let a = asset_at(&app, "/tokens/chat").await;
@@ -177,7 +121,7 @@ async fn an_rs256_asset_made_in_the_form_shows_its_kid_and_public_key() {
     assert_eq!(a["key_type"], "RSA-2048", "the usual type for RS256");
     let kid = a["kid"].as_str().unwrap();
 
-    let page = html(&app, &b, to.trim_end_matches("#keys")).await;
+    let page = app.page_html(&b, to.trim_end_matches("#keys")).await;
     assert!(
         page.contains(&format!("its tokens carry kid {kid}")),
         "{page}"
@@ -199,7 +143,7 @@ async fn an_rs256_asset_made_in_the_form_shows_its_kid_and_public_key() {
         "the key list marks the active key"
     );
     // The asset list badges the algorithm; HS256 assets get no such badge.
-    let list = html(&app, &b, "/admin/assets").await;
+    let list = app.page_html(&b, "/admin/assets").await;
     assert!(list.contains(">RS256</span>"), "{list}");
     // Tokens carry the kid.
     assert_eq!(header_of(&token(&app, "/tokens/chat").await)["kid"], kid);
@@ -208,13 +152,13 @@ async fn an_rs256_asset_made_in_the_form_shows_its_kid_and_public_key() {
 #[tokio::test]
 async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_come_back() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
 
     // A chosen key type.
     let mut form = key_asset("P384", "/tokens/p384", "ES384");
     form.extend([("key_mode", "generate"), ("key_type", "P-384")]);
     assert_eq!(
-        post(&app, &b, "/admin/assets/new", &form).await.status(),
+        app.post_form(&b, "/admin/assets/new", &form).await.status(),
         StatusCode::SEE_OTHER
     );
     assert_eq!(asset_at(&app, "/tokens/p384").await["key_type"], "P-384");
@@ -222,7 +166,7 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
     // A key type that does not fit: the error is on the key section, the form kept.
     let mut form = key_asset("Mismatch", "/tokens/mismatch", "ES256");
     form.extend([("key_mode", "generate"), ("key_type", "RSA-2048")]);
-    let res = post(&app, &b, "/admin/assets/new", &form).await;
+    let res = app.post_form(&b, "/admin/assets/new", &form).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(page.contains("id=\"key-error\""), "{page}");
@@ -236,12 +180,14 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
     let p256 = fixture("p256.pem");
     let mut form = key_asset("Imported", "/tokens/imported", "ES256");
     form.extend([("key_mode", "import"), ("key_pem", p256.as_str())]);
-    let res = post(&app, &b, "/admin/assets/new", &form).await;
+    let res = app.post_form(&b, "/admin/assets/new", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let a = asset_at(&app, "/tokens/imported").await;
     let want = expected("p256.pem");
     assert_eq!(a["kid"], want["kid"]);
-    let page = html(&app, &b, location(&res).trim_end_matches("#keys")).await;
+    let page = app
+        .page_html(&b, location(&res).trim_end_matches("#keys"))
+        .await;
     assert_eq!(
         element_text(&page, "public-key-pem"),
         want["spki"].as_str().unwrap()
@@ -255,7 +201,7 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
     let mut form = key_asset("Pkcs1", "/tokens/pkcs1", "PS256");
     form.extend([("key_mode", "import"), ("key_pem", pkcs1.as_str())]);
     assert_eq!(
-        post(&app, &b, "/admin/assets/new", &form).await.status(),
+        app.post_form(&b, "/admin/assets/new", &form).await.status(),
         StatusCode::SEE_OTHER
     );
     assert_eq!(
@@ -273,7 +219,7 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
         let pem = fixture(file);
         let mut form = key_asset("Refused", "/tokens/refused", algorithm);
         form.extend([("key_mode", "import"), ("key_pem", pem.as_str())]);
-        let res = post(&app, &b, "/admin/assets/new", &form).await;
+        let res = app.post_form(&b, "/admin/assets/new", &form).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{file}");
         let page = res.text().await.unwrap();
         assert!(page.contains("id=\"key-error\""), "{file}: {page}");
@@ -286,7 +232,7 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
     // Import without a PEM.
     let mut form = key_asset("Empty", "/tokens/empty", "RS256");
     form.extend([("key_mode", "import"), ("key_pem", "  ")]);
-    let res = post(&app, &b, "/admin/assets/new", &form).await;
+    let res = app.post_form(&b, "/admin/assets/new", &form).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("paste the private key"));
 
@@ -295,7 +241,7 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
     form.retain(|(k, _)| *k != "secret");
     form.extend([("secret", "typed-but-ignored"), ("key_mode", "generate")]);
     assert_eq!(
-        post(&app, &b, "/admin/assets/new", &form).await.status(),
+        app.post_form(&b, "/admin/assets/new", &form).await.status(),
         StatusCode::SEE_OTHER
     );
     assert_eq!(asset_at(&app, "/tokens/ignored").await["secret_bytes"], 0);
@@ -305,20 +251,21 @@ async fn key_types_and_imports_are_chosen_in_the_form_and_private_keys_never_com
 async fn edit_key(app: &TestApp, b: &Browser, id: &str, version: &str, mode: &str) -> Response {
     let mut fields = key_asset("Edit", "/tokens/edit", "EdDSA");
     fields.extend([("key_mode", mode), ("version", version)]);
-    post(app, b, &format!("/admin/assets/{id}"), &fields).await
+    app.post_form(b, &format!("/admin/assets/{id}"), &fields)
+        .await
 }
 
 #[tokio::test]
 async fn editing_keeps_the_key_or_replaces_it() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let mut form = key_asset("Edit", "/tokens/edit", "EdDSA");
     form.push(("key_mode", "generate"));
-    post(&app, &b, "/admin/assets/new", &form).await;
+    app.post_form(&b, "/admin/assets/new", &form).await;
     let a = asset_at(&app, "/tokens/edit").await;
     let id = a["id"].as_str().unwrap().to_owned();
     let first_kid = a["kid"].as_str().unwrap().to_owned();
-    let page = html(&app, &b, &format!("/admin/assets/{id}")).await;
+    let page = app.page_html(&b, &format!("/admin/assets/{id}")).await;
     assert!(
         page.contains("value=\"keep\" checked"),
         "keep is the default on edit"
@@ -348,14 +295,14 @@ async fn editing_keeps_the_key_or_replaces_it() {
 #[tokio::test]
 async fn the_public_key_downloads_as_a_pem_file_for_administrators_only() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let mut form = key_asset("Pem", "/tokens/pem", "RS256");
     form.push(("key_mode", "generate"));
-    post(&app, &b, "/admin/assets/new", &form).await;
+    app.post_form(&b, "/admin/assets/new", &form).await;
     let a = asset_at(&app, "/tokens/pem").await;
     let url = format!("/admin/assets/{}/public-key.pem", a["id"].as_str().unwrap());
 
-    let res = get(&app, &b, &url).await;
+    let res = app.get_page(&b, &url).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers()[header::CONTENT_TYPE],
@@ -380,8 +327,11 @@ async fn the_public_key_downloads_as_a_pem_file_for_administrators_only() {
     assert!(location(&res).starts_with("/login?next="));
     app.create_user(serde_json::json!({"username": "bob", "password": "bob-password-123"}))
         .await;
-    let bob = sign_in(&app, "bob", "bob-password-123").await;
-    assert_eq!(get(&app, &bob, &url).await.status(), StatusCode::FORBIDDEN);
+    let bob = app.browser("bob", "bob-password-123").await;
+    assert_eq!(
+        app.get_page(&bob, &url).await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     // HMAC assets have no public key; unknown assets neither.
     let hs = app
@@ -391,9 +341,12 @@ async fn the_public_key_downloads_as_a_pem_file_for_administrators_only() {
         "/admin/assets/{}/public-key.pem",
         hs["id"].as_str().unwrap()
     );
-    assert_eq!(get(&app, &b, &hs_url).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        get(&app, &b, "/admin/assets/nope/public-key.pem")
+        app.get_page(&b, &hs_url).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get_page(&b, "/admin/assets/nope/public-key.pem")
             .await
             .status(),
         StatusCode::NOT_FOUND
@@ -403,10 +356,10 @@ async fn the_public_key_downloads_as_a_pem_file_for_administrators_only() {
 #[tokio::test]
 async fn rotating_from_the_keys_panel_keeps_the_old_key_published() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let mut form = key_asset("Rotate", "/tokens/rotate", "ES256");
     form.push(("key_mode", "generate"));
-    post(&app, &b, "/admin/assets/new", &form).await;
+    app.post_form(&b, "/admin/assets/new", &form).await;
     let a = asset_at(&app, "/tokens/rotate").await;
     let id = a["id"].as_str().unwrap();
     let old_kid = a["kid"].as_str().unwrap().to_owned();
@@ -428,13 +381,15 @@ async fn rotating_from_the_keys_panel_keeps_the_old_key_published() {
     );
     // GET is not a way to rotate.
     assert_eq!(
-        get(&app, &b, &format!("/admin/assets/{id}/rotate"))
+        app.get_page(&b, &format!("/admin/assets/{id}/rotate"))
             .await
             .status(),
         StatusCode::METHOD_NOT_ALLOWED
     );
 
-    let res = post(&app, &b, &format!("/admin/assets/{id}/rotate"), &[]).await;
+    let res = app
+        .post_form(&b, &format!("/admin/assets/{id}/rotate"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         location(&res),
@@ -443,7 +398,9 @@ async fn rotating_from_the_keys_panel_keeps_the_old_key_published() {
     let rotated = asset_at(&app, "/tokens/rotate").await;
     let new_kid = rotated["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid);
-    let page = html(&app, &b, &format!("/admin/assets/{id}?done=rotated")).await;
+    let page = app
+        .page_html(&b, &format!("/admin/assets/{id}?done=rotated"))
+        .await;
     assert!(
         page.contains(&format!(
             "Key rotated: new tokens carry kid {new_kid}; the previous key stays published until "
@@ -466,13 +423,13 @@ async fn rotating_from_the_keys_panel_keeps_the_old_key_published() {
     );
 
     // The debugger still verifies the old token against the asset (its key is published).
-    let res = post(
-        &app,
-        &b,
-        "/admin/debugger",
-        &[("token", &old_token), ("verify", "asset"), ("asset", id)],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/debugger",
+            &[("token", &old_token), ("verify", "asset"), ("asset", id)],
+        )
+        .await;
     let page = unescape(&res.text().await.unwrap());
     assert!(
         page.contains("Signature verified, and the token is valid now."),
@@ -484,26 +441,26 @@ async fn rotating_from_the_keys_panel_keeps_the_old_key_published() {
     let hs = app
         .create_asset(crate::helpers::asset_body("/tokens/hs", TEMPLATE))
         .await;
-    let res = post(
-        &app,
-        &b,
-        &format!("/admin/assets/{}/rotate", hs["id"].as_str().unwrap()),
-        &[],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            &format!("/admin/assets/{}/rotate", hs["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test]
 async fn a_next_secret_is_scheduled_shown_once_when_generated_and_cancelled() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let a = app
         .create_asset(crate::helpers::asset_body("/tokens/next", TEMPLATE))
         .await;
     let id = a["id"].as_str().unwrap();
     let url = format!("/admin/assets/{id}/next-secret");
-    let page = html(&app, &b, &format!("/admin/assets/{id}")).await;
+    let page = app.page_html(&b, &format!("/admin/assets/{id}")).await;
     assert!(page.contains("id=\"next-secret\""));
     assert!(page.contains("Switch at (UTC)"));
     assert!(
@@ -512,24 +469,20 @@ async fn a_next_secret_is_scheduled_shown_once_when_generated_and_cancelled() {
     );
 
     // Mistakes are shown in the panel, with what was typed kept.
-    let res = post(
-        &app,
-        &b,
-        &url,
-        &[("next_secret", "short"), ("switch_at", "soon")],
-    )
-    .await;
+    let res = app
+        .post_form(&b, &url, &[("next_secret", "short"), ("switch_at", "soon")])
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(page.contains("id=\"switch-at-error\""), "{page}");
     assert!(page.contains("value=\"soon\""));
-    let res = post(
-        &app,
-        &b,
-        &url,
-        &[("next_secret", "short"), ("switch_at", "2099-01-01T10:00")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            &url,
+            &[("next_secret", "short"), ("switch_at", "2099-01-01T10:00")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(page.contains("id=\"next-secret-error\""), "{page}");
@@ -538,18 +491,20 @@ async fn a_next_secret_is_scheduled_shown_once_when_generated_and_cancelled() {
         page.contains("value=\"short\""),
         "the typed next secret is kept in its form"
     );
-    let res = post(&app, &b, &url, &[("switch_at", "2099-01-01T10:00")]).await;
+    let res = app
+        .post_form(&b, &url, &[("switch_at", "2099-01-01T10:00")])
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // Scheduled in the future: shown as pending with its time (read as UTC), then cancelled.
     let next = "a-next-secret-0123456789abcdef-0123456789";
-    let res = post(
-        &app,
-        &b,
-        &url,
-        &[("next_secret", next), ("switch_at", "2099-01-01T10:00")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            &url,
+            &[("next_secret", next), ("switch_at", "2099-01-01T10:00")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         location(&res),
@@ -557,7 +512,9 @@ async fn a_next_secret_is_scheduled_shown_once_when_generated_and_cancelled() {
     );
     let api = app.get_asset(id).await;
     assert_eq!(api["next_secret_at"], "2099-01-01T10:00:00Z");
-    let page = html(&app, &b, &format!("/admin/assets/{id}?done=next_secret")).await;
+    let page = app
+        .page_html(&b, &format!("/admin/assets/{id}?done=next_secret"))
+        .await;
     assert!(page.contains(
         "Next secret scheduled: tokens are signed with it from 2099-01-01 10:00:00 UTC on."
     ));
@@ -566,67 +523,69 @@ async fn a_next_secret_is_scheduled_shown_once_when_generated_and_cancelled() {
     assert!(!page.contains(next), "the next secret is not shown again");
     verify_hs(&token(&app, "/tokens/next").await, TEST_SECRET.as_bytes());
 
-    let res = post(&app, &b, &format!("{url}/cancel"), &[]).await;
+    let res = app.post_form(&b, &format!("{url}/cancel"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(app.get_asset(id).await["next_secret_at"].is_null());
-    let page = html(
-        &app,
-        &b,
-        &format!("/admin/assets/{id}?done=next_secret_cancelled"),
-    )
-    .await;
+    let page = app
+        .page_html(
+            &b,
+            &format!("/admin/assets/{id}?done=next_secret_cancelled"),
+        )
+        .await;
     assert!(page.contains("The scheduled switch was cancelled"));
     assert!(!page.contains("A switch is scheduled"));
 
     // Generated, with a time in the past: shown once, and tokens switch to it at once.
-    let res = post(
-        &app,
-        &b,
-        &url,
-        &[
-            ("generate_next_secret", "1"),
-            ("switch_at", "2020-01-01T00:00"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            &url,
+            &[
+                ("generate_next_secret", "1"),
+                ("switch_at", "2020-01-01T00:00"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert!(page.contains("Store the next secret now"));
     let secret = element_text(&page, "generated-secret");
     assert!(secret.len() >= 32, "{secret}");
     verify_hs(&token(&app, "/tokens/next").await, secret.as_bytes());
-    let page = html(&app, &b, &format!("/admin/assets/{id}")).await;
+    let page = app.page_html(&b, &format!("/admin/assets/{id}")).await;
     assert!(!page.contains(&secret));
 
     // Key-pair assets have no secret to switch.
     let mut form = key_asset("Rs", "/tokens/rs", "RS256");
     form.push(("key_mode", "generate"));
-    post(&app, &b, "/admin/assets/new", &form).await;
+    app.post_form(&b, "/admin/assets/new", &form).await;
     let rs = asset_at(&app, "/tokens/rs").await;
-    let res = post(
-        &app,
-        &b,
-        &format!("/admin/assets/{}/next-secret", rs["id"].as_str().unwrap()),
-        &[
-            ("generate_next_secret", "1"),
-            ("switch_at", "2099-01-01T10:00"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            &format!("/admin/assets/{}/next-secret", rs["id"].as_str().unwrap()),
+            &[
+                ("generate_next_secret", "1"),
+                ("switch_at", "2099-01-01T10:00"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test]
 async fn preview_and_debugger_verify_key_pair_tokens() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let mut form = key_asset("Preview", "/tokens/preview", "PS256");
     form.push(("key_mode", "generate"));
-    post(&app, &b, "/admin/assets/new", &form).await;
+    app.post_form(&b, "/admin/assets/new", &form).await;
     let a = asset_at(&app, "/tokens/preview").await;
     let id = a["id"].as_str().unwrap();
     let kid = a["kid"].as_str().unwrap();
-    let page = html(&app, &b, &format!("/admin/assets/{id}/preview")).await;
+    let page = app
+        .page_html(&b, &format!("/admin/assets/{id}/preview"))
+        .await;
     assert!(
         page.contains(&format!(
             "Signature verified with key <code class=\"kid\">{kid}</code>"
@@ -646,8 +605,7 @@ async fn preview_and_debugger_verify_key_pair_tokens() {
         let b = &b;
         let app = &app;
         async move {
-            post(
-                app,
+            app.post_form(
                 b,
                 "/admin/debugger",
                 &[

@@ -4,68 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use reqwest::{Response, StatusCode, header};
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TEST_SECRET, TestApp, asset_body, spawn_app};
-
-/// A signed-in browser: its session cookie and CSRF token.
-struct Browser {
-    session: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> Browser {
-    let session = app
-        .login_session(username, password)
-        .await
-        .expect("signs in");
-    let csrf = app.csrf_token(&session).await;
-    Browser { session, csrf }
-}
-
-async fn admin(app: &TestApp) -> Browser {
-    sign_in(app, "admin", ADMIN_PASSWORD).await
-}
-
-async fn get_page(app: &TestApp, b: &Browser, path: &str) -> Response {
-    app.client
-        .get(app.url(path))
-        .header(header::COOKIE, format!("jas_session={}", b.session))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn page_html(app: &TestApp, b: &Browser, path: &str) -> String {
-    let res = get_page(app, b, path).await;
-    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-    res.text().await.unwrap()
-}
-
-/// Post a form the way a browser on this site does: the session cookie, the CSRF field, and a
-/// same-origin `Origin`.
-async fn post_form(app: &TestApp, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
-    let mut body: Vec<(&str, &str)> = vec![("csrf", b.csrf.as_str())];
-    body.extend_from_slice(fields);
-    app.client
-        .post(app.url(path))
-        .header(header::COOKIE, format!("jas_session={}", b.session))
-        .header(header::ORIGIN, app.address.as_str())
-        .form(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn location(res: &Response) -> String {
-    res.headers()
-        .get(header::LOCATION)
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
+use crate::helpers::{TEST_SECRET, TestApp, asset_body, location, spawn_app};
 
 async fn get_user(app: &TestApp, username: &str) -> Value {
     let res = app
@@ -102,21 +44,21 @@ fn text_after<'a>(html: &'a str, marker: &str) -> &'a str {
 #[tokio::test]
 async fn an_administrator_creates_a_user_with_the_form() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/users",
-        &[
-            ("username", "carol"),
-            ("password", "carol-password-1"),
-            ("first_name", "Carol"),
-            ("last_name", "Jones"),
-            ("email", "carol@example.org"),
-            ("groups", "staff, ops"),
-        ],
-    )
-    .await;
+    let b = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users",
+            &[
+                ("username", "carol"),
+                ("password", "carol-password-1"),
+                ("first_name", "Carol"),
+                ("last_name", "Jones"),
+                ("email", "carol@example.org"),
+                ("groups", "staff, ops"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/users/carol?done=user_created");
 
@@ -131,9 +73,11 @@ async fn an_administrator_creates_a_user_with_the_form() {
             .is_some()
     );
 
-    let html = page_html(&app, &b, "/admin/users/carol?done=user_created").await;
+    let html = app
+        .page_html(&b, "/admin/users/carol?done=user_created")
+        .await;
     assert!(html.contains("User created."));
-    let list = page_html(&app, &b, "/admin/users").await;
+    let list = app.page_html(&b, "/admin/users").await;
     assert!(list.contains("/admin/users/carol"));
     assert!(list.contains("Carol Jones"));
 }
@@ -141,19 +85,19 @@ async fn an_administrator_creates_a_user_with_the_form() {
 #[tokio::test]
 async fn a_form_error_keeps_what_was_typed_but_never_the_password() {
     let app = spawn_app().await;
-    let b = admin(&app).await;
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/users",
-        &[
-            ("username", "dave"),
-            ("password", "short-pw"),
-            ("first_name", "Dave"),
-            ("groups", "staff"),
-        ],
-    )
-    .await;
+    let b = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users",
+            &[
+                ("username", "dave"),
+                ("password", "short-pw"),
+                ("first_name", "Dave"),
+                ("groups", "staff"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("Password must be at least 10 characters long."));
@@ -166,7 +110,9 @@ async fn a_form_error_keeps_what_was_typed_but_never_the_password() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // A taken username is reported at its field.
-    let res = post_form(&app, &b, "/admin/users", &[("username", "ADMIN")]).await;
+    let res = app
+        .post_form(&b, "/admin/users", &[("username", "ADMIN")])
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("is taken"));
 }
@@ -175,19 +121,19 @@ async fn a_form_error_keeps_what_was_typed_but_never_the_password() {
 async fn script_in_attributes_and_groups_renders_as_text() {
     let app = spawn_app().await;
     app.create_user(json!({"username": "eve"})).await;
-    let b = admin(&app).await;
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/users/eve",
-        &[
-            ("first_name", "<script>alert(1)</script>"),
-            ("email", r#""onmouseover="alert(2)"#),
-            ("attributes", "team=<img src=x onerror=alert(3)>\nage=42"),
-            ("groups", r#"staff, "onmouseover="alert(4)"#),
-        ],
-    )
-    .await;
+    let b = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users/eve",
+            &[
+                ("first_name", "<script>alert(1)</script>"),
+                ("email", r#""onmouseover="alert(2)"#),
+                ("attributes", "team=<img src=x onerror=alert(3)>\nage=42"),
+                ("groups", r#"staff, "onmouseover="alert(4)"#),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let user = get_user(&app, "eve").await;
     assert_eq!(
@@ -198,7 +144,7 @@ async fn script_in_attributes_and_groups_renders_as_text() {
     assert_eq!(user["attributes"]["age"], "42");
 
     for page in ["/admin/users/eve", "/admin/users"] {
-        let html = page_html(&app, &b, page).await;
+        let html = app.page_html(&b, page).await;
         assert!(!html.contains("<script>alert"), "{page}");
         assert!(!html.contains("<img src=x"), "{page}");
         assert!(!html.contains(r#""onmouseover=""#), "{page}");
@@ -212,14 +158,14 @@ async fn a_bad_attribute_line_is_reported_at_its_line_and_nothing_is_saved() {
     let app = spawn_app().await;
     app.create_user(json!({"username": "fay", "attributes": {"team": "blue"}}))
         .await;
-    let b = admin(&app).await;
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/users/fay",
-        &[("attributes", "team=red\nno equals sign here")],
-    )
-    .await;
+    let b = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users/fay",
+            &[("attributes", "team=red\nno equals sign here")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("Line 2: write name=value."));
@@ -237,8 +183,8 @@ async fn an_api_key_is_shown_once_and_then_only_by_its_prefix() {
         r#"{"sub": "%globals_user_attribute_username%"}"#,
     ))
     .await;
-    let b = admin(&app).await;
-    let res = post_form(&app, &b, "/admin/users/bot/api-keys", &[]).await;
+    let b = app.admin_browser().await;
+    let res = app.post_form(&b, "/admin/users/bot/api-keys", &[]).await;
     assert_eq!(res.status(), StatusCode::OK, "the key page, not a redirect");
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
     let html = res.text().await.unwrap();
@@ -252,7 +198,7 @@ async fn an_api_key_is_shown_once_and_then_only_by_its_prefix() {
         StatusCode::OK
     );
 
-    let page = page_html(&app, &b, "/admin/users/bot").await;
+    let page = app.page_html(&b, "/admin/users/bot").await;
     assert!(page.contains(&format!("{prefix}…")));
     assert!(!page.contains(&key), "the key is never shown again");
 }
@@ -268,25 +214,21 @@ async fn revoking_a_key_with_the_form_stops_it_at_once() {
         app.get_token("/bot/token", &key).await.status(),
         StatusCode::OK
     );
-    let b = admin(&app).await;
-    let page = page_html(&app, &b, "/admin/users/bot").await;
+    let b = app.admin_browser().await;
+    let page = app.page_html(&b, "/admin/users/bot").await;
     let action = text_after(&page, r#"action="/admin/users/bot/api-keys/"#);
     let id = action.split('/').next().unwrap().to_owned();
 
-    let res = post_form(
-        &app,
-        &b,
-        &format!("/admin/users/bot/api-keys/{id}/revoke"),
-        &[],
-    )
-    .await;
+    let res = app
+        .post_form(&b, &format!("/admin/users/bot/api-keys/{id}/revoke"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/users/bot?done=revoked");
     assert_eq!(
         app.get_token("/bot/token", &key).await.status(),
         StatusCode::FORBIDDEN
     );
-    let page = page_html(&app, &b, "/admin/users/bot?done=revoked").await;
+    let page = app.page_html(&b, "/admin/users/bot?done=revoked").await;
     assert!(page.contains("API key revoked."));
     assert!(page.contains(">revoked</span>"));
 }
@@ -296,7 +238,7 @@ async fn a_form_without_its_csrf_token_or_from_another_site_is_refused() {
     let app = spawn_app().await;
     app.create_user(json!({"username": "gus", "password": "gus-password-1"}))
         .await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let cookie = format!("jas_session={}", b.session);
     for (path, fields) in [
         ("/admin/users", vec![("username", "mallory")]),
@@ -359,7 +301,7 @@ async fn a_non_admin_is_refused_admin_pages_but_sees_their_own_tokens() {
     closed["read"] = json!({"groups": ["ops"]});
     app.create_asset(closed).await;
 
-    let b = sign_in(&app, "hal", "hal-password-1").await;
+    let b = app.browser("hal", "hal-password-1").await;
     for path in [
         "/admin/users",
         "/admin/users/hal",
@@ -367,15 +309,15 @@ async fn a_non_admin_is_refused_admin_pages_but_sees_their_own_tokens() {
         "/admin/audit",
     ] {
         assert_eq!(
-            get_page(&app, &b, path).await.status(),
+            app.get_page(&b, path).await.status(),
             StatusCode::FORBIDDEN,
             "{path}"
         );
     }
-    let res = post_form(&app, &b, "/admin/users/hal/api-keys", &[]).await;
+    let res = app.post_form(&b, "/admin/users/hal/api-keys", &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
-    let html = page_html(&app, &b, "/admin/my-tokens").await;
+    let html = app.page_html(&b, "/admin/my-tokens").await;
     let url = app.url("/hal/chat").replace('/', "&#x2F;");
     assert!(html.contains(&url), "the full token URL: {html}");
     assert!(html.contains("Chat &lt;b&gt;for&lt;&#x2F;b&gt; staff"));
@@ -407,20 +349,20 @@ async fn the_debugger_explains_a_bad_signature_and_an_expired_token() {
         .create_asset(asset_body("/dbg/token", r#"{"sub": "x"}"#))
         .await;
     let id = asset["id"].as_str().unwrap();
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
     let now = chrono::Utc::now().timestamp();
 
     let good = hs256(
         json!({"sub": "x", "exp": now + 600}),
         TEST_SECRET.as_bytes(),
     );
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/debugger",
-        &[("token", &good), ("verify", "asset"), ("asset", id)],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/debugger",
+            &[("token", &good), ("verify", "asset"), ("asset", id)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("Signature verified, and the token is valid now."));
@@ -430,17 +372,17 @@ async fn the_debugger_explains_a_bad_signature_and_an_expired_token() {
         json!({"sub": "x", "exp": now + 600}),
         b"not the asset's secret at all!!",
     );
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/debugger",
-        &[
-            ("token", &forged),
-            ("verify", "asset"),
-            ("asset", "/dbg/token"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/debugger",
+            &[
+                ("token", &forged),
+                ("verify", "asset"),
+                ("asset", "/dbg/token"),
+            ],
+        )
+        .await;
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"<p class="verdict bad" role="status">Bad signature.</p>"#));
 
@@ -448,17 +390,17 @@ async fn the_debugger_explains_a_bad_signature_and_an_expired_token() {
         json!({"sub": "<script>x</script>", "exp": now - 60}),
         TEST_SECRET.as_bytes(),
     );
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/debugger",
-        &[
-            ("token", &expired),
-            ("verify", "secret"),
-            ("secret", TEST_SECRET),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/debugger",
+            &[
+                ("token", &expired),
+                ("verify", "secret"),
+                ("secret", TEST_SECRET),
+            ],
+        )
+        .await;
     let html = res.text().await.unwrap();
     assert!(html.contains("Signature verified, but expired."));
     assert!(html.contains("expired at"));
@@ -470,13 +412,13 @@ async fn the_debugger_explains_a_bad_signature_and_an_expired_token() {
     );
 
     // Decoding alone needs no key; a token that is not a JWT is explained.
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/debugger",
-        &[("token", "not-a-token"), ("verify", "none")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/debugger",
+            &[("token", "not-a-token"), ("verify", "none")],
+        )
+        .await;
     let html = res.text().await.unwrap();
     assert!(html.contains("Cannot decode this token"));
 }
@@ -486,32 +428,32 @@ async fn disabling_ends_the_users_sessions_and_an_admin_cannot_disable_themselve
     let app = spawn_app().await;
     app.create_user(json!({"username": "ivy", "password": "ivy-password-1"}))
         .await;
-    let ivy = sign_in(&app, "ivy", "ivy-password-1").await;
-    let b = admin(&app).await;
+    let ivy = app.browser("ivy", "ivy-password-1").await;
+    let b = app.admin_browser().await;
 
-    let page = page_html(&app, &b, "/admin/users/ivy").await;
+    let page = app.page_html(&b, "/admin/users/ivy").await;
     assert!(page.contains("Disable user"));
     assert!(
         page.matches("<time datetime").count() >= 3,
         "created + a session"
     );
 
-    let res = post_form(&app, &b, "/admin/users/ivy/disable", &[]).await;
+    let res = app.post_form(&b, "/admin/users/ivy/disable", &[]).await;
     assert_eq!(location(&res), "/admin/users/ivy?done=disabled");
     assert_eq!(
-        get_page(&app, &ivy, "/admin/my-tokens").await.status(),
+        app.get_page(&ivy, "/admin/my-tokens").await.status(),
         StatusCode::SEE_OTHER,
         "ivy's session ended"
     );
     assert!(app.login_session("ivy", "ivy-password-1").await.is_none());
 
-    let res = post_form(&app, &b, "/admin/users/ivy/enable", &[]).await;
+    let res = app.post_form(&b, "/admin/users/ivy/enable", &[]).await;
     assert_eq!(location(&res), "/admin/users/ivy?done=enabled");
     assert!(app.login_session("ivy", "ivy-password-1").await.is_some());
 
-    let own = page_html(&app, &b, "/admin/users/admin").await;
+    let own = app.page_html(&b, "/admin/users/admin").await;
     assert!(own.contains("You cannot disable yourself."));
-    let res = post_form(&app, &b, "/admin/users/admin/disable", &[]).await;
+    let res = app.post_form(&b, "/admin/users/admin/disable", &[]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(get_user(&app, "admin").await["disabled"], false);
 }
@@ -521,36 +463,32 @@ async fn a_password_reset_and_end_sessions_sign_the_user_out() {
     let app = spawn_app().await;
     app.create_user(json!({"username": "jo", "password": "jo-password-111"}))
         .await;
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
 
-    let jo = sign_in(&app, "jo", "jo-password-111").await;
-    let res = post_form(&app, &b, "/admin/users/jo/sessions/end", &[]).await;
+    let jo = app.browser("jo", "jo-password-111").await;
+    let res = app.post_form(&b, "/admin/users/jo/sessions/end", &[]).await;
     assert_eq!(location(&res), "/admin/users/jo?done=sessions_ended");
     assert_eq!(
-        get_page(&app, &jo, "/admin/my-tokens").await.status(),
+        app.get_page(&jo, "/admin/my-tokens").await.status(),
         StatusCode::SEE_OTHER
     );
 
-    let jo = sign_in(&app, "jo", "jo-password-111").await;
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/users/jo/password",
-        &[("password", "short")],
-    )
-    .await;
+    let jo = app.browser("jo", "jo-password-111").await;
+    let res = app
+        .post_form(&b, "/admin/users/jo/password", &[("password", "short")])
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("at least 10 characters"));
-    let res = post_form(
-        &app,
-        &b,
-        "/admin/users/jo/password",
-        &[("password", "jo-new-password-2")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users/jo/password",
+            &[("password", "jo-new-password-2")],
+        )
+        .await;
     assert_eq!(location(&res), "/admin/users/jo?done=password");
     assert_eq!(
-        get_page(&app, &jo, "/admin/my-tokens").await.status(),
+        app.get_page(&jo, "/admin/my-tokens").await.status(),
         StatusCode::SEE_OTHER
     );
     assert!(app.login_session("jo", "jo-password-111").await.is_none());
@@ -568,18 +506,20 @@ async fn the_audit_page_lists_events_newest_first_and_filters_by_user_and_asset(
         .await;
     assert_eq!(app.get_token("/a/one", &key).await.status(), StatusCode::OK);
     assert_eq!(app.get_token("/a/two", &key).await.status(), StatusCode::OK);
-    let b = admin(&app).await;
+    let b = app.admin_browser().await;
 
-    let all = page_html(&app, &b, "/admin/audit").await;
+    let all = app.page_html(&b, "/admin/audit").await;
     let two = all.find("&#x2F;a&#x2F;two").expect("/a/two listed");
     let create = all.find("asset.create").expect("asset.create listed");
     assert!(two < create, "newest first");
 
-    let html = page_html(&app, &b, "/admin/audit?user=kim&asset=%2Fa%2Fone").await;
+    let html = app
+        .page_html(&b, "/admin/audit?user=kim&asset=%2Fa%2Fone")
+        .await;
     assert_eq!(html.matches("<code>token.issue</code>").count(), 1);
     assert!(!html.contains("asset.create"));
     assert!(!html.contains(&key), "never a credential");
 
-    let none = page_html(&app, &b, "/admin/audit?user=nobody").await;
+    let none = app.page_html(&b, "/admin/audit?user=nobody").await;
     assert!(none.contains("No events match these filters."));
 }
