@@ -125,14 +125,7 @@ impl AccessRule {
     }
 }
 
-/// Delivery modes besides the raw token (always available).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Delivery {
-    /// Answer `{"jwt": "…"}` as `application/json` when the request's `Accept` asks for it.
-    #[serde(default)]
-    pub json: bool,
-}
+pub use crate::delivery::Delivery;
 
 /// Longest accepted list of CORS origins.
 pub const MAX_CORS_ORIGINS: usize = 32;

@@ -220,6 +220,16 @@ pub struct CreateAsset {
     /// https://app.example.
     #[arg(long)]
     pub cors_origin: Vec<String>,
+    /// Redirect delivery: the consumer URL template with {token} (and {return_to}), e.g.
+    /// https://example.zendesk.com/access/jwt?jwt={token}&return_to={return_to}.
+    #[arg(long)]
+    pub redirect_url: Option<String>,
+    /// A URL prefix a redirect's return_to may start with (repeatable).
+    #[arg(long, requires = "redirect_url")]
+    pub return_to_prefix: Vec<String>,
+    /// The delivery mode of requests without ?delivery=: raw, json, redirect or form_post.
+    #[arg(long)]
+    pub default_delivery: Option<String>,
 }
 
 /// A template file's text (`-` reads standard input).
@@ -405,7 +415,30 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 write_group,
                 json_delivery,
                 cors_origin,
+                redirect_url,
+                return_to_prefix,
+                default_delivery,
             } = *args;
+            let default = match default_delivery.as_deref() {
+                None => crate::delivery::DeliveryMode::Raw,
+                Some(name) => crate::delivery::DeliveryMode::parse(name).ok_or_else(|| {
+                    AppError::invalid(
+                        "default_delivery",
+                        "must be raw, json, redirect or form_post",
+                    )
+                })?,
+            };
+            // Without delivery options a preset may fill them in (Zendesk: redirect).
+            let delivery = (json_delivery || redirect_url.is_some() || default_delivery.is_some())
+                .then(|| crate::asset::Delivery {
+                    json: json_delivery,
+                    default,
+                    redirect: redirect_url.map(|url| crate::delivery::RedirectDelivery {
+                        url,
+                        return_to_allowlist: return_to_prefix,
+                    }),
+                    form_post: None,
+                });
             let template = if let Some(template_file) = template_file {
                 read_template(&template_file)?
             } else {
@@ -458,9 +491,7 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 version: None,
                 preset,
                 key_id,
-                delivery: Some(crate::asset::Delivery {
-                    json: json_delivery,
-                }),
+                delivery,
                 cors_origins: Some(cors_origin),
             };
             print_json(&service.create_asset(CLI_ACTOR, input)?)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::asset::Asset;
+use crate::delivery::{Delivery, DeliveryMode, RedirectDelivery};
 use crate::error::FieldError;
 use crate::keywords::{AssetFacts, PayloadTemplate, RenderContext, UserFacts};
 use crate::service::AssetInput;
@@ -57,6 +58,27 @@ const ZENDESK_TEMPLATE: &str = r#"{
   "email": "%globals_user_attribute_email%",
   "external_id": "%globals_user_assetid%"
 }"#;
+
+/// Zendesk's JWT endpoint, with a placeholder subdomain the administrator must replace (an
+/// asset is not saved while it is there).
+pub const ZENDESK_REDIRECT_URL: &str =
+    "https://{subdomain}.zendesk.com/access/jwt?jwt={token}&return_to={return_to}";
+
+/// The `return_to` allowlist the Zendesk preset starts with (same placeholder).
+pub const ZENDESK_RETURN_TO_PREFIX: &str = "https://{subdomain}.zendesk.com/";
+
+/// Redirect delivery to Zendesk's `/access/jwt`, the default mode (Zendesk sends the browser to
+/// the asset's URL with `return_to`).
+fn zendesk_delivery() -> Delivery {
+    Delivery {
+        default: DeliveryMode::Redirect,
+        redirect: Some(RedirectDelivery {
+            url: ZENDESK_REDIRECT_URL.to_owned(),
+            return_to_allowlist: vec![ZENDESK_RETURN_TO_PREFIX.to_owned()],
+        }),
+        ..Delivery::default()
+    }
+}
 
 const METABASE_TEMPLATE: &str = r#"{
   "email": "%globals_user_attribute_email%",
@@ -163,7 +185,8 @@ impl Preset {
     }
 
     /// Pre-fill what the administrator left empty: algorithm, template, `jti` (for consumers
-    /// that require it) and a fixed audience. Never overrides a value that was given.
+    /// that require it), a fixed audience and (Zendesk) redirect delivery with a placeholder
+    /// subdomain. Never overrides a value that was given.
     pub fn apply(&self, input: &mut AssetInput) {
         if input
             .algorithm
@@ -177,6 +200,9 @@ impl Preset {
         }
         if self.needs_jti() {
             input.jti = true;
+        }
+        if *self == Preset::Zendesk && input.delivery.is_none() {
+            input.delivery = Some(zendesk_delivery());
         }
         if let Some(aud) = self.audience()
             && input
@@ -314,6 +340,11 @@ impl Preset {
                 need("email", "the user's e-mail address")?;
                 must_be("name", Value::is_string, "a string")?;
                 must_be("email", Value::is_string, "a string")?;
+                if asset.delivery.redirect.is_none() && asset.delivery.form_post.is_none() {
+                    warnings.push(
+                        "no redirect or form-post delivery: Zendesk's remote login URL needs the browser sent on to https://<subdomain>.zendesk.com/access/jwt with the token".to_owned(),
+                    );
+                }
             }
             Preset::Metabase => {
                 algorithm_in(&[Algorithm::HS256])?;

@@ -5,6 +5,9 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::SESSION_COOKIE;
+use crate::delivery::{
+    Delivery, DeliveryMode, form_post_csp, form_post_page, redirect_location, return_to_allowed,
+};
 use crate::error::AppError;
 use crate::metrics::{Metrics, TokenOutcome};
 use crate::service::Service;
@@ -59,46 +62,151 @@ pub async fn token(
         with_cors(&mut res, &asset.asset.cors_origins, cors_origin.as_deref());
         return res;
     }
-    let json = asset.asset.delivery.json && accepts_json(&req);
-    let mut res =
-        match authenticate(&req, &service).and_then(|user| service.issue_token(&asset, &user)) {
-            Ok(issued) => {
-                metrics.token(TokenOutcome::Issued);
-                let (content_type, body) = if json {
-                    (
-                        "application/json",
-                        serde_json::json!({ "jwt": issued.token }).to_string(),
-                    )
-                } else {
-                    ("application/jwt", issued.token)
-                };
-                HttpResponse::Ok()
-                    .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-                    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-                    .insert_header((
-                        header::X_CONTENT_TYPE_OPTIONS,
-                        HeaderValue::from_static("nosniff"),
-                    ))
-                    .body(body)
+    let delivery = &asset.asset.delivery;
+    let (mode, return_to) = match choose_delivery(&req, delivery) {
+        Ok(chosen) => chosen,
+        Err(reason) => {
+            // Checked before authenticating: nothing is rendered, signed or audited.
+            tracing::info!(path = %asset.asset.path, reason, "delivery refused");
+            let mut res = empty(StatusCode::BAD_REQUEST);
+            with_cors(&mut res, &asset.asset.cors_origins, cors_origin.as_deref());
+            return res;
+        }
+    };
+    let mut res = match authenticate(&req, &service)
+        .and_then(|user| service.issue_token_via(&asset, &user, mode))
+    {
+        Ok(issued) => {
+            metrics.token(TokenOutcome::Issued);
+            deliver(delivery, mode, issued.token, return_to.as_deref())
+        }
+        Err(e) => {
+            let status = e.status();
+            if status == StatusCode::FORBIDDEN {
+                metrics.token(TokenOutcome::Forbidden);
+                tracing::info!(path = %asset.asset.path, reason = %e, "token refused");
+            } else {
+                metrics.token(TokenOutcome::ConfigError);
+                tracing::error!(path = %asset.asset.path, reason = %e, "token not issued");
             }
-            Err(e) => {
-                let status = e.status();
-                if status == StatusCode::FORBIDDEN {
-                    metrics.token(TokenOutcome::Forbidden);
-                    tracing::info!(path = %asset.asset.path, reason = %e, "token refused");
-                } else {
-                    metrics.token(TokenOutcome::ConfigError);
-                    tracing::error!(path = %asset.asset.path, reason = %e, "token not issued");
-                }
-                empty(status)
-            }
-        };
-    if asset.asset.delivery.json {
+            empty(status)
+        }
+    };
+    if delivery.json {
         res.headers_mut()
             .append(header::VARY, HeaderValue::from_static("Accept"));
     }
     with_cors(&mut res, &asset.asset.cors_origins, cors_origin.as_deref());
     res
+}
+
+/// The delivery mode and `return_to` of a request: `?delivery=` names an enabled mode, else the
+/// asset's default; with the default `raw`, `Accept: application/json` picks JSON when it is
+/// enabled. A `return_to` (redirect and form post only) must match the mode's allowlist. The
+/// error is a reason for the log (never the request's values).
+fn choose_delivery(
+    req: &HttpRequest,
+    delivery: &Delivery,
+) -> Result<(DeliveryMode, Option<String>), &'static str> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let single = |name: &str| -> Result<Option<&str>, &'static str> {
+        let mut found = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        match (found.next(), found.next()) {
+            (Some(_), Some(_)) => Err("a query parameter is repeated"),
+            (v, _) => Ok(v.map(String::as_str).filter(|v| !v.is_empty())),
+        }
+    };
+    let mode = match single("delivery")? {
+        Some(name) => DeliveryMode::parse(name)
+            .filter(|m| delivery.allows(*m))
+            .ok_or("the delivery mode asked for is not enabled for this asset")?,
+        None if delivery.default == DeliveryMode::Raw && delivery.json && accepts_json(req) => {
+            DeliveryMode::Json
+        }
+        None => delivery.default,
+    };
+    let return_to = match mode {
+        DeliveryMode::Redirect | DeliveryMode::FormPost => match single("return_to")? {
+            Some(r) if !return_to_allowed(r, delivery.allowlist(mode)) => {
+                return Err("return_to is not on the asset's allowlist");
+            }
+            r => r.map(str::to_owned),
+        },
+        DeliveryMode::Raw | DeliveryMode::Json => None,
+    };
+    Ok((mode, return_to))
+}
+
+/// The answer carrying a freshly issued token in the chosen mode.
+fn deliver(
+    delivery: &Delivery,
+    mode: DeliveryMode,
+    token: String,
+    return_to: Option<&str>,
+) -> HttpResponse {
+    let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let nosniff = (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let no_referrer = (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    match (mode, &delivery.redirect, &delivery.form_post) {
+        (DeliveryMode::Redirect, Some(redirect), _) => {
+            let location = redirect_location(&redirect.url, &token, return_to);
+            match HeaderValue::from_str(&location) {
+                Ok(value) => HttpResponse::Found()
+                    .insert_header((header::LOCATION, value))
+                    .insert_header(no_store)
+                    .insert_header(no_referrer)
+                    .insert_header(nosniff)
+                    .finish(),
+                Err(_) => {
+                    tracing::error!("the redirect URL is not a valid header value");
+                    empty(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            }
+        }
+        (DeliveryMode::FormPost, _, Some(form)) => {
+            match HeaderValue::from_str(&form_post_csp(form)) {
+                Ok(csp) => HttpResponse::Ok()
+                    .insert_header((
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    ))
+                    .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+                    .insert_header(no_store)
+                    .insert_header(no_referrer)
+                    .insert_header(nosniff)
+                    .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                    .body(form_post_page(form, &token, return_to)),
+                Err(_) => {
+                    tracing::error!("the form-post URL does not fit a header");
+                    empty(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            }
+        }
+        (DeliveryMode::Json, _, _) => HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ))
+            .insert_header(no_store)
+            .insert_header(nosniff)
+            .body(serde_json::json!({ "jwt": token }).to_string()),
+        _ => HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwt"),
+            ))
+            .insert_header(no_store)
+            .insert_header(nosniff)
+            .body(token),
+    }
 }
 
 /// The request's `Origin` when it is exactly one of the asset's listed origins.

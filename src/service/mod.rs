@@ -25,6 +25,7 @@ use crate::auth::{
     API_KEY_PREFIX, API_KEY_SHOWN_CHARS, ApiKey, Session, digest, digests_equal, new_api_key,
     new_session_id,
 };
+use crate::delivery::DeliveryMode;
 use crate::error::{AppError, FieldError};
 use crate::ids::{ApiKeyId, AssetId, UserId, random_token};
 use crate::keys::{KeyPair, KeyType};
@@ -552,7 +553,20 @@ impl Service {
 
     /// Authorize, render and sign a token for a signed-in user; records the outcome.
     pub fn issue_token(&self, asset: &CompiledAsset, user: &User) -> Result<IssuedToken, AppError> {
+        self.issue_token_via(asset, user, DeliveryMode::Raw)
+    }
+
+    /// [`Service::issue_token`] for a delivery mode; a redirect or form post is named in the
+    /// audit event's detail (never the token or the target URL).
+    pub fn issue_token_via(
+        &self,
+        asset: &CompiledAsset,
+        user: &User,
+        mode: DeliveryMode,
+    ) -> Result<IssuedToken, AppError> {
         let target = asset.asset.path.as_str();
+        let detail = matches!(mode, DeliveryMode::Redirect | DeliveryMode::FormPost)
+            .then(|| format!("delivery {}", mode.name()));
         let event = |outcome: &str, jti: Option<String>| AuditEvent {
             at: Utc::now(),
             actor: user.username.to_string(),
@@ -560,7 +574,7 @@ impl Service {
             target: target.to_owned(),
             outcome: outcome.into(),
             jti,
-            detail: None,
+            detail: detail.clone(),
         };
         if !asset.asset.can_read(user) {
             self.audit.record(event("forbidden", None));
@@ -1038,10 +1052,10 @@ impl Service {
                 .and_then(|a| a.key_id.clone()),
             None => None,
         };
-        let delivery = input
-            .delivery
-            .or_else(|| existing.map(|a| a.delivery.clone()))
-            .unwrap_or_default();
+        let delivery = match input.delivery {
+            Some(d) => d.validated().map_err(AppError::Invalid)?,
+            None => existing.map(|a| a.delivery.clone()).unwrap_or_default(),
+        };
         let cors_origins = match input.cors_origins {
             None => existing.map(|a| a.cors_origins.clone()).unwrap_or_default(),
             Some(list) => {
@@ -1561,6 +1575,22 @@ impl Service {
             .map(|k| k.jwk(c.asset.algorithm))
             .collect();
         Some(serde_json::json!({ "keys": keys }))
+    }
+
+    /// What the asset's preset warns about now (the `warnings` of its last save); empty without
+    /// a preset. Not audited: it reads nothing a user sees in a token.
+    pub fn preset_warnings(&self, id: &str) -> Result<Vec<String>, AppError> {
+        let a = self.asset_record(id)?;
+        let Some(preset) = a.preset else {
+            return Ok(Vec::new());
+        };
+        let template = crate::keywords::PayloadTemplate::compile(&a.template).map_err(|e| {
+            AppError::Invalid(FieldError::at("template", e.message, e.line, e.column))
+        })?;
+        Ok(match preset.check(&a, &template) {
+            Ok(found) => found,
+            Err(e) => vec![format!("preset {preset}: {}", e.message)],
+        })
     }
 
     /// What `as_user` would receive from the asset now, with warnings; audited.

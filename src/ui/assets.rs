@@ -12,9 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{UiError, Viewer};
 use crate::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS};
+use crate::delivery::{
+    DEFAULT_FORM_FIELD, Delivery, DeliveryMode, FormPostDelivery, RedirectDelivery,
+};
 use crate::error::{AppError, FieldError};
 use crate::keys::KeyType;
 use crate::keywords::PayloadTemplate;
+use crate::presets::Preset;
 use crate::secret::SecretString;
 use crate::service::{
     AssetInput, AssetPage, AssetSummary, AssetView, DebugKey, KeyInput, NextSecretInput,
@@ -409,6 +413,23 @@ pub struct AssetForm {
     write_users: String,
     write_groups: String,
     version: String,
+    /// The consumer preset (`""` = none); absent keeps the stored one.
+    preset: Option<String>,
+    /// HMAC: the header's `kid`; absent keeps the stored one.
+    key_id: Option<String>,
+    /// Present when the form has the delivery and CORS fields (else they are kept).
+    delivery_fields: Option<String>,
+    json_delivery: Option<String>,
+    default_delivery: String,
+    redirect_url: String,
+    /// One prefix per line.
+    redirect_allowlist: String,
+    form_post_url: String,
+    form_post_field: String,
+    /// One prefix per line.
+    form_post_allowlist: String,
+    /// One origin per line.
+    cors_origins: String,
 }
 
 /// What the form shows in its fields (never the stored secret).
@@ -434,6 +455,32 @@ struct Values {
     write_users: String,
     write_groups: String,
     version: String,
+    preset: String,
+    key_id: String,
+    json_delivery: bool,
+    default_delivery: String,
+    redirect_url: String,
+    redirect_allowlist: String,
+    form_post_url: String,
+    form_post_field: String,
+    form_post_allowlist: String,
+    cors_origins: String,
+}
+
+/// The delivery fields of the form from stored (or preset) options.
+fn delivery_values(v: &mut Values, d: &Delivery, cors: &[String]) {
+    v.json_delivery = d.json;
+    v.default_delivery = d.default.name().to_owned();
+    if let Some(r) = &d.redirect {
+        v.redirect_url = r.url.clone();
+        v.redirect_allowlist = r.return_to_allowlist.join("\n");
+    }
+    if let Some(f) = &d.form_post {
+        v.form_post_url = f.url.clone();
+        v.form_post_field = f.field.clone();
+        v.form_post_allowlist = f.return_to_allowlist.join("\n");
+    }
+    v.cors_origins = cors.join("\n");
 }
 
 impl Values {
@@ -459,12 +506,45 @@ impl Values {
             write_users: String::new(),
             write_groups: String::new(),
             version: String::new(),
+            preset: String::new(),
+            key_id: String::new(),
+            json_delivery: false,
+            default_delivery: "raw".into(),
+            redirect_url: String::new(),
+            redirect_allowlist: String::new(),
+            form_post_url: String::new(),
+            form_post_field: DEFAULT_FORM_FIELD.into(),
+            form_post_allowlist: String::new(),
+            cors_origins: String::new(),
         }
+    }
+
+    /// A new asset's form pre-filled by a preset (what [`Preset::apply`] fills in).
+    fn preset(p: Preset) -> Values {
+        let mut input = AssetInput {
+            expiry_seconds: Some(DEFAULT_EXPIRY_SECONDS),
+            ..AssetInput::default()
+        };
+        p.apply(&mut input);
+        let mut v = Values::blank();
+        v.preset = p.name().to_owned();
+        v.algorithm = input.algorithm.unwrap_or(v.algorithm);
+        v.template = input.template;
+        v.jti = input.jti;
+        v.issuer = input.issuer.unwrap_or_default();
+        v.audience = input.audience.unwrap_or_default();
+        if let Some(e) = input.expiry_seconds {
+            v.expiry_seconds = e.to_string();
+        }
+        if let Some(d) = &input.delivery {
+            delivery_values(&mut v, d, &[]);
+        }
+        v
     }
 
     fn of(a: &AssetView) -> Values {
         let read = a.read.clone().unwrap_or_default();
-        Values {
+        let mut v = Values {
             name: a.name.clone(),
             path: a.path.clone(),
             algorithm: a.algorithm.clone(),
@@ -485,7 +565,12 @@ impl Values {
             write_users: a.write.users.join(", "),
             write_groups: a.write.groups.join(", "),
             version: a.version.to_string(),
-        }
+            ..Values::blank()
+        };
+        v.preset = a.preset.clone().unwrap_or_default();
+        v.key_id = a.key_id.clone().unwrap_or_default();
+        delivery_values(&mut v, &a.delivery, &a.cors_origins);
+        v
     }
 
     fn typed(f: &AssetForm) -> Values {
@@ -518,8 +603,27 @@ impl Values {
             write_users: f.write_users.clone(),
             write_groups: f.write_groups.clone(),
             version: f.version.clone(),
+            preset: f.preset.clone().unwrap_or_default(),
+            key_id: f.key_id.clone().unwrap_or_default(),
+            json_delivery: f.json_delivery.is_some(),
+            default_delivery: f.default_delivery.clone(),
+            redirect_url: f.redirect_url.clone(),
+            redirect_allowlist: normalise_newlines(&f.redirect_allowlist),
+            form_post_url: f.form_post_url.clone(),
+            form_post_field: f.form_post_field.clone(),
+            form_post_allowlist: normalise_newlines(&f.form_post_allowlist),
+            cors_origins: normalise_newlines(&f.cors_origins),
         }
     }
+}
+
+/// The non-empty lines of a textarea, trimmed.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Browsers send textarea lines ending in CRLF; templates are stored with LF.
@@ -549,6 +653,15 @@ struct FieldErrors {
     audience: Option<String>,
     read: Option<String>,
     write: Option<String>,
+    preset: Option<String>,
+    key_id: Option<String>,
+    delivery_default: Option<String>,
+    redirect_url: Option<String>,
+    redirect_allowlist: Option<String>,
+    form_post_url: Option<String>,
+    form_post_field: Option<String>,
+    form_post_allowlist: Option<String>,
+    cors_origins: Option<String>,
 }
 
 impl FieldErrors {
@@ -557,8 +670,9 @@ impl FieldErrors {
     }
 
     /// (field, input id, message) for the summary at the top of the form.
-    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 11] {
+    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 20] {
         [
+            ("Preset", "preset", &self.preset),
             ("Name", "name", &self.name),
             ("Path", "path", &self.path),
             ("Algorithm", "algorithm", &self.algorithm),
@@ -570,6 +684,26 @@ impl FieldErrors {
             ("Audience", "audience", &self.audience),
             ("Who may fetch", "read_users", &self.read),
             ("Who may edit", "write_users", &self.write),
+            ("Key ID", "key_id", &self.key_id),
+            (
+                "Default delivery",
+                "default_delivery",
+                &self.delivery_default,
+            ),
+            ("Redirect URL", "redirect_url", &self.redirect_url),
+            (
+                "Redirect return_to prefixes",
+                "redirect_allowlist",
+                &self.redirect_allowlist,
+            ),
+            ("Form-post URL", "form_post_url", &self.form_post_url),
+            ("Form field name", "form_post_field", &self.form_post_field),
+            (
+                "Form-post return_to prefixes",
+                "form_post_allowlist",
+                &self.form_post_allowlist,
+            ),
+            ("CORS origins", "cors_origins", &self.cors_origins),
         ]
     }
 
@@ -587,6 +721,15 @@ impl FieldErrors {
             "audience" => &mut self.audience,
             "read" => &mut self.read,
             "write" => &mut self.write,
+            "preset" => &mut self.preset,
+            "key_id" => &mut self.key_id,
+            "delivery.default" => &mut self.delivery_default,
+            "delivery.redirect.url" => &mut self.redirect_url,
+            "delivery.redirect.return_to_allowlist" => &mut self.redirect_allowlist,
+            "delivery.form_post.url" => &mut self.form_post_url,
+            "delivery.form_post.field" => &mut self.form_post_field,
+            "delivery.form_post.return_to_allowlist" => &mut self.form_post_allowlist,
+            "cors_origins" => &mut self.cors_origins,
             _ => return false,
         };
         if slot.is_none() {
@@ -773,6 +916,11 @@ impl AssetForm {
             }
             None
         };
+        let (delivery, cors_origins) = if self.delivery_fields.is_some() {
+            (Some(self.delivery(&mut p)), Some(lines(&self.cors_origins)))
+        } else {
+            (None, None)
+        };
         let version = if editing {
             match self.version.trim().parse::<u64>() {
                 Ok(v) => Some(v),
@@ -808,8 +956,66 @@ impl AssetForm {
                 groups: names(&self.write_groups),
             }),
             version,
-            ..AssetInput::default()
+            preset: self.preset.clone(),
+            key_id: self.key_id.clone(),
+            delivery,
+            cors_origins,
         })
+    }
+
+    /// The delivery options of the form (the service checks the URLs).
+    fn delivery(&self, p: &mut Problems) -> Delivery {
+        let default = match DeliveryMode::parse(self.default_delivery.trim()) {
+            Some(m) => m,
+            None if self.default_delivery.trim().is_empty() => DeliveryMode::Raw,
+            None => {
+                p.fields
+                    .set("delivery.default", "choose one of the listed modes".into());
+                DeliveryMode::Raw
+            }
+        };
+        let redirect_allowlist = lines(&self.redirect_allowlist);
+        let redirect = match self.redirect_url.trim() {
+            "" => {
+                if !redirect_allowlist.is_empty() {
+                    p.fields.set(
+                        "delivery.redirect.return_to_allowlist",
+                        "prefixes are listed but there is no redirect URL: fill in the URL, or clear the list".into(),
+                    );
+                }
+                None
+            }
+            url => Some(RedirectDelivery {
+                url: url.to_owned(),
+                return_to_allowlist: redirect_allowlist,
+            }),
+        };
+        let form_allowlist = lines(&self.form_post_allowlist);
+        let form_post = match self.form_post_url.trim() {
+            "" => {
+                if !form_allowlist.is_empty() {
+                    p.fields.set(
+                        "delivery.form_post.return_to_allowlist",
+                        "prefixes are listed but there is no form-post URL: fill in the URL, or clear the list".into(),
+                    );
+                }
+                None
+            }
+            url => Some(FormPostDelivery {
+                url: url.to_owned(),
+                field: match self.form_post_field.trim() {
+                    "" => DEFAULT_FORM_FIELD.to_owned(),
+                    f => f.to_owned(),
+                },
+                return_to_allowlist: form_allowlist,
+            }),
+        };
+        Delivery {
+            json: self.json_delivery.is_some(),
+            default,
+            redirect,
+            form_post,
+        }
     }
 }
 
@@ -1011,6 +1217,47 @@ struct Extras<'a> {
     next: Option<NextPanel>,
     /// `scheme://host`.
     base: String,
+    /// What the consumer preset's rules warn about after a save.
+    warnings: Vec<String>,
+}
+
+/// A preset in the form's selects.
+#[derive(Serialize)]
+struct PresetChoice {
+    name: &'static str,
+    label: &'static str,
+}
+
+fn preset_choices() -> Vec<PresetChoice> {
+    Preset::ALL
+        .into_iter()
+        .map(|p| PresetChoice {
+            name: p.name(),
+            label: p.label(),
+        })
+        .collect()
+}
+
+/// Delivery modes in the form's select.
+#[derive(Serialize)]
+struct ModeChoice {
+    name: &'static str,
+    label: &'static str,
+}
+
+fn mode_choices() -> Vec<ModeChoice> {
+    DeliveryMode::ALL
+        .into_iter()
+        .map(|m| ModeChoice {
+            name: m.name(),
+            label: match m {
+                DeliveryMode::Raw => "Raw token (application/jwt)",
+                DeliveryMode::Json => "JSON {\"jwt\": \"…\"}",
+                DeliveryMode::Redirect => "Redirect to the consumer URL",
+                DeliveryMode::FormPost => "Auto-submitting POST form",
+            },
+        })
+        .collect()
 }
 
 /// Render the asset form (new when `stored` is `None`).
@@ -1042,6 +1289,9 @@ fn form_page(
     ctx.insert("typed_pem", &extras.typed_pem.unwrap_or_default());
     ctx.insert("key_types", &key_type_choices());
     ctx.insert("notice", &extras.notice);
+    ctx.insert("preset_warnings", &extras.warnings);
+    ctx.insert("presets", &preset_choices());
+    ctx.insert("delivery_modes", &mode_choices());
     ctx.insert("base", &extras.base);
     let now = Utc::now();
     ctx.insert(
@@ -1078,11 +1328,19 @@ fn form_page(
 fn secret_page(
     tera: &tera::Tera,
     viewer: &Viewer,
-    saved: &AssetView,
+    saved: &SavedAsset,
     secret: &str,
     created: bool,
 ) -> Page {
-    secret_page_for(tera, viewer, saved, secret, created, None)
+    secret_page_for(
+        tera,
+        viewer,
+        &saved.asset,
+        secret,
+        created,
+        None,
+        &saved.warnings,
+    )
 }
 
 fn secret_page_for(
@@ -1092,6 +1350,7 @@ fn secret_page_for(
     secret: &str,
     created: bool,
     next_at: Option<When>,
+    warnings: &[String],
 ) -> Page {
     #[derive(Serialize)]
     struct Generated<'a> {
@@ -1106,6 +1365,7 @@ fn secret_page_for(
     }
     let mut ctx = super::context(viewer, "assets");
     ctx.insert("mode", "secret");
+    ctx.insert("preset_warnings", warnings);
     ctx.insert(
         "generated",
         &Generated {
@@ -1146,19 +1406,37 @@ fn read_form(
     }
 }
 
-/// `GET /admin/assets/new`: an empty form.
+/// Query of the new-asset page.
+#[derive(Deserialize)]
+pub struct NewQuery {
+    /// Start from this consumer preset (`matrix`, …); unknown or empty = a blank form.
+    preset: Option<String>,
+}
+
+/// `GET /admin/assets/new`: an empty form, or one pre-filled from `?preset=` (a plain GET form
+/// on the page, so it works without JavaScript).
 pub async fn new_form(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
+    query: web::Query<NewQuery>,
 ) -> Page {
     let viewer = super::admin(&req, &service)?;
+    let values = match query
+        .preset
+        .as_deref()
+        .map(str::trim)
+        .and_then(Preset::parse)
+    {
+        Some(p) => Values::preset(p),
+        None => Values::blank(),
+    };
     form_page(
         &tera,
         &service,
         &viewer,
         None,
-        &Values::blank(),
+        &values,
         Extras::default(),
         &Problems::default(),
         StatusCode::OK,
@@ -1218,10 +1496,15 @@ pub async fn create(
     let (mut problems, status) =
         match save_form(&service, &actor, &form, None, &values.template).await? {
             Ok(saved) => {
-                return match saved.generated_secret {
-                    Some(secret) => secret_page(&tera, &viewer, &saved.asset, &secret, true),
+                return match &saved.generated_secret {
+                    Some(secret) => secret_page(&tera, &viewer, &saved, secret, true),
                     None if saved.asset.kid.is_some() => Ok(super::see_other(&format!(
                         "/admin/assets/{}?done=created#keys",
+                        saved.asset.id
+                    ))),
+                    // The edit page shows what the preset warns about.
+                    None if !saved.warnings.is_empty() => Ok(super::see_other(&format!(
+                        "/admin/assets/{}?done=created",
                         saved.asset.id
                     ))),
                     None => Ok(super::see_other("/admin/assets?done=created")),
@@ -1290,6 +1573,7 @@ fn edit_notice(code: Option<&str>, a: &AssetView) -> Option<String> {
             ),
             None => "The next secret is in use now: its switch time had already passed.".to_owned(),
         }),
+        "saved" => Some("Changes saved.".into()),
         "next_secret_cancelled" => {
             Some("The scheduled switch was cancelled; tokens keep the current secret.".into())
         }
@@ -1308,6 +1592,11 @@ pub async fn edit_form(
 ) -> Page {
     let viewer = super::admin(&req, &service)?;
     let asset = service.asset(&id)?;
+    // After a save, what the consumer preset warns about (saved anyway).
+    let warnings = match query.done.as_deref() {
+        Some("created" | "saved") => service.preset_warnings(&id)?,
+        _ => Vec::new(),
+    };
     form_page(
         &tera,
         &service,
@@ -1317,6 +1606,7 @@ pub async fn edit_form(
         Extras {
             notice: edit_notice(query.done.as_deref(), &asset),
             base: base_url(&req),
+            warnings,
             ..Extras::default()
         },
         &Problems::default(),
@@ -1340,8 +1630,12 @@ pub async fn save(
     let (mut problems, status) =
         match save_form(&service, &actor, &form, Some(&id), &values.template).await? {
             Ok(saved) => {
-                return match saved.generated_secret {
-                    Some(secret) => secret_page(&tera, &viewer, &saved.asset, &secret, false),
+                return match &saved.generated_secret {
+                    Some(secret) => secret_page(&tera, &viewer, &saved, secret, false),
+                    None if !saved.warnings.is_empty() => Ok(super::see_other(&format!(
+                        "/admin/assets/{}?done=saved",
+                        saved.asset.id
+                    ))),
                     None => Ok(super::see_other("/admin/assets?done=saved")),
                 };
             }
@@ -1500,6 +1794,7 @@ pub async fn next_secret(
                         &secret,
                         false,
                         Some(when(saved.asset.next_secret_at.unwrap_or(at))),
+                        &[],
                     ),
                     None => Ok(super::see_other(&format!(
                         "/admin/assets/{}?done=next_secret#next-secret",

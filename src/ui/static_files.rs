@@ -16,6 +16,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/app.js"),
     ),
     (
+        "autopost.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/autopost.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../assets/icon.svg"),

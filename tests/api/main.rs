@@ -19,5 +19,6 @@ mod sessions;
 mod smoke;
 mod tokens;
 mod ui_assets;
+mod ui_delivery;
 mod ui_keys;
 mod ui_people;

@@ -285,20 +285,30 @@ async fn realm_tokens_are_rs256_with_a_uri_safe_user_id_and_a_boolean_is_admin()
     assert!(e["message"].as_str().unwrap().contains("boolean"));
 }
 
+/// Redirect delivery to a real (made-up) Zendesk subdomain: the preset's placeholder is refused.
+fn zendesk_delivery() -> Value {
+    json!({"default": "redirect", "redirect": {
+        "url": "https://acme.zendesk.com/access/jwt?jwt={token}&return_to={return_to}",
+        "return_to_allowlist": ["https://acme.zendesk.com/"]}})
+}
+
 #[tokio::test]
 async fn zendesk_tokens_are_hs256_with_unique_jti_name_and_email() {
     let app = spawn_app().await;
     let alice = user(&app, "alice", "alice@example.com", &[]).await;
     let saved = create(
         &app,
-        json!({"name": "Help desk", "path": "/sso/zendesk", "preset": "zendesk", "generate_secret": true}),
+        json!({"name": "Help desk", "path": "/sso/zendesk", "preset": "zendesk", "generate_secret": true,
+               "delivery": zendesk_delivery()}),
     )
     .await;
     assert_eq!(saved["jti"], true);
+    assert_eq!(saved["delivery"]["default"], "redirect");
     let secret = secret_of(&saved);
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let token = fetch(&app, "/sso/zendesk", &alice).await;
+        // The API client asks for the raw token; browsers get the redirect (tests/api/delivery.rs).
+        let token = fetch(&app, "/sso/zendesk?delivery=raw", &alice).await;
         let (header, claims) = verify_hs(&token, &secret);
         assert_eq!(header["alg"], "HS256");
         assert!(claims["iat"].is_i64());
@@ -313,14 +323,14 @@ async fn zendesk_tokens_are_hs256_with_unique_jti_name_and_email() {
     refused(
         &app,
         json!({"name": "Z", "path": "/sso/z1", "preset": "zendesk", "generate_secret": true,
-               "template": r#"{"name": "%globals_user_name%"}"#}),
+               "delivery": zendesk_delivery(), "template": r#"{"name": "%globals_user_name%"}"#}),
         "template",
     )
     .await;
     refused(
         &app,
         json!({"name": "Z", "path": "/sso/z2", "preset": "zendesk", "algorithm": "HS512",
-               "generate_secret": true}),
+               "generate_secret": true, "delivery": zendesk_delivery()}),
         "algorithm",
     )
     .await;
