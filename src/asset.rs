@@ -119,8 +119,9 @@ pub struct AccessRule {
 impl AccessRule {
     /// Whether the rule names the user or one of their groups.
     pub fn allows(&self, user: &User) -> bool {
-        let key = user.username.key();
-        self.users.iter().any(|u| u.eq_ignore_ascii_case(&key))
+        // Stored names are case-folded; comparing without regard to case needs no folded copy.
+        let name = user.username.as_str();
+        self.users.iter().any(|u| u.eq_ignore_ascii_case(name))
             || self.groups.iter().any(|g| user.in_group(g))
     }
 }
