@@ -1,15 +1,14 @@
 //! The audit trail: events recorded off the request path, in batches, with bounded retention.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::Store;
+use crate::store::{AUDIT_RECORD_EVENTS, Store};
 
 /// One thing that happened: a token issued or refused, an administrative change.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,18 +46,34 @@ impl AuditEvent {
     }
 }
 
-enum Message {
-    Event(AuditEvent),
-    Flush(SyncSender<()>),
-    Stop,
+/// Hands events to a background writer. Recording never blocks a request and never wakes the
+/// writer: it appends to a buffer under a short lock, and the writer takes the whole buffer every
+/// `BATCH_WAIT` (sooner when a batch fills, someone asks for a flush, or at shutdown). When the
+/// buffer is full the event is counted as dropped (see `/metrics`) rather than slowing token
+/// issuance.
+pub struct AuditLog {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Hands events to a background writer. Recording never blocks a request: when the queue is full
-/// the event is counted as dropped (see `/metrics`) rather than slowing token issuance.
-pub struct AuditLog {
-    tx: SyncSender<Message>,
+/// Events waiting for the writer, and the writer's progress.
+struct Shared {
+    state: Mutex<Pending>,
+    /// Wakes the writer (a full batch, a flush, a stop).
+    wake: Condvar,
+    /// Wakes flush callers (a write finished).
+    written: Condvar,
     dropped: AtomicU64,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    events: Vec<AuditEvent>,
+    /// Flush requests so far; the writer has handled those up to `flushed`.
+    flush_wanted: u64,
+    flushed: u64,
+    stop: bool,
+    stopped: bool,
 }
 
 const QUEUE: usize = 16_384;
@@ -72,107 +87,140 @@ impl AuditLog {
         retention: u64,
     ) -> Result<AuditLog, crate::store::StoreError> {
         let count = store.audit_len()?;
-        let (tx, rx) = sync_channel(QUEUE);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            written: Condvar::new(),
+            dropped: AtomicU64::new(0),
+        });
+        let writer = shared.clone();
         let worker = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_loop(store, rx, retention, count))
+            .spawn(move || write_loop(&writer, store, retention, count))
             .map_err(|e| crate::store::StoreError::Io(e.to_string()))?;
         Ok(AuditLog {
-            tx,
-            dropped: AtomicU64::new(0),
-            worker: std::sync::Mutex::new(Some(worker)),
+            shared,
+            worker: Mutex::new(Some(worker)),
         })
     }
 
     /// Queue an event.
     pub fn record(&self, event: AuditEvent) {
-        match self.tx.try_send(Message::Event(event)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let mut p = lock(&self.shared.state);
+        if p.events.len() >= QUEUE || p.stopped {
+            drop(p);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        p.events.push(event);
+        if p.events.len() == BATCH {
+            self.shared.wake.notify_one();
         }
     }
 
-    /// Wait until every event queued so far is in the store.
+    /// Wait (at most 10 s) until every event queued so far is in the store.
     pub fn flush(&self) {
-        let (done_tx, done_rx) = sync_channel(1);
-        if self.tx.send(Message::Flush(done_tx)).is_ok() {
-            let _ = done_rx.recv_timeout(Duration::from_secs(10));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut p = lock(&self.shared.state);
+        if p.stopped {
+            return;
+        }
+        p.flush_wanted += 1;
+        let ticket = p.flush_wanted;
+        self.shared.wake.notify_one();
+        while p.flushed < ticket && !p.stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            p = match self.shared.written.wait_timeout(p, left) {
+                Ok((p, _)) => p,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
     }
 
     /// Events dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// Write everything queued and stop the writer (at shutdown), so it lets go of the store.
     pub fn shutdown(&self) {
-        let worker = self.worker.lock().ok().and_then(|mut w| w.take());
-        if let Some(worker) = worker
-            && self.tx.send(Message::Stop).is_ok()
-        {
+        let worker = lock(&self.worker).take();
+        if let Some(worker) = worker {
+            lock(&self.shared.state).stop = true;
+            self.shared.wake.notify_one();
             let _ = worker.join();
         }
     }
 }
 
-/// What the writer has gathered since its last write.
-#[derive(Default)]
-struct Pending {
-    batch: Vec<AuditEvent>,
-    waiters: Vec<SyncSender<()>>,
-    stop: bool,
-}
-
-impl Pending {
-    fn take(&mut self, m: Message) {
-        match m {
-            Message::Event(e) => self.batch.push(e),
-            Message::Flush(w) => self.waiters.push(w),
-            Message::Stop => self.stop = true,
-        }
-    }
-
-    /// Keep gathering until the batch is full, someone waits for a flush, or we stop.
-    fn wants_more(&self) -> bool {
-        self.batch.len() < BATCH && self.waiters.is_empty() && !self.stop
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
-fn write_loop(store: Arc<dyn Store>, rx: Receiver<Message>, retention: u64, mut count: u64) {
-    let mut p = Pending::default();
-    while !p.stop {
-        let Ok(first) = rx.recv() else { return };
-        p.take(first);
-        let deadline = std::time::Instant::now() + BATCH_WAIT;
-        while p.wants_more() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(m) => p.take(m),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+/// A poisoned lock only means another thread panicked while holding it; the data (a queue of
+/// events) is still consistent, so carry on rather than lose the audit trail.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64, mut count: u64) {
+    loop {
+        let mut p = lock(&shared.state);
+        let deadline = Instant::now() + BATCH_WAIT;
+        while !p.stop && p.flush_wanted == p.flushed && p.events.len() < BATCH {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
+            p = match shared.wake.wait_timeout(p, left) {
+                Ok((p, _)) => p,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
-        if !p.batch.is_empty() {
-            match store.append_audit(&p.batch) {
-                Ok(()) => count += p.batch.len() as u64,
+        let batch = std::mem::take(&mut p.events);
+        let ticket = p.flush_wanted;
+        let stop = p.stop;
+        drop(p);
+
+        if !batch.is_empty() {
+            match store.append_audit(&batch) {
+                Ok(()) => count += batch.len() as u64,
                 Err(e) => {
-                    tracing::error!(error = %e, events = p.batch.len(), "could not write audit events")
+                    tracing::error!(error = %e, events = batch.len(), "could not write audit events")
                 }
             }
-            p.batch.clear();
         }
-        // Trim in chunks so one pass stays short; retention is a bound, not an exact count.
-        if count > retention + retention / 100 + 16 {
+        // Retention is a bound, not an exact count: once the log is 1 % (and at least one stored
+        // record) over it, the oldest whole records go, never taking it below `retention`.
+        if count > retention + retention / 100 + AUDIT_RECORD_EVENTS as u64 {
             match store.trim_audit(count - retention) {
-                Ok(removed) => count -= removed,
+                Ok(removed) => count = count.saturating_sub(removed),
                 Err(e) => tracing::error!(error = %e, "could not trim the audit log"),
             }
         }
-        for w in p.waiters.drain(..) {
-            let _ = w.send(());
+
+        let mut p = lock(&shared.state);
+        p.flushed = ticket;
+        if stop {
+            // Events recorded while the last batch was written are written too.
+            let rest = std::mem::take(&mut p.events);
+            p.stopped = true;
+            drop(p);
+            if !rest.is_empty()
+                && let Err(e) = store.append_audit(&rest)
+            {
+                tracing::error!(error = %e, events = rest.len(), "could not write audit events");
+            }
+            shared.written.notify_all();
+            return;
         }
+        drop(p);
+        shared.written.notify_all();
     }
 }
 
@@ -198,7 +246,8 @@ mod tests {
         }
         log.shutdown();
         let kept = store.audit_len().unwrap();
-        assert!((100..=117).contains(&kept), "kept {kept} events");
+        let bound = 100 + 1 + AUDIT_RECORD_EVENTS as u64;
+        assert!((100..=bound).contains(&kept), "kept {kept} events");
         let newest = store.audit_events(None, None, 1).unwrap();
         assert_eq!(newest[0].target, "/t/999");
         assert_eq!(log.dropped(), 0);

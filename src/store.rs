@@ -1,6 +1,9 @@
 //! Storage: the `Store` trait every handler goes through, and its sled implementation.
 
+pub mod cache;
+
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -12,6 +15,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{ApiKey, CredentialDigest, Session};
 use crate::ids::{ApiKeyId, AssetId, UserId};
 use crate::user::User;
+use cache::ReadCache;
 
 /// The schema this binary writes. Older stores are migrated forward at open; newer ones refused.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -80,7 +84,7 @@ pub trait Store: Send + Sync + 'static {
     /// Replace a user record (same id and username).
     fn update_user(&self, user: &User) -> Result<(), StoreError>;
     /// A user by id.
-    fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError>;
     /// A user by username, without regard to case.
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
@@ -91,7 +95,7 @@ pub trait Store: Send + Sync + 'static {
     /// Store or refresh a session under its digest.
     fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError>;
     /// A session by digest.
-    fn session(&self, digest: &CredentialDigest) -> Result<Option<Session>, StoreError>;
+    fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError>;
     /// End one session.
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError>;
     /// End every session of a user; returns how many ended.
@@ -102,7 +106,10 @@ pub trait Store: Send + Sync + 'static {
     /// Add an API key and its digest index.
     fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// A live (unrevoked) key by digest.
-    fn api_key_by_digest(&self, digest: &CredentialDigest) -> Result<Option<ApiKey>, StoreError>;
+    fn api_key_by_digest(
+        &self,
+        digest: &CredentialDigest,
+    ) -> Result<Option<Arc<ApiKey>>, StoreError>;
     /// Record last use.
     fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// Revoke: the digest index goes at once, the record stays for the listing.
@@ -139,14 +146,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Number of stored audit events (counted once at start).
     fn audit_len(&self) -> Result<u64, StoreError>;
-    /// Delete the `n` oldest events; returns how many went.
+    /// Delete the oldest events, at most `n` of them (whole stored records); returns how many went.
     fn trim_audit(&self, n: u64) -> Result<u64, StoreError>;
 
     /// Make every write so far durable.
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// The embedded store: one sled database, one tree per record kind plus unique indexes.
+/// The embedded store: one sled database, one tree per record kind plus unique indexes, and
+/// in-memory copies of the records the token path reads (see [`cache`]).
 pub struct SledStore {
     db: Db,
     users: Tree,
@@ -158,7 +166,17 @@ pub struct SledStore {
     assets: Tree,
     asset_paths: Tree,
     audit: Tree,
+    user_cache: ReadCache<UserId, User>,
+    key_cache: ReadCache<CredentialDigest, ApiKey>,
+    session_cache: ReadCache<CredentialDigest, Session>,
 }
+
+/// Records of each kind kept in memory (about 1 KiB each at most, so a few MiB in all).
+const CACHED_RECORDS: usize = 4096;
+
+/// sled's page cache: the default (1 GiB) would let the resident set grow with the store; the
+/// token path reads from our own caches, so a small page cache serves the rest.
+const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
@@ -177,6 +195,37 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
     k
 }
 
+/// Audit events are stored in records of up to this many events (one sled write per batch
+/// instead of one per event; retention trims whole records): key = sequence number (8 bytes, big-endian) + event count (4 bytes),
+/// value = a JSON array of events, oldest first. Records of one event under an 8-byte key (the
+/// first layout) are still read.
+pub const AUDIT_RECORD_EVENTS: usize = 256;
+
+fn audit_key(seq: u64, events: usize) -> [u8; 12] {
+    let mut key = [0; 12];
+    key[..8].copy_from_slice(&seq.to_be_bytes());
+    key[8..].copy_from_slice(&(events as u32).to_be_bytes());
+    key
+}
+
+fn audit_record_len(key: &[u8]) -> Result<u64, StoreError> {
+    match key.len() {
+        8 => Ok(1),
+        12 => Ok(u64::from(u32::from_be_bytes(
+            key[8..].try_into().expect("checked length"),
+        ))),
+        _ => Err(StoreError::Corrupt("audit record key".into())),
+    }
+}
+
+fn audit_record(key: &[u8], value: &[u8]) -> Result<Vec<AuditEvent>, StoreError> {
+    if key.len() == 8 {
+        Ok(vec![decode(value)?])
+    } else {
+        decode(value)
+    }
+}
+
 impl SledStore {
     /// Open (or create) the store in a directory, checking and migrating the schema version.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
@@ -187,7 +236,10 @@ impl SledStore {
             .and_then(|_| std::fs::remove_file(&probe))
             .map_err(|e| StoreError::Io(format!("cannot write to {}: {e}", dir.display())))?;
         let existed = dir.join("db").exists();
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open().map_err(|e| match e {
             sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
                 StoreError::Locked(dir.display().to_string())
             }
@@ -233,6 +285,9 @@ impl SledStore {
             asset_paths: db.open_tree("asset_paths")?,
             audit: db.open_tree("audit")?,
             db,
+            user_cache: ReadCache::new(CACHED_RECORDS),
+            key_cache: ReadCache::new(CACHED_RECORDS),
+            session_cache: ReadCache::new(CACHED_RECORDS),
         })
     }
 
@@ -256,6 +311,7 @@ impl Store for SledStore {
             users.insert(user.id.as_str().as_bytes(), record.as_slice())?;
             Ok(())
         })?;
+        self.user_cache.invalidate(&user.id);
         Ok(())
     }
 
@@ -264,11 +320,14 @@ impl Store for SledStore {
             return Err(StoreError::Missing);
         }
         self.users.insert(user.id.as_str(), encode(user)?)?;
+        self.user_cache.invalidate(&user.id);
         Ok(())
     }
 
-    fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        self.users.get(id.as_str())?.map(|v| decode(&v)).transpose()
+    fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
+        self.user_cache.get_or_load(id, || {
+            self.users.get(id.as_str())?.map(|v| decode(&v)).transpose()
+        })
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -296,15 +355,20 @@ impl Store for SledStore {
             index_tree.insert(index.as_slice(), &[][..])?;
             Ok(())
         })?;
+        self.session_cache.invalidate(digest);
         Ok(())
     }
 
-    fn session(&self, digest: &CredentialDigest) -> Result<Option<Session>, StoreError> {
-        self.sessions.get(digest)?.map(|v| decode(&v)).transpose()
+    fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        self.session_cache.get_or_load(digest, || {
+            self.sessions.get(digest)?.map(|v| decode(&v)).transpose()
+        })
     }
 
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
-        if let Some(old) = self.sessions.remove(digest)? {
+        let old = self.sessions.remove(digest);
+        self.session_cache.invalidate(digest);
+        if let Some(old) = old? {
             let session: Session = decode(&old)?;
             self.user_sessions
                 .remove(user_session_key(&session.user_id, digest))?;
@@ -321,13 +385,19 @@ impl Store for SledStore {
             .keys()
             .collect::<Result<_, _>>()?;
         let removed = keys.len();
-        (&self.sessions, &self.user_sessions).transaction(|(sessions, index)| {
+        let ended = (&self.sessions, &self.user_sessions).transaction(|(sessions, index)| {
             for k in &keys {
                 sessions.remove(&k[prefix.len()..])?;
                 index.remove(k)?;
             }
             Ok(())
-        })?;
+        });
+        for k in &keys {
+            if let Ok(digest) = CredentialDigest::try_from(&k[prefix.len()..]) {
+                self.session_cache.invalidate(&digest);
+            }
+        }
+        ended?;
         Ok(removed)
     }
 
@@ -354,22 +424,28 @@ impl Store for SledStore {
             digests.insert(&key.digest[..], key.id.as_str().as_bytes())?;
             Ok(())
         })?;
+        self.key_cache.invalidate(&key.digest);
         Ok(())
     }
 
-    fn api_key_by_digest(&self, digest: &CredentialDigest) -> Result<Option<ApiKey>, StoreError> {
-        match self.api_key_digests.get(digest)? {
-            Some(id) => {
-                let key: Option<ApiKey> = self.api_keys.get(id)?.map(|v| decode(&v)).transpose()?;
-                Ok(key.filter(|k| k.revoked_at.is_none()))
-            }
-            None => Ok(None),
-        }
+    fn api_key_by_digest(
+        &self,
+        digest: &CredentialDigest,
+    ) -> Result<Option<Arc<ApiKey>>, StoreError> {
+        self.key_cache
+            .get_or_load(digest, || match self.api_key_digests.get(digest)? {
+                Some(id) => {
+                    let key: Option<ApiKey> =
+                        self.api_keys.get(id)?.map(|v| decode(&v)).transpose()?;
+                    Ok(key.filter(|k| k.revoked_at.is_none()))
+                }
+                None => Ok(None),
+            })
     }
 
     fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let record = encode(key)?;
-        self.api_keys.transaction(|keys| {
+        let result = self.api_keys.transaction(|keys| {
             // Never resurrect a key revoked meanwhile.
             match keys.get(key.id.as_str())? {
                 Some(old)
@@ -382,7 +458,9 @@ impl Store for SledStore {
                 }
                 _ => Ok(()),
             }
-        })?;
+        });
+        self.key_cache.invalidate(&key.digest);
+        result?;
         Ok(())
     }
 
@@ -405,8 +483,10 @@ impl Store for SledStore {
                 encode(&key).map_err(ConflictableTransactionError::Abort)?,
             )?;
             Ok(key)
-        })?;
-        Ok(revoked)
+        });
+        // The digest is only known from the record: forget every cached key (revocation is rare).
+        self.key_cache.clear();
+        Ok(revoked?)
     }
 
     fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
@@ -493,9 +573,9 @@ impl Store for SledStore {
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for e in events {
+        for chunk in events.chunks(AUDIT_RECORD_EVENTS) {
             let seq = self.db.generate_id()?;
-            batch.insert(&seq.to_be_bytes(), encode(e)?);
+            batch.insert(&audit_key(seq, chunk.len()), encode(&chunk)?);
         }
         self.audit.apply_batch(batch)?;
         Ok(())
@@ -508,42 +588,116 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let mut out = Vec::new();
-        for v in self.audit.iter().values().rev() {
-            let e: AuditEvent = decode(&v?)?;
-            if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a))
-                || target.is_some_and(|t| e.target != t)
-            {
-                continue;
-            }
-            out.push(e);
-            if out.len() >= limit {
-                break;
+        for record in self.audit.iter().rev() {
+            let (key, value) = record?;
+            for e in audit_record(&key, &value)?.into_iter().rev() {
+                if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a))
+                    || target.is_some_and(|t| e.target != t)
+                {
+                    continue;
+                }
+                out.push(e);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
             }
         }
         Ok(out)
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
-        Ok(self.audit.len() as u64)
+        let mut n = 0;
+        for key in self.audit.iter().keys() {
+            n += audit_record_len(&key?)?;
+        }
+        Ok(n)
     }
 
     fn trim_audit(&self, n: u64) -> Result<u64, StoreError> {
-        let keys: Vec<sled::IVec> = self
-            .audit
-            .iter()
-            .keys()
-            .take(n as usize)
-            .collect::<Result<_, _>>()?;
         let mut batch = sled::Batch::default();
-        for k in &keys {
-            batch.remove(k);
+        let mut removed = 0;
+        for key in self.audit.iter().keys() {
+            let key = key?;
+            let len = audit_record_len(&key)?;
+            if removed + len > n {
+                break;
+            }
+            batch.remove(key);
+            removed += len;
         }
         self.audit.apply_batch(batch)?;
-        Ok(keys.len() as u64)
+        Ok(removed)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> AuditEvent {
+        AuditEvent::admin("alice", "token.issue", &format!("/t/{i}"))
+    }
+
+    fn targets(events: &[AuditEvent]) -> Vec<String> {
+        events.iter().map(|e| e.target.clone()).collect()
+    }
+
+    #[test]
+    fn audit_batches_read_back_newest_first_and_trim_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        // 600 events in one call: three records (256 + 256 + 88), then 10 more in another.
+        let first: Vec<AuditEvent> = (0..600).map(event).collect();
+        store.append_audit(&first).unwrap();
+        store
+            .append_audit(&(600..610).map(event).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(store.audit.len(), 4);
+        assert_eq!(store.audit_len().unwrap(), 610);
+
+        let newest = store.audit_events(None, None, 3).unwrap();
+        assert_eq!(targets(&newest), ["/t/609", "/t/608", "/t/607"]);
+        let one = store.audit_events(None, Some("/t/300"), 10).unwrap();
+        assert_eq!(targets(&one), ["/t/300"]);
+
+        // Whole records go, never more events than asked: 300 asked, the first record's 256 go.
+        assert_eq!(store.trim_audit(300).unwrap(), 256);
+        assert_eq!(store.audit_len().unwrap(), 354);
+        let all = store.audit_events(None, None, 1000).unwrap();
+        assert_eq!(all.len(), 354);
+        assert_eq!(all.last().unwrap().target, "/t/256");
+        assert_eq!(all.first().unwrap().target, "/t/609");
+        assert_eq!(store.trim_audit(255).unwrap(), 0);
+        assert_eq!(store.trim_audit(1000).unwrap(), 354);
+        assert_eq!(store.audit_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn audit_records_of_the_first_layout_are_still_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        // The first layout: one event per record under an 8-byte sequence number.
+        for i in 0..3 {
+            let seq = store.db.generate_id().unwrap();
+            store
+                .audit
+                .insert(seq.to_be_bytes(), encode(&event(i)).unwrap())
+                .unwrap();
+        }
+        store.append_audit(&[event(3), event(4)]).unwrap();
+        assert_eq!(store.audit_len().unwrap(), 5);
+        let all = store.audit_events(None, None, 10).unwrap();
+        assert_eq!(targets(&all), ["/t/4", "/t/3", "/t/2", "/t/1", "/t/0"]);
+        // The three old records, not the new one of two (that would make 5 > 4).
+        assert_eq!(store.trim_audit(4).unwrap(), 3);
+        assert_eq!(
+            targets(&store.audit_events(None, None, 10).unwrap()),
+            ["/t/4", "/t/3"]
+        );
     }
 }

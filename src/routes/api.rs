@@ -93,7 +93,7 @@ pub fn json_config() -> web::JsonConfig {
 
 /// The signed-in administrator: an admin's API key, or an admin session with its CSRF token in
 /// `X-CSRF-Token`. Everything else is 403.
-fn admin(req: &HttpRequest, service: &Service) -> Result<User, ApiError> {
+fn admin(req: &HttpRequest, service: &Service) -> Result<Arc<User>, ApiError> {
     let user = principal(req, service, true)?;
     if !user.admin {
         return Err(
@@ -103,7 +103,7 @@ fn admin(req: &HttpRequest, service: &Service) -> Result<User, ApiError> {
     Ok(user)
 }
 
-fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<User, ApiError> {
+fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<Arc<User>, ApiError> {
     if req.headers().contains_key(header::AUTHORIZATION) {
         return Ok(super::token::authenticate(req, service)?);
     }

@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::metrics::{Metrics, TokenOutcome};
 use crate::service::Service;
 use crate::user::User;
+use std::sync::Arc;
 
 /// Resolve → authenticate → authorize → render → sign. Errors answer with an empty body; the
 /// reason goes to the log (never a credential or a token).
@@ -255,7 +256,7 @@ fn accepts_json(req: &HttpRequest) -> bool {
 
 /// The user behind the request: a Bearer API key when the header is present (no fallback to the
 /// cookie), else the session cookie.
-pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<User, AppError> {
+pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<Arc<User>, AppError> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let key = value
             .to_str()

@@ -598,13 +598,13 @@ impl Service {
     // ---- authentication ---------------------------------------------------------------------
 
     /// The user behind an API key (`Authorization: Bearer …`).
-    pub fn authenticate_api_key(&self, key: &str) -> Result<User, AppError> {
+    pub fn authenticate_api_key(&self, key: &str) -> Result<Arc<User>, AppError> {
         let denied = || AppError::Forbidden("unknown, revoked or malformed API key".into());
         if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
             return Err(denied());
         }
         let d = digest(key);
-        let mut record = self.store.api_key_by_digest(&d)?.ok_or_else(denied)?;
+        let record = self.store.api_key_by_digest(&d)?.ok_or_else(denied)?;
         if !digests_equal(&record.digest, &d) {
             return Err(denied());
         }
@@ -620,20 +620,24 @@ impl Service {
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECONDS)
         {
-            record.last_used_at = Some(now);
-            self.store.update_api_key(&record)?;
+            let mut touched = ApiKey::clone(&record);
+            touched.last_used_at = Some(now);
+            self.store.update_api_key(&touched)?;
         }
         Ok(user)
     }
 
     /// The user and session behind a session cookie value.
-    pub fn authenticate_session(&self, session_id: &str) -> Result<(User, Session), AppError> {
+    pub fn authenticate_session(
+        &self,
+        session_id: &str,
+    ) -> Result<(Arc<User>, Arc<Session>), AppError> {
         let denied = || AppError::Forbidden("no valid session".into());
         if session_id.is_empty() || session_id.len() > 128 {
             return Err(denied());
         }
         let d = digest(session_id);
-        let mut session = self.store.session(&d)?.ok_or_else(denied)?;
+        let session = self.store.session(&d)?.ok_or_else(denied)?;
         let now = Utc::now();
         if !session.is_current(now, self.sessions.idle_seconds, self.sessions.max_seconds) {
             self.store.remove_session(&d)?;
@@ -647,8 +651,9 @@ impl Service {
             )));
         }
         if (now - session.last_seen).num_seconds() >= TOUCH_INTERVAL_SECONDS {
-            session.last_seen = now;
-            self.store.put_session(&d, &session)?;
+            let mut touched = Session::clone(&session);
+            touched.last_seen = now;
+            self.store.put_session(&d, &touched)?;
         }
         Ok((user, session))
     }

@@ -5,6 +5,8 @@ pub mod people;
 pub mod static_files;
 pub mod tools;
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -53,7 +55,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// The signed-in person looking at a page, with the CSRF token their forms must carry.
 pub struct Viewer {
     /// The user.
-    pub user: User,
+    pub user: Arc<User>,
     /// The session's CSRF token.
     pub csrf: String,
 }
@@ -179,7 +181,7 @@ pub fn viewer(req: &HttpRequest, service: &Service) -> Result<Viewer, UiError> {
         .map_err(|_| back())?;
     Ok(Viewer {
         user,
-        csrf: session.csrf_token,
+        csrf: session.csrf_token.clone(),
     })
 }
 

@@ -523,3 +523,69 @@ async fn the_audit_page_lists_events_newest_first_and_filters_by_user_and_asset(
     let none = app.page_html(&b, "/admin/audit?user=nobody").await;
     assert!(none.contains("No events match these filters."));
 }
+
+#[tokio::test]
+async fn a_profile_edit_shows_in_the_very_next_token_with_a_key_and_with_a_session() {
+    // Token requests keep users, keys and sessions in memory: an edit must reach the next token.
+    let app = spawn_app().await;
+    app.create_user(json!({
+        "username": "erin", "password": "erin-password-1",
+        "attributes": {"first_name": "Erin"}, "groups": ["staff"]
+    }))
+    .await;
+    let key = app.create_api_key("erin").await;
+    let session = app.login_session("erin", "erin-password-1").await.unwrap();
+    let mut body = asset_body(
+        "/tokens/staff",
+        r#"{"sub": "%globals_user_attribute_username%", "given_name": "%globals_user_attribute_first_name%", "groups": %globals_user_groups%}"#,
+    );
+    body["read"] = json!({"groups": ["staff"]});
+    app.create_asset(body).await;
+    for _ in 0..3 {
+        let claims = app
+            .token_claims("/tokens/staff", &key, TEST_SECRET.as_bytes())
+            .await;
+        assert_eq!(claims["given_name"], "Erin");
+        let res = app.get_token_with_session("/tokens/staff", &session).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    let b = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users/erin",
+            &[("first_name", "Erin-Marie"), ("groups", "staff, ops")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let claims = app
+        .token_claims("/tokens/staff", &key, TEST_SECRET.as_bytes())
+        .await;
+    assert_eq!(claims["given_name"], "Erin-Marie");
+    assert_eq!(claims["groups"], json!(["staff", "ops"]));
+    let res = app.get_token_with_session("/tokens/staff", &session).await;
+    let (_, claims) = crate::helpers::verify_hs(&res.text().await.unwrap(), TEST_SECRET.as_bytes());
+    assert_eq!(claims["given_name"], "Erin-Marie");
+
+    // Out of the group: refused at once, by key and by session.
+    let res = app
+        .post_form(
+            &b,
+            "/admin/users/erin",
+            &[("first_name", "Erin-Marie"), ("groups", "ops")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get_token("/tokens/staff", &key).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get_token_with_session("/tokens/staff", &session)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    app.stop().await;
+}
