@@ -47,11 +47,10 @@ impl Metrics {
     /// Record a request's latency under its route pattern.
     pub fn observe(&self, route: &str, elapsed: Duration) {
         let record = |h: &Histogram| {
+            // One counter per observation: the bucket it falls in (cumulated when rendered).
             let secs = elapsed.as_secs_f64();
-            for (i, le) in BUCKETS_SECONDS.iter().enumerate() {
-                if secs <= *le {
-                    h.buckets[i].fetch_add(1, Ordering::Relaxed);
-                }
+            if let Some(i) = BUCKETS_SECONDS.iter().position(|le| secs <= *le) {
+                h.buckets[i].fetch_add(1, Ordering::Relaxed);
             }
             h.count.fetch_add(1, Ordering::Relaxed);
             h.sum_nanos.fetch_add(
@@ -94,8 +93,9 @@ impl Metrics {
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
         for (route, h) in self.routes.read().unwrap_or_else(|e| e.into_inner()).iter() {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            let mut n = 0;
             for (i, le) in BUCKETS_SECONDS.iter().enumerate() {
-                let n = h.buckets[i].load(Ordering::Relaxed);
+                n += h.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
                     "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}"
@@ -117,5 +117,34 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_with_the_count() {
+        let m = Metrics::default();
+        for micros in [50, 50, 300, 2_000, 2_000_000] {
+            m.observe("{asset}", Duration::from_micros(micros));
+        }
+        let text = m.render(0);
+        let bucket = |le: &str| {
+            let line =
+                format!("http_request_duration_seconds_bucket{{route=\"{{asset}}\",le=\"{le}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&line))
+                .unwrap_or_else(|| panic!("no bucket {le} in\n{text}"))
+                .to_owned()
+        };
+        assert_eq!(bucket("0.0001"), "2");
+        assert_eq!(bucket("0.00025"), "2");
+        assert_eq!(bucket("0.0005"), "3");
+        assert_eq!(bucket("0.0025"), "4");
+        assert_eq!(bucket("1"), "4");
+        assert_eq!(bucket("+Inf"), "5");
+        assert!(text.contains("http_request_duration_seconds_count{route=\"{asset}\"} 5\n"));
     }
 }
