@@ -65,8 +65,9 @@ pub struct Settings {
     #[arg(long, env = "JWT_ASSET_SERVER_WORKERS", help_heading = "Server")]
     pub workers: Option<usize>,
 
-    /// At most this many password verifications run at once (each costs ~19 MiB and tens of
-    /// milliseconds); further sign-ins wait, so a login flood cannot starve token requests.
+    /// Password threads: at most this many argon2 checks run at once (each costs ~19 MiB, given
+    /// back afterwards, and tens of milliseconds), at a lower CPU priority than token requests;
+    /// up to 128 sign-ins per thread wait, beyond that sign-in answers 429 with Retry-After.
     #[arg(
         long,
         env = "JWT_ASSET_SERVER_MAX_PASSWORD_CHECKS",

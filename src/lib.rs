@@ -12,6 +12,7 @@ pub mod ids;
 pub mod keys;
 pub mod keywords;
 pub mod metrics;
+pub mod password;
 pub mod presets;
 pub mod routes;
 pub mod secret;

@@ -2,13 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
-use crate::ids::{UserId, random_bytes};
+use crate::ids::UserId;
 
 /// A username: 1–64 characters of `a-z A-Z 0-9 . _ -`, starting with a letter or digit.
 /// Unique without regard to letter case.
@@ -145,39 +143,25 @@ impl User {
     }
 }
 
-fn argon2() -> Argon2<'static> {
-    // OWASP minimum for argon2id: m = 19 MiB, t = 2, p = 1.
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
 /// Hash a password with argon2id (CPU-heavy: call on a blocking thread).
 pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| e.to_string())?;
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    crate::password::hash(password.as_bytes())
 }
 
-/// Verify a password against a PHC string (CPU-heavy: call on a blocking thread). A missing or
-/// unreadable hash verifies against a dummy hash so that timing does not tell users apart.
+/// Verify a password against a PHC string (CPU-heavy: call on the password pool or a blocking
+/// thread). A missing or unreadable hash verifies against a dummy hash so that timing does not
+/// tell users apart.
 pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy =
         DUMMY.get_or_init(|| hash_password("dummy password for timing").unwrap_or_default());
-    let (phc, real) = match hash {
-        Some(h) => (h, true),
-        None => (dummy.as_str(), false),
-    };
-    match PasswordHash::new(phc) {
-        Ok(parsed) => {
-            argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-                && real
+    match hash {
+        Some(h) if crate::password::verify(password.as_bytes(), h) => true,
+        Some(_) => false,
+        None => {
+            let _ = crate::password::verify(password.as_bytes(), dummy);
+            false
         }
-        Err(_) => false,
     }
 }
 

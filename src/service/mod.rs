@@ -43,6 +43,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_EXPIRY_SECONDS: u64 = 10 * 366 * 24 * 3600;
 /// Last-seen and last-used times are written at most this often.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
+/// Sign-ins that may wait per password thread before more are refused (429) rather than queued.
+const PASSWORD_QUEUE_PER_THREAD: usize = 128;
 
 /// Session lifetimes.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +63,7 @@ pub struct Service {
     catalog: RwLock<std::collections::BTreeMap<String, AssetSummary>>,
     admin_writes: Mutex<()>,
     sessions: SessionPolicy,
-    password_checks: tokio::sync::Semaphore,
+    passwords: crate::password::PasswordPool,
     login_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
 }
 
@@ -490,7 +492,11 @@ impl Service {
             catalog: RwLock::new(catalog),
             admin_writes: Mutex::new(()),
             sessions,
-            password_checks: tokio::sync::Semaphore::new(max_password_checks.max(1)),
+            passwords: crate::password::PasswordPool::start(
+                max_password_checks.max(1),
+                max_password_checks.max(1) * PASSWORD_QUEUE_PER_THREAD,
+            )
+            .map_err(|e| StoreError::Io(format!("cannot start the password threads: {e}")))?,
             login_failures: Mutex::new(HashMap::new()),
         })
     }
@@ -507,6 +513,7 @@ impl Service {
 
     /// Flush audit events and the store (shutdown).
     pub fn shutdown(&self) -> Result<(), StoreError> {
+        self.passwords.shutdown();
         self.audit.shutdown();
         self.store.flush()
     }
@@ -678,17 +685,14 @@ impl Service {
             .as_ref()
             .filter(|u| !u.disabled)
             .and_then(|u| u.password_hash.clone());
-        let permit = self
-            .password_checks
-            .acquire()
+        let ok = self
+            .passwords
+            .run(move || crate::user::verify_password(password.expose(), hash.as_deref()))
             .await
-            .map_err(|_| AppError::Unexpected("password check pool closed".into()))?;
-        let ok = actix_web::web::block(move || {
-            crate::user::verify_password(password.expose(), hash.as_deref())
-        })
-        .await
-        .map_err(|e| AppError::Unexpected(e.to_string()))?;
-        drop(permit);
+            .map_err(|e| match e {
+                crate::password::PoolError::Busy => AppError::Throttled(1),
+                crate::password::PoolError::Stopped => AppError::Unexpected(e.to_string()),
+            })?;
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
