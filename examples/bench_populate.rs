@@ -9,6 +9,11 @@
 //!
 //! * the demo asset `/tokens/demo`: HS256, the peers' secret, expiry 300 s and the peers'
 //!   4-keyword template (`../shared/peers/README.md`), readable by any signed-in user;
+//! * one more demo asset per asymmetric algorithm the server supports (`RS256`, `RS384`,
+//!   `RS512`, `PS256`, `ES256`, `ES384`, `EdDSA`: every non-HMAC [`Algorithm`]) at
+//!   `/tokens/demo-<algorithm in lower case>`, e.g. `/tokens/demo-es256`: same template, expiry
+//!   and read rule as `/tokens/demo`, with the key pair the service generates when no key is
+//!   given (the algorithm's natural key type: RSA-2048, P-256, P-384, Ed25519);
 //! * `N` more HS256 assets (default 10 000) at `/tokens/bench/aNNNNNN` with the same template
 //!   and a generated secret; every tenth one restricted to a group;
 //! * `alice` (the peers' demo user: attributes `name`, `email`, `admin`, groups `staff`, `ops`)
@@ -18,8 +23,10 @@
 //!   `last_name` attributes and two groups, no password; an API key for every user whose number
 //!   is a multiple of `--key-every` (default 10 000).
 //!
-//! Writes `KEY=value` lines to `--out` (default: stdout): `DEMO_KEY`, `DEMO_SECRET`,
-//! `DEMO_PATH`, `DEMO_USER`, `DEMO_PASSWORD`, `ADMIN_PASSWORD`, and the timings.
+//! Writes `KEY=value` lines (a file `bash` can `source`) to `--out` (default: stdout):
+//! `DEMO_KEY`, `DEMO_SECRET`, `DEMO_PATH`, `DEMO_USER`, `DEMO_PASSWORD`, `ADMIN_PASSWORD`,
+//! `ASYM_ALGORITHMS` (space-separated names) and `ASYM_PATH_<name>` for each (e.g.
+//! `ASYM_PATH_ES256=/tokens/demo-es256`), the store's sizes and the timings.
 //! Progress and timings go to stderr.
 
 use std::io::Write;
@@ -31,6 +38,7 @@ use jwt_asset_server::app::open_service;
 use jwt_asset_server::asset::AccessRule;
 use jwt_asset_server::secret::SecretString;
 use jwt_asset_server::service::{AssetInput, Service, UserInput};
+use jwt_asset_server::signing::Algorithm;
 
 /// The peers' template, byte for byte: our keyword names are the same.
 const TEMPLATE: &str = r#"{
@@ -190,6 +198,28 @@ fn populate(
     let t_demo = t.elapsed().as_secs_f64();
     eprintln!("  demo asset, admin, alice (2 argon2 hashes) and alice's API key: {t_demo:.2} s");
 
+    // One demo asset per asymmetric algorithm, with a generated key pair.
+    let t = Instant::now();
+    let mut asym = Vec::<(&'static str, String)>::new();
+    for alg in Algorithm::ALL.into_iter().filter(|a| !a.is_hmac()) {
+        let name = alg.name();
+        let path = format!("{DEMO_PATH}-{}", name.to_ascii_lowercase());
+        service.create_asset(
+            ACTOR,
+            AssetInput {
+                algorithm: Some(name.to_owned()),
+                generate_secret: false,
+                ..asset_input(format!("Demo {name}"), path.clone(), None, None)
+            },
+        )?;
+        asym.push((name, path));
+    }
+    let t_asym = t.elapsed().as_secs_f64();
+    eprintln!(
+        "  {} asymmetric demo assets (generated key pairs): {t_asym:.2} s",
+        asym.len()
+    );
+
     // N assets.
     let t = Instant::now();
     for i in 1..=args.assets {
@@ -241,9 +271,12 @@ fn populate(
     service.shutdown()?;
     let total = t_all.elapsed().as_secs_f64();
     eprintln!(
-        "bench_populate: {} assets (+ demo), {} users (+ admin, alice), {} API keys (+ alice's) in {total:.1} s \
+        "bench_populate: {} assets (+ demo and {} asymmetric demo assets), {} users (+ admin, alice), {} API keys (+ alice's) in {total:.1} s \
          (assets {t_assets:.1} s, users {t_users:.1} s)",
-        args.assets, args.users, keys
+        args.assets,
+        asym.len(),
+        args.users,
+        keys
     );
 
     lines.push(format!("DEMO_KEY={demo_key}"));
@@ -252,6 +285,11 @@ fn populate(
     lines.push("DEMO_USER=alice".into());
     lines.push(format!("DEMO_PASSWORD={DEMO_PASSWORD}"));
     lines.push(format!("ADMIN_PASSWORD={ADMIN_PASSWORD}"));
+    let names: Vec<&str> = asym.iter().map(|(n, _)| *n).collect();
+    lines.push(format!("ASYM_ALGORITHMS=\"{}\"", names.join(" ")));
+    for (name, path) in &asym {
+        lines.push(format!("ASYM_PATH_{name}={path}"));
+    }
     lines.push(format!("N_ASSETS={}", args.assets));
     lines.push(format!("N_USERS={}", args.users));
     lines.push(format!("N_KEYS={}", keys + 1));
