@@ -277,8 +277,9 @@ impl Asset {
     }
 
     /// Whether the user may fetch a token.
+    #[inline]
     pub fn can_read(&self, user: &User) -> bool {
-        user.admin || self.read.as_ref().is_none_or(|rule| rule.allows(user))
+        read_allows(self.read.as_ref(), user)
     }
 
     /// Whether the user may edit the asset (`asset_has_write_access`).
@@ -354,6 +355,12 @@ impl Asset {
             keep[i - 1]
         });
     }
+}
+
+/// Whether a read rule lets the user fetch a token: administrators always, everyone when there
+/// is no rule.
+pub fn read_allows(read: Option<&AccessRule>, user: &User) -> bool {
+    user.admin || read.is_none_or(|rule| rule.allows(user))
 }
 
 #[cfg(test)]

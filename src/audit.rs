@@ -86,7 +86,6 @@ impl AuditLog {
         store: Arc<dyn Store>,
         retention: u64,
     ) -> Result<AuditLog, crate::store::StoreError> {
-        let count = store.audit_len()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(Pending::default()),
             wake: Condvar::new(),
@@ -96,7 +95,7 @@ impl AuditLog {
         let writer = shared.clone();
         let worker = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_loop(&writer, store, retention, count))
+            .spawn(move || write_loop(&writer, store, retention))
             .map_err(|e| crate::store::StoreError::Io(e.to_string()))?;
         Ok(AuditLog {
             shared,
@@ -168,7 +167,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64, mut count: u64) {
+fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
+    // Counted here rather than before start-up completes: it reads the whole audit tree.
+    let mut count = store.audit_len().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "could not count the audit events; retention starts from zero");
+        0
+    });
     loop {
         let mut p = lock(&shared.state);
         let deadline = Instant::now() + BATCH_WAIT;

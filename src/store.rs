@@ -175,8 +175,9 @@ pub struct SledStore {
 const CACHED_RECORDS: usize = 4096;
 
 /// sled's page cache: the default (1 GiB) would let the resident set grow with the store; the
-/// token path reads from our own caches, so a small page cache serves the rest.
-const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// token path reads from our own caches and the asset list from the catalog, so a small page
+/// cache serves the rest (sign-in, admin pages, writes).
+const SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Service;
-use crate::asset::AssetState;
+use crate::asset::{AccessRule, AssetState, read_allows};
 use crate::audit::AuditEvent;
 use crate::error::AppError;
 use crate::token::CompiledAsset;
@@ -42,6 +42,9 @@ pub struct AssetSummary {
     pub updated_at: DateTime<Utc>,
     /// Last editor.
     pub updated_by: String,
+    /// The read rule ("my tokens" lists the live assets a user may fetch without loading them).
+    #[serde(skip)]
+    pub read: Option<AccessRule>,
 }
 
 impl AssetSummary {
@@ -65,6 +68,7 @@ impl AssetSummary {
             restricted: a.read.is_some(),
             updated_at: a.updated_at,
             updated_by: a.updated_by.clone(),
+            read: a.read.clone(),
         }
     }
 }
@@ -114,14 +118,12 @@ impl Service {
 
     /// Live assets the user may fetch a token from, by path.
     pub fn readable_assets(&self, user: &User) -> Vec<AssetSummary> {
-        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<AssetSummary> = live
+        let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
+        catalog
             .values()
-            .filter(|c| c.asset.can_read(user))
-            .map(|c| AssetSummary::of(c))
-            .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
+            .filter(|a| a.state == "live" && read_allows(a.read.as_ref(), user))
+            .cloned()
+            .collect()
     }
 
     /// Purge every trashed asset; returns how many went.

@@ -33,6 +33,7 @@ use crate::keywords::MAX_TEMPLATE_BYTES;
 use crate::presets::Preset;
 use crate::secret::{Secret, SecretString};
 use crate::signing::Algorithm;
+use crate::store::cache::ReadCache;
 use crate::store::{Store, StoreError};
 use crate::token::{CompiledAsset, IssuedToken, TokenError};
 use crate::user::{User, Username, validate_group_name, validate_password};
@@ -43,6 +44,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_EXPIRY_SECONDS: u64 = 10 * 366 * 24 * 3600;
 /// Last-seen and last-used times are written at most this often.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
+/// Compiled live assets kept in memory (each a few KiB); the rest are compiled on request.
+const LIVE_ASSETS_CACHED: usize = 2048;
 /// Sign-ins that may wait per password thread before more are refused (429) rather than queued.
 const PASSWORD_QUEUE_PER_THREAD: usize = 128;
 
@@ -59,7 +62,10 @@ pub struct SessionPolicy {
 pub struct Service {
     store: Arc<dyn Store>,
     audit: AuditLog,
-    live: RwLock<HashMap<String, Arc<CompiledAsset>>>,
+    /// Compiled live assets by path, loaded on first request (bounded; see `live_asset`).
+    live: ReadCache<String, CompiledAsset>,
+    /// Every live asymmetric asset, compiled: the JWKS publishes their keys.
+    published: RwLock<std::collections::BTreeMap<String, Arc<CompiledAsset>>>,
     catalog: RwLock<std::collections::BTreeMap<String, AssetSummary>>,
     admin_writes: Mutex<()>,
     sessions: SessionPolicy,
@@ -476,19 +482,22 @@ impl Service {
         audit_retention: u64,
         max_password_checks: usize,
     ) -> Result<Service, StoreError> {
-        let mut live = HashMap::new();
+        let mut published = std::collections::BTreeMap::new();
         let mut catalog = std::collections::BTreeMap::new();
         for asset in store.assets()? {
+            // Compiled once to summarise it (template errors show in the list); only assets with
+            // published keys stay compiled, the others are compiled again on first request.
             let compiled = CompiledAsset::new(asset);
             catalog.insert(compiled.asset.path.to_string(), AssetSummary::of(&compiled));
-            if compiled.asset.is_live() {
-                live.insert(compiled.asset.path.to_string(), Arc::new(compiled));
+            if compiled.asset.is_live() && !compiled.asset.algorithm.is_hmac() {
+                published.insert(compiled.asset.path.to_string(), Arc::new(compiled));
             }
         }
         Ok(Service {
             audit: AuditLog::start(store.clone(), audit_retention)?,
             store,
-            live: RwLock::new(live),
+            live: ReadCache::new(LIVE_ASSETS_CACHED),
+            published: RwLock::new(published),
             catalog: RwLock::new(catalog),
             admin_writes: Mutex::new(()),
             sessions,
@@ -537,25 +546,51 @@ impl Service {
                 catalog.insert(asset.path.to_string(), AssetSummary::of(&compiled));
             }
         }
-        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = old_path {
+                published.remove(old.as_str());
+            }
+            published.remove(asset.path.as_str());
+            if asset.is_live() && !purged && !asset.algorithm.is_hmac() {
+                published.insert(asset.path.to_string(), Arc::new(compiled));
+            }
+        }
+        // After the store and the catalog: a request that loaded the old record meanwhile does
+        // not keep it (see `ReadCache`).
         if let Some(old) = old_path {
-            live.remove(old.as_str());
+            self.live.invalidate(old.as_str());
         }
-        live.remove(asset.path.as_str());
-        if asset.is_live() && !purged {
-            live.insert(asset.path.to_string(), Arc::new(compiled));
-        }
+        self.live.invalidate(asset.path.as_str());
     }
 
     // ---- the token path -------------------------------------------------------------------
 
     /// The live asset at a request path, exactly as requested (no decoding, no normalisation).
+    ///
+    /// Served from memory: the catalog knows every path, so an unknown one costs no store read;
+    /// a live asset is read and compiled on its first request and kept (at most
+    /// `LIVE_ASSETS_CACHED` of them) until it changes.
     pub fn live_asset(&self, request_path: &str) -> Option<Arc<CompiledAsset>> {
-        self.live
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(request_path)
-            .cloned()
+        let loaded = self.live.get_or_load(request_path, || {
+            let id = {
+                let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
+                match catalog.get(request_path) {
+                    Some(s) if s.state == "live" => AssetId::from_string(s.id.clone()),
+                    _ => return Ok(None),
+                }
+            };
+            Ok::<_, StoreError>(
+                self.store
+                    .asset(&id)?
+                    .filter(|a| a.is_live() && a.path.as_str() == request_path)
+                    .map(CompiledAsset::new),
+            )
+        });
+        loaded.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not load an asset");
+            None
+        })
     }
 
     /// Authorize, render and sign a token for a signed-in user; records the outcome.
@@ -1555,11 +1590,9 @@ impl Service {
 
     /// `{"keys": […]}`: the published public keys of every live asymmetric asset at `now`.
     pub fn jwks(&self, now: DateTime<Utc>) -> serde_json::Value {
-        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
-        let mut assets: Vec<&Arc<CompiledAsset>> = live.values().collect();
-        assets.sort_by(|a, b| a.asset.path.as_str().cmp(b.asset.path.as_str()));
-        let keys: Vec<serde_json::Value> = assets
-            .into_iter()
+        let published = self.published.read().unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<serde_json::Value> = published
+            .values()
             .flat_map(|c| {
                 c.asset
                     .published_keys(now)
@@ -1573,10 +1606,12 @@ impl Service {
     /// The published keys of the live asymmetric asset at `asset_path`; `None` when there is no
     /// such asset (missing, trashed or HMAC).
     pub fn asset_jwks(&self, asset_path: &str, now: DateTime<Utc>) -> Option<serde_json::Value> {
-        let c = self.live_asset(asset_path)?;
-        if c.asset.algorithm.is_hmac() {
-            return None;
-        }
+        let c = self
+            .published
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(asset_path)
+            .cloned()?;
         let keys: Vec<serde_json::Value> = c
             .asset
             .published_keys(now)

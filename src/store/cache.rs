@@ -6,6 +6,7 @@
 //! loads note the cache's generation before reading the store and only insert when no
 //! invalidation happened meanwhile, so a revoked key or a disabled user cannot linger.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -36,11 +37,15 @@ impl<K: Hash + Eq + Clone, V> ReadCache<K, V> {
 
     /// The cached record, or `load()`'s (kept for next time unless a write raced with it).
     /// `None` is never cached: unknown keys cost a store read each time and cannot fill memory.
-    pub fn get_or_load<E>(
+    pub fn get_or_load<Q, E>(
         &self,
-        key: &K,
+        key: &Q,
         load: impl FnOnce() -> Result<Option<V>, E>,
-    ) -> Result<Option<Arc<V>>, E> {
+    ) -> Result<Option<Arc<V>>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let generation = {
             let inner = self.read();
             if let Some(v) = inner.map.get(key) {
@@ -57,16 +62,20 @@ impl<K: Hash + Eq + Clone, V> ReadCache<K, V> {
             if inner.map.len() >= self.capacity {
                 // Full: make room by dropping an arbitrary record (it is read again when needed).
                 if let Some(victim) = inner.map.keys().next().cloned() {
-                    inner.map.remove(&victim);
+                    inner.map.remove::<K>(&victim);
                 }
             }
-            inner.map.insert(key.clone(), value.clone());
+            inner.map.insert(key.to_owned(), value.clone());
         }
         Ok(Some(value))
     }
 
     /// Forget a record: call after every write to it.
-    pub fn invalidate(&self, key: &K) {
+    pub fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut inner = self.write();
         inner.map.remove(key);
         inner.generation += 1;

@@ -2226,6 +2226,7 @@ mod tests {
             restricted: false,
             updated_at: Utc::now(),
             updated_by: "admin".into(),
+            read: None,
         }
     }
 
