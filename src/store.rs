@@ -89,6 +89,14 @@ pub trait Store: Send + Sync + 'static {
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
     fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Up to `limit` users in username order (case-folded) whose username starts with `prefix`,
+    /// after the username `after` when given: one page, read without scanning the others.
+    fn users_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError>;
     /// Whether any user exists (first start).
     fn has_users(&self) -> Result<bool, StoreError>;
 
@@ -342,6 +350,34 @@ impl Store for SledStore {
         let mut users: Vec<User> = Self::all(&self.users)?;
         users.sort_by_key(|u| u.username.key());
         Ok(users)
+    }
+
+    fn users_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        use std::ops::Bound;
+        let prefix = prefix.to_ascii_lowercase();
+        let start = match after.map(str::to_ascii_lowercase) {
+            Some(a) if a.as_str() >= prefix.as_str() => Bound::Excluded(a.into_bytes()),
+            _ => Bound::Included(prefix.clone().into_bytes()),
+        };
+        let mut out = Vec::new();
+        for entry in self
+            .usernames
+            .range::<Vec<u8>, _>((start, Bound::Unbounded))
+        {
+            let (name, id) = entry?;
+            if !name.starts_with(prefix.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            if let Some(v) = self.users.get(id)? {
+                out.push(decode(&v)?);
+            }
+        }
+        Ok(out)
     }
 
     fn has_users(&self) -> Result<bool, StoreError> {

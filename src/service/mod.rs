@@ -863,6 +863,20 @@ impl Service {
         Ok(self.store.users()?.iter().map(UserView::from).collect())
     }
 
+    /// One page of users in username order: those whose username starts with `prefix`, after
+    /// `after`; `more` tells whether another page follows.
+    pub fn users_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<UserView>, bool), AppError> {
+        let mut users = self.store.users_page(prefix, after, limit + 1)?;
+        let more = users.len() > limit;
+        users.truncate(limit);
+        Ok((users.iter().map(UserView::from).collect(), more))
+    }
+
     /// Set a new password (hashes: call from a blocking context); ends the user's sessions.
     pub fn set_password(
         &self,

@@ -73,7 +73,7 @@ const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
     .remove(b'.')
     .remove(b'~');
 
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 

@@ -70,6 +70,20 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
+/// Users shown per page of `/admin/users`.
+pub const USERS_PER_PAGE: usize = 50;
+
+/// `/admin/users?q=…&after=…`: a username prefix, and the last username of the previous page.
+#[derive(Deserialize, Default)]
+pub struct UserListQuery {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: Option<String>,
+}
+
 /// A form whose only field is the CSRF token (buttons).
 #[derive(Deserialize)]
 pub struct ButtonForm {
@@ -270,11 +284,17 @@ fn users_page(
     viewer: &Viewer,
     values: &NewUserValues,
     errors: &Errors,
+    list: &UserListQuery,
     notice: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, UiError> {
-    let mut users = service.users()?;
-    users.sort_by_key(|u| u.username.to_ascii_lowercase());
+    // One page, read in username order without loading the others (100 000 users are fine).
+    let q = list.q.trim();
+    let after = list.after.as_deref().filter(|a| !a.is_empty());
+    let (users, more) = service.users_page(q, after, USERS_PER_PAGE)?;
+    let next = more
+        .then(|| users.last().map(|u| u.username.clone()))
+        .flatten();
     let rows: Vec<UserRow> = users
         .into_iter()
         .map(|u| {
@@ -300,18 +320,40 @@ fn users_page(
         .collect();
     let mut ctx = super::context(viewer, "users");
     ctx.insert("users", &rows);
+    let with_q = |sep: char| {
+        if q.is_empty() {
+            String::new()
+        } else {
+            format!("{sep}q={}", super::assets::encode(q))
+        }
+    };
+    ctx.insert("q", q);
+    ctx.insert("paged", &after.is_some());
+    ctx.insert(
+        "first_url",
+        &after.map(|_| format!("/admin/users{}", with_q('?'))),
+    );
+    ctx.insert(
+        "next_url",
+        &next.map(|n| {
+            let q = with_q('?');
+            let sep = if q.is_empty() { '?' } else { '&' };
+            format!("/admin/users{q}{sep}after={}", super::assets::encode(&n))
+        }),
+    );
     ctx.insert("form", values);
     ctx.insert("errors", errors);
     ctx.insert("notice", &notice);
     super::render(tera, "users.html", &ctx, status)
 }
 
-/// `GET /admin/users`: every user, and a form to create one.
+/// `GET /admin/users`: users a page at a time (`?q=` a username prefix, `?after=` the last
+/// username of the previous page), and a form to create one.
 pub async fn users(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    query: web::Query<DoneQuery>,
+    query: web::Query<UserListQuery>,
 ) -> Result<HttpResponse, UiError> {
     let viewer = super::admin(&req, &service)?;
     users_page(
@@ -320,6 +362,7 @@ pub async fn users(
         &viewer,
         &NewUserValues::default(),
         &Errors::new(),
+        &query,
         super::notice(query.done.as_deref()),
         StatusCode::OK,
     )
@@ -379,6 +422,7 @@ pub async fn create_user(
         &viewer,
         &values,
         &errors,
+        &UserListQuery::default(),
         None,
         StatusCode::BAD_REQUEST,
     )

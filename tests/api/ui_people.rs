@@ -589,3 +589,50 @@ async fn a_profile_edit_shows_in_the_very_next_token_with_a_key_and_with_a_sessi
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_users_page_shows_fifty_at_a_time_and_finds_users_by_the_start_of_their_name() {
+    let app = spawn_app().await;
+    for i in 0..60 {
+        app.create_user(json!({"username": format!("user{i:02}")}))
+            .await;
+    }
+    app.create_user(json!({"username": "Zed.Last"})).await;
+    let b = app.admin_browser().await;
+
+    // admin + 60 + 1 = 62 users: 50 on the first page, in case-folded username order.
+    let first = app.page_html(&b, "/admin/users").await;
+    assert!(first.contains("/admin/users/admin\""));
+    assert!(first.contains("/admin/users/user48\""));
+    assert!(!first.contains("/admin/users/user49\""));
+    assert!(first.contains("50 users, admin to user48"));
+    let next = text_after(&first, "rel=\"next\" href=\"").replace("&#x2F;", "/");
+    assert_eq!(next, "/admin/users?after=user48\">Next &rarr;");
+    let second = app.page_html(&b, "/admin/users?after=user48").await;
+    assert!(second.contains("/admin/users/user49\""));
+    assert!(second.contains("/admin/users/Zed.Last\""));
+    assert!(second.contains("12 users, user49 to Zed.Last"));
+    assert!(!second.contains("/admin/users/user48\""));
+    assert!(!second.contains("rel=\"next\""));
+    assert!(second.contains("href=\"&#x2F;admin&#x2F;users\">&larr; First page"));
+
+    // A prefix search, case-insensitive, with its own paging links.
+    let found = app.page_html(&b, "/admin/users?q=USER5").await;
+    for i in 50..60 {
+        assert!(
+            found.contains(&format!("/admin/users/user{i}\"")),
+            "user{i}"
+        );
+    }
+    assert!(!found.contains("/admin/users/user49\""));
+    assert!(found.contains("10 users whose username starts with “USER5”"));
+    let none = app.page_html(&b, "/admin/users?q=nobody").await;
+    assert!(none.contains("No users whose username starts with “nobody”"));
+    // Odd input is only text: no error, no markup.
+    let odd = app
+        .page_html(&b, "/admin/users?q=%3Cb%3E&after=%22%3E")
+        .await;
+    assert!(odd.contains("&lt;b&gt;"));
+    assert!(!odd.contains("<b>"));
+    app.stop().await;
+}
