@@ -285,9 +285,9 @@ fn users_page(
     values: &NewUserValues,
     errors: &Errors,
     list: &UserListQuery,
-    notice: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, UiError> {
+    let notice = super::notice(list.done.as_deref());
     // One page, read in username order without loading the others (100 000 users are fine).
     let q = list.q.trim();
     let after = list.after.as_deref().filter(|a| !a.is_empty());
@@ -363,7 +363,6 @@ pub async fn users(
         &NewUserValues::default(),
         &Errors::new(),
         &query,
-        super::notice(query.done.as_deref()),
         StatusCode::OK,
     )
 }
@@ -423,7 +422,6 @@ pub async fn create_user(
         &values,
         &errors,
         &UserListQuery::default(),
-        None,
         StatusCode::BAD_REQUEST,
     )
 }
