@@ -2,8 +2,8 @@
 //! requests and never pin memory.
 //!
 //! * A few dedicated threads (`--max-password-checks`, default 2) do every hash, at a lower CPU
-//!   priority (nice 15) than the HTTP workers: under a flood of sign-ins on a saturated core the
-//!   token path keeps over 90 % of the CPU (scheduler weights 1024 against 36 per thread), and
+//!   priority (nice 19) than the HTTP workers: under a flood of sign-ins on a saturated core the
+//!   token path keeps about 97 % of the CPU (scheduler weights 1024 against 15 per thread), and
 //!   sign-ins still progress; any CPU the token path leaves idle goes to sign-ins in full.
 //! * The queue in front of them is bounded: when it is full a sign-in is refused at once
 //!   ([`PoolError::Busy`], answered 429 with `Retry-After`) instead of waiting for seconds.
@@ -31,7 +31,7 @@ const MAX_M_COST_KIB: u32 = 256 * 1024;
 /// Bytes reserved for a hash's work area: above glibc's largest dynamic mmap threshold.
 const WORK_AREA_MIN_BYTES: usize = 33 * 1024 * 1024;
 /// The CPU priority of the hashing threads (0 = the workers' own, 19 = lowest).
-const HASHING_NICE: i32 = 15;
+const HASHING_NICE: i32 = 19;
 
 fn params() -> Params {
     Params::new(M_COST_KIB, T_COST, P_COST, None).expect("constant argon2 parameters are valid")
