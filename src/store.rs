@@ -174,6 +174,7 @@ pub struct SledStore {
     assets: Tree,
     asset_paths: Tree,
     audit: Tree,
+    meta: Tree,
     user_cache: ReadCache<UserId, User>,
     key_cache: ReadCache<CredentialDigest, ApiKey>,
     session_cache: ReadCache<CredentialDigest, Session>,
@@ -209,6 +210,15 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
 /// value = a JSON array of events, oldest first. Records of one event under an 8-byte key (the
 /// first layout) are still read.
 pub const AUDIT_RECORD_EVENTS: usize = 256;
+
+/// `meta` key of the number of stored audit events.
+const AUDIT_COUNT: &str = "audit_events";
+
+fn decode_count(bytes: &[u8]) -> Result<u64, StoreError> {
+    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| {
+        StoreError::Corrupt("audit event count record".into())
+    })?))
+}
 
 fn audit_key(seq: u64, events: usize) -> [u8; 12] {
     let mut key = [0; 12];
@@ -269,6 +279,7 @@ impl SledStore {
             }
             None => {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                meta.insert(AUDIT_COUNT, &0u64.to_be_bytes())?;
                 db.flush()?;
             }
             Some(v) => {
@@ -293,11 +304,22 @@ impl SledStore {
             assets: db.open_tree("assets")?,
             asset_paths: db.open_tree("asset_paths")?,
             audit: db.open_tree("audit")?,
+            meta,
             db,
             user_cache: ReadCache::new(CACHED_RECORDS),
             key_cache: ReadCache::new(CACHED_RECORDS),
             session_cache: ReadCache::new(CACHED_RECORDS),
         })
+    }
+
+    /// Keep the stored event count in step with the log (read at start instead of counting it).
+    /// A count missing at that point (older stores) is left for `audit_len` to establish.
+    fn add_to_audit_count(&self, delta: i64) -> Result<(), StoreError> {
+        self.meta.fetch_and_update(AUDIT_COUNT, |old| {
+            let n = old.and_then(|b| decode_count(b).ok())?;
+            Some(n.saturating_add_signed(delta).to_be_bytes().to_vec())
+        })?;
+        Ok(())
     }
 
     fn all<T: DeserializeOwned>(tree: &Tree) -> Result<Vec<T>, StoreError> {
@@ -615,6 +637,7 @@ impl Store for SledStore {
             batch.insert(&audit_key(seq, chunk.len()), encode(&chunk)?);
         }
         self.audit.apply_batch(batch)?;
+        self.add_to_audit_count(events.len() as i64)?;
         Ok(())
     }
 
@@ -643,10 +666,15 @@ impl Store for SledStore {
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
+        if let Some(n) = self.meta.get(AUDIT_COUNT)? {
+            return decode_count(&n);
+        }
+        // A store of the first layout: count once (this reads the whole log) and keep the count.
         let mut n = 0;
         for key in self.audit.iter().keys() {
             n += audit_record_len(&key?)?;
         }
+        self.meta.insert(AUDIT_COUNT, &n.to_be_bytes())?;
         Ok(n)
     }
 
@@ -663,6 +691,7 @@ impl Store for SledStore {
             removed += len;
         }
         self.audit.apply_batch(batch)?;
+        self.add_to_audit_count(-(removed as i64))?;
         Ok(removed)
     }
 
@@ -696,6 +725,13 @@ mod tests {
             .unwrap();
         assert_eq!(store.audit.len(), 4);
         assert_eq!(store.audit_len().unwrap(), 610);
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.audit_len().unwrap(),
+            610,
+            "the count survives a restart"
+        );
 
         let newest = store.audit_events(None, None, 3).unwrap();
         assert_eq!(targets(&newest), ["/t/609", "/t/608", "/t/607"]);
@@ -726,8 +762,10 @@ mod tests {
                 .insert(seq.to_be_bytes(), encode(&event(i)).unwrap())
                 .unwrap();
         }
+        store.meta.remove(AUDIT_COUNT).unwrap(); // as in a store of the first layout
         store.append_audit(&[event(3), event(4)]).unwrap();
-        assert_eq!(store.audit_len().unwrap(), 5);
+        assert_eq!(store.audit_len().unwrap(), 5, "counted once");
+        assert_eq!(store.audit_len().unwrap(), 5, "then read back");
         let all = store.audit_events(None, None, 10).unwrap();
         assert_eq!(targets(&all), ["/t/4", "/t/3", "/t/2", "/t/1", "/t/0"]);
         // The three old records, not the new one of two (that would make 5 > 4).
