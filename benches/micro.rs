@@ -28,17 +28,9 @@ use jwt_asset_server::signing::{Algorithm, Signer};
 use jwt_asset_server::token::CompiledAsset;
 use jwt_asset_server::user::User;
 
-/// The peers' template, byte for byte (as in `examples/bench_populate.rs`).
-const TEMPLATE: &str = r#"{
-  "sub": %globals_user_attribute_username^json_encode%,
-  "name": %globals_user_attribute_name^json_encode%,
-  "email": %globals_user_attribute_email^json_encode%,
-  "admin": %globals_user_attribute_admin^json_encode%
-}"#;
-/// The peers' HS256 secret.
-const DEMO_SECRET: &str = "demo-asset-secret-please-change-0123456789";
-const DEMO_PATH: &str = "/tokens/demo";
-const DEMO_PASSWORD: &str = "bench-password-alice-7c1e5f";
+#[path = "support/peers_demo.rs"]
+mod peers_demo;
+use peers_demo::{DEMO_PASSWORD, DEMO_PATH, DEMO_SECRET, TEMPLATE};
 const ACTOR: &str = "bench_micro";
 
 /// The peers' demo user `alice`, as plain data.

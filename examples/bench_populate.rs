@@ -40,17 +40,9 @@ use jwt_asset_server::secret::SecretString;
 use jwt_asset_server::service::{AssetInput, Service, UserInput};
 use jwt_asset_server::signing::Algorithm;
 
-/// The peers' template, byte for byte: our keyword names are the same.
-const TEMPLATE: &str = r#"{
-  "sub": %globals_user_attribute_username^json_encode%,
-  "name": %globals_user_attribute_name^json_encode%,
-  "email": %globals_user_attribute_email^json_encode%,
-  "admin": %globals_user_attribute_admin^json_encode%
-}"#;
-/// The peers' HS256 secret (`verify.py` checks signatures with it).
-const DEMO_SECRET: &str = "demo-asset-secret-please-change-0123456789";
-const DEMO_PATH: &str = "/tokens/demo";
-const DEMO_PASSWORD: &str = "bench-password-alice-7c1e5f";
+#[path = "../benches/support/peers_demo.rs"]
+mod peers_demo;
+use peers_demo::{DEMO_PASSWORD, DEMO_PATH, DEMO_SECRET, TEMPLATE};
 const ADMIN_PASSWORD: &str = "bench-password-admin-93b2d0";
 const ACTOR: &str = "bench_populate";
 
