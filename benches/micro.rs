@@ -159,6 +159,7 @@ fn compile(c: &mut Criterion, fixture: &Fixture) {
     let asset = fixture
         .service
         .live_asset(DEMO_PATH)
+        .expect("the store reads")
         .expect("the demo asset is live")
         .asset
         .clone();
@@ -217,6 +218,7 @@ fn issue(c: &mut Criterion, fixture: &Fixture) {
     let asset = fixture
         .service
         .live_asset(DEMO_PATH)
+        .expect("the store reads")
         .expect("the demo asset is live");
     // Whether authenticate returns `User` or `Arc<User>`, it borrows as a `User`.
     let authenticated = fixture

@@ -357,7 +357,10 @@ impl Store for SledStore {
 
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
         self.user_cache.get_or_load(id, || {
-            self.users.get(id.as_str())?.map(|v| decode(&v)).transpose()
+            self.users
+                .get(id.as_str())?
+                .map(|v| decode::<User>(&v))
+                .transpose()
         })
     }
 
@@ -420,7 +423,10 @@ impl Store for SledStore {
 
     fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError> {
         self.session_cache.get_or_load(digest, || {
-            self.sessions.get(digest)?.map(|v| decode(&v)).transpose()
+            self.sessions
+                .get(digest)?
+                .map(|v| decode::<Session>(&v))
+                .transpose()
         })
     }
 
@@ -543,8 +549,11 @@ impl Store for SledStore {
             )?;
             Ok(key)
         });
-        // The digest is only known from the record: forget every cached key (revocation is rare).
-        self.key_cache.clear();
+        match &revoked {
+            Ok(key) => self.key_cache.invalidate(&key.digest),
+            // The digest is only known from the record: forget every cached key.
+            Err(_) => self.key_cache.clear(),
+        }
         Ok(revoked?)
     }
 

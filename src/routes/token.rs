@@ -21,7 +21,16 @@ pub async fn token(
     service: web::Data<Service>,
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
-    let Some(asset) = service.live_asset(req.path()) else {
+    let asset = match service.live_asset(req.path()) {
+        Ok(asset) => asset,
+        Err(e) => {
+            // The store could not be read: a server error, not a missing asset.
+            metrics.token(TokenOutcome::ConfigError);
+            tracing::error!(reason = %e, "could not load the asset");
+            return empty(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    let Some(asset) = asset else {
         // `{asset path}/jwks.json`: asset paths never end in /jwks.json, so no asset is shadowed.
         if let Some(asset_path) = req.path().strip_suffix(super::jwks::ASSET_JWKS_SUFFIX)
             && let Some(jwks) = service.asset_jwks(asset_path, chrono::Utc::now())

@@ -570,9 +570,18 @@ impl Service {
     ///
     /// Served from memory: the catalog knows every path, so an unknown one costs no store read;
     /// a live asset is read and compiled on its first request and kept (at most
-    /// `LIVE_ASSETS_CACHED` of them) until it changes.
-    pub fn live_asset(&self, request_path: &str) -> Option<Arc<CompiledAsset>> {
+    /// `LIVE_ASSETS_CACHED` of them) until it changes. Assets with published keys are already
+    /// compiled for the JWKS and shared from there.
+    pub fn live_asset(&self, request_path: &str) -> Result<Option<Arc<CompiledAsset>>, AppError> {
         let loaded = self.live.get_or_load(request_path, || {
+            if let Some(c) = self
+                .published
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(request_path)
+            {
+                return Ok(Some(c.clone()));
+            }
             let id = {
                 let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
                 match catalog.get(request_path) {
@@ -584,13 +593,10 @@ impl Service {
                 self.store
                     .asset(&id)?
                     .filter(|a| a.is_live() && a.path.as_str() == request_path)
-                    .map(CompiledAsset::new),
+                    .map(|a| Arc::new(CompiledAsset::new(a))),
             )
         });
-        loaded.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not load an asset");
-            None
-        })
+        Ok(loaded?)
     }
 
     /// Authorize, render and sign a token for a signed-in user; records the outcome.

@@ -36,15 +36,17 @@ impl<K: Hash + Eq + Clone, V> ReadCache<K, V> {
     }
 
     /// The cached record, or `load()`'s (kept for next time unless a write raced with it).
-    /// `None` is never cached: unknown keys cost a store read each time and cannot fill memory.
-    pub fn get_or_load<Q, E>(
+    /// `load` may return the record or an `Arc` already shared elsewhere. `None` is never
+    /// cached: unknown keys cost a store read each time and cannot fill memory.
+    pub fn get_or_load<Q, A, E>(
         &self,
         key: &Q,
-        load: impl FnOnce() -> Result<Option<V>, E>,
+        load: impl FnOnce() -> Result<Option<A>, E>,
     ) -> Result<Option<Arc<V>>, E>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        A: Into<Arc<V>>,
     {
         let generation = {
             let inner = self.read();
@@ -56,7 +58,7 @@ impl<K: Hash + Eq + Clone, V> ReadCache<K, V> {
         let Some(value) = load()? else {
             return Ok(None);
         };
-        let value = Arc::new(value);
+        let value: Arc<V> = value.into();
         let mut inner = self.write();
         if inner.generation == generation {
             if inner.map.len() >= self.capacity {

@@ -649,7 +649,7 @@ fn the_debugger_verifies_asymmetric_tokens_and_explains_failures() {
         .unwrap()
         .asset;
     let issue = |path: &str| {
-        let c = service.live_asset(path).unwrap();
+        let c = service.live_asset(path).unwrap().unwrap();
         service.issue_token(&c, &user).unwrap().token
     };
     let now = chrono::Utc::now();
