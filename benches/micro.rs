@@ -20,13 +20,13 @@ use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion};
 use jwt_asset_server::Settings;
 use jwt_asset_server::app::open_service;
-use jwt_asset_server::keys::{KeyPair, KeyType};
+use jwt_asset_server::domain::compiled::CompiledAsset;
+use jwt_asset_server::domain::user::User;
 use jwt_asset_server::keywords::{AssetFacts, PayloadTemplate, RenderContext, UserFacts};
 use jwt_asset_server::secret::{Secret, SecretString};
 use jwt_asset_server::service::{AssetInput, Service, UserInput};
+use jwt_asset_server::signing::keys::{KeyPair, KeyType};
 use jwt_asset_server::signing::{Algorithm, Signer};
-use jwt_asset_server::token::CompiledAsset;
-use jwt_asset_server::user::User;
 
 #[path = "support/peers_demo.rs"]
 mod peers_demo;

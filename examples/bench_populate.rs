@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use jwt_asset_server::Settings;
 use jwt_asset_server::app::open_service;
-use jwt_asset_server::asset::AccessRule;
+use jwt_asset_server::domain::asset::AccessRule;
 use jwt_asset_server::secret::SecretString;
 use jwt_asset_server::service::{AssetInput, Service, UserInput};
 use jwt_asset_server::signing::Algorithm;

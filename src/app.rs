@@ -15,7 +15,9 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::routes::{self, session::CookiePolicy};
 use crate::service::{Service, SessionPolicy};
-use crate::store::{SledStore, StoreError};
+use crate::store::cached::CachedStore;
+use crate::store::sled::SledStore;
+use crate::store::{Store, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,8 @@ pub enum StartupError {
 
 /// Open the store in `settings.data_dir` and build the service over it (server and CLI).
 pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
-    let store = Arc::new(SledStore::open(&settings.data_dir)?);
+    let backend: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir)?);
+    let store = Arc::new(CachedStore::new(backend));
     let policy = SessionPolicy {
         idle_seconds: settings.session_idle_seconds,
         max_seconds: settings.session_max_seconds,

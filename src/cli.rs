@@ -9,8 +9,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::app::{Application, open_service};
-use crate::asset::AccessRule;
 use crate::config::Settings;
+use crate::domain::asset::AccessRule;
 use crate::error::AppError;
 use crate::secret::SecretString;
 use crate::service::{AssetInput, KeyInput, Service, UserInput};
@@ -420,20 +420,22 @@ fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppError> {
                 default_delivery,
             } = *args;
             let default = match default_delivery.as_deref() {
-                None => crate::delivery::DeliveryMode::Raw,
-                Some(name) => crate::delivery::DeliveryMode::parse(name).ok_or_else(|| {
-                    AppError::invalid(
-                        "default_delivery",
-                        "must be raw, json, redirect or form_post",
-                    )
-                })?,
+                None => crate::domain::delivery::DeliveryMode::Raw,
+                Some(name) => {
+                    crate::domain::delivery::DeliveryMode::parse(name).ok_or_else(|| {
+                        AppError::invalid(
+                            "default_delivery",
+                            "must be raw, json, redirect or form_post",
+                        )
+                    })?
+                }
             };
             // Without delivery options a preset may fill them in (Zendesk: redirect).
             let delivery = (json_delivery || redirect_url.is_some() || default_delivery.is_some())
-                .then(|| crate::asset::Delivery {
+                .then(|| crate::domain::asset::Delivery {
                     json: json_delivery,
                     default,
-                    redirect: redirect_url.map(|url| crate::delivery::RedirectDelivery {
+                    redirect: redirect_url.map(|url| crate::domain::delivery::RedirectDelivery {
                         url,
                         return_to_allowlist: return_to_prefix,
                     }),

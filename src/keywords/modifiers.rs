@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use regex::{Regex, RegexBuilder};
 
-use super::MAX_VALUE_BYTES;
-use super::render::{VALUE_TOO_LARGE, Value};
+use super::context::MAX_VALUE_BYTES;
+use super::value::{VALUE_TOO_LARGE, Value};
 
 /// Largest compiled program a `replace` pattern may produce, in bytes.
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;

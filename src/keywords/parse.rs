@@ -2,9 +2,10 @@
 
 use std::collections::HashSet;
 
+use super::ast::{Member, Part};
+use super::context::{CompileError, MAX_DEPTH, MAX_KEYWORDS, MAX_TEMPLATE_BYTES};
 use super::modifiers::{Arg, Modifier};
 use super::render::{Keyword, Source, is_json_number};
-use super::{CompileError, MAX_DEPTH, MAX_KEYWORDS, MAX_TEMPLATE_BYTES, Member, Part};
 
 const UNTERMINATED_KEYWORD_LINE: &str =
     "unterminated keyword: no closing '%' before the end of the line";

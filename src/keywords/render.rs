@@ -4,16 +4,15 @@ use std::borrow::Cow;
 
 use chrono::SecondsFormat;
 
+use super::context::{MAX_VALUE_BYTES, RenderContext, RenderError};
 use super::modifiers::Modifier;
-use super::{MAX_VALUE_BYTES, RenderContext, RenderError};
+use super::value::{VALUE_TOO_LARGE, Value};
 
 /// The longest text a value-position keyword may emit as a bare JSON number.
 const MAX_NUMBER_CHARS: usize = 40;
 
 const TEXT_IN_VALUE_POSITION: &str =
     "produced text in a value position; wrap it in quotes or add ^json_encode";
-
-pub(super) const VALUE_TOO_LARGE: &str = "a modifier produced a value larger than 65536 bytes";
 
 /// A compiled keyword: where its value comes from and how it is transformed.
 #[derive(Debug, Clone)]
@@ -110,85 +109,6 @@ fn full_name<'v>(ctx: &RenderContext<'v>) -> Cow<'v, str> {
         Cow::Borrowed(ctx.user.username)
     } else {
         name
-    }
-}
-
-/// A keyword's value while modifiers transform it.
-#[derive(Debug)]
-pub(super) enum Value<'v> {
-    Text(Cow<'v, str>),
-    /// The user's groups, borrowed so the common case allocates nothing.
-    Groups(&'v [String]),
-    List(Vec<Cow<'v, str>>),
-}
-
-impl<'v> Value<'v> {
-    /// The value as text: a list joins its items with `,`.
-    pub(super) fn into_text(self) -> Cow<'v, str> {
-        match self {
-            Value::Text(text) => text,
-            Value::Groups([only]) => Cow::Borrowed(only),
-            Value::Groups(groups) => Cow::Owned(groups.join(",")),
-            Value::List(mut items) if items.len() == 1 => items.pop().unwrap_or_default(),
-            Value::List(items) => Cow::Owned(items.join(",")),
-        }
-    }
-
-    /// The length in bytes of the value as text (a list joined with `,`).
-    fn text_len(&self) -> usize {
-        let joined = |lengths: &mut dyn Iterator<Item = usize>| {
-            lengths
-                .map(|length| length + 1)
-                .sum::<usize>()
-                .saturating_sub(1)
-        };
-        match self {
-            Value::Text(text) => text.len(),
-            Value::Groups(groups) => joined(&mut groups.iter().map(String::len)),
-            Value::List(items) => joined(&mut items.iter().map(|item| item.len())),
-        }
-    }
-
-    /// Whether the value is empty text or an empty list.
-    pub(super) fn is_empty(&self) -> bool {
-        match self {
-            Value::Text(text) => text.is_empty(),
-            Value::Groups(groups) => groups.is_empty(),
-            Value::List(items) => items.is_empty(),
-        }
-    }
-
-    /// The items of a list value; `None` for text.
-    pub(super) fn items(&self) -> Option<Items<'_, 'v>> {
-        match self {
-            Value::Text(_) => None,
-            Value::Groups(groups) => Some(Items::Groups(groups.iter())),
-            Value::List(items) => Some(Items::List(items.iter())),
-        }
-    }
-}
-
-/// Iterator over the items of a list value.
-pub(super) enum Items<'s, 'v> {
-    Groups(std::slice::Iter<'s, String>),
-    List(std::slice::Iter<'s, Cow<'v, str>>),
-}
-
-impl<'s> Iterator for Items<'s, '_> {
-    type Item = &'s str;
-
-    fn next(&mut self) -> Option<&'s str> {
-        match self {
-            Items::Groups(iter) => iter.next().map(String::as_str),
-            Items::List(iter) => iter.next().map(|item| &**item),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            Items::Groups(iter) => iter.size_hint(),
-            Items::List(iter) => iter.size_hint(),
-        }
     }
 }
 

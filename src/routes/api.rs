@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::auth::SESSION_COOKIE;
+use super::extract::Requester;
+use crate::domain::credentials::SESSION_COOKIE;
+use crate::domain::user::User;
 use crate::error::AppError;
 use crate::secret::SecretString;
 use crate::service::{AssetInput, NextSecretInput, Service, UserInput};
-use crate::user::User;
 
 /// Largest accepted JSON body.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -104,14 +105,10 @@ fn admin(req: &HttpRequest, service: &Service) -> Result<Arc<User>, ApiError> {
 }
 
 fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<Arc<User>, ApiError> {
-    if req.headers().contains_key(header::AUTHORIZATION) {
-        return Ok(super::token::authenticate(req, service)?);
-    }
-    let cookie = req
-        .cookie(SESSION_COOKIE)
-        .ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
-    let (user, session) = service.authenticate_session(cookie.value())?;
-    if need_csrf {
+    let Requester { user, session } = Requester::authenticate(req, service)?;
+    if let Some(session) = session
+        && need_csrf
+    {
         let sent = req
             .headers()
             .get(CSRF_HEADER)

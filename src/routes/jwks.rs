@@ -1,11 +1,12 @@
 //! Published public keys: `/.well-known/jwks.json` (every live asymmetric asset) and
-//! `{asset path}/jwks.json` (one asset, answered from the token handler). No authentication:
+//! `{asset path}/jwks.json` (one asset). No authentication:
 //! only public keys, and never a private parameter.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::metrics::{Metrics, TokenOutcome};
 use crate::service::Service;
 
 /// The reserved last segment of an asset's key set.
@@ -18,6 +19,26 @@ pub const JWKS_MAX_AGE: &str = "public, max-age=300";
 /// `GET /.well-known/jwks.json`.
 pub async fn all(req: HttpRequest, service: web::Data<Service>) -> HttpResponse {
     answer(&req, service.jwks(chrono::Utc::now()))
+}
+
+/// `{asset path}/jwks.json`: the published keys of one live asymmetric asset; like any unknown
+/// token URL, 404 (counted as such) when there is none.
+pub async fn of_asset(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    metrics: web::Data<Metrics>,
+) -> HttpResponse {
+    let asset_path = req
+        .path()
+        .strip_suffix(ASSET_JWKS_SUFFIX)
+        .unwrap_or_default();
+    match service.asset_jwks(asset_path, chrono::Utc::now()) {
+        Some(jwks) => answer(&req, jwks),
+        None => {
+            metrics.token(TokenOutcome::NotFound);
+            super::token::empty(StatusCode::NOT_FOUND)
+        }
+    }
 }
 
 /// Anything else under `/.well-known`.

@@ -1,6 +1,7 @@
 //! The route table: every URL the server answers, in one place.
 
 pub mod api;
+pub mod extract;
 pub mod health;
 pub mod jwks;
 pub mod session;
@@ -171,5 +172,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(ui::not_found)),
     )
     // Everything else is looked up as an asset path.
+    // `{asset path}/jwks.json`: asset paths never end in /jwks.json, so no asset is shadowed.
+    .service(web::resource("/{asset_path:.+}/jwks.json").to(jwks::of_asset))
+    // Every other path is looked up as an asset.
     .default_service(web::to(token::token));
 }

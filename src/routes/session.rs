@@ -5,7 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::SESSION_COOKIE;
+use crate::domain::credentials::SESSION_COOKIE;
 use crate::error::AppError;
 use crate::secret::SecretString;
 use crate::service::Service;

@@ -4,25 +4,28 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::SESSION_COOKIE;
-use crate::delivery::{
+use crate::domain::delivery::{
     Delivery, DeliveryMode, form_post_csp, form_post_page, redirect_location, return_to_allowed,
 };
 use crate::error::AppError;
 use crate::metrics::{Metrics, TokenOutcome};
-use crate::service::Service;
-use crate::user::User;
-use std::sync::Arc;
+use crate::service::{Refusal, Service};
 
-/// Resolve → authenticate → authorize → render → sign. Errors answer with an empty body; the
-/// reason goes to the log (never a credential or a token).
+use super::extract::Requester;
+
+/// Resolve → preflight / method → delivery → authenticate → issue → respond. Errors answer with
+/// an empty body; the reason goes to the log (never a credential or a token).
 pub async fn token(
     req: HttpRequest,
     service: web::Data<Service>,
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
     let asset = match service.live_asset(req.path()) {
-        Ok(asset) => asset,
+        Ok(Some(asset)) => asset,
+        Ok(None) => {
+            metrics.token(TokenOutcome::NotFound);
+            return empty(StatusCode::NOT_FOUND);
+        }
         Err(e) => {
             // The store could not be read: a server error, not a missing asset.
             metrics.token(TokenOutcome::ConfigError);
@@ -30,26 +33,76 @@ pub async fn token(
             return empty(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    let Some(asset) = asset else {
-        // `{asset path}/jwks.json`: asset paths never end in /jwks.json, so no asset is shadowed.
-        if let Some(asset_path) = req.path().strip_suffix(super::jwks::ASSET_JWKS_SUFFIX)
-            && let Some(jwks) = service.asset_jwks(asset_path, chrono::Utc::now())
-        {
-            return super::jwks::answer(&req, jwks);
+    let origins = &asset.asset.cors_origins;
+    let cors_origin = allowed_origin(&req, origins);
+    if let Some(res) = preflight_or_wrong_method(&req, origins, cors_origin.as_deref()) {
+        return res;
+    }
+    let delivery = &asset.asset.delivery;
+    let (mode, return_to) = match choose_delivery(&req, delivery) {
+        Ok(chosen) => chosen,
+        Err(reason) => {
+            // Checked before authenticating: nothing is rendered, signed or audited.
+            tracing::info!(path = %asset.asset.path, reason, "delivery refused");
+            return with_cors(
+                empty(StatusCode::BAD_REQUEST),
+                origins,
+                cors_origin.as_deref(),
+            );
         }
-        metrics.token(TokenOutcome::NotFound);
-        return empty(StatusCode::NOT_FOUND);
     };
-    let cors_origin = allowed_origin(&req, &asset.asset.cors_origins);
+    let issued = Requester::authenticate(&req, &service)
+        .map_err(Refusal::from)
+        .and_then(|who| service.issue(&asset, &who.user, mode));
+    let mut res = match issued {
+        Ok(issued) => {
+            metrics.token(TokenOutcome::Issued);
+            deliver(delivery, mode, issued.token, return_to.as_deref())
+        }
+        Err(refusal) => refused(&metrics, asset.asset.path.as_str(), refusal),
+    };
+    if delivery.json {
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    with_cors(res, origins, cors_origin.as_deref())
+}
+
+/// The empty answer to a refused token request: counted by its outcome, logged with its reason,
+/// its status from the one status table.
+fn refused(metrics: &Metrics, path: &str, refusal: Refusal) -> HttpResponse {
+    let outcome = match &refusal {
+        Refusal::Forbidden(reason) => {
+            tracing::info!(path, reason = %reason, "token refused");
+            TokenOutcome::Forbidden
+        }
+        Refusal::Misconfigured(reason) => {
+            tracing::error!(path, reason = %reason, "token not issued");
+            TokenOutcome::ConfigError
+        }
+        Refusal::Failed(reason) => {
+            tracing::error!(path, reason = %reason, "token not issued");
+            TokenOutcome::ConfigError
+        }
+    };
+    metrics.token(outcome);
+    empty(AppError::from(refusal).status())
+}
+
+/// A CORS preflight from a listed origin (answered without authenticating or rendering), or
+/// 405 for any method but GET and HEAD; `None` for a request to go on with.
+fn preflight_or_wrong_method(
+    req: &HttpRequest,
+    origins: &[String],
+    cors_origin: Option<&str>,
+) -> Option<HttpResponse> {
     if req.method() == Method::OPTIONS
-        && let Some(origin) = &cors_origin
+        && cors_origin.is_some()
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        // A CORS preflight from a listed origin: answered without authenticating or rendering.
-        let mut res = empty(StatusCode::NO_CONTENT);
-        with_cors(&mut res, &asset.asset.cors_origins, Some(origin));
+        let mut res = with_cors(empty(StatusCode::NO_CONTENT), origins, cors_origin);
         let h = res.headers_mut();
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -63,51 +116,15 @@ pub async fn token(
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("600"),
         );
-        return res;
+        return Some(res);
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut res = empty(StatusCode::METHOD_NOT_ALLOWED);
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        with_cors(&mut res, &asset.asset.cors_origins, cors_origin.as_deref());
-        return res;
+        return Some(with_cors(res, origins, cors_origin));
     }
-    let delivery = &asset.asset.delivery;
-    let (mode, return_to) = match choose_delivery(&req, delivery) {
-        Ok(chosen) => chosen,
-        Err(reason) => {
-            // Checked before authenticating: nothing is rendered, signed or audited.
-            tracing::info!(path = %asset.asset.path, reason, "delivery refused");
-            let mut res = empty(StatusCode::BAD_REQUEST);
-            with_cors(&mut res, &asset.asset.cors_origins, cors_origin.as_deref());
-            return res;
-        }
-    };
-    let mut res = match authenticate(&req, &service)
-        .and_then(|user| service.issue_token_via(&asset, &user, mode))
-    {
-        Ok(issued) => {
-            metrics.token(TokenOutcome::Issued);
-            deliver(delivery, mode, issued.token, return_to.as_deref())
-        }
-        Err(e) => {
-            let status = e.status();
-            if status == StatusCode::FORBIDDEN {
-                metrics.token(TokenOutcome::Forbidden);
-                tracing::info!(path = %asset.asset.path, reason = %e, "token refused");
-            } else {
-                metrics.token(TokenOutcome::ConfigError);
-                tracing::error!(path = %asset.asset.path, reason = %e, "token not issued");
-            }
-            empty(status)
-        }
-    };
-    if delivery.json {
-        res.headers_mut()
-            .append(header::VARY, HeaderValue::from_static("Accept"));
-    }
-    with_cors(&mut res, &asset.asset.cors_origins, cors_origin.as_deref());
-    res
+    None
 }
 
 /// The delivery mode and `return_to` of a request: `?delivery=` names an enabled mode, else the
@@ -230,9 +247,9 @@ fn allowed_origin(req: &HttpRequest, origins: &[String]) -> Option<String> {
 
 /// CORS headers: the listed origin echoed exactly, with credentials; `Vary: Origin` whenever the
 /// asset has a list (the answer depends on it). Never `*`; nothing for an unlisted origin.
-fn with_cors(res: &mut HttpResponse, origins: &[String], allowed: Option<&str>) {
+fn with_cors(mut res: HttpResponse, origins: &[String], allowed: Option<&str>) -> HttpResponse {
     if origins.is_empty() {
-        return;
+        return res;
     }
     let h = res.headers_mut();
     h.append(header::VARY, HeaderValue::from_static("Origin"));
@@ -243,6 +260,7 @@ fn with_cors(res: &mut HttpResponse, origins: &[String], allowed: Option<&str>) 
             HeaderValue::from_static("true"),
         );
     }
+    res
 }
 
 /// Whether `Accept` names `application/json` (with any parameters, and a non-zero q).
@@ -263,26 +281,8 @@ fn accepts_json(req: &HttpRequest) -> bool {
         })
 }
 
-/// The user behind the request: a Bearer API key when the header is present (no fallback to the
-/// cookie), else the session cookie.
-pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<Arc<User>, AppError> {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| AppError::Forbidden("Authorization is not a Bearer API key".into()))?;
-        return service.authenticate_api_key(key.trim());
-    }
-    let cookie = req
-        .cookie(SESSION_COOKIE)
-        .ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
-    service
-        .authenticate_session(cookie.value())
-        .map(|(user, _)| user)
-}
-
-fn empty(status: StatusCode) -> HttpResponse {
+/// An empty answer that no cache keeps.
+pub(super) fn empty(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((

@@ -1,77 +1,16 @@
 //! The asset catalog: an in-memory summary of every asset for lists, search, trash and "my tokens".
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::Service;
-use crate::asset::{AccessRule, AssetState, read_allows};
-use crate::audit::AuditEvent;
+use super::registry::AssetSummary;
+use super::state::Service;
+use crate::domain::asset::{Lifecycle, read_allows};
+use crate::domain::audit::AuditEvent;
+use crate::domain::user::User;
 use crate::error::AppError;
-use crate::token::CompiledAsset;
-use crate::user::User;
 
 /// Assets per page in lists.
 pub const PAGE_SIZE: usize = 50;
-
-/// What lists show about an asset (no template, no secret).
-#[derive(Debug, Clone, Serialize)]
-pub struct AssetSummary {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Path.
-    pub path: String,
-    /// `live` or `trashed`.
-    pub state: &'static str,
-    /// When trashed.
-    pub trashed_at: Option<DateTime<Utc>>,
-    /// Who trashed it.
-    pub trashed_by: Option<String>,
-    /// Algorithm.
-    pub algorithm: &'static str,
-    /// Secret shorter than the hash.
-    pub weak_secret: bool,
-    /// Expiry, `None` = no expiry.
-    pub expiry_seconds: Option<u64>,
-    /// Why the template does not compile, if it does not.
-    pub template_error: Option<String>,
-    /// Whether a read rule limits who may fetch.
-    pub restricted: bool,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Last editor.
-    pub updated_by: String,
-    /// The read rule ("my tokens" lists the live assets a user may fetch without loading them).
-    #[serde(skip)]
-    pub read: Option<AccessRule>,
-}
-
-impl AssetSummary {
-    pub(super) fn of(c: &CompiledAsset) -> AssetSummary {
-        let a = &c.asset;
-        let (state, trashed_at, trashed_by) = match &a.state {
-            AssetState::Live => ("live", None, None),
-            AssetState::Trashed { at, by } => ("trashed", Some(*at), Some(by.clone())),
-        };
-        AssetSummary {
-            id: a.id.to_string(),
-            name: a.name.clone(),
-            path: a.path.to_string(),
-            state,
-            trashed_at,
-            trashed_by,
-            algorithm: a.algorithm.name(),
-            weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
-            expiry_seconds: a.expiry_seconds,
-            template_error: c.template_error().map(str::to_owned),
-            restricted: a.read.is_some(),
-            updated_at: a.updated_at,
-            updated_by: a.updated_by.clone(),
-            read: a.read.clone(),
-        }
-    }
-}
 
 /// One page of a filtered asset list.
 #[derive(Debug, Serialize)]
@@ -91,9 +30,9 @@ impl Service {
     /// one page at a time.
     pub fn asset_page(&self, trashed: bool, query: &str, page: usize) -> AssetPage {
         let query = query.trim().to_lowercase();
-        let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.registry.catalog();
         let matching = catalog.values().filter(|a| {
-            (a.state == "trashed") == trashed
+            (a.state == Lifecycle::Trashed) == trashed
                 && (query.is_empty()
                     || a.path.to_lowercase().contains(&query)
                     || a.name.to_lowercase().contains(&query))
@@ -118,10 +57,10 @@ impl Service {
 
     /// Live assets the user may fetch a token from, by path.
     pub fn readable_assets(&self, user: &User) -> Vec<AssetSummary> {
-        let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.registry.catalog();
         catalog
             .values()
-            .filter(|a| a.state == "live" && read_allows(a.read.as_ref(), user))
+            .filter(|a| a.state == Lifecycle::Live && read_allows(a.read.as_ref(), user))
             .cloned()
             .collect()
     }
@@ -129,10 +68,10 @@ impl Service {
     /// Purge every trashed asset; returns how many went.
     pub fn empty_trash(&self, actor: &str) -> Result<usize, AppError> {
         let trashed: Vec<String> = {
-            let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.registry.catalog();
             catalog
                 .values()
-                .filter(|a| a.state == "trashed")
+                .filter(|a| a.state == Lifecycle::Trashed)
                 .map(|a| a.id.clone())
                 .collect()
         };

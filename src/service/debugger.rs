@@ -5,9 +5,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
-use super::Service;
+use super::state::Service;
 use crate::error::AppError;
-use crate::keys::PublicKey;
+use crate::signing::keys::PublicKey;
 use crate::signing::{Algorithm, verify_hmac, verify_public};
 
 /// Which key to verify against.

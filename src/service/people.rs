@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Service, UserView};
-use crate::audit::AuditEvent;
+use super::state::Service;
+use super::views::UserView;
+use crate::domain::audit::AuditEvent;
+use crate::domain::user::{validate_attribute_name, validate_group_name};
 use crate::error::AppError;
-use crate::user::{validate_attribute_name, validate_group_name};
 
 /// New attributes, groups and admin flag for a user (replacing the old ones).
 #[derive(Debug, Default, Deserialize)]

@@ -11,20 +11,21 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{UiError, Viewer};
-use crate::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS};
-use crate::delivery::{
+use crate::domain::asset::Lifecycle;
+use crate::domain::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS};
+use crate::domain::delivery::{
     DEFAULT_FORM_FIELD, Delivery, DeliveryMode, FormPostDelivery, RedirectDelivery,
 };
+use crate::domain::presets::Preset;
 use crate::error::{AppError, FieldError};
-use crate::keys::KeyType;
 use crate::keywords::PayloadTemplate;
-use crate::presets::Preset;
 use crate::secret::SecretString;
 use crate::service::{
     AssetInput, AssetPage, AssetSummary, AssetView, DebugKey, KeyInput, NextSecretInput,
     SavedAsset, Service,
 };
 use crate::signing::Algorithm;
+use crate::signing::keys::KeyType;
 
 /// The template a new asset starts with.
 const STARTER_TEMPLATE: &str = "{\n  \"sub\": \"%globals_user_attribute_username%\",\n  \"email\": \"%globals_user_attribute_email%\",\n  \"groups\": %globals_user_groups%\n}\n";
@@ -100,7 +101,7 @@ struct Badge {
 
 fn badges(a: &AssetSummary) -> Vec<Badge> {
     let mut out = Vec::new();
-    if a.state == "live" {
+    if a.state == Lifecycle::Live {
         out.push(Badge {
             class: "live",
             text: "live",
@@ -180,7 +181,7 @@ impl From<&AssetSummary> for Row {
             id: a.id.clone(),
             name: a.name.clone(),
             path: a.path.clone(),
-            live: a.state == "live",
+            live: a.state == Lifecycle::Live,
             algorithm: a.algorithm,
             badges: badges(a),
             updated_at: when(a.updated_at),
@@ -1396,12 +1397,14 @@ fn read_form(
         Err(e) => {
             if let Some(UrlencodedError::Overflow { limit, .. }) = e.as_error::<UrlencodedError>() {
                 // The size limit applies before the CSRF token can be read; only admins get here.
-                return Err(UiError::BadRequest(format!(
-                    "The form is larger than the {limit} bytes the server accepts; shorten the payload template."
-                )));
+                return Err(AppError::invalid(
+                    "template",
+                    format!("The form is larger than the {limit} bytes the server accepts; shorten the payload template."),
+                )
+                .into());
             }
             super::check_form(req, viewer, "")?;
-            Err(UiError::BadRequest("the form could not be read".into()))
+            Err(AppError::invalid("form", "the form could not be read").into())
         }
     }
 }
@@ -1449,7 +1452,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<Result<T, AppError>, UiError> {
     web::block(f).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
-        UiError::Internal
+        UiError::internal()
     })
 }
 
@@ -1671,7 +1674,9 @@ pub async fn public_key_pem(
 ) -> Page {
     super::admin(&req, &service)?;
     let asset = service.asset(&id)?;
-    let pem = asset.public_key_pem.ok_or(UiError::NotFound)?;
+    let pem = asset
+        .public_key_pem
+        .ok_or(UiError::App(AppError::NotFound))?;
     // Asset paths hold only letters, digits and `- . _ ~` between slashes.
     let stem: String = asset
         .path
@@ -2216,7 +2221,7 @@ mod tests {
             id: path.into(),
             name: path.into(),
             path: path.into(),
-            state: "live",
+            state: Lifecycle::Live,
             trashed_at: None,
             trashed_by: None,
             algorithm: "HS256",

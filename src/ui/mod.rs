@@ -12,10 +12,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use subtle::ConstantTimeEq;
 
-use crate::auth::SESSION_COOKIE;
+use crate::domain::credentials::SESSION_COOKIE;
+use crate::domain::user::User;
 use crate::error::AppError;
 use crate::service::Service;
-use crate::user::User;
 
 /// Every HTML template, compiled into the binary (names end in `.html`, so tera autoescapes).
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -60,21 +60,26 @@ pub struct Viewer {
     pub csrf: String,
 }
 
-/// Why a page cannot be shown. Rendered without templates, so it works even when they fail.
+/// Why a page cannot be shown. Rendered without templates, so it works even when they fail; the
+/// status comes from [`AppError::status`], the one status table.
 #[derive(Debug)]
 pub enum UiError {
     /// Not signed in: to the sign-in page, then back to this URL.
     SignIn(String),
+    /// Anything else, answered with its status and a message for the administrator.
+    App(AppError),
+}
+
+impl UiError {
     /// Signed in but not allowed (or a form without its CSRF token).
-    Forbidden,
-    /// No such thing.
-    NotFound,
-    /// A request that cannot be understood.
-    BadRequest(String),
-    /// It conflicts with the current state.
-    Conflict(String),
+    pub fn forbidden() -> UiError {
+        UiError::App(AppError::Forbidden("not allowed on this page".into()))
+    }
+
     /// Something broke; the log has the cause.
-    Internal,
+    pub fn internal() -> UiError {
+        UiError::App(AppError::Unexpected("see the log line before".into()))
+    }
 }
 
 impl std::fmt::Display for UiError {
@@ -85,18 +90,7 @@ impl std::fmt::Display for UiError {
 
 impl From<AppError> for UiError {
     fn from(e: AppError) -> Self {
-        match e {
-            AppError::Forbidden(_) => UiError::Forbidden,
-            AppError::NotFound => UiError::NotFound,
-            AppError::Invalid(f) | AppError::Render(f) => UiError::BadRequest(f.to_string()),
-            AppError::Conflict(m) => UiError::Conflict(m),
-            AppError::Throttled(_) => UiError::Conflict(e.to_string()),
-            AppError::Stale { .. } => UiError::Conflict(e.to_string()),
-            AppError::Config(_) | AppError::Unexpected(_) => {
-                tracing::error!(error = %e, "admin page failed");
-                UiError::Internal
-            }
-        }
+        UiError::App(e)
     }
 }
 
@@ -104,28 +98,31 @@ impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match self {
             UiError::SignIn(_) => StatusCode::SEE_OTHER,
-            UiError::Forbidden => StatusCode::FORBIDDEN,
-            UiError::NotFound => StatusCode::NOT_FOUND,
-            UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            UiError::Conflict(_) => StatusCode::CONFLICT,
-            UiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::App(e) => e.status(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let UiError::SignIn(next) = self {
-            let target = format!(
-                "/login?next={}",
-                percent_encoding::utf8_percent_encode(next, QUERY)
-            );
-            return see_other(&target);
-        }
-        let (title, detail) = match self {
-            UiError::Forbidden => ("Not allowed", "You are not allowed to do this, or the form was stale: reload the page and try again.".to_owned()),
-            UiError::NotFound => ("Not found", "There is nothing here. It may have been purged.".to_owned()),
-            UiError::BadRequest(m) => ("Cannot do that", m.clone()),
-            UiError::Conflict(m) => ("Cannot do that now", m.clone()),
-            _ => ("Something went wrong", "The server could not show this page; the server log has the details.".to_owned()),
+        let e = match self {
+            UiError::SignIn(next) => {
+                let target = format!(
+                    "/login?next={}",
+                    percent_encoding::utf8_percent_encode(next, QUERY)
+                );
+                return see_other(&target);
+            }
+            UiError::App(e) => e,
+        };
+        let (title, detail) = match e {
+            AppError::Forbidden(_) => ("Not allowed", "You are not allowed to do this, or the form was stale: reload the page and try again.".to_owned()),
+            AppError::NotFound => ("Not found", "There is nothing here. It may have been purged.".to_owned()),
+            AppError::Invalid(f) | AppError::Render(f) => ("Cannot do that", f.to_string()),
+            AppError::Conflict(m) => ("Cannot do that now", m.clone()),
+            AppError::Throttled(_) | AppError::Stale { .. } => ("Cannot do that now", e.to_string()),
+            AppError::Config(_) | AppError::Unexpected(_) => {
+                tracing::error!(error = %e, "admin page failed");
+                ("Something went wrong", "The server could not show this page; the server log has the details.".to_owned())
+            }
         };
         let body = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -145,7 +142,7 @@ const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 
 /// Unknown `/admin/…` URLs.
 pub async fn not_found() -> Result<HttpResponse, UiError> {
-    Err(UiError::NotFound)
+    Err(UiError::App(AppError::NotFound))
 }
 
 /// Minimal HTML escaping for text built outside templates.
@@ -191,7 +188,7 @@ pub fn admin(req: &HttpRequest, service: &Service) -> Result<Viewer, UiError> {
     if v.user.admin {
         Ok(v)
     } else {
-        Err(UiError::Forbidden)
+        Err(UiError::forbidden())
     }
 }
 
@@ -199,7 +196,7 @@ pub fn admin(req: &HttpRequest, service: &Service) -> Result<Viewer, UiError> {
 pub fn check_form(req: &HttpRequest, viewer: &Viewer, csrf: &str) -> Result<(), UiError> {
     if !same_origin(req) || !bool::from(csrf.as_bytes().ct_eq(viewer.csrf.as_bytes())) {
         tracing::info!(user = %viewer.user.username, path = req.path(), "form refused: CSRF token or origin");
-        return Err(UiError::Forbidden);
+        return Err(UiError::forbidden());
     }
     Ok(())
 }
@@ -243,7 +240,7 @@ pub fn render(
 ) -> Result<HttpResponse, UiError> {
     let html = tera.render(name, ctx).map_err(|e| {
         tracing::error!(template = name, error = ?e, "cannot render a page");
-        UiError::Internal
+        UiError::internal()
     })?;
     Ok(html_response(status, html))
 }

@@ -274,7 +274,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<Result<T, AppError>, UiError> {
     web::block(f).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
-        UiError::Internal
+        UiError::internal()
     })
 }
 
@@ -610,7 +610,7 @@ pub async fn disable(
     let viewer = super::admin(&req, &service)?;
     super::check_form(&req, &viewer, &form.csrf)?;
     if viewer.user.username.as_str().eq_ignore_ascii_case(&path) {
-        return Err(UiError::Conflict("You cannot disable yourself.".into()));
+        return Err(AppError::Conflict("You cannot disable yourself.".into()).into());
     }
     let user = service.set_disabled(viewer.user.username.as_str(), &path, true)?;
     Ok(super::see_other(&format!(

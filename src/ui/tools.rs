@@ -384,7 +384,7 @@ pub async fn audit(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "blocking task failed");
-            UiError::Internal
+            UiError::internal()
         })??;
     let rows: Vec<EventRow> = events
         .into_iter()

@@ -650,7 +650,14 @@ fn the_debugger_verifies_asymmetric_tokens_and_explains_failures() {
         .asset;
     let issue = |path: &str| {
         let c = service.live_asset(path).unwrap().unwrap();
-        service.issue_token(&c, &user).unwrap().token
+        service
+            .issue(
+                &c,
+                &user,
+                jwt_asset_server::domain::delivery::DeliveryMode::Raw,
+            )
+            .unwrap()
+            .token
     };
     let now = chrono::Utc::now();
     let checks = |token: &str, key: DebugKey, at| {

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jwt_asset_server::asset::{AccessRule, Asset, AssetPath, AssetState};
+use jwt_asset_server::domain::asset::{AccessRule, Asset, AssetPath, AssetState};
+use jwt_asset_server::domain::compiled::CompiledAsset;
+use jwt_asset_server::domain::user::{User, Username};
 use jwt_asset_server::ids::{AssetId, UserId};
 use jwt_asset_server::secret::Secret;
 use jwt_asset_server::signing::Algorithm;
-use jwt_asset_server::token::CompiledAsset;
-use jwt_asset_server::user::{User, Username};
 use reqwest::StatusCode;
 use serde_json::json;
 

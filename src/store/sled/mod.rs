@@ -1,6 +1,4 @@
-//! Storage: the `Store` trait every handler goes through, and its sled implementation.
-
-pub mod cache;
+//! The embedded backend: one sled database, one tree per record kind plus unique indexes.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,46 +8,13 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 
-use crate::asset::Asset;
-use crate::audit::AuditEvent;
-use crate::auth::{ApiKey, CredentialDigest, Session};
+use super::feed::{Change, ChangeFeed};
+use super::{SCHEMA_VERSION, Store, StoreError};
+use crate::domain::asset::Asset;
+use crate::domain::audit::AuditEvent;
+use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
-use crate::user::User;
-use cache::ReadCache;
-
-/// The schema this binary writes. Older stores are migrated forward at open; newer ones refused.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// What can go wrong in storage.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique index already holds the value (a path, a username).
-    #[error("{0}")]
-    Conflict(String),
-    /// The record changed since the caller read it.
-    #[error("the record was changed by someone else")]
-    VersionMismatch,
-    /// The record does not exist.
-    #[error("no such record")]
-    Missing,
-    /// Another process holds the data directory.
-    #[error("the data directory {0} is in use by another process (is the server running?)")]
-    Locked(String),
-    /// The store was written by a newer version of this program.
-    #[error(
-        "the data directory was written by a newer jwt-asset-server (schema {found}, this binary knows up to {SCHEMA_VERSION}); refusing to open it"
-    )]
-    TooNew {
-        /// The version found on disk.
-        found: u32,
-    },
-    /// Damaged data on disk.
-    #[error("the store is damaged: {0}")]
-    Corrupt(String),
-    /// An I/O failure (permissions, disk full …).
-    #[error("storage I/O error: {0}")]
-    Io(String),
-}
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -76,93 +41,8 @@ fn abort<T>(e: StoreError) -> Tx<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-/// Everything the server keeps. One implementation today (sled); the trait keeps handlers free of
-/// storage details so a shared database can be added for several instances.
-pub trait Store: Send + Sync + 'static {
-    /// Add a user; `Conflict` when the username (case-insensitively) is taken.
-    fn insert_user(&self, user: &User) -> Result<(), StoreError>;
-    /// Replace a user record (same id and username).
-    fn update_user(&self, user: &User) -> Result<(), StoreError>;
-    /// A user by id.
-    fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError>;
-    /// A user by username, without regard to case.
-    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
-    /// All users, by username.
-    fn users(&self) -> Result<Vec<User>, StoreError>;
-    /// Up to `limit` users in username order (case-folded) whose username starts with `prefix`,
-    /// after the username `after` when given: one page, read without scanning the others.
-    fn users_page(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<User>, StoreError>;
-    /// Whether any user exists (first start).
-    fn has_users(&self) -> Result<bool, StoreError>;
-
-    /// Store or refresh a session under its digest.
-    fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError>;
-    /// A session by digest.
-    fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError>;
-    /// End one session.
-    fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError>;
-    /// End every session of a user; returns how many ended.
-    fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError>;
-    /// Sessions of a user (digests hidden) for listing.
-    fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError>;
-
-    /// Add an API key and its digest index.
-    fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
-    /// A live (unrevoked) key by digest.
-    fn api_key_by_digest(
-        &self,
-        digest: &CredentialDigest,
-    ) -> Result<Option<Arc<ApiKey>>, StoreError>;
-    /// Record last use.
-    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
-    /// Revoke: the digest index goes at once, the record stays for the listing.
-    fn revoke_api_key(
-        &self,
-        id: &ApiKeyId,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<ApiKey, StoreError>;
-    /// All keys of a user.
-    fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError>;
-
-    /// Add an asset; `Conflict` when its path is taken by a live or trashed asset.
-    fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError>;
-    /// Replace an asset whose stored version is `expected_version`; moves the path index when the
-    /// path changed (`Conflict` when the new path is taken).
-    fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError>;
-    /// An asset by id.
-    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError>;
-    /// The asset (live or trashed) that owns a path.
-    fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError>;
-    /// All assets.
-    fn assets(&self) -> Result<Vec<Asset>, StoreError>;
-    /// Remove an asset record, its secret and its path index for good.
-    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError>;
-
-    /// Append audit events (in order).
-    fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
-    /// The newest `limit` events matching the filters, newest first.
-    fn audit_events(
-        &self,
-        actor: Option<&str>,
-        target: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
-    /// Number of stored audit events (counted once at start).
-    fn audit_len(&self) -> Result<u64, StoreError>;
-    /// Delete the oldest events, at most `n` of them (whole stored records); returns how many went.
-    fn trim_audit(&self, n: u64) -> Result<u64, StoreError>;
-
-    /// Make every write so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
-}
-
 /// The embedded store: one sled database, one tree per record kind plus unique indexes, and
-/// in-memory copies of the records the token path reads (see [`cache`]).
+/// a change published on its feed for every committed write.
 pub struct SledStore {
     db: Db,
     users: Tree,
@@ -175,13 +55,8 @@ pub struct SledStore {
     asset_paths: Tree,
     audit: Tree,
     meta: Tree,
-    user_cache: ReadCache<UserId, User>,
-    key_cache: ReadCache<CredentialDigest, ApiKey>,
-    session_cache: ReadCache<CredentialDigest, Session>,
+    feed: ChangeFeed,
 }
-
-/// Records of each kind kept in memory (about 1 KiB each at most, so a few MiB in all).
-const CACHED_RECORDS: usize = 4096;
 
 /// sled's page cache: the default (1 GiB) would let the resident set grow with the store; the
 /// token path reads from our own caches and the asset list from the catalog, so a small page
@@ -246,6 +121,28 @@ fn audit_record(key: &[u8], value: &[u8]) -> Result<Vec<AuditEvent>, StoreError>
 }
 
 impl SledStore {
+    fn publish(&self, change: Change) {
+        self.feed.publish(&change);
+    }
+
+    /// Delete the oldest events, at most `n` of them (whole stored records); returns how many went.
+    fn trim_audit(&self, n: u64) -> Result<u64, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut removed = 0;
+        for key in self.audit.iter().keys() {
+            let key = key?;
+            let len = audit_record_len(&key)?;
+            if removed + len > n {
+                break;
+            }
+            batch.remove(key);
+            removed += len;
+        }
+        self.audit.apply_batch(batch)?;
+        self.add_to_audit_count(-(removed as i64))?;
+        Ok(removed)
+    }
+
     /// Open (or create) the store in a directory, checking and migrating the schema version.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(dir)
@@ -306,9 +203,7 @@ impl SledStore {
             audit: db.open_tree("audit")?,
             meta,
             db,
-            user_cache: ReadCache::new(CACHED_RECORDS),
-            key_cache: ReadCache::new(CACHED_RECORDS),
-            session_cache: ReadCache::new(CACHED_RECORDS),
+            feed: ChangeFeed::new(),
         })
     }
 
@@ -342,7 +237,9 @@ impl Store for SledStore {
             users.insert(user.id.as_str().as_bytes(), record.as_slice())?;
             Ok(())
         })?;
-        self.user_cache.invalidate(&user.id);
+        self.publish(Change::UserChanged {
+            id: user.id.clone(),
+        });
         Ok(())
     }
 
@@ -351,17 +248,17 @@ impl Store for SledStore {
             return Err(StoreError::Missing);
         }
         self.users.insert(user.id.as_str(), encode(user)?)?;
-        self.user_cache.invalidate(&user.id);
+        self.publish(Change::UserChanged {
+            id: user.id.clone(),
+        });
         Ok(())
     }
 
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
-        self.user_cache.get_or_load(id, || {
-            self.users
-                .get(id.as_str())?
-                .map(|v| decode::<User>(&v))
-                .transpose()
-        })
+        self.users
+            .get(id.as_str())?
+            .map(|v| decode::<User>(&v).map(Arc::new))
+            .transpose()
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -417,22 +314,20 @@ impl Store for SledStore {
             index_tree.insert(index.as_slice(), &[][..])?;
             Ok(())
         })?;
-        self.session_cache.invalidate(digest);
+        self.publish(Change::SessionChanged { digest: *digest });
         Ok(())
     }
 
     fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError> {
-        self.session_cache.get_or_load(digest, || {
-            self.sessions
-                .get(digest)?
-                .map(|v| decode::<Session>(&v))
-                .transpose()
-        })
+        self.sessions
+            .get(digest)?
+            .map(|v| decode::<Session>(&v).map(Arc::new))
+            .transpose()
     }
 
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
         let old = self.sessions.remove(digest);
-        self.session_cache.invalidate(digest);
+        self.publish(Change::SessionChanged { digest: *digest });
         if let Some(old) = old? {
             let session: Session = decode(&old)?;
             self.user_sessions
@@ -457,11 +352,13 @@ impl Store for SledStore {
             }
             Ok(())
         });
-        for k in &keys {
-            if let Ok(digest) = CredentialDigest::try_from(&k[prefix.len()..]) {
-                self.session_cache.invalidate(&digest);
-            }
-        }
+        self.publish(Change::SessionsEnded {
+            user: user.clone(),
+            digests: keys
+                .iter()
+                .filter_map(|k| CredentialDigest::try_from(&k[prefix.len()..]).ok())
+                .collect(),
+        });
         ended?;
         Ok(removed)
     }
@@ -489,7 +386,9 @@ impl Store for SledStore {
             digests.insert(&key.digest[..], key.id.as_str().as_bytes())?;
             Ok(())
         })?;
-        self.key_cache.invalidate(&key.digest);
+        self.publish(Change::ApiKeyChanged {
+            digest: Some(key.digest),
+        });
         Ok(())
     }
 
@@ -497,15 +396,13 @@ impl Store for SledStore {
         &self,
         digest: &CredentialDigest,
     ) -> Result<Option<Arc<ApiKey>>, StoreError> {
-        self.key_cache
-            .get_or_load(digest, || match self.api_key_digests.get(digest)? {
-                Some(id) => {
-                    let key: Option<ApiKey> =
-                        self.api_keys.get(id)?.map(|v| decode(&v)).transpose()?;
-                    Ok(key.filter(|k| k.revoked_at.is_none()))
-                }
-                None => Ok(None),
-            })
+        match self.api_key_digests.get(digest)? {
+            Some(id) => {
+                let key: Option<ApiKey> = self.api_keys.get(id)?.map(|v| decode(&v)).transpose()?;
+                Ok(key.filter(|k| k.revoked_at.is_none()).map(Arc::new))
+            }
+            None => Ok(None),
+        }
     }
 
     fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -524,7 +421,9 @@ impl Store for SledStore {
                 _ => Ok(()),
             }
         });
-        self.key_cache.invalidate(&key.digest);
+        self.publish(Change::ApiKeyChanged {
+            digest: Some(key.digest),
+        });
         result?;
         Ok(())
     }
@@ -549,11 +448,10 @@ impl Store for SledStore {
             )?;
             Ok(key)
         });
-        match &revoked {
-            Ok(key) => self.key_cache.invalidate(&key.digest),
-            // The digest is only known from the record: forget every cached key.
-            Err(_) => self.key_cache.clear(),
-        }
+        // On failure the digest is only known from the record: every cached key is forgotten.
+        self.publish(Change::ApiKeyChanged {
+            digest: revoked.as_ref().ok().map(|key| key.digest),
+        });
         Ok(revoked?)
     }
 
@@ -577,13 +475,17 @@ impl Store for SledStore {
             assets.insert(asset.id.as_str().as_bytes(), record.as_slice())?;
             Ok(())
         })?;
+        self.publish(Change::AssetChanged {
+            asset: Arc::new(asset.clone()),
+            old_path: None,
+        });
         Ok(())
     }
 
     fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
         let record = encode(asset)?;
         let id = asset.id.as_str();
-        (&self.assets, &self.asset_paths).transaction(
+        let old_path = (&self.assets, &self.asset_paths).transaction(
             |(assets, paths): &(TransactionalTree, TransactionalTree)| {
                 let Some(old) = assets.get(id)? else {
                     return abort(StoreError::Missing);
@@ -603,9 +505,13 @@ impl Store for SledStore {
                     paths.insert(asset.path.as_str(), id.as_bytes())?;
                 }
                 assets.insert(id.as_bytes(), record.as_slice())?;
-                Ok(())
+                Ok((old.path != asset.path).then_some(old.path))
             },
         )?;
+        self.publish(Change::AssetChanged {
+            asset: Arc::new(asset.clone()),
+            old_path,
+        });
         Ok(())
     }
 
@@ -628,15 +534,23 @@ impl Store for SledStore {
     }
 
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
-        (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
+        let path = (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
             let Some(old) = assets.remove(id.as_str())? else {
                 return abort(StoreError::Missing);
             };
             let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
             paths.remove(old.path.as_str())?;
-            Ok(())
+            Ok(old.path)
         })?;
+        self.publish(Change::AssetPurged {
+            id: id.clone(),
+            path,
+        });
         Ok(())
+    }
+
+    fn changes(&self) -> &ChangeFeed {
+        &self.feed
     }
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
@@ -687,21 +601,13 @@ impl Store for SledStore {
         Ok(n)
     }
 
-    fn trim_audit(&self, n: u64) -> Result<u64, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for key in self.audit.iter().keys() {
-            let key = key?;
-            let len = audit_record_len(&key)?;
-            if removed + len > n {
-                break;
-            }
-            batch.remove(key);
-            removed += len;
+    fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError> {
+        // Whole records go, and only once the log is 1 % (and at least one record) over `keep`.
+        let count = self.audit_len()?;
+        if count <= keep + keep / 100 + AUDIT_RECORD_EVENTS as u64 {
+            return Ok(0);
         }
-        self.audit.apply_batch(batch)?;
-        self.add_to_audit_count(-(removed as i64))?;
-        Ok(removed)
+        self.trim_audit(count - keep)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::domain::FieldError;
 use crate::ids::UserId;
 
 /// A username: 1–64 characters of `a-z A-Z 0-9 . _ -`, starting with a letter or digit.
@@ -145,7 +145,7 @@ impl User {
 
 /// Hash a password with argon2id (CPU-heavy: call on a blocking thread).
 pub fn hash_password(password: &str) -> Result<String, String> {
-    crate::password::hash(password.as_bytes())
+    crate::domain::password::hash(password.as_bytes())
 }
 
 /// Verify a password against a PHC string (CPU-heavy: call on the password pool or a blocking
@@ -156,10 +156,10 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let dummy =
         DUMMY.get_or_init(|| hash_password("dummy password for timing").unwrap_or_default());
     match hash {
-        Some(h) if crate::password::verify(password.as_bytes(), h) => true,
+        Some(h) if crate::domain::password::verify(password.as_bytes(), h) => true,
         Some(_) => false,
         None => {
-            let _ = crate::password::verify(password.as_bytes(), dummy);
+            let _ = crate::domain::password::verify(password.as_bytes(), dummy);
             false
         }
     }

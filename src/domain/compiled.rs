@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::asset::{Asset, NBF_SKEW_SECONDS};
+use crate::domain::asset::{Asset, NBF_SKEW_SECONDS};
+use crate::domain::user::User;
 use crate::ids::random_token;
 use crate::keywords::{AssetFacts, PayloadTemplate, RenderContext, RenderError, UserFacts};
 use crate::signing::{SignError, Signer};
-use crate::user::User;
 
 /// Claims the server sets itself whatever the template says.
 pub const ALWAYS_SERVER_CLAIMS: &[&str] = &["iat", "exp"];
@@ -232,11 +232,11 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::asset::{AccessRule, AssetPath, AssetState};
+    use crate::domain::asset::{AccessRule, AssetPath, AssetState};
+    use crate::domain::user::Username;
     use crate::ids::{AssetId, UserId};
     use crate::secret::Secret;
     use crate::signing::Algorithm;
-    use crate::user::Username;
 
     fn alice() -> User {
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
@@ -386,7 +386,10 @@ mod tests {
     #[test]
     fn asymmetric_tokens_carry_the_active_kid() {
         let mut a = asset(Algorithm::ES256, b"", r#"{"sub": "x"}"#);
-        a.keys = vec![crate::keys::KeyPair::generate(crate::keys::KeyType::P256, clock()).unwrap()];
+        a.keys = vec![
+            crate::signing::keys::KeyPair::generate(crate::signing::keys::KeyType::P256, clock())
+                .unwrap(),
+        ];
         let kid = a.keys[0].kid.clone();
         let issued = CompiledAsset::new(a)
             .issue(&alice(), clock(), None)

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 /// The name of the hidden field carrying the token when none is configured.
 pub const DEFAULT_FORM_FIELD: &str = "jwt";

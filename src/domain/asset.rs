@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::domain::FieldError;
+use crate::domain::preset::Preset;
+use crate::domain::user::User;
 use crate::ids::AssetId;
-use crate::keys::KeyPair;
-use crate::presets::Preset;
 use crate::secret::Secret;
 use crate::signing::Algorithm;
-use crate::user::User;
+use crate::signing::keys::KeyPair;
 
 /// Longest accepted asset path, in bytes.
 pub const MAX_PATH_BYTES: usize = 255;
@@ -126,7 +126,7 @@ impl AccessRule {
     }
 }
 
-pub use crate::delivery::Delivery;
+pub use crate::domain::delivery::Delivery;
 
 /// Longest accepted list of CORS origins.
 pub const MAX_CORS_ORIGINS: usize = 32;
@@ -188,6 +188,16 @@ pub enum AssetState {
         /// Username of who trashed it.
         by: String,
     },
+}
+
+/// Whether an asset is live or trashed, without the details (lists, filters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// Answers on its path.
+    Live,
+    /// In the trash.
+    Trashed,
 }
 
 /// A stored asset.
@@ -368,7 +378,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::keys::KeyType;
+    use crate::signing::keys::KeyType;
 
     fn record_json() -> serde_json::Value {
         serde_json::json!({

@@ -3,139 +3,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, crypto};
-use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeyPair, KeyType, PrivateKey, PublicKey};
+pub mod algorithm;
+pub mod keys;
+
+pub use algorithm::{Algorithm, KeyType};
+
 use crate::secret::Secret;
-
-/// The signature algorithms an asset can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Algorithm {
-    /// HMAC with SHA-256 (the default, and what the CMS JWT asset supports).
-    #[default]
-    HS256,
-    /// HMAC with SHA-384.
-    HS384,
-    /// HMAC with SHA-512.
-    HS512,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    RS384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    RS512,
-    /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, 32-byte salt).
-    PS256,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-    /// ECDSA P-384 with SHA-384.
-    ES384,
-    /// EdDSA with Ed25519.
-    EdDSA,
-}
-
-impl Algorithm {
-    /// Every algorithm, in the order forms and messages list them.
-    pub const ALL: [Algorithm; 10] = [
-        Algorithm::HS256,
-        Algorithm::HS384,
-        Algorithm::HS512,
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
-
-    /// Parse the JOSE name (`HS256` …), as sent by the API.
-    pub fn parse(s: &str) -> Option<Algorithm> {
-        Algorithm::ALL.into_iter().find(|a| a.name() == s)
-    }
-
-    /// The JOSE name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::HS256 => "HS256",
-            Algorithm::HS384 => "HS384",
-            Algorithm::HS512 => "HS512",
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::EdDSA => "EdDSA",
-        }
-    }
-
-    /// Whether this is an HMAC (shared secret) algorithm.
-    pub fn is_hmac(self) -> bool {
-        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-    }
-
-    /// Whether keys of `key_type` sign with this algorithm.
-    pub fn accepts(self, key_type: KeyType) -> bool {
-        match self {
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
-                key_type.is_rsa()
-            }
-            Algorithm::ES256 => key_type == KeyType::P256,
-            Algorithm::ES384 => key_type == KeyType::P384,
-            Algorithm::EdDSA => key_type == KeyType::Ed25519,
-            _ => false,
-        }
-    }
-
-    /// The key type generated when none is chosen (`None` for HMAC).
-    pub fn natural_key_type(self) -> Option<KeyType> {
-        match self {
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
-                Some(KeyType::Rsa2048)
-            }
-            Algorithm::ES256 => Some(KeyType::P256),
-            Algorithm::ES384 => Some(KeyType::P384),
-            Algorithm::EdDSA => Some(KeyType::Ed25519),
-            _ => None,
-        }
-    }
-
-    /// The key types this algorithm accepts, as text for messages.
-    pub fn key_types_text(self) -> String {
-        let names: Vec<&str> = KeyType::ALL
-            .into_iter()
-            .filter(|k| self.accepts(*k))
-            .map(KeyType::name)
-            .collect();
-        names.join(", ")
-    }
-
-    /// The smallest secret (bytes) that is as strong as the hash: RFC 7518 §3.2 (0 for the
-    /// asymmetric algorithms, which take no secret).
-    pub fn min_secret_bytes(self) -> usize {
-        match self {
-            Algorithm::HS256 => 32,
-            Algorithm::HS384 => 48,
-            Algorithm::HS512 => 64,
-            _ => 0,
-        }
-    }
-
-    fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
-            Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
-            _ => jsonwebtoken::Algorithm::HS256,
-        }
-    }
-}
-
-impl std::fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use keys::{KeyPair, PrivateKey, PublicKey};
 
 /// A signing failure (a broken key; never expected for HMAC).
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +177,23 @@ pub fn verify_hmac(algorithm: Algorithm, secret: &[u8], message: &[u8], signatur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The token was signed by Python's `cryptography` with the same key over the same input
+    // (Ed25519 is deterministic).
+    #[test]
+    fn an_ed25519_signature_matches_the_independent_one_byte_for_byte() {
+        let pair = KeyPair::import_pem(
+            include_str!("../../tests/fixtures/keys/ed25519.pem"),
+            chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
+        .unwrap();
+        let signer = Signer::asymmetric(Algorithm::EdDSA, &pair).unwrap();
+        let token = signer.sign(r#"{"sub":"alice","iat":1700000000}"#).unwrap();
+        assert_eq!(
+            token,
+            "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImJBNjQ5UG9BQ0Fxd1NvX29YeDN5LWlpM3FDenF2UTgyTXNva0kxMFAxVzgifQ.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.AEoQ6z3MB5ZL6sK8xZWVYYPFZMaRLlGkdm3HPg6uAf0G5fzJUnqriK5W-lDYesT4wJYfYTXj254jcg6rX0vTDw"
+        );
+    }
 
     #[test]
     fn a_fixed_secret_and_claims_give_the_openssl_computed_token() {

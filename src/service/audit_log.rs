@@ -5,46 +5,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use crate::store::{AUDIT_RECORD_EVENTS, Store};
-
-/// One thing that happened: a token issued or refused, an administrative change.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AuditEvent {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Username of who did it (`-` when unknown).
-    pub actor: String,
-    /// What: `token.issue`, `asset.create`, `asset.trash`, `user.disable`, `apikey.revoke` …
-    pub action: String,
-    /// What it was done to: an asset path, a username, a key prefix.
-    pub target: String,
-    /// `ok`, `forbidden`, `config_error`, `error`.
-    pub outcome: String,
-    /// The token's `jti`, for issued tokens that have one (never the token).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-    /// More about it, e.g. whom a preview was for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-impl AuditEvent {
-    /// A successful administrative action.
-    pub fn admin(actor: &str, action: &str, target: &str) -> Self {
-        AuditEvent {
-            at: Utc::now(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            outcome: "ok".to_owned(),
-            jti: None,
-            detail: None,
-        }
-    }
-}
+use crate::domain::audit::AuditEvent;
+use crate::store::Store;
 
 /// Hands events to a background writer. Recording never blocks a request and never wakes the
 /// writer: it appends to a buffer under a short lock, and the writer takes the whole buffer every
@@ -168,11 +130,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
-    // Counted here rather than before start-up completes: it reads the whole audit tree.
-    let mut count = store.audit_len().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "could not count the audit events; retention starts from zero");
-        0
-    });
     loop {
         let mut p = lock(&shared.state);
         let deadline = Instant::now() + BATCH_WAIT;
@@ -192,19 +149,11 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
         drop(p);
 
         if !batch.is_empty() {
-            match store.append_audit(&batch) {
-                Ok(()) => count += batch.len() as u64,
-                Err(e) => {
-                    tracing::error!(error = %e, events = batch.len(), "could not write audit events")
-                }
+            if let Err(e) = store.append_audit(&batch) {
+                tracing::error!(error = %e, events = batch.len(), "could not write audit events")
             }
-        }
-        // Retention is a bound, not an exact count: once the log is 1 % (and at least one stored
-        // record) over it, the oldest whole records go, never taking it below `retention`.
-        if count > retention + retention / 100 + AUDIT_RECORD_EVENTS as u64 {
-            match store.trim_audit(count - retention) {
-                Ok(removed) => count = count.saturating_sub(removed),
-                Err(e) => tracing::error!(error = %e, "could not trim the audit log"),
+            if let Err(e) = store.keep_newest_audit(retention) {
+                tracing::error!(error = %e, "could not trim the audit log");
             }
         }
 
@@ -231,7 +180,7 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SledStore;
+    use crate::store::sled::{AUDIT_RECORD_EVENTS, SledStore};
 
     #[test]
     fn retention_keeps_the_newest_events_and_bounds_the_rest() {

@@ -1,0 +1,16 @@
+//! The domain: records and the rules about them (assets, users, credentials, delivery, presets,
+//! audit events, the compiled asset, field errors). No I/O, no HTTP, no storage.
+
+pub mod asset;
+pub mod asset_input;
+pub mod audit;
+pub mod compiled;
+pub mod credentials;
+pub mod delivery;
+pub mod field;
+pub mod password;
+pub mod preset;
+pub mod presets;
+pub mod user;
+
+pub use field::FieldError;

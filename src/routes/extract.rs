@@ -1,0 +1,67 @@
+//! Who is asking: the one place that reads a Bearer API key or a session cookie off a request.
+//! Handlers ask for a [`Requester`] (anyone signed in) instead of reading headers themselves.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+
+use crate::domain::credentials::{SESSION_COOKIE, Session};
+use crate::domain::user::User;
+use crate::error::AppError;
+use crate::service::Service;
+
+/// The credential a request carries, before it is checked.
+pub enum Credential<'r> {
+    /// `Authorization: Bearer <key>` (present means used: no fallback to the cookie).
+    ApiKey(&'r str),
+    /// The session cookie's value.
+    Session(String),
+}
+
+impl<'r> Credential<'r> {
+    /// The request's credential: the `Authorization` header when present, else the session
+    /// cookie. A non-Bearer `Authorization` is refused rather than ignored.
+    pub fn of(req: &'r HttpRequest) -> Result<Credential<'r>, AppError> {
+        if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+            return value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|key| Credential::ApiKey(key.trim()))
+                .ok_or_else(|| {
+                    AppError::Forbidden("Authorization is not a Bearer API key".into())
+                });
+        }
+        req.cookie(SESSION_COOKIE)
+            .map(|c| Credential::Session(c.value().to_owned()))
+            .ok_or_else(|| AppError::Forbidden("not signed in".into()))
+    }
+}
+
+/// A signed-in requester: the user, and their session when they came with the cookie.
+pub struct Requester {
+    /// The user.
+    pub user: Arc<User>,
+    /// The session, for cookie requests (its CSRF token guards state-changing calls).
+    pub session: Option<Arc<Session>>,
+}
+
+impl Requester {
+    /// Check the request's credential against the service.
+    pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<Requester, AppError> {
+        match Credential::of(req)? {
+            Credential::ApiKey(key) => Ok(Requester {
+                user: service.authenticate_api_key(key)?,
+                session: None,
+            }),
+            Credential::Session(id) => {
+                let (user, session) = service.authenticate_session(&id)?;
+                Ok(Requester {
+                    user,
+                    session: Some(session),
+                })
+            }
+        }
+    }
+}

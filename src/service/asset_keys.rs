@@ -1,0 +1,156 @@
+//! Signing keys of assets: rotation, the next HMAC secret, public keys and the JWKS.
+
+use chrono::{DateTime, Utc};
+
+use super::assets::{generated_secret, secret_is_weak, weak_secret_error};
+use super::state::Service;
+use super::views::{AssetView, NextSecretInput, SavedAsset};
+use crate::error::AppError;
+use crate::secret::Secret;
+use crate::signing::keys::{KeyPair, KeyType};
+
+impl Service {
+    /// Rotate an asymmetric asset's key: a new key of the same type becomes active, the
+    /// previous one is retired and stays published until its tokens have expired. 409 for HMAC.
+    pub fn rotate_key(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+        let (asset, ()) = self.modify_asset(actor, id, "asset.rotate", |a, now| {
+            if a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets have no key pair to rotate; schedule a next secret instead",
+                    a.algorithm.name()
+                )));
+            }
+            let key_type = a
+                .active_key()
+                .map(|k| k.key_type)
+                .or_else(|| a.algorithm.natural_key_type())
+                .unwrap_or(KeyType::Rsa2048);
+            let pair = KeyPair::generate(key_type, now)
+                .map_err(|e| AppError::Unexpected(e.to_string()))?;
+            if let Some(active) = a.keys.last_mut() {
+                active.retired_at = Some(now);
+            }
+            a.keys.push(pair);
+            Ok(())
+        })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// Schedule the next HMAC secret: tokens are signed with it from `switch_at` on (a time in
+    /// the past switches at once). 409 for asymmetric assets.
+    pub fn set_next_secret(
+        &self,
+        actor: &str,
+        id: &str,
+        input: NextSecretInput,
+    ) -> Result<SavedAsset, AppError> {
+        let switch_at = DateTime::parse_from_rfc3339(input.switch_at.trim())
+            .map_err(|e| {
+                AppError::invalid(
+                    "switch_at",
+                    format!("must be an RFC 3339 time such as 2026-05-01T12:00:00Z ({e})"),
+                )
+            })?
+            .with_timezone(&Utc);
+        let given = input
+            .secret
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .filter(|s| !s.is_empty());
+        let (secret, generated) = match (input.generate_secret, given) {
+            (true, Some(_)) => {
+                return Err(AppError::invalid(
+                    "secret",
+                    "give a secret or ask for one to be generated, not both",
+                ));
+            }
+            (true, None) => {
+                let (secret, text) = generated_secret();
+                (secret, Some(text))
+            }
+            (false, Some(text)) => (Secret::new(text.into_bytes()), None),
+            (false, None) => {
+                return Err(AppError::invalid(
+                    "secret",
+                    "is required (or set generate_secret to have one made)",
+                ));
+            }
+        };
+        let (asset, ()) = self.modify_asset(actor, id, "asset.next_secret", |a, now| {
+            if !a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets sign with a key pair; rotate the key instead",
+                    a.algorithm.name()
+                )));
+            }
+            if secret.len() < a.algorithm.min_secret_bytes() && !input.accept_weak_secret {
+                return Err(weak_secret_error("secret", secret.len(), a.algorithm));
+            }
+            a.next_secret = Some(secret);
+            a.next_secret_at = Some(switch_at);
+            if input.accept_weak_secret && secret_is_weak(a) {
+                a.weak_secret_accepted = true;
+            }
+            a.settle(now);
+            Ok(())
+        })?;
+        Ok(SavedAsset {
+            asset: AssetView::from(&asset),
+            generated_secret: generated,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Cancel a pending secret switch (nothing happens when none is pending).
+    pub fn cancel_next_secret(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+        let (asset, ()) = self.modify_asset(actor, id, "asset.next_secret_cancel", |a, _| {
+            if !a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets have no secret",
+                    a.algorithm.name()
+                )));
+            }
+            a.next_secret = None;
+            a.next_secret_at = None;
+            Ok(())
+        })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// The active public key of an asymmetric asset, SPKI PEM (404 for HMAC).
+    pub fn public_key_pem(&self, id: &str) -> Result<String, AppError> {
+        let asset = self.asset_record(id)?;
+        asset
+            .active_key()
+            .map(|k| k.public_key_pem.clone())
+            .ok_or(AppError::NotFound)
+    }
+
+    /// `{"keys": […]}`: the published public keys of every live asymmetric asset at `now`.
+    pub fn jwks(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let published = self.registry.published();
+        let keys: Vec<serde_json::Value> = published
+            .values()
+            .flat_map(|c| {
+                c.asset
+                    .published_keys(now)
+                    .into_iter()
+                    .map(|k| k.jwk(c.asset.algorithm))
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The published keys of the live asymmetric asset at `asset_path`; `None` when there is no
+    /// such asset (missing, trashed or HMAC).
+    pub fn asset_jwks(&self, asset_path: &str, now: DateTime<Utc>) -> Option<serde_json::Value> {
+        let c = self.registry.published_at(asset_path)?;
+        let keys: Vec<serde_json::Value> = c
+            .asset
+            .published_keys(now)
+            .into_iter()
+            .map(|k| k.jwk(c.asset.algorithm))
+            .collect();
+        Some(serde_json::json!({ "keys": keys }))
+    }
+}

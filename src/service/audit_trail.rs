@@ -1,0 +1,20 @@
+//! Reading the audit trail.
+
+use super::state::Service;
+use crate::domain::audit::AuditEvent;
+use crate::error::AppError;
+
+impl Service {
+    /// Recent audit events, newest first (waits for queued events to be written).
+    pub fn audit_events(
+        &self,
+        actor: Option<&str>,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, AppError> {
+        self.audit.flush();
+        Ok(self
+            .store
+            .audit_events(actor, target, limit.clamp(1, 1000))?)
+    }
+}

@@ -1,0 +1,102 @@
+//! The admin preview: a token rendered for a chosen user, with what the preset would refuse.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+
+use super::state::Service;
+use super::views::Preview;
+use crate::domain::audit::AuditEvent;
+use crate::domain::compiled::{CompiledAsset, TokenError};
+use crate::error::{AppError, FieldError};
+
+impl Service {
+    /// What the asset's preset warns about now (the `warnings` of its last save); empty without
+    /// a preset. Not audited: it reads nothing a user sees in a token.
+    pub fn preset_warnings(&self, id: &str) -> Result<Vec<String>, AppError> {
+        let a = self.asset_record(id)?;
+        let Some(preset) = a.preset else {
+            return Ok(Vec::new());
+        };
+        let template = crate::keywords::PayloadTemplate::compile(&a.template).map_err(|e| {
+            AppError::Invalid(FieldError::at("template", e.message, e.line, e.column))
+        })?;
+        Ok(match preset.check(&a, &template) {
+            Ok(found) => found,
+            Err(e) => vec![format!("preset {preset}: {}", e.message)],
+        })
+    }
+
+    /// What `as_user` would receive from the asset now, with warnings; audited.
+    pub fn preview(&self, actor: &str, id: &str, as_user: &str) -> Result<Preview, AppError> {
+        let asset = self.asset_record(id)?;
+        let user = self.user_named(as_user)?;
+        let compiled = CompiledAsset::new(asset);
+        let mut warnings = Vec::new();
+        let a = &compiled.asset;
+        if !a.is_live() {
+            warnings.push("the asset is in the trash: its path answers 404".to_owned());
+        }
+        if a.expiry_seconds.is_none() {
+            warnings.push(
+                "tokens never expire (no exp claim); 5 to 15 minutes is recommended".to_owned(),
+            );
+        }
+        let now = Utc::now();
+        let secret = a.secret_at(now);
+        if a.algorithm.is_hmac() && secret.len() < a.algorithm.min_secret_bytes() {
+            warnings.push(format!(
+                "the secret is {} bytes, shorter than the {} bytes {} needs (accepted as supplied by a third party)",
+                secret.len(),
+                a.algorithm.min_secret_bytes(),
+                a.algorithm.name()
+            ));
+        }
+        for claim in compiled.overridden_claims() {
+            warnings.push(format!(
+                "the template sets \"{claim}\", which the server overrides"
+            ));
+        }
+        if let (Some(preset), Ok(template)) = (
+            a.preset,
+            crate::keywords::PayloadTemplate::compile(&a.template),
+        ) {
+            match preset.check(a, &template) {
+                Ok(found) => warnings.extend(found),
+                Err(e) => warnings.push(format!("preset {preset}: {e}")),
+            }
+        }
+        if user.disabled {
+            warnings.push(format!("{} is disabled and would get 403", user.username));
+        } else if !a.can_read(&user) {
+            warnings.push(format!(
+                "{} is not allowed by the read rule and would get 403",
+                user.username
+            ));
+        }
+        self.audit.record(AuditEvent {
+            detail: Some(format!("as {}", user.username)),
+            ..AuditEvent::admin(actor, "asset.preview", a.path.as_str())
+        });
+        let issued = compiled.issue(&user, now, None).map_err(|e| match e {
+            TokenError::Render(r) => {
+                AppError::Render(FieldError::at("template", r.message, r.line, r.column))
+            }
+            other => AppError::Config(other.to_string()),
+        })?;
+        let header_b64 = issued.token.split('.').next().unwrap_or_default();
+        let header = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null);
+        let claims = serde_json::from_str(&issued.claims_json)
+            .map_err(|e| AppError::Unexpected(e.to_string()))?;
+        Ok(Preview {
+            token: issued.token,
+            header,
+            claims,
+            warnings,
+        })
+    }
+}

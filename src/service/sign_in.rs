@@ -1,0 +1,190 @@
+//! Who is asking: API keys, sessions, sign-in with a password (throttled) and sign-out.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::state::{LOGIN_WINDOW, MAX_LOGIN_FAILURES, Service, TOUCH_INTERVAL_SECONDS};
+use super::views::SignedIn;
+use crate::domain::audit::AuditEvent;
+use crate::domain::credentials::{
+    API_KEY_PREFIX, ApiKey, Session, digest, digests_equal, new_session_id,
+};
+use crate::domain::user::{User, Username};
+use crate::error::AppError;
+use crate::ids::random_token;
+use crate::secret::SecretString;
+
+impl Service {
+    /// The user behind an API key (`Authorization: Bearer …`).
+    pub fn authenticate_api_key(&self, key: &str) -> Result<Arc<User>, AppError> {
+        let denied = || AppError::Forbidden("unknown, revoked or malformed API key".into());
+        if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
+            return Err(denied());
+        }
+        let d = digest(key);
+        let record = self.store.api_key_by_digest(&d)?.ok_or_else(denied)?;
+        if !digests_equal(&record.digest, &d) {
+            return Err(denied());
+        }
+        let user = self.store.user(&record.user_id)?.ok_or_else(denied)?;
+        if user.disabled {
+            return Err(AppError::Forbidden(format!(
+                "user {} is disabled",
+                user.username
+            )));
+        }
+        let now = Utc::now();
+        if record
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECONDS)
+        {
+            let mut touched = ApiKey::clone(&record);
+            touched.last_used_at = Some(now);
+            self.store.update_api_key(&touched)?;
+        }
+        Ok(user)
+    }
+
+    /// The user and session behind a session cookie value.
+    pub fn authenticate_session(
+        &self,
+        session_id: &str,
+    ) -> Result<(Arc<User>, Arc<Session>), AppError> {
+        let denied = || AppError::Forbidden("no valid session".into());
+        if session_id.is_empty() || session_id.len() > 128 {
+            return Err(denied());
+        }
+        let d = digest(session_id);
+        let session = self.store.session(&d)?.ok_or_else(denied)?;
+        let now = Utc::now();
+        if !session.is_current(now, self.sessions.idle_seconds, self.sessions.max_seconds) {
+            self.store.remove_session(&d)?;
+            return Err(AppError::Forbidden("session expired".into()));
+        }
+        let user = self.store.user(&session.user_id)?.ok_or_else(denied)?;
+        if user.disabled {
+            return Err(AppError::Forbidden(format!(
+                "user {} is disabled",
+                user.username
+            )));
+        }
+        if (now - session.last_seen).num_seconds() >= TOUCH_INTERVAL_SECONDS {
+            let mut touched = Session::clone(&session);
+            touched.last_seen = now;
+            self.store.put_session(&d, &touched)?;
+        }
+        Ok((user, session))
+    }
+
+    /// Check a username and password (on the blocking pool, a bounded number at once) and open a
+    /// new session. Unknown user, wrong password and disabled user fail identically.
+    pub async fn login(
+        self: &Arc<Self>,
+        username: &str,
+        password: SecretString,
+        previous_session: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        let throttle_key: String = username.to_ascii_lowercase().chars().take(64).collect();
+        if let Some(retry) = self.login_throttled(&throttle_key) {
+            return Err(AppError::Throttled(retry));
+        }
+        let user = match Username::parse(username) {
+            Ok(name) => self.store.user_by_username(name.as_str())?,
+            Err(_) => None,
+        };
+        let hash = user
+            .as_ref()
+            .filter(|u| !u.disabled)
+            .and_then(|u| u.password_hash.clone());
+        let ok = self
+            .passwords
+            .run(move || crate::domain::user::verify_password(password.expose(), hash.as_deref()))
+            .await
+            .map_err(|e| match e {
+                super::password_pool::PoolError::Busy => AppError::Throttled(1),
+                super::password_pool::PoolError::Stopped => AppError::Unexpected(e.to_string()),
+            })?;
+        let user = match user {
+            Some(u) if ok && !u.disabled => u,
+            _ => {
+                self.note_login_failure(&throttle_key);
+                self.audit.record(AuditEvent {
+                    outcome: "forbidden".into(),
+                    ..AuditEvent::admin(username, "session.login", username)
+                });
+                return Err(AppError::Forbidden("wrong username or password".into()));
+            }
+        };
+        self.login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&throttle_key);
+        if let Some(old) = previous_session {
+            self.store.remove_session(&digest(old))?;
+        }
+        let session_id = new_session_id();
+        let now = Utc::now();
+        let session = Session {
+            user_id: user.id.clone(),
+            created_at: now,
+            last_seen: now,
+            csrf_token: random_token::<32>(),
+        };
+        self.store.put_session(&digest(&session_id), &session)?;
+        self.store.flush()?;
+        self.audit.record(AuditEvent::admin(
+            user.username.as_str(),
+            "session.login",
+            user.username.as_str(),
+        ));
+        Ok(SignedIn { session_id, user })
+    }
+
+    /// Seconds until sign-in for this (case-folded) username is allowed again, if it is throttled.
+    pub(super) fn login_throttled(&self, key: &str) -> Option<u64> {
+        let failures = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (count, since) = failures.get(key)?;
+        let elapsed = since.elapsed();
+        (*count >= MAX_LOGIN_FAILURES && elapsed < LOGIN_WINDOW)
+            .then(|| (LOGIN_WINDOW - elapsed).as_secs().max(1))
+    }
+
+    pub(super) fn note_login_failure(&self, key: &str) {
+        let mut failures = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if failures.len() > 100_000 {
+            // Bound the memory a flood of made-up names can take: forget expired windows.
+            failures.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
+        }
+        let entry = failures
+            .entry(key.to_owned())
+            .or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= LOGIN_WINDOW {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// End a session.
+    pub fn logout(&self, session_id: &str) -> Result<(), AppError> {
+        let d = digest(session_id);
+        if let Some(s) = self.store.session(&d)? {
+            self.store.remove_session(&d)?;
+            self.store.flush()?;
+            if let Some(u) = self.store.user(&s.user_id)? {
+                self.audit.record(AuditEvent::admin(
+                    u.username.as_str(),
+                    "session.logout",
+                    u.username.as_str(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! The cached layer: wraps any backend and keeps in memory the records every token request
+//! reads (users, sessions, API keys by digest), forgetting each one when the backend publishes a
+//! change to it. Everything else goes straight through.
+
+use std::sync::Arc;
+
+use super::cache::ReadCache;
+use super::feed::{Change, ChangeFeed};
+use super::{Store, StoreError};
+use crate::domain::asset::Asset;
+use crate::domain::audit::AuditEvent;
+use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::user::User;
+use crate::ids::{ApiKeyId, AssetId, UserId};
+
+/// Records of each kind kept in memory (about 1 KiB each at most, so a few MiB in all).
+pub const CACHED_RECORDS: usize = 4096;
+
+struct Caches {
+    users: ReadCache<UserId, User>,
+    keys: ReadCache<CredentialDigest, ApiKey>,
+    sessions: ReadCache<CredentialDigest, Session>,
+}
+
+impl Caches {
+    fn forget(&self, change: &Change) {
+        match change {
+            Change::UserChanged { id } => self.users.invalidate(id),
+            Change::SessionChanged { digest } => self.sessions.invalidate(digest),
+            Change::SessionsEnded { digests, .. } => {
+                for digest in digests {
+                    self.sessions.invalidate(digest);
+                }
+            }
+            Change::ApiKeyChanged {
+                digest: Some(digest),
+            } => self.keys.invalidate(digest),
+            Change::ApiKeyChanged { digest: None } => self.keys.clear(),
+            Change::AssetChanged { .. } | Change::AssetPurged { .. } => {}
+        }
+    }
+}
+
+/// A backend with the token path's records cached in front of it.
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    caches: Arc<Caches>,
+}
+
+impl CachedStore {
+    /// Wrap `inner`, subscribing to its changes.
+    pub fn new(inner: Arc<dyn Store>) -> CachedStore {
+        let caches = Arc::new(Caches {
+            users: ReadCache::new(CACHED_RECORDS),
+            keys: ReadCache::new(CACHED_RECORDS),
+            sessions: ReadCache::new(CACHED_RECORDS),
+        });
+        let subscriber = caches.clone();
+        inner
+            .changes()
+            .subscribe(move |change| subscriber.forget(change));
+        CachedStore { inner, caches }
+    }
+}
+
+impl Store for CachedStore {
+    fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        self.inner.insert_user(user)
+    }
+    fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.inner.update_user(user)
+    }
+    fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
+        self.caches.users.get_or_load(id, || self.inner.user(id))
+    }
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_username(username)
+    }
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.inner.users()
+    }
+    fn users_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        self.inner.users_page(prefix, after, limit)
+    }
+    fn has_users(&self) -> Result<bool, StoreError> {
+        self.inner.has_users()
+    }
+    fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError> {
+        self.inner.put_session(digest, session)
+    }
+    fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        self.caches
+            .sessions
+            .get_or_load(digest, || self.inner.session(digest))
+    }
+    fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
+        self.inner.remove_session(digest)
+    }
+    fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.inner.remove_user_sessions(user)
+    }
+    fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        self.inner.user_sessions(user)
+    }
+    fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.inner.insert_api_key(key)
+    }
+    fn api_key_by_digest(
+        &self,
+        digest: &CredentialDigest,
+    ) -> Result<Option<Arc<ApiKey>>, StoreError> {
+        self.caches
+            .keys
+            .get_or_load(digest, || self.inner.api_key_by_digest(digest))
+    }
+    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.inner.update_api_key(key)
+    }
+    fn revoke_api_key(
+        &self,
+        id: &ApiKeyId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ApiKey, StoreError> {
+        self.inner.revoke_api_key(id, at)
+    }
+    fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
+        self.inner.api_keys(user)
+    }
+    fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError> {
+        self.inner.insert_asset(asset)
+    }
+    fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
+        self.inner.replace_asset(asset, expected_version)
+    }
+    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError> {
+        self.inner.asset(id)
+    }
+    fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError> {
+        self.inner.asset_by_path(path)
+    }
+    fn assets(&self) -> Result<Vec<Asset>, StoreError> {
+        self.inner.assets()
+    }
+    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
+        self.inner.delete_asset(id)
+    }
+    fn changes(&self) -> &ChangeFeed {
+        self.inner.changes()
+    }
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.inner.append_audit(events)
+    }
+    fn audit_events(
+        &self,
+        actor: Option<&str>,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.audit_events(actor, target, limit)
+    }
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        self.inner.audit_len()
+    }
+    fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError> {
+        self.inner.keep_newest_audit(keep)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+}

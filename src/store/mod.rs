@@ -1,0 +1,139 @@
+//! Storage: the `Store` contract every write and read goes through, and its backends.
+
+pub mod cache;
+pub mod cached;
+pub mod feed;
+pub mod sled;
+
+use std::sync::Arc;
+
+use crate::domain::asset::Asset;
+use crate::domain::audit::AuditEvent;
+use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::user::User;
+use crate::ids::{ApiKeyId, AssetId, UserId};
+
+pub use feed::{Change, ChangeFeed};
+
+/// The schema this binary writes. Older stores are migrated forward at open; newer ones refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index already holds the value (a path, a username).
+    #[error("{0}")]
+    Conflict(String),
+    /// The record changed since the caller read it.
+    #[error("the record was changed by someone else")]
+    VersionMismatch,
+    /// The record does not exist.
+    #[error("no such record")]
+    Missing,
+    /// Another process holds the data directory.
+    #[error("the data directory {0} is in use by another process (is the server running?)")]
+    Locked(String),
+    /// The store was written by a newer version of this program.
+    #[error(
+        "the data directory was written by a newer jwt-asset-server (schema {found}, this binary knows up to {SCHEMA_VERSION}); refusing to open it"
+    )]
+    TooNew {
+        /// The version found on disk.
+        found: u32,
+    },
+    /// Damaged data on disk.
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    /// An I/O failure (permissions, disk full …).
+    #[error("storage I/O error: {0}")]
+    Io(String),
+}
+
+/// Everything the server keeps. One implementation today (sled); the trait keeps handlers free of
+/// storage details so a shared database can be added for several instances.
+pub trait Store: Send + Sync + 'static {
+    /// Add a user; `Conflict` when the username (case-insensitively) is taken.
+    fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Replace a user record (same id and username).
+    fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    /// A user by id.
+    fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError>;
+    /// A user by username, without regard to case.
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// All users, by username.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Up to `limit` users in username order (case-folded) whose username starts with `prefix`,
+    /// after the username `after` when given: one page, read without scanning the others.
+    fn users_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError>;
+    /// Whether any user exists (first start).
+    fn has_users(&self) -> Result<bool, StoreError>;
+
+    /// Store or refresh a session under its digest.
+    fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError>;
+    /// A session by digest.
+    fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError>;
+    /// End one session.
+    fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError>;
+    /// End every session of a user; returns how many ended.
+    fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError>;
+    /// Sessions of a user (digests hidden) for listing.
+    fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError>;
+
+    /// Add an API key and its digest index.
+    fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// A live (unrevoked) key by digest.
+    fn api_key_by_digest(
+        &self,
+        digest: &CredentialDigest,
+    ) -> Result<Option<Arc<ApiKey>>, StoreError>;
+    /// Record last use.
+    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// Revoke: the digest index goes at once, the record stays for the listing.
+    fn revoke_api_key(
+        &self,
+        id: &ApiKeyId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ApiKey, StoreError>;
+    /// All keys of a user.
+    fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Add an asset; `Conflict` when its path is taken by a live or trashed asset.
+    fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError>;
+    /// Replace an asset whose stored version is `expected_version`; moves the path index when the
+    /// path changed (`Conflict` when the new path is taken).
+    fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError>;
+    /// An asset by id.
+    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError>;
+    /// The asset (live or trashed) that owns a path.
+    fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError>;
+    /// All assets.
+    fn assets(&self) -> Result<Vec<Asset>, StoreError>;
+    /// Remove an asset record, its secret and its path index for good.
+    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError>;
+
+    /// The feed on which this store publishes a [`Change`] for each committed write.
+    fn changes(&self) -> &ChangeFeed;
+
+    /// Append audit events (in order).
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// The newest `limit` events matching the filters, newest first.
+    fn audit_events(
+        &self,
+        actor: Option<&str>,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Number of stored audit events.
+    fn audit_len(&self) -> Result<u64, StoreError>;
+    /// Retention: delete the oldest events so that about `keep` remain (never fewer; a backend
+    /// may keep a few more, up to the granularity it stores events in); returns how many went.
+    fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError>;
+
+    /// Make every write so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
