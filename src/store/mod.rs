@@ -2,6 +2,8 @@
 
 pub mod cache;
 pub mod cached;
+#[cfg(test)]
+mod contract_tests;
 pub mod feed;
 pub mod sled;
 

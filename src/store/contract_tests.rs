@@ -1,0 +1,330 @@
+//! The contract every `Store` backend keeps, as one suite generic over the backend: run against
+//! sled here, and against every backend added later. Each check opens a fresh, empty store with
+//! the factory it is given.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::{Change, Store, StoreError};
+use crate::domain::asset::{AccessRule, Asset, AssetPath, AssetState};
+use crate::domain::audit::AuditEvent;
+use crate::domain::credentials::{ApiKey, Session, digest};
+use crate::domain::user::{User, Username};
+use crate::ids::{ApiKeyId, AssetId, UserId};
+use crate::secret::Secret;
+use crate::signing::Algorithm;
+
+fn now() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000, 0).unwrap()
+}
+
+fn user(name: &str) -> User {
+    User {
+        id: UserId::generate(),
+        username: Username::parse(name).unwrap(),
+        password_hash: None,
+        attributes: Default::default(),
+        groups: vec!["staff".into()],
+        admin: false,
+        disabled: false,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn asset(path: &str) -> Asset {
+    Asset {
+        id: AssetId::generate(),
+        name: "Chat".into(),
+        path: AssetPath::parse(path).unwrap(),
+        state: AssetState::Live,
+        algorithm: Algorithm::HS256,
+        secret: Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+        keys: Vec::new(),
+        next_secret: None,
+        next_secret_at: None,
+        key_id: None,
+        preset: None,
+        delivery: Default::default(),
+        cors_origins: Vec::new(),
+        secret_changed_at: now(),
+        weak_secret_accepted: false,
+        template: r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#.into(),
+        expiry_seconds: Some(600),
+        issuer: None,
+        audience: None,
+        not_before: false,
+        jti: false,
+        read: None,
+        write: AccessRule::default(),
+        created_at: now(),
+        created_by: "admin".into(),
+        updated_at: now(),
+        updated_by: "admin".into(),
+        version: 1,
+    }
+}
+
+fn api_key(owner: &User, secret: &str) -> ApiKey {
+    ApiKey {
+        id: ApiKeyId::generate(),
+        user_id: owner.id.clone(),
+        prefix: secret.chars().take(8).collect(),
+        digest: digest(secret),
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+fn session(owner: &User) -> Session {
+    Session {
+        user_id: owner.id.clone(),
+        created_at: now(),
+        last_seen: now(),
+        csrf_token: "csrf".into(),
+    }
+}
+
+/// Every change the store publishes, in order, as short labels.
+fn record_changes(store: &dyn Store) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    store.changes().subscribe(move |change| {
+        let label = match change {
+            Change::AssetChanged { asset, old_path } => format!(
+                "asset {} {}{}",
+                asset.path,
+                asset.version,
+                old_path
+                    .as_ref()
+                    .map(|p| format!(" from {p}"))
+                    .unwrap_or_default()
+            ),
+            Change::AssetPurged { path, .. } => format!("purged {path}"),
+            Change::UserChanged { .. } => "user".into(),
+            Change::SessionChanged { .. } => "session".into(),
+            Change::SessionsEnded { digests, .. } => format!("sessions ended {}", digests.len()),
+            Change::ApiKeyChanged { digest } => format!("key {}", digest.is_some()),
+        };
+        sink.lock().unwrap().push(label);
+    });
+    seen
+}
+
+fn taken(seen: &Mutex<Vec<String>>) -> Vec<String> {
+    std::mem::take(&mut *seen.lock().unwrap())
+}
+
+/// Usernames are unique without regard to case; a refused insert changes nothing.
+pub fn usernames_are_unique_without_regard_to_case(store: &dyn Store) {
+    let seen = record_changes(store);
+    store.insert_user(&user("alice")).unwrap();
+    let err = store.insert_user(&user("ALICE")).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.users().unwrap().len(), 1);
+    assert_eq!(
+        store
+            .user_by_username("Alice")
+            .unwrap()
+            .unwrap()
+            .username
+            .as_str(),
+        "alice"
+    );
+    assert_eq!(taken(&seen), ["user"]);
+}
+
+/// A path belongs to one asset, live or trashed; moving an asset frees its old path.
+pub fn paths_are_unique_among_live_and_trashed_assets(store: &dyn Store) {
+    let seen = record_changes(store);
+    let mut a = asset("/t/chat");
+    store.insert_asset(&a).unwrap();
+    let err = store.insert_asset(&asset("/t/chat")).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    a.state = AssetState::Trashed {
+        at: now(),
+        by: "admin".into(),
+    };
+    a.version = 2;
+    store.replace_asset(&a, 1).unwrap();
+    let err = store.insert_asset(&asset("/t/chat")).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "a trashed asset keeps its path"
+    );
+
+    a.path = AssetPath::parse("/t/moved").unwrap();
+    a.version = 3;
+    store.replace_asset(&a, 2).unwrap();
+    store.insert_asset(&asset("/t/chat")).unwrap();
+    assert_eq!(store.asset_by_path("/t/moved").unwrap().unwrap().id, a.id);
+    assert_eq!(
+        taken(&seen),
+        [
+            "asset /t/chat 1",
+            "asset /t/chat 2",
+            "asset /t/moved 3 from /t/chat",
+            "asset /t/chat 1"
+        ]
+    );
+}
+
+/// An edit based on an old version is refused and stores nothing; purge publishes the path.
+pub fn an_edit_of_an_old_version_is_refused(store: &dyn Store) {
+    let mut a = asset("/t/chat");
+    store.insert_asset(&a).unwrap();
+    let seen = record_changes(store);
+    a.name = "Changed".into();
+    a.version = 2;
+    let err = store.replace_asset(&a, 7).unwrap_err();
+    assert!(matches!(err, StoreError::VersionMismatch), "{err:?}");
+    assert_eq!(store.asset(&a.id).unwrap().unwrap().name, "Chat");
+    store.replace_asset(&a, 1).unwrap();
+    assert_eq!(store.asset(&a.id).unwrap().unwrap().version, 2);
+    store.delete_asset(&a.id).unwrap();
+    assert!(store.asset(&a.id).unwrap().is_none());
+    assert!(store.asset_by_path("/t/chat").unwrap().is_none());
+    assert!(matches!(
+        store.delete_asset(&a.id).unwrap_err(),
+        StoreError::Missing
+    ));
+    assert_eq!(taken(&seen), ["asset /t/chat 2", "purged /t/chat"]);
+}
+
+/// A revoked key is never found again, even when a late "last used" update arrives for it.
+pub fn a_revoked_key_never_comes_back(store: &dyn Store) {
+    let alice = user("alice");
+    store.insert_user(&alice).unwrap();
+    let key = api_key(&alice, "jas_secret_one");
+    store.insert_api_key(&key).unwrap();
+    assert!(store.api_key_by_digest(&key.digest).unwrap().is_some());
+    let seen = record_changes(store);
+    let revoked = store.revoke_api_key(&key.id, now()).unwrap();
+    assert_eq!(revoked.revoked_at, Some(now()));
+    let mut late = key.clone();
+    late.last_used_at = Some(now());
+    store.update_api_key(&late).unwrap();
+    assert!(store.api_key_by_digest(&key.digest).unwrap().is_none());
+    let listed = store.api_keys(&alice.id).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked_at.is_some(), "the record stays, revoked");
+    assert_eq!(taken(&seen), ["key true", "key true"]);
+}
+
+/// Sessions are found by digest and by user; ending a user's sessions ends exactly theirs.
+pub fn sessions_of_a_user_end_together(store: &dyn Store) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    store.insert_user(&alice).unwrap();
+    store.insert_user(&bob).unwrap();
+    let seen = record_changes(store);
+    let (a1, a2, b1) = (digest("a1"), digest("a2"), digest("b1"));
+    store.put_session(&a1, &session(&alice)).unwrap();
+    store.put_session(&a2, &session(&alice)).unwrap();
+    store.put_session(&b1, &session(&bob)).unwrap();
+    assert_eq!(store.user_sessions(&alice.id).unwrap().len(), 2);
+    assert_eq!(store.remove_user_sessions(&alice.id).unwrap(), 2);
+    assert!(store.session(&a1).unwrap().is_none());
+    assert!(store.session(&a2).unwrap().is_none());
+    assert!(store.session(&b1).unwrap().is_some());
+    store.remove_session(&b1).unwrap();
+    assert!(store.session(&b1).unwrap().is_none());
+    assert!(store.user_sessions(&bob.id).unwrap().is_empty());
+    assert_eq!(
+        taken(&seen),
+        [
+            "session",
+            "session",
+            "session",
+            "sessions ended 2",
+            "session"
+        ]
+    );
+}
+
+/// Audit events read back newest first, filtered; retention keeps at least the newest `keep`.
+pub fn audit_reads_newest_first_and_retention_keeps_the_newest(store: &dyn Store) {
+    let events: Vec<AuditEvent> = (0..1000)
+        .map(|i| {
+            AuditEvent::admin(
+                if i % 2 == 0 { "alice" } else { "bob" },
+                "token.issue",
+                &format!("/t/{i}"),
+            )
+        })
+        .collect();
+    for chunk in events.chunks(100) {
+        store.append_audit(chunk).unwrap();
+    }
+    assert_eq!(store.audit_len().unwrap(), 1000);
+    let newest = store.audit_events(None, None, 3).unwrap();
+    let targets: Vec<&str> = newest.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(targets, ["/t/999", "/t/998", "/t/997"]);
+    let bobs = store.audit_events(Some("bob"), None, 2).unwrap();
+    assert!(bobs.iter().all(|e| e.actor == "bob"));
+    assert_eq!(bobs[0].target, "/t/999");
+
+    store.keep_newest_audit(100).unwrap();
+    let kept = store.audit_len().unwrap();
+    assert!((100..1000).contains(&kept), "kept {kept}");
+    let all = store.audit_events(None, None, 2000).unwrap();
+    assert_eq!(all.len() as u64, kept);
+    assert_eq!(all[0].target, "/t/999");
+    assert_eq!(all[99].target, "/t/900", "the newest 100 are all there");
+}
+
+/// A user update publishes the change and reads back; updating a missing user is `Missing`.
+pub fn user_updates_read_back_and_publish(store: &dyn Store) {
+    let mut alice = user("alice");
+    store.insert_user(&alice).unwrap();
+    let seen = record_changes(store);
+    alice.groups = vec!["ops".into()];
+    store.update_user(&alice).unwrap();
+    assert_eq!(store.user(&alice.id).unwrap().unwrap().groups, ["ops"]);
+    let err = store.update_user(&user("nobody")).unwrap_err();
+    assert!(matches!(err, StoreError::Missing), "{err:?}");
+    assert_eq!(taken(&seen), ["user"]);
+}
+
+/// Run every check of the contract, each on a fresh store from `open`.
+pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
+    usernames_are_unique_without_regard_to_case(open().as_ref());
+    paths_are_unique_among_live_and_trashed_assets(open().as_ref());
+    an_edit_of_an_old_version_is_refused(open().as_ref());
+    a_revoked_key_never_comes_back(open().as_ref());
+    sessions_of_a_user_end_together(open().as_ref());
+    audit_reads_newest_first_and_retention_keeps_the_newest(open().as_ref());
+    user_updates_read_back_and_publish(open().as_ref());
+}
+
+mod sled_backend {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use crate::store::Store;
+    use crate::store::cached::CachedStore;
+    use crate::store::sled::SledStore;
+
+    /// Fresh stores in temporary directories that live until the end of the test.
+    fn run_all_on_sled(wrap: impl Fn(Arc<dyn Store>) -> Arc<dyn Store>) {
+        let dirs = RefCell::new(Vec::new());
+        super::run_all(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+            dirs.borrow_mut().push(dir);
+            wrap(store)
+        });
+    }
+
+    #[test]
+    fn the_sled_store_keeps_the_store_contract() {
+        run_all_on_sled(|store| store);
+    }
+
+    #[test]
+    fn the_cached_layer_over_sled_keeps_the_store_contract() {
+        run_all_on_sled(|store| Arc::new(CachedStore::new(store)));
+    }
+}
