@@ -1,10 +1,12 @@
 //! The admin JSON API under `/api/v1`: JSON in, JSON out, errors with a status and a field.
 
+use std::future::{Ready, ready};
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -93,41 +95,47 @@ pub fn json_config() -> web::JsonConfig {
 }
 
 /// The signed-in administrator: an admin's API key, or an admin session with its CSRF token in
-/// `X-CSRF-Token`. Everything else is 403.
-fn admin(req: &HttpRequest, service: &Service) -> Result<Arc<User>, ApiError> {
-    let user = principal(req, service, true)?;
-    if !user.admin {
-        return Err(
-            AppError::Forbidden(format!("{} is not an administrator", user.username)).into(),
-        );
+/// `X-CSRF-Token`. Everything else is 403, before the body is read.
+pub struct Admin(pub Arc<User>);
+
+impl Admin {
+    fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
+        let service = req
+            .app_data::<web::Data<Service>>()
+            .ok_or_else(|| AppError::Unexpected("the service is not configured".into()))?;
+        let Requester { user, session } = Requester::authenticate(req, service)?;
+        if let Some(session) = session {
+            let sent = req
+                .headers()
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
+                return Err(AppError::Forbidden("missing or wrong X-CSRF-Token".into()).into());
+            }
+        }
+        if !user.admin {
+            return Err(
+                AppError::Forbidden(format!("{} is not an administrator", user.username)).into(),
+            );
+        }
+        Ok(Admin(user))
     }
-    Ok(user)
 }
 
-fn principal(req: &HttpRequest, service: &Service, need_csrf: bool) -> Result<Arc<User>, ApiError> {
-    let Requester { user, session } = Requester::authenticate(req, service)?;
-    if let Some(session) = session
-        && need_csrf
-    {
-        let sent = req
-            .headers()
-            .get(CSRF_HEADER)
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
-            return Err(AppError::Forbidden("missing or wrong X-CSRF-Token".into()).into());
-        }
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Admin, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Admin::check(req))
     }
-    Ok(user)
 }
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    web::block(f)
-        .await
-        .map_err(|e| ApiError(AppError::Unexpected(e.to_string())))?
-        .map_err(ApiError)
+    Ok(crate::service::blocking(f).await?)
 }
 
 /// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.
@@ -142,18 +150,16 @@ pub async fn current_session(req: HttpRequest, service: web::Data<Service>) -> A
 }
 
 /// `GET /api/v1/users`.
-pub async fn list_users(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
-    admin(&req, &service)?;
+pub async fn list_users(_: Admin, service: web::Data<Service>) -> ApiResult {
     Ok(HttpResponse::Ok().json(service.users()?))
 }
 
 /// `POST /api/v1/users`.
 pub async fn create_user(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     body: web::Json<UserInput>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     let user =
         blocking(move || service.create_user(actor.username.as_str(), body.into_inner())).await?;
@@ -161,12 +167,7 @@ pub async fn create_user(
 }
 
 /// `GET /api/v1/users/{username}`.
-pub async fn get_user(
-    req: HttpRequest,
-    service: web::Data<Service>,
-    path: web::Path<String>,
-) -> ApiResult {
-    admin(&req, &service)?;
+pub async fn get_user(_: Admin, service: web::Data<Service>, path: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(service.user(&path)?))
 }
 
@@ -179,12 +180,11 @@ pub struct PasswordInput {
 
 /// `PUT /api/v1/users/{username}/password`: ends the user's sessions.
 pub async fn set_password(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: web::Json<PasswordInput>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     blocking(move || service.set_password(actor.username.as_str(), &path, &body.password)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -192,11 +192,10 @@ pub async fn set_password(
 
 /// `POST /api/v1/users/{username}/disable`: ends the user's sessions; keys stop working.
 pub async fn disable_user(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     if actor.username.as_str().eq_ignore_ascii_case(&path) {
         return Err(AppError::Conflict("you cannot disable yourself".into()).into());
     }
@@ -205,21 +204,19 @@ pub async fn disable_user(
 
 /// `POST /api/v1/users/{username}/enable`.
 pub async fn enable_user(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.set_disabled(actor.username.as_str(), &path, false)?))
 }
 
 /// `POST /api/v1/users/{username}/api-keys` → `{key, …}`, the only time the key is shown.
 pub async fn create_api_key(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let created = service.create_api_key(actor.username.as_str(), &path)?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -228,21 +225,19 @@ pub async fn create_api_key(
 
 /// `GET /api/v1/users/{username}/api-keys`.
 pub async fn list_api_keys(
-    req: HttpRequest,
+    _: Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.api_keys(&path)?))
 }
 
 /// `DELETE /api/v1/users/{username}/api-keys/{id or prefix}`: revoked at once.
 pub async fn revoke_api_key(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let (username, key) = path.into_inner();
     Ok(
         HttpResponse::Ok().json(service.revoke_api_key(
@@ -254,18 +249,16 @@ pub async fn revoke_api_key(
 }
 
 /// `GET /api/v1/assets`.
-pub async fn list_assets(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
-    admin(&req, &service)?;
+pub async fn list_assets(_: Admin, service: web::Data<Service>) -> ApiResult {
     Ok(HttpResponse::Ok().json(service.assets()?))
 }
 
 /// `POST /api/v1/assets` → 201 (with `generated_secret` once, when asked for).
 pub async fn create_asset(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     body: web::Json<AssetInput>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     // Key generation (RSA) takes a moment: off the worker thread.
     let saved =
@@ -277,22 +270,20 @@ pub async fn create_asset(
 
 /// `GET /api/v1/assets/{id}` (never the secret).
 pub async fn get_asset(
-    req: HttpRequest,
+    _: Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.asset(&path)?))
 }
 
 /// `PUT /api/v1/assets/{id}`: the body carries `version`; a stale one answers 409.
 pub async fn update_asset(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: web::Json<AssetInput>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     let saved =
         blocking(move || service.update_asset(actor.username.as_str(), &path, body.into_inner()))
@@ -304,42 +295,38 @@ pub async fn update_asset(
 
 /// `POST /api/v1/assets/{id}/trash`.
 pub async fn trash_asset(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.trash_asset(actor.username.as_str(), &path)?))
 }
 
 /// `POST /api/v1/assets/{id}/restore`.
 pub async fn restore_asset(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.restore_asset(actor.username.as_str(), &path)?))
 }
 
 /// `DELETE /api/v1/assets/{id}`: purge; 409 unless trashed.
 pub async fn purge_asset(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     service.purge_asset(actor.username.as_str(), &path)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/assets/{id}/rotate`: a new key becomes active; 409 for HMAC assets.
 pub async fn rotate_key(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     let view = blocking(move || service.rotate_key(actor.username.as_str(), &path)).await?;
     Ok(HttpResponse::Ok()
@@ -350,12 +337,11 @@ pub async fn rotate_key(
 /// `POST /api/v1/assets/{id}/next-secret` `{secret | generate_secret, accept_weak_secret?,
 /// switch_at}`: schedule the HMAC secret switch (`generated_secret` once, when asked for).
 pub async fn set_next_secret(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: web::Json<NextSecretInput>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let saved = service.set_next_secret(actor.username.as_str(), &path, body.into_inner())?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -364,21 +350,19 @@ pub async fn set_next_secret(
 
 /// `DELETE /api/v1/assets/{id}/next-secret`: cancel a pending switch.
 pub async fn cancel_next_secret(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     Ok(HttpResponse::Ok().json(service.cancel_next_secret(actor.username.as_str(), &path)?))
 }
 
 /// `GET /api/v1/assets/{id}/public-key.pem`: the active public key (404 for HMAC).
 pub async fn public_key_pem(
-    req: HttpRequest,
+    _: Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    admin(&req, &service)?;
     let pem = service.public_key_pem(&path)?;
     Ok(HttpResponse::Ok()
         .insert_header((
@@ -398,12 +382,11 @@ pub struct PreviewQuery {
 /// `GET /api/v1/assets/{id}/preview?as={username}` → `{token, header, claims, warnings}`, or 422
 /// with the template location when it cannot render for that user.
 pub async fn preview_asset(
-    req: HttpRequest,
+    Admin(actor): Admin,
     service: web::Data<Service>,
     path: web::Path<String>,
     query: web::Query<PreviewQuery>,
 ) -> ApiResult {
-    let actor = admin(&req, &service)?;
     let as_user = query
         .as_user
         .clone()
@@ -424,11 +407,10 @@ pub struct AuditQuery {
 
 /// `GET /api/v1/audit?actor=&target=&limit=`: newest first.
 pub async fn audit_events(
-    req: HttpRequest,
+    _: Admin,
     service: web::Data<Service>,
     query: web::Query<AuditQuery>,
 ) -> ApiResult {
-    admin(&req, &service)?;
     let service: Arc<Service> = service.into_inner();
     let q = query.into_inner();
     let events = blocking(move || {

@@ -5,6 +5,7 @@ mod asset_keys;
 mod assets;
 pub mod audit_log;
 mod audit_trail;
+mod blocking;
 mod catalog;
 mod debugger;
 pub mod issue;
@@ -18,6 +19,7 @@ mod users;
 mod views;
 
 pub use crate::domain::asset_input::{AssetInput, KeyInput};
+pub use blocking::blocking;
 pub use catalog::AssetPage;
 pub use debugger::{DebugKey, Debugged};
 pub use issue::Refusal;

@@ -1,6 +1,7 @@
 //! The admin web UI: server-rendered pages (tera), forms with CSRF tokens, embedded static files.
 
 pub mod assets;
+pub mod extract;
 pub mod people;
 pub mod static_files;
 pub mod tools;
