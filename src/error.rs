@@ -69,6 +69,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => AppError::Conflict(what),
+            StoreError::VersionMismatch => AppError::Conflict(
+                "the record was changed by someone else meanwhile; try again".into(),
+            ),
             other => AppError::Unexpected(other.to_string()),
         }
     }

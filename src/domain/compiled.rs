@@ -250,6 +250,7 @@ mod tests {
             disabled: false,
             created_at: now,
             updated_at: now,
+            version: 1,
         }
     }
 

@@ -134,6 +134,9 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last change of any field.
     pub updated_at: DateTime<Utc>,
+    /// Incremented on every change; a change is stored only over the version it was made from.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl User {

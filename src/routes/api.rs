@@ -160,7 +160,7 @@ pub async fn create_user(
     service: web::Data<Service>,
     body: web::Json<UserInput>,
 ) -> ApiResult {
-    let service: Arc<Service> = service.into_inner();
+    let service = service.into_inner();
     let user =
         blocking(move || service.create_user(actor.username.as_str(), body.into_inner())).await?;
     Ok(HttpResponse::Created().json(user))
@@ -185,7 +185,7 @@ pub async fn set_password(
     path: web::Path<String>,
     body: web::Json<PasswordInput>,
 ) -> ApiResult {
-    let service: Arc<Service> = service.into_inner();
+    let service = service.into_inner();
     blocking(move || service.set_password(actor.username.as_str(), &path, &body.password)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -199,7 +199,9 @@ pub async fn disable_user(
     if actor.username.as_str().eq_ignore_ascii_case(&path) {
         return Err(AppError::Conflict("you cannot disable yourself".into()).into());
     }
-    Ok(HttpResponse::Ok().json(service.set_disabled(actor.username.as_str(), &path, true)?))
+    let service = service.into_inner();
+    let user = blocking(move || service.set_disabled(actor.username.as_str(), &path, true)).await?;
+    Ok(HttpResponse::Ok().json(user))
 }
 
 /// `POST /api/v1/users/{username}/enable`.
@@ -208,7 +210,10 @@ pub async fn enable_user(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    Ok(HttpResponse::Ok().json(service.set_disabled(actor.username.as_str(), &path, false)?))
+    let service = service.into_inner();
+    let user =
+        blocking(move || service.set_disabled(actor.username.as_str(), &path, false)).await?;
+    Ok(HttpResponse::Ok().json(user))
 }
 
 /// `POST /api/v1/users/{username}/api-keys` → `{key, …}`, the only time the key is shown.
@@ -217,7 +222,8 @@ pub async fn create_api_key(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let created = service.create_api_key(actor.username.as_str(), &path)?;
+    let service = service.into_inner();
+    let created = blocking(move || service.create_api_key(actor.username.as_str(), &path)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(created))
@@ -239,13 +245,10 @@ pub async fn revoke_api_key(
     path: web::Path<(String, String)>,
 ) -> ApiResult {
     let (username, key) = path.into_inner();
-    Ok(
-        HttpResponse::Ok().json(service.revoke_api_key(
-            actor.username.as_str(),
-            &username,
-            &key,
-        )?),
-    )
+    let service = service.into_inner();
+    let revoked =
+        blocking(move || service.revoke_api_key(actor.username.as_str(), &username, &key)).await?;
+    Ok(HttpResponse::Ok().json(revoked))
 }
 
 /// `GET /api/v1/assets`.
@@ -259,7 +262,7 @@ pub async fn create_asset(
     service: web::Data<Service>,
     body: web::Json<AssetInput>,
 ) -> ApiResult {
-    let service: Arc<Service> = service.into_inner();
+    let service = service.into_inner();
     // Key generation (RSA) takes a moment: off the worker thread.
     let saved =
         blocking(move || service.create_asset(actor.username.as_str(), body.into_inner())).await?;
@@ -284,7 +287,7 @@ pub async fn update_asset(
     path: web::Path<String>,
     body: web::Json<AssetInput>,
 ) -> ApiResult {
-    let service: Arc<Service> = service.into_inner();
+    let service = service.into_inner();
     let saved =
         blocking(move || service.update_asset(actor.username.as_str(), &path, body.into_inner()))
             .await?;
@@ -299,7 +302,9 @@ pub async fn trash_asset(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    Ok(HttpResponse::Ok().json(service.trash_asset(actor.username.as_str(), &path)?))
+    let service = service.into_inner();
+    let view = blocking(move || service.trash_asset(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `POST /api/v1/assets/{id}/restore`.
@@ -308,7 +313,9 @@ pub async fn restore_asset(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    Ok(HttpResponse::Ok().json(service.restore_asset(actor.username.as_str(), &path)?))
+    let service = service.into_inner();
+    let view = blocking(move || service.restore_asset(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `DELETE /api/v1/assets/{id}`: purge; 409 unless trashed.
@@ -317,7 +324,8 @@ pub async fn purge_asset(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    service.purge_asset(actor.username.as_str(), &path)?;
+    let service = service.into_inner();
+    blocking(move || service.purge_asset(actor.username.as_str(), &path)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -327,7 +335,7 @@ pub async fn rotate_key(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let service: Arc<Service> = service.into_inner();
+    let service = service.into_inner();
     let view = blocking(move || service.rotate_key(actor.username.as_str(), &path)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -342,7 +350,11 @@ pub async fn set_next_secret(
     path: web::Path<String>,
     body: web::Json<NextSecretInput>,
 ) -> ApiResult {
-    let saved = service.set_next_secret(actor.username.as_str(), &path, body.into_inner())?;
+    let service = service.into_inner();
+    let saved = blocking(move || {
+        service.set_next_secret(actor.username.as_str(), &path, body.into_inner())
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(saved))
@@ -354,7 +366,9 @@ pub async fn cancel_next_secret(
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
-    Ok(HttpResponse::Ok().json(service.cancel_next_secret(actor.username.as_str(), &path)?))
+    let service = service.into_inner();
+    let view = blocking(move || service.cancel_next_secret(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `GET /api/v1/assets/{id}/public-key.pem`: the active public key (404 for HMAC).
@@ -411,7 +425,7 @@ pub async fn audit_events(
     service: web::Data<Service>,
     query: web::Query<AuditQuery>,
 ) -> ApiResult {
-    let service: Arc<Service> = service.into_inner();
+    let service = service.into_inner();
     let q = query.into_inner();
     let events = blocking(move || {
         service.audit_events(

@@ -9,6 +9,7 @@ use crate::domain::credentials::SESSION_COOKIE;
 use crate::error::AppError;
 use crate::secret::SecretString;
 use crate::service::Service;
+use crate::service::blocking;
 
 /// Settings the session routes need.
 #[derive(Debug, Clone)]
@@ -140,11 +141,12 @@ pub async fn logout(
     if !crate::ui::same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
-    if let Some(c) = req.cookie(SESSION_COOKIE)
-        && let Err(e) = service.logout(c.value())
-    {
-        tracing::error!(error = %e, "sign-out failed");
-        return HttpResponse::InternalServerError().finish();
+    if let Some(c) = req.cookie(SESSION_COOKIE) {
+        let (service, session_id) = (service.into_inner(), c.value().to_owned());
+        if let Err(e) = blocking(move || service.logout(&session_id)).await {
+            tracing::error!(error = %e, "sign-out failed");
+            return HttpResponse::InternalServerError().finish();
+        }
     }
     let mut cookie = Cookie::build(SESSION_COOKIE, "")
         .path("/")

@@ -341,7 +341,6 @@ impl Service {
         } = self.build_asset(actor, input, None)?;
         let _guard = self.lock_writes();
         self.store.insert_asset(&asset)?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "asset.create",
@@ -382,7 +381,6 @@ impl Service {
             Err(StoreError::VersionMismatch) => return Err(stale(&self.asset_record(id)?)),
             other => other?,
         }
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "asset.update",
@@ -478,7 +476,6 @@ impl Service {
             ));
         }
         self.store.delete_asset(&asset.id)?;
-        self.store.flush()?;
         self.audit
             .record(AuditEvent::admin(actor, "asset.purge", asset.path.as_str()));
         Ok(())
@@ -509,7 +506,6 @@ impl Service {
                 }
                 other => other.into(),
             })?;
-        self.store.flush()?;
         self.audit
             .record(AuditEvent::admin(actor, action, asset.path.as_str()));
         Ok((asset, out))

@@ -81,8 +81,7 @@ impl Service {
         user.groups = groups;
         user.admin = update.admin;
         user.updated_at = Utc::now();
-        self.store.update_user(&user)?;
-        self.store.flush()?;
+        self.save_user(&mut user)?;
         self.audit.record(AuditEvent::admin(
             actor,
             "user.update",
@@ -113,7 +112,6 @@ impl Service {
     pub fn end_sessions(&self, actor: &str, username: &str) -> Result<usize, AppError> {
         let user = self.user_named(username)?;
         let ended = self.store.remove_user_sessions(&user.id)?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "user.end_sessions",

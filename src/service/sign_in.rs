@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::blocking::blocking;
 use super::state::{LOGIN_WINDOW, MAX_LOGIN_FAILURES, Service, TOUCH_INTERVAL_SECONDS};
 use super::views::SignedIn;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{
-    API_KEY_PREFIX, ApiKey, Session, digest, digests_equal, new_session_id,
+    API_KEY_PREFIX, ApiKey, CredentialDigest, Session, digest, digests_equal, new_session_id,
 };
 use crate::domain::user::{User, Username};
 use crate::error::AppError;
@@ -41,7 +42,7 @@ impl Service {
         {
             let mut touched = ApiKey::clone(&record);
             touched.last_used_at = Some(now);
-            self.store.update_api_key(&touched)?;
+            self.store.touch_api_key(&touched)?;
         }
         Ok(user)
     }
@@ -59,7 +60,7 @@ impl Service {
         let session = self.store.session(&d)?.ok_or_else(denied)?;
         let now = Utc::now();
         if !session.is_current(now, self.sessions.idle_seconds, self.sessions.max_seconds) {
-            self.store.remove_session(&d)?;
+            self.store.discard_session(&d)?;
             return Err(AppError::Forbidden("session expired".into()));
         }
         let user = self.store.user(&session.user_id)?.ok_or_else(denied)?;
@@ -72,7 +73,7 @@ impl Service {
         if (now - session.last_seen).num_seconds() >= TOUCH_INTERVAL_SECONDS {
             let mut touched = Session::clone(&session);
             touched.last_seen = now;
-            self.store.put_session(&d, &touched)?;
+            self.store.touch_session(&d, &touched)?;
         }
         Ok((user, session))
     }
@@ -86,7 +87,7 @@ impl Service {
         previous_session: Option<&str>,
     ) -> Result<SignedIn, AppError> {
         let throttle_key: String = username.to_ascii_lowercase().chars().take(64).collect();
-        if let Some(retry) = self.login_throttled(&throttle_key) {
+        if let Some(retry) = self.login_throttled(&throttle_key)? {
             return Err(AppError::Throttled(retry));
         }
         let user = match Username::parse(username) {
@@ -108,7 +109,8 @@ impl Service {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
-                self.note_login_failure(&throttle_key);
+                self.store
+                    .note_failed_sign_in(&throttle_key, Utc::now(), login_window())?;
                 self.audit.record(AuditEvent {
                     outcome: "forbidden".into(),
                     ..AuditEvent::admin(username, "session.login", username)
@@ -116,12 +118,22 @@ impl Service {
                 return Err(AppError::Forbidden("wrong username or password".into()));
             }
         };
-        self.login_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&throttle_key);
-        if let Some(old) = previous_session {
-            self.store.remove_session(&digest(old))?;
+        let service = self.clone();
+        let previous = previous_session.map(digest);
+        blocking(move || service.open_session(user, &throttle_key, previous)).await
+    }
+
+    /// After a good password: forget the failures, end the session the browser had, and store a
+    /// new one (durable writes: on a blocking thread).
+    fn open_session(
+        &self,
+        user: User,
+        throttle_key: &str,
+        previous: Option<CredentialDigest>,
+    ) -> Result<SignedIn, AppError> {
+        self.store.clear_failed_sign_ins(throttle_key)?;
+        if let Some(old) = previous {
+            self.store.remove_session(&old)?;
         }
         let session_id = new_session_id();
         let now = Utc::now();
@@ -132,7 +144,6 @@ impl Service {
             csrf_token: random_token::<32>(),
         };
         self.store.put_session(&digest(&session_id), &session)?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             user.username.as_str(),
             "session.login",
@@ -142,41 +153,21 @@ impl Service {
     }
 
     /// Seconds until sign-in for this (case-folded) username is allowed again, if it is throttled.
-    pub(super) fn login_throttled(&self, key: &str) -> Option<u64> {
-        let failures = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let (count, since) = failures.get(key)?;
-        let elapsed = since.elapsed();
-        (*count >= MAX_LOGIN_FAILURES && elapsed < LOGIN_WINDOW)
-            .then(|| (LOGIN_WINDOW - elapsed).as_secs().max(1))
+    fn login_throttled(&self, key: &str) -> Result<Option<u64>, AppError> {
+        let now = Utc::now();
+        let window = login_window();
+        Ok(self
+            .store
+            .failed_sign_ins(key, now, window)?
+            .filter(|(count, _)| *count >= MAX_LOGIN_FAILURES)
+            .map(|(_, since)| (since + window - now).num_seconds().max(1) as u64))
     }
 
-    pub(super) fn note_login_failure(&self, key: &str) {
-        let mut failures = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 100_000 {
-            // Bound the memory a flood of made-up names can take: forget expired windows.
-            failures.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
-        }
-        let entry = failures
-            .entry(key.to_owned())
-            .or_insert((0, std::time::Instant::now()));
-        if entry.1.elapsed() >= LOGIN_WINDOW {
-            *entry = (0, std::time::Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    /// End a session.
+    /// End a session (a durable write: call from a blocking thread).
     pub fn logout(&self, session_id: &str) -> Result<(), AppError> {
         let d = digest(session_id);
         if let Some(s) = self.store.session(&d)? {
             self.store.remove_session(&d)?;
-            self.store.flush()?;
             if let Some(u) = self.store.user(&s.user_id)? {
                 self.audit.record(AuditEvent::admin(
                     u.username.as_str(),
@@ -187,4 +178,9 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// The window in which failed sign-ins are counted.
+fn login_window() -> chrono::Duration {
+    chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or(chrono::Duration::minutes(15))
 }

@@ -1,7 +1,6 @@
 //! The one service object: the store, the audit writer, the in-memory views of assets and the
 //! policies every use case shares.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::audit_log::AuditLog;
@@ -35,7 +34,6 @@ pub struct Service {
     pub(super) admin_writes: Mutex<()>,
     pub(super) sessions: SessionPolicy,
     pub(super) passwords: super::password_pool::PasswordPool,
-    pub(super) login_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
 }
 
 /// After this many failed sign-ins for one username within [`LOGIN_WINDOW`], sign-in for that
@@ -68,7 +66,6 @@ impl Service {
                 max_password_checks.max(1) * PASSWORD_QUEUE_PER_THREAD,
             )
             .map_err(|e| StoreError::Io(format!("cannot start the password threads: {e}")))?,
-            login_failures: Mutex::new(HashMap::new()),
         })
     }
 
@@ -86,7 +83,7 @@ impl Service {
     pub fn shutdown(&self) -> Result<(), StoreError> {
         self.passwords.shutdown();
         self.audit.shutdown();
-        self.store.flush()
+        self.store.close()
     }
 
     pub(super) fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {

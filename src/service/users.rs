@@ -12,6 +12,15 @@ use crate::ids::{ApiKeyId, UserId, random_token};
 use crate::secret::SecretString;
 
 impl Service {
+    /// Store a changed user over the version it was read at (`Conflict` when someone else
+    /// changed it meanwhile); the record's version moves on.
+    pub(super) fn save_user(&self, user: &mut User) -> Result<(), AppError> {
+        let read_at = user.version;
+        user.version += 1;
+        self.store.update_user(user, read_at)?;
+        Ok(())
+    }
+
     /// Create a user (hashes the password: call from a blocking context).
     pub fn create_user(&self, actor: &str, input: UserInput) -> Result<UserView, AppError> {
         let username = Username::parse(&input.username).map_err(AppError::Invalid)?;
@@ -34,10 +43,10 @@ impl Service {
             disabled: false,
             created_at: now,
             updated_at: now,
+            version: 1,
         };
         let _guard = self.lock_writes();
         self.store.insert_user(&user)?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "user.create",
@@ -90,9 +99,8 @@ impl Service {
         let mut user = self.user_named(username)?;
         user.password_hash = Some(hash);
         user.updated_at = Utc::now();
-        self.store.update_user(&user)?;
+        self.save_user(&mut user)?;
         self.store.remove_user_sessions(&user.id)?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "user.password",
@@ -112,11 +120,10 @@ impl Service {
         let mut user = self.user_named(username)?;
         user.disabled = disabled;
         user.updated_at = Utc::now();
-        self.store.update_user(&user)?;
+        self.save_user(&mut user)?;
         if disabled {
             self.store.remove_user_sessions(&user.id)?;
         }
-        self.store.flush()?;
         let action = if disabled {
             "user.disable"
         } else {
@@ -142,7 +149,6 @@ impl Service {
             revoked_at: None,
         };
         self.store.insert_api_key(&record)?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "apikey.create",
@@ -180,7 +186,6 @@ impl Service {
             .find(|k| k.id.as_str() == id_or_prefix || k.prefix == id_or_prefix)
             .ok_or(AppError::NotFound)?;
         let revoked = self.store.revoke_api_key(&key.id, Utc::now())?;
-        self.store.flush()?;
         self.audit.record(AuditEvent::admin(
             actor,
             "apikey.revoke",

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::cache::ReadCache;
 use super::feed::{Change, ChangeFeed};
 use super::{Store, StoreError};
@@ -67,8 +69,8 @@ impl Store for CachedStore {
     fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         self.inner.insert_user(user)
     }
-    fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        self.inner.update_user(user)
+    fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError> {
+        self.inner.update_user(user, expected_version)
     }
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
         self.caches.users.get_or_load(id, || self.inner.user(id))
@@ -98,8 +100,18 @@ impl Store for CachedStore {
             .sessions
             .get_or_load(digest, || self.inner.session(digest))
     }
+    fn touch_session(
+        &self,
+        digest: &CredentialDigest,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        self.inner.touch_session(digest, session)
+    }
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
         self.inner.remove_session(digest)
+    }
+    fn discard_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
+        self.inner.discard_session(digest)
     }
     fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
         self.inner.remove_user_sessions(user)
@@ -118,14 +130,10 @@ impl Store for CachedStore {
             .keys
             .get_or_load(digest, || self.inner.api_key_by_digest(digest))
     }
-    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.inner.update_api_key(key)
+    fn touch_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.inner.touch_api_key(key)
     }
-    fn revoke_api_key(
-        &self,
-        id: &ApiKeyId,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<ApiKey, StoreError> {
+    fn revoke_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> Result<ApiKey, StoreError> {
         self.inner.revoke_api_key(id, at)
     }
     fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
@@ -169,7 +177,26 @@ impl Store for CachedStore {
     fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError> {
         self.inner.keep_newest_audit(keep)
     }
-    fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
+    fn note_failed_sign_in(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(u32, DateTime<Utc>), StoreError> {
+        self.inner.note_failed_sign_in(key, at, window)
+    }
+    fn failed_sign_ins(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Option<(u32, DateTime<Utc>)>, StoreError> {
+        self.inner.failed_sign_ins(key, at, window)
+    }
+    fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.clear_failed_sign_ins(key)
+    }
+    fn close(&self) -> Result<(), StoreError> {
+        self.inner.close()
     }
 }

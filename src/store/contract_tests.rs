@@ -30,6 +30,7 @@ fn user(name: &str) -> User {
         disabled: false,
         created_at: now(),
         updated_at: now(),
+        version: 1,
     }
 }
 
@@ -206,7 +207,7 @@ pub fn a_revoked_key_never_comes_back(store: &dyn Store) {
     assert_eq!(revoked.revoked_at, Some(now()));
     let mut late = key.clone();
     late.last_used_at = Some(now());
-    store.update_api_key(&late).unwrap();
+    store.touch_api_key(&late).unwrap();
     assert!(store.api_key_by_digest(&key.digest).unwrap().is_none());
     let listed = store.api_keys(&alice.id).unwrap();
     assert_eq!(listed.len(), 1);
@@ -275,17 +276,100 @@ pub fn audit_reads_newest_first_and_retention_keeps_the_newest(store: &dyn Store
     assert_eq!(all[99].target, "/t/900", "the newest 100 are all there");
 }
 
-/// A user update publishes the change and reads back; updating a missing user is `Missing`.
-pub fn user_updates_read_back_and_publish(store: &dyn Store) {
+/// A user update over the version it was read at is stored and published; over an older version
+/// it is refused and changes nothing; a missing user is `Missing`.
+pub fn user_updates_need_the_version_they_were_read_at(store: &dyn Store) {
     let mut alice = user("alice");
     store.insert_user(&alice).unwrap();
     let seen = record_changes(store);
     alice.groups = vec!["ops".into()];
-    store.update_user(&alice).unwrap();
+    alice.version = 2;
+    store.update_user(&alice, 1).unwrap();
     assert_eq!(store.user(&alice.id).unwrap().unwrap().groups, ["ops"]);
-    let err = store.update_user(&user("nobody")).unwrap_err();
+    let mut stale = alice.clone();
+    stale.groups = vec!["lost".into()];
+    let err = store.update_user(&stale, 1).unwrap_err();
+    assert!(matches!(err, StoreError::VersionMismatch), "{err:?}");
+    assert_eq!(store.user(&alice.id).unwrap().unwrap().groups, ["ops"]);
+    let err = store.update_user(&user("nobody"), 1).unwrap_err();
     assert!(matches!(err, StoreError::Missing), "{err:?}");
     assert_eq!(taken(&seen), ["user"]);
+}
+
+/// Failed sign-ins are counted per name within the window, forgotten when cleared, and a
+/// window that has passed starts over.
+pub fn failed_sign_ins_are_counted_per_name_within_the_window(store: &dyn Store) {
+    let window = chrono::Duration::minutes(15);
+    let t0 = now();
+    assert_eq!(store.failed_sign_ins("alice", t0, window).unwrap(), None);
+    for i in 1..=3 {
+        let (count, since) = store
+            .note_failed_sign_in("alice", t0 + chrono::Duration::seconds(i), window)
+            .unwrap();
+        assert_eq!(
+            (count, since),
+            (i as u32, t0 + chrono::Duration::seconds(1))
+        );
+    }
+    store.note_failed_sign_in("bob", t0, window).unwrap();
+    let later = t0 + chrono::Duration::minutes(5);
+    assert_eq!(
+        store
+            .failed_sign_ins("alice", later, window)
+            .unwrap()
+            .unwrap()
+            .0,
+        3
+    );
+    let past = t0 + chrono::Duration::minutes(20);
+    assert_eq!(store.failed_sign_ins("alice", past, window).unwrap(), None);
+    assert_eq!(
+        store.note_failed_sign_in("alice", past, window).unwrap(),
+        (1, past)
+    );
+    store.clear_failed_sign_ins("alice").unwrap();
+    assert_eq!(store.failed_sign_ins("alice", past, window).unwrap(), None);
+    assert_eq!(
+        store
+            .failed_sign_ins("bob", later, window)
+            .unwrap()
+            .unwrap()
+            .0,
+        1
+    );
+}
+
+/// Best-effort writes (last seen, last used, an expired session) publish their change too.
+pub fn touches_are_published(store: &dyn Store) {
+    let alice = user("alice");
+    store.insert_user(&alice).unwrap();
+    let d = digest("s1");
+    store.put_session(&d, &session(&alice)).unwrap();
+    let key = api_key(&alice, "jas_secret_two");
+    store.insert_api_key(&key).unwrap();
+    let seen = record_changes(store);
+    let mut later = session(&alice);
+    later.last_seen = now() + chrono::Duration::minutes(1);
+    store.touch_session(&d, &later).unwrap();
+    assert_eq!(
+        store.session(&d).unwrap().unwrap().last_seen,
+        later.last_seen
+    );
+    let mut used = key.clone();
+    used.last_used_at = Some(now());
+    store.touch_api_key(&used).unwrap();
+    assert_eq!(
+        store
+            .api_key_by_digest(&key.digest)
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(now())
+    );
+    store.discard_session(&d).unwrap();
+    assert!(store.session(&d).unwrap().is_none());
+    assert!(store.user_sessions(&alice.id).unwrap().is_empty());
+    assert_eq!(taken(&seen), ["session", "key true", "session"]);
 }
 
 /// Run every check of the contract, each on a fresh store from `open`.
@@ -296,7 +380,9 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     a_revoked_key_never_comes_back(open().as_ref());
     sessions_of_a_user_end_together(open().as_ref());
     audit_reads_newest_first_and_retention_keeps_the_newest(open().as_ref());
-    user_updates_read_back_and_publish(open().as_ref());
+    user_updates_need_the_version_they_were_read_at(open().as_ref());
+    failed_sign_ins_are_counted_per_name_within_the_window(open().as_ref());
+    touches_are_published(open().as_ref());
 }
 
 mod sled_backend {

@@ -6,8 +6,11 @@ pub mod cached;
 mod contract_tests;
 pub mod feed;
 pub mod sled;
+pub mod throttle;
 
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use crate::domain::asset::Asset;
 use crate::domain::audit::AuditEvent;
@@ -51,13 +54,16 @@ pub enum StoreError {
     Io(String),
 }
 
-/// Everything the server keeps. One implementation today (sled); the trait keeps handlers free of
-/// storage details so a shared database can be added for several instances.
+/// Everything the server keeps. A write returns once it is durable (unless its documentation says
+/// it is best-effort, like last-use times) and once its [`Change`] has been published; a backend
+/// enforces uniqueness and versions itself. The contract is checked by `contract_tests` for every
+/// backend.
 pub trait Store: Send + Sync + 'static {
     /// Add a user; `Conflict` when the username (case-insensitively) is taken.
     fn insert_user(&self, user: &User) -> Result<(), StoreError>;
-    /// Replace a user record (same id and username).
-    fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Replace a user record (same id and username) whose stored version is `expected_version`:
+    /// `VersionMismatch` when it changed meanwhile, `Missing` when it is gone.
+    fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError>;
     /// A user by id.
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError>;
     /// A user by username, without regard to case.
@@ -75,12 +81,18 @@ pub trait Store: Send + Sync + 'static {
     /// Whether any user exists (first start).
     fn has_users(&self) -> Result<bool, StoreError>;
 
-    /// Store or refresh a session under its digest.
+    /// Store a new session under its digest.
     fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError>;
+    /// Best-effort: record a session's new last-seen time (not made durable at once: losing it
+    /// in a crash only shortens the idle timeout's start).
+    fn touch_session(&self, digest: &CredentialDigest, session: &Session)
+    -> Result<(), StoreError>;
     /// A session by digest.
     fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError>;
-    /// End one session.
+    /// End one session (sign-out).
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError>;
+    /// Best-effort: forget an expired session (its times refuse it anyway).
+    fn discard_session(&self, digest: &CredentialDigest) -> Result<(), StoreError>;
     /// End every session of a user; returns how many ended.
     fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError>;
     /// Sessions of a user (digests hidden) for listing.
@@ -93,8 +105,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         digest: &CredentialDigest,
     ) -> Result<Option<Arc<ApiKey>>, StoreError>;
-    /// Record last use.
-    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// Best-effort: record a key's last use (never brings back a key revoked meanwhile).
+    fn touch_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// Revoke: the digest index goes at once, the record stays for the listing.
     fn revoke_api_key(
         &self,
@@ -136,6 +148,24 @@ pub trait Store: Send + Sync + 'static {
     /// may keep a few more, up to the granularity it stores events in); returns how many went.
     fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError>;
 
-    /// Make every write so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
+    /// A failed sign-in for the (case-folded) name `key` at `at`: returns the failures counted in
+    /// the current window (which starts at the first failure and lasts `window`) and its start.
+    fn note_failed_sign_in(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(u32, DateTime<Utc>), StoreError>;
+    /// The failures of `key` in a window still open at `at`, and the window's start.
+    fn failed_sign_ins(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Option<(u32, DateTime<Utc>)>, StoreError>;
+    /// Forget the failures of `key` (after a successful sign-in).
+    fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError>;
+
+    /// At shutdown: make the best-effort writes durable too.
+    fn close(&self) -> Result<(), StoreError>;
 }

@@ -3,12 +3,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 
 use super::feed::{Change, ChangeFeed};
+use super::throttle::FailedSignIns;
 use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::asset::Asset;
 use crate::domain::audit::AuditEvent;
@@ -56,6 +59,7 @@ pub struct SledStore {
     audit: Tree,
     meta: Tree,
     feed: ChangeFeed,
+    failed_sign_ins: FailedSignIns,
 }
 
 /// sled's page cache: the default (1 GiB) would let the resident set grow with the store; the
@@ -121,8 +125,28 @@ fn audit_record(key: &[u8], value: &[u8]) -> Result<Vec<AuditEvent>, StoreError>
 }
 
 impl SledStore {
+    /// Hand a change to the feed (best-effort writes).
     fn publish(&self, change: Change) {
         self.feed.publish(&change);
+    }
+
+    /// Make the write durable, then publish its change (published even when the flush fails:
+    /// the caches must match what sled now serves).
+    fn commit(&self, change: Change) -> Result<(), StoreError> {
+        let flushed = self.db.flush();
+        self.feed.publish(&change);
+        flushed?;
+        Ok(())
+    }
+
+    /// Remove a session and its index entry.
+    fn forget_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
+        if let Some(old) = self.sessions.remove(digest)? {
+            let session: Session = decode(&old)?;
+            self.user_sessions
+                .remove(user_session_key(&session.user_id, digest))?;
+        }
+        Ok(())
     }
 
     /// Delete the oldest events, at most `n` of them (whole stored records); returns how many went.
@@ -204,6 +228,7 @@ impl SledStore {
             meta,
             db,
             feed: ChangeFeed::new(),
+            failed_sign_ins: FailedSignIns::default(),
         })
     }
 
@@ -237,21 +262,29 @@ impl Store for SledStore {
             users.insert(user.id.as_str().as_bytes(), record.as_slice())?;
             Ok(())
         })?;
-        self.publish(Change::UserChanged {
+        self.commit(Change::UserChanged {
             id: user.id.clone(),
-        });
+        })?;
         Ok(())
     }
 
-    fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        if !self.users.contains_key(user.id.as_str())? {
-            return Err(StoreError::Missing);
-        }
-        self.users.insert(user.id.as_str(), encode(user)?)?;
-        self.publish(Change::UserChanged {
+    fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError> {
+        let record = encode(user)?;
+        let id = user.id.as_str();
+        self.users.transaction(|users| {
+            let Some(old) = users.get(id)? else {
+                return abort(StoreError::Missing);
+            };
+            let old: User = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+            if old.version != expected_version {
+                return abort(StoreError::VersionMismatch);
+            }
+            users.insert(id.as_bytes(), record.as_slice())?;
+            Ok(())
+        })?;
+        self.commit(Change::UserChanged {
             id: user.id.clone(),
-        });
-        Ok(())
+        })
     }
 
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
@@ -314,7 +347,7 @@ impl Store for SledStore {
             index_tree.insert(index.as_slice(), &[][..])?;
             Ok(())
         })?;
-        self.publish(Change::SessionChanged { digest: *digest });
+        self.commit(Change::SessionChanged { digest: *digest })?;
         Ok(())
     }
 
@@ -326,13 +359,25 @@ impl Store for SledStore {
     }
 
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
-        let old = self.sessions.remove(digest);
+        self.forget_session(digest)?;
+        self.commit(Change::SessionChanged { digest: *digest })
+    }
+
+    fn discard_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
+        let forgotten = self.forget_session(digest);
         self.publish(Change::SessionChanged { digest: *digest });
-        if let Some(old) = old? {
-            let session: Session = decode(&old)?;
-            self.user_sessions
-                .remove(user_session_key(&session.user_id, digest))?;
+        forgotten
+    }
+
+    fn touch_session(
+        &self,
+        digest: &CredentialDigest,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        if self.sessions.contains_key(digest)? {
+            self.sessions.insert(&digest[..], encode(session)?)?;
         }
+        self.publish(Change::SessionChanged { digest: *digest });
         Ok(())
     }
 
@@ -352,6 +397,7 @@ impl Store for SledStore {
             }
             Ok(())
         });
+        let flushed = self.db.flush();
         self.publish(Change::SessionsEnded {
             user: user.clone(),
             digests: keys
@@ -360,6 +406,7 @@ impl Store for SledStore {
                 .collect(),
         });
         ended?;
+        flushed?;
         Ok(removed)
     }
 
@@ -386,9 +433,9 @@ impl Store for SledStore {
             digests.insert(&key.digest[..], key.id.as_str().as_bytes())?;
             Ok(())
         })?;
-        self.publish(Change::ApiKeyChanged {
+        self.commit(Change::ApiKeyChanged {
             digest: Some(key.digest),
-        });
+        })?;
         Ok(())
     }
 
@@ -405,7 +452,7 @@ impl Store for SledStore {
         }
     }
 
-    fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+    fn touch_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let record = encode(key)?;
         let result = self.api_keys.transaction(|keys| {
             // Never resurrect a key revoked meanwhile.
@@ -449,10 +496,13 @@ impl Store for SledStore {
             Ok(key)
         });
         // On failure the digest is only known from the record: every cached key is forgotten.
+        let flushed = self.db.flush();
         self.publish(Change::ApiKeyChanged {
             digest: revoked.as_ref().ok().map(|key| key.digest),
         });
-        Ok(revoked?)
+        let revoked = revoked?;
+        flushed?;
+        Ok(revoked)
     }
 
     fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
@@ -475,10 +525,10 @@ impl Store for SledStore {
             assets.insert(asset.id.as_str().as_bytes(), record.as_slice())?;
             Ok(())
         })?;
-        self.publish(Change::AssetChanged {
+        self.commit(Change::AssetChanged {
             asset: Arc::new(asset.clone()),
             old_path: None,
-        });
+        })?;
         Ok(())
     }
 
@@ -508,10 +558,10 @@ impl Store for SledStore {
                 Ok((old.path != asset.path).then_some(old.path))
             },
         )?;
-        self.publish(Change::AssetChanged {
+        self.commit(Change::AssetChanged {
             asset: Arc::new(asset.clone()),
             old_path,
-        });
+        })?;
         Ok(())
     }
 
@@ -542,10 +592,10 @@ impl Store for SledStore {
             paths.remove(old.path.as_str())?;
             Ok(old.path)
         })?;
-        self.publish(Change::AssetPurged {
+        self.commit(Change::AssetPurged {
             id: id.clone(),
             path,
-        });
+        })?;
         Ok(())
     }
 
@@ -610,7 +660,30 @@ impl Store for SledStore {
         self.trim_audit(count - keep)
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    fn note_failed_sign_in(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<(u32, DateTime<Utc>), StoreError> {
+        Ok(self.failed_sign_ins.note(key, at, window))
+    }
+
+    fn failed_sign_ins(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Option<(u32, DateTime<Utc>)>, StoreError> {
+        Ok(self.failed_sign_ins.current(key, at, window))
+    }
+
+    fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError> {
+        self.failed_sign_ins.clear(key);
+        Ok(())
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
     }
