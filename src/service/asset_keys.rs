@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use super::assets::{generated_secret, secret_is_weak, weak_secret_error};
 use super::state::Service;
 use super::views::{AssetView, NextSecretInput, SavedAsset};
+use crate::domain::audit::AuditAction;
 use crate::error::AppError;
 use crate::secret::Secret;
 use crate::signing::keys::{KeyPair, KeyType};
@@ -13,7 +14,7 @@ impl Service {
     /// Rotate an asymmetric asset's key: a new key of the same type becomes active, the
     /// previous one is retired and stays published until its tokens have expired. 409 for HMAC.
     pub fn rotate_key(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
-        let (asset, ()) = self.modify_asset(actor, id, "asset.rotate", |a, now| {
+        let (asset, ()) = self.modify_asset(actor, id, AuditAction::AssetRotate, |a, now| {
             if a.algorithm.is_hmac() {
                 return Err(AppError::Conflict(format!(
                     "{} assets have no key pair to rotate; schedule a next secret instead",
@@ -76,24 +77,25 @@ impl Service {
                 ));
             }
         };
-        let (asset, ()) = self.modify_asset(actor, id, "asset.next_secret", |a, now| {
-            if !a.algorithm.is_hmac() {
-                return Err(AppError::Conflict(format!(
-                    "{} assets sign with a key pair; rotate the key instead",
-                    a.algorithm.name()
-                )));
-            }
-            if secret.len() < a.algorithm.min_secret_bytes() && !input.accept_weak_secret {
-                return Err(weak_secret_error("secret", secret.len(), a.algorithm));
-            }
-            a.next_secret = Some(secret);
-            a.next_secret_at = Some(switch_at);
-            if input.accept_weak_secret && secret_is_weak(a) {
-                a.weak_secret_accepted = true;
-            }
-            a.settle(now);
-            Ok(())
-        })?;
+        let (asset, ()) =
+            self.modify_asset(actor, id, AuditAction::AssetNextSecret, |a, now| {
+                if !a.algorithm.is_hmac() {
+                    return Err(AppError::Conflict(format!(
+                        "{} assets sign with a key pair; rotate the key instead",
+                        a.algorithm.name()
+                    )));
+                }
+                if secret.len() < a.algorithm.min_secret_bytes() && !input.accept_weak_secret {
+                    return Err(weak_secret_error("secret", secret.len(), a.algorithm));
+                }
+                a.next_secret = Some(secret);
+                a.next_secret_at = Some(switch_at);
+                if input.accept_weak_secret && secret_is_weak(a) {
+                    a.weak_secret_accepted = true;
+                }
+                a.settle(now);
+                Ok(())
+            })?;
         Ok(SavedAsset {
             asset: AssetView::from(&asset),
             generated_secret: generated,
@@ -103,17 +105,18 @@ impl Service {
 
     /// Cancel a pending secret switch (nothing happens when none is pending).
     pub fn cancel_next_secret(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
-        let (asset, ()) = self.modify_asset(actor, id, "asset.next_secret_cancel", |a, _| {
-            if !a.algorithm.is_hmac() {
-                return Err(AppError::Conflict(format!(
-                    "{} assets have no secret",
-                    a.algorithm.name()
-                )));
-            }
-            a.next_secret = None;
-            a.next_secret_at = None;
-            Ok(())
-        })?;
+        let (asset, ()) =
+            self.modify_asset(actor, id, AuditAction::AssetNextSecretCancel, |a, _| {
+                if !a.algorithm.is_hmac() {
+                    return Err(AppError::Conflict(format!(
+                        "{} assets have no secret",
+                        a.algorithm.name()
+                    )));
+                }
+                a.next_secret = None;
+                a.next_secret_at = None;
+                Ok(())
+            })?;
         Ok(AssetView::from(&asset))
     }
 

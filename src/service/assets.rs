@@ -8,7 +8,7 @@ use crate::domain::asset::{
     AccessRule, Asset, AssetPath, AssetState, MAX_CORS_ORIGINS, parse_origin,
 };
 use crate::domain::asset_input::{AssetInput, KeyInput};
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::presets::Preset;
 use crate::domain::user::{Username, validate_group_name};
 use crate::error::{AppError, FieldError};
@@ -343,7 +343,7 @@ impl Service {
         self.store.insert_asset(&asset)?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "asset.create",
+            AuditAction::AssetCreate,
             asset.path.as_str(),
         ));
         Ok(SavedAsset {
@@ -383,7 +383,7 @@ impl Service {
         }
         self.audit.record(AuditEvent::admin(
             actor,
-            "asset.update",
+            AuditAction::AssetUpdate,
             asset.path.as_str(),
         ));
         Ok(SavedAsset {
@@ -428,7 +428,7 @@ impl Service {
         &self,
         actor: &str,
         id: &str,
-        action: &str,
+        action: AuditAction,
         trash: bool,
     ) -> Result<AssetView, AppError> {
         let (asset, ()) = self.modify_asset(actor, id, action, |asset, now| {
@@ -458,12 +458,12 @@ impl Service {
 
     /// Move a live asset to the trash: its path answers 404 at once.
     pub fn trash_asset(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
-        self.change_state(actor, id, "asset.trash", true)
+        self.change_state(actor, id, AuditAction::AssetTrash, true)
     }
 
     /// Bring an asset back from the trash, same path and secret.
     pub fn restore_asset(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
-        self.change_state(actor, id, "asset.restore", false)
+        self.change_state(actor, id, AuditAction::AssetRestore, false)
     }
 
     /// Delete a trashed asset for good: record, secret and path index.
@@ -476,8 +476,11 @@ impl Service {
             ));
         }
         self.store.delete_asset(&asset.id)?;
-        self.audit
-            .record(AuditEvent::admin(actor, "asset.purge", asset.path.as_str()));
+        self.audit.record(AuditEvent::admin(
+            actor,
+            AuditAction::AssetPurge,
+            asset.path.as_str(),
+        ));
         Ok(())
     }
 
@@ -486,7 +489,7 @@ impl Service {
         &self,
         actor: &str,
         id: &str,
-        action: &str,
+        action: AuditAction,
         change: impl FnOnce(&mut Asset, DateTime<Utc>) -> Result<T, AppError>,
     ) -> Result<(Asset, T), AppError> {
         let _guard = self.lock_writes();

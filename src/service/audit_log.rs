@@ -180,6 +180,7 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::audit::AuditAction;
     use crate::store::sled::{AUDIT_RECORD_EVENTS, SledStore};
 
     #[test]
@@ -190,7 +191,7 @@ mod tests {
         for i in 0..1000 {
             log.record(AuditEvent::admin(
                 "alice",
-                "token.issue",
+                AuditAction::TokenIssue,
                 &format!("/t/{i}"),
             ));
             if i % 100 == 99 {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::registry::AssetSummary;
 use super::state::Service;
 use crate::domain::asset::{Lifecycle, read_allows};
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::user::User;
 use crate::error::AppError;
 
@@ -86,7 +86,7 @@ impl Service {
         }
         self.audit.record(AuditEvent::admin(
             actor,
-            "trash.empty",
+            AuditAction::TrashEmpty,
             &format!("{purged} assets"),
         ));
         Ok(purged)

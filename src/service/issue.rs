@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::state::Service;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent, AuditOutcome};
 use crate::domain::compiled::{CompiledAsset, IssuedToken, TokenError};
 use crate::domain::delivery::DeliveryMode;
 use crate::domain::user::User;
@@ -31,17 +31,17 @@ impl Service {
         let target = asset.asset.path.as_str();
         let detail = matches!(mode, DeliveryMode::Redirect | DeliveryMode::FormPost)
             .then(|| format!("delivery {}", mode.name()));
-        let event = |outcome: &str, jti: Option<String>| AuditEvent {
+        let event = |outcome: AuditOutcome, jti: Option<String>| AuditEvent {
             at: Utc::now(),
             actor: user.username.to_string(),
-            action: "token.issue".into(),
+            action: AuditAction::TokenIssue,
             target: target.to_owned(),
-            outcome: outcome.into(),
+            outcome,
             jti,
             detail: detail.clone(),
         };
         if !asset.asset.can_read(user) {
-            self.audit.record(event("forbidden", None));
+            self.audit.record(event(AuditOutcome::Forbidden, None));
             return Err(Refusal::Forbidden(format!(
                 "{} is not allowed by the read rule",
                 user.username
@@ -49,11 +49,12 @@ impl Service {
         }
         match asset.issue(user, Utc::now(), None) {
             Ok(issued) => {
-                self.audit.record(event("ok", issued.jti.clone()));
+                self.audit
+                    .record(event(AuditOutcome::Ok, issued.jti.clone()));
                 Ok(issued)
             }
             Err(e) => {
-                self.audit.record(event("config_error", None));
+                self.audit.record(event(AuditOutcome::ConfigError, None));
                 Err(Refusal::Misconfigured(e))
             }
         }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::Service;
 use super::views::UserView;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::user::{validate_attribute_name, validate_group_name};
 use crate::error::AppError;
 
@@ -84,7 +84,7 @@ impl Service {
         self.save_user(&mut user)?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "user.update",
+            AuditAction::UserUpdate,
             user.username.as_str(),
         ));
         Ok(UserView::from(&user))
@@ -114,7 +114,7 @@ impl Service {
         let ended = self.store.remove_user_sessions(&user.id)?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "user.end_sessions",
+            AuditAction::UserEndSessions,
             user.username.as_str(),
         ));
         Ok(ended)

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::state::Service;
 use super::views::Preview;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::compiled::{CompiledAsset, TokenError};
 use crate::error::{AppError, FieldError};
 
@@ -76,7 +76,7 @@ impl Service {
         }
         self.audit.record(AuditEvent {
             detail: Some(format!("as {}", user.username)),
-            ..AuditEvent::admin(actor, "asset.preview", a.path.as_str())
+            ..AuditEvent::admin(actor, AuditAction::AssetPreview, a.path.as_str())
         });
         let issued = compiled.issue(&user, now, None).map_err(|e| match e {
             TokenError::Render(r) => {

@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::blocking::blocking;
 use super::state::{LOGIN_WINDOW, MAX_LOGIN_FAILURES, Service, TOUCH_INTERVAL_SECONDS};
 use super::views::SignedIn;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent, AuditOutcome};
 use crate::domain::credentials::{
     API_KEY_PREFIX, ApiKey, CredentialDigest, Session, digest, digests_equal, new_session_id,
 };
@@ -112,8 +112,8 @@ impl Service {
                 self.store
                     .note_failed_sign_in(&throttle_key, Utc::now(), login_window())?;
                 self.audit.record(AuditEvent {
-                    outcome: "forbidden".into(),
-                    ..AuditEvent::admin(username, "session.login", username)
+                    outcome: AuditOutcome::Forbidden,
+                    ..AuditEvent::admin(username, AuditAction::SessionLogin, username)
                 });
                 return Err(AppError::Forbidden("wrong username or password".into()));
             }
@@ -146,7 +146,7 @@ impl Service {
         self.store.put_session(&digest(&session_id), &session)?;
         self.audit.record(AuditEvent::admin(
             user.username.as_str(),
-            "session.login",
+            AuditAction::SessionLogin,
             user.username.as_str(),
         ));
         Ok(SignedIn { session_id, user })
@@ -171,7 +171,7 @@ impl Service {
             if let Some(u) = self.store.user(&s.user_id)? {
                 self.audit.record(AuditEvent::admin(
                     u.username.as_str(),
-                    "session.logout",
+                    AuditAction::SessionLogout,
                     u.username.as_str(),
                 ));
             }

@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use super::state::Service;
 use super::views::{ApiKeyView, CreatedApiKey, UserInput, UserView};
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::credentials::{API_KEY_SHOWN_CHARS, ApiKey, digest, new_api_key};
 use crate::domain::user::{User, Username, validate_password};
 use crate::error::AppError;
@@ -49,7 +49,7 @@ impl Service {
         self.store.insert_user(&user)?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "user.create",
+            AuditAction::UserCreate,
             user.username.as_str(),
         ));
         Ok(UserView::from(&user))
@@ -103,7 +103,7 @@ impl Service {
         self.store.remove_user_sessions(&user.id)?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "user.password",
+            AuditAction::UserPassword,
             user.username.as_str(),
         ));
         Ok(())
@@ -125,9 +125,9 @@ impl Service {
             self.store.remove_user_sessions(&user.id)?;
         }
         let action = if disabled {
-            "user.disable"
+            AuditAction::UserDisable
         } else {
-            "user.enable"
+            AuditAction::UserEnable
         };
         self.audit
             .record(AuditEvent::admin(actor, action, user.username.as_str()));
@@ -151,7 +151,7 @@ impl Service {
         self.store.insert_api_key(&record)?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "apikey.create",
+            AuditAction::ApiKeyCreate,
             &format!("{} {}", user.username, record.prefix),
         ));
         Ok(CreatedApiKey {
@@ -188,7 +188,7 @@ impl Service {
         let revoked = self.store.revoke_api_key(&key.id, Utc::now())?;
         self.audit.record(AuditEvent::admin(
             actor,
-            "apikey.revoke",
+            AuditAction::ApiKeyRevoke,
             &format!("{} {}", user.username, key.prefix),
         ));
         Ok(ApiKeyView::from(&revoked))

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::{Change, Store, StoreError};
 use crate::domain::asset::{AccessRule, Asset, AssetPath, AssetState};
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::credentials::{ApiKey, Session, digest};
 use crate::domain::user::{User, Username};
 use crate::ids::{ApiKeyId, AssetId, UserId};
@@ -251,7 +251,7 @@ pub fn audit_reads_newest_first_and_retention_keeps_the_newest(store: &dyn Store
         .map(|i| {
             AuditEvent::admin(
                 if i % 2 == 0 { "alice" } else { "bob" },
-                "token.issue",
+                AuditAction::TokenIssue,
                 &format!("/t/{i}"),
             )
         })

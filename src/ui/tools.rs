@@ -393,9 +393,9 @@ pub async fn audit(
             actor_href: format!("/admin/audit?user={}", encode(&e.actor)),
             target_href: format!("/admin/audit?asset={}", encode(&e.target)),
             actor: e.actor,
-            action: e.action,
+            action: e.action.to_string(),
             target: e.target,
-            outcome: e.outcome,
+            outcome: e.outcome.to_string(),
             jti: e.jti,
             detail: e.detail,
         })

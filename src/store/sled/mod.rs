@@ -692,9 +692,10 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::audit::AuditAction;
 
     fn event(i: usize) -> AuditEvent {
-        AuditEvent::admin("alice", "token.issue", &format!("/t/{i}"))
+        AuditEvent::admin("alice", AuditAction::TokenIssue, &format!("/t/{i}"))
     }
 
     fn targets(events: &[AuditEvent]) -> Vec<String> {
