@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::assets::{generated_secret, secret_is_weak, weak_secret_error};
+use super::asset_fields::{generated_secret, weak_secret_error};
+use super::assets::secret_is_weak;
 use super::state::Service;
 use super::views::{AssetView, NextSecretInput, SavedAsset};
 use crate::domain::audit::AuditAction;

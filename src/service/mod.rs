@@ -1,6 +1,7 @@
 //! The service floor: one file per use case over the store. Every operation of the JSON API,
 //! the admin UI, the CLI and the token path goes through [`Service`].
 
+mod asset_fields;
 mod asset_keys;
 mod assets;
 pub mod audit_log;
