@@ -30,7 +30,9 @@ const OUT_OF_RANGE: &str = "the arithmetic result is out of range";
 /// One modifier argument after keyword unescaping, with the byte offset where it starts.
 #[derive(Debug)]
 pub(super) struct Arg {
+    /// The text, with keyword escapes such as `\:` undone.
     pub(super) text: String,
+    /// Byte offset in the template where the text starts, for errors.
     pub(super) at: usize,
 }
 
@@ -40,36 +42,54 @@ pub(super) type ModifierError = (usize, String);
 /// A compiled modifier.
 #[derive(Debug, Clone)]
 pub(super) enum Modifier {
+    /// `json_encode`: the value is written as a JSON string. The parser turns it into the
+    /// keyword's `json_encode` flag, so it never transforms a value.
     JsonEncode,
+    /// `eq` (and `neq`, with `negate`): `then` when the text equals `value`, else `otherwise`.
     Eq {
         value: Box<str>,
         then: Box<str>,
         otherwise: Box<str>,
         negate: bool,
     },
+    /// `empty`: this fallback in place of empty text or an empty list.
     Empty(Box<str>),
+    /// `contains`: `then` when a list has `needle` as an item or text has it as a substring,
+    /// else `otherwise`.
     Contains {
         needle: Box<str>,
         then: Box<str>,
         otherwise: Box<str>,
     },
-    Replace {
-        regex: Regex,
-        replacement: Box<str>,
-    },
+    /// `replace`: every match of `regex` replaced, with `$1`-style groups expanded.
+    Replace { regex: Regex, replacement: Box<str> },
+    /// `lowercase`: the text in lower case.
     Lowercase,
+    /// `uppercase`: the text in upper case.
     Uppercase,
+    /// `capitalize`: the first letter of each whitespace-separated word in upper case.
     Capitalize,
+    /// `trim`: the text without leading and trailing whitespace.
     Trim,
+    /// `maxchars`: the text cut to at most this many chars.
     MaxChars(usize),
+    /// `append`: the text followed by this suffix.
     Append(Box<str>),
+    /// `append_if`: this suffix after the text, unless the text is empty.
     AppendIf(Box<str>),
+    /// `prepend_if`: this prefix before the text, unless the text is empty.
     PrependIf(Box<str>),
+    /// `base64encode`: the text's UTF-8 bytes in standard, padded base64.
     Base64Encode,
+    /// `urlencode`: the text percent-encoded, all but the RFC 3986 unreserved characters.
     UrlEncode,
+    /// `explode`: the text split into a list at every occurrence of this separator.
     Explode(Box<str>),
+    /// `index`: a list's item at this 0-based index; text counts as a list of one item.
     Index(usize),
+    /// `count`: how many items a list has, or how many chars text has.
     Count,
+    /// `add` (and `subtract`, whose operand is stored negated): exact decimal addition.
     Add(Decimal),
 }
 

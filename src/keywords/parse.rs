@@ -20,7 +20,9 @@ const INVALID_ESCAPE: &str =
 
 /// The compiled members of a template.
 pub(super) struct Compiled {
+    /// The top-level members, in template order.
     pub(super) members: Vec<Member>,
+    /// Total bytes of literal text in all members, to size the output up front.
     pub(super) literal_len: usize,
 }
 
