@@ -5,7 +5,9 @@ use super::render::Keyword;
 /// One top-level claim: its decoded name and the pieces that render `"name":value`.
 #[derive(Debug, Clone)]
 pub(super) struct Member {
+    /// The claim name, with its JSON escapes decoded.
     pub(super) name: Box<str>,
+    /// The pieces that render `"name":value`, in output order.
     pub(super) parts: Box<[Part]>,
 }
 

@@ -30,7 +30,9 @@ const OUT_OF_RANGE: &str = "the arithmetic result is out of range";
 /// One modifier argument after keyword unescaping, with the byte offset where it starts.
 #[derive(Debug)]
 pub(super) struct Arg {
+    /// The text, with keyword escapes such as `\:` undone.
     pub(super) text: String,
+    /// Byte offset in the template where the text starts, for errors.
     pub(super) at: usize,
 }
 
@@ -40,36 +42,54 @@ pub(super) type ModifierError = (usize, String);
 /// A compiled modifier.
 #[derive(Debug, Clone)]
 pub(super) enum Modifier {
+    /// `json_encode`: the value is written as a JSON string. The parser turns it into the
+    /// keyword's `json_encode` flag, so it never transforms a value.
     JsonEncode,
+    /// `eq` (and `neq`, with `negate`): `then` when the text equals `value`, else `otherwise`.
     Eq {
         value: Box<str>,
         then: Box<str>,
         otherwise: Box<str>,
         negate: bool,
     },
+    /// `empty`: this fallback in place of empty text or an empty list.
     Empty(Box<str>),
+    /// `contains`: `then` when a list has `needle` as an item or text has it as a substring,
+    /// else `otherwise`.
     Contains {
         needle: Box<str>,
         then: Box<str>,
         otherwise: Box<str>,
     },
-    Replace {
-        regex: Regex,
-        replacement: Box<str>,
-    },
+    /// `replace`: every match of `regex` replaced, with `$1`-style groups expanded.
+    Replace { regex: Regex, replacement: Box<str> },
+    /// `lowercase`: the text in lower case.
     Lowercase,
+    /// `uppercase`: the text in upper case.
     Uppercase,
+    /// `capitalize`: the first letter of each whitespace-separated word in upper case.
     Capitalize,
+    /// `trim`: the text without leading and trailing whitespace.
     Trim,
+    /// `maxchars`: the text cut to at most this many chars.
     MaxChars(usize),
+    /// `append`: the text followed by this suffix.
     Append(Box<str>),
+    /// `append_if`: this suffix after the text, unless the text is empty.
     AppendIf(Box<str>),
+    /// `prepend_if`: this prefix before the text, unless the text is empty.
     PrependIf(Box<str>),
+    /// `base64encode`: the text's UTF-8 bytes in standard, padded base64.
     Base64Encode,
+    /// `urlencode`: the text percent-encoded, all but the RFC 3986 unreserved characters.
     UrlEncode,
+    /// `explode`: the text split into a list at every occurrence of this separator.
     Explode(Box<str>),
+    /// `index`: a list's item at this 0-based index; text counts as a list of one item.
     Index(usize),
+    /// `count`: how many items a list has, or how many chars text has.
     Count,
+    /// `add` (and `subtract`, whose operand is stored negated): exact decimal addition.
     Add(Decimal),
 }
 
@@ -140,124 +160,176 @@ impl Modifier {
                 then,
                 otherwise,
                 negate,
-            } => {
-                let matched = (*value.into_text() == **expected) != *negate;
-                Value::Text(Cow::Borrowed(if matched { then } else { otherwise }))
-            }
-            Modifier::Empty(fallback) => {
-                if value.is_empty() {
-                    Value::Text(Cow::Borrowed(fallback))
-                } else {
-                    value
-                }
-            }
+            } => choose(
+                (*value.into_text() == **expected) != *negate,
+                then,
+                otherwise,
+            ),
+            Modifier::Empty(fallback) => fallback_if_empty(value, fallback),
             Modifier::Contains {
                 needle,
                 then,
                 otherwise,
-            } => {
-                let found = match value.items() {
-                    Some(mut items) => items.any(|item| item == &**needle),
-                    None => value.into_text().contains(&**needle),
-                };
-                Value::Text(Cow::Borrowed(if found { then } else { otherwise }))
-            }
-            Modifier::Replace { regex, replacement } => {
-                let text = value.into_text();
-                match replace_all(regex, &text, replacement)? {
-                    Some(replaced) => owned(replaced),
-                    None => Value::Text(text),
-                }
-            }
+            } => choose(contains(value, needle), then, otherwise),
+            Modifier::Replace { regex, replacement } => replace(value, regex, replacement)?,
             Modifier::Lowercase => owned(value.into_text().to_lowercase()),
             Modifier::Uppercase => owned(value.into_text().to_uppercase()),
             Modifier::Capitalize => owned(capitalize(&value.into_text())),
-            Modifier::Trim => Value::Text(match value.into_text() {
-                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-                Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
-                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
-            }),
-            Modifier::MaxChars(limit) => {
-                let text = value.into_text();
-                match text.char_indices().nth(*limit) {
-                    None => Value::Text(text),
-                    Some((end, _)) => Value::Text(match text {
-                        Cow::Borrowed(text) => Cow::Borrowed(text.get(..end).unwrap_or(text)),
-                        Cow::Owned(mut text) => {
-                            // `end` comes from char_indices, so it is a char boundary.
-                            text.truncate(end);
-                            Cow::Owned(text)
-                        }
-                    }),
-                }
-            }
-            Modifier::Append(suffix) => {
-                let mut text = value.into_text().into_owned();
-                text.push_str(suffix);
-                owned(text)
-            }
-            Modifier::AppendIf(suffix) => {
-                let text = value.into_text();
-                if text.is_empty() {
-                    Value::Text(text)
-                } else {
-                    let mut text = text.into_owned();
-                    text.push_str(suffix);
-                    owned(text)
-                }
-            }
-            Modifier::PrependIf(prefix) => {
-                let text = value.into_text();
-                if text.is_empty() {
-                    Value::Text(text)
-                } else {
-                    owned(format!("{prefix}{text}"))
-                }
-            }
+            Modifier::Trim => trim(value),
+            Modifier::MaxChars(limit) => max_chars(value, *limit),
+            Modifier::Append(suffix) => append(value, suffix),
+            Modifier::AppendIf(suffix) => append_if_not_empty(value, suffix),
+            Modifier::PrependIf(prefix) => prepend_if_not_empty(value, prefix),
             Modifier::Base64Encode => owned(STANDARD.encode(value.into_text().as_bytes())),
             Modifier::UrlEncode => {
                 owned(utf8_percent_encode(&value.into_text(), URL_ENCODE).to_string())
             }
-            Modifier::Explode(separator) => Value::List(match value.into_text() {
-                Cow::Borrowed("") => Vec::new(),
-                Cow::Borrowed(text) => text.split(&**separator).map(Cow::Borrowed).collect(),
-                Cow::Owned(text) if text.is_empty() => Vec::new(),
-                Cow::Owned(text) => text
-                    .split(&**separator)
-                    .map(|item| Cow::Owned(item.to_owned()))
-                    .collect(),
-            }),
-            Modifier::Index(index) => Value::Text(match value {
-                Value::Groups(groups) => groups
-                    .get(*index)
-                    .map_or(Cow::Borrowed(""), |group| Cow::Borrowed(group)),
-                Value::List(items) => items.into_iter().nth(*index).unwrap_or_default(),
-                Value::Text(text) if *index == 0 => text,
-                Value::Text(_) => Cow::Borrowed(""),
-            }),
-            Modifier::Count => {
-                let count = match value.items() {
-                    Some(items) => items.count(),
-                    None => value.into_text().chars().count(),
-                };
-                owned(count.to_string())
-            }
-            Modifier::Add(operand) => {
-                let text = value.into_text();
-                let current = if text.is_empty() {
-                    Decimal::ZERO
-                } else {
-                    Decimal::parse(&text).ok_or(NOT_A_NUMBER)?
-                };
-                owned(
-                    current
-                        .checked_add(*operand)
-                        .ok_or(OUT_OF_RANGE)?
-                        .to_string(),
-                )
-            }
+            Modifier::Explode(separator) => explode(value, separator),
+            Modifier::Index(index) => item_at(value, *index),
+            Modifier::Count => count(value),
+            Modifier::Add(operand) => add(value, *operand)?,
         })
     }
+}
+
+/// `eq`, `neq` and `contains`: `then` when the test passed, `otherwise` when it did not.
+fn choose<'v>(passed: bool, then: &'v str, otherwise: &'v str) -> Value<'v> {
+    Value::Text(Cow::Borrowed(if passed { then } else { otherwise }))
+}
+
+/// `empty`: the fallback for empty text or an empty list, the value itself otherwise.
+fn fallback_if_empty<'v>(value: Value<'v>, fallback: &'v str) -> Value<'v> {
+    if value.is_empty() {
+        Value::Text(Cow::Borrowed(fallback))
+    } else {
+        value
+    }
+}
+
+/// `contains`: whether a list has `needle` as an item, or text has it as a substring.
+fn contains(value: Value<'_>, needle: &str) -> bool {
+    match value.items() {
+        Some(mut items) => items.any(|item| item == needle),
+        None => value.into_text().contains(needle),
+    }
+}
+
+/// `replace`: the text with every match of `regex` replaced, borrowed as it was when none matched.
+fn replace<'v>(
+    value: Value<'v>,
+    regex: &Regex,
+    replacement: &str,
+) -> Result<Value<'v>, &'static str> {
+    let text = value.into_text();
+    Ok(match replace_all(regex, &text, replacement)? {
+        Some(replaced) => owned(replaced),
+        None => Value::Text(text),
+    })
+}
+
+/// `trim`: the text without leading and trailing whitespace, copied only when that changes it.
+fn trim(value: Value<'_>) -> Value<'_> {
+    Value::Text(match value.into_text() {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    })
+}
+
+/// `maxchars`: the text cut to its first `limit` chars.
+fn max_chars(value: Value<'_>, limit: usize) -> Value<'_> {
+    let text = value.into_text();
+    match text.char_indices().nth(limit) {
+        None => Value::Text(text),
+        Some((end, _)) => Value::Text(match text {
+            Cow::Borrowed(text) => Cow::Borrowed(text.get(..end).unwrap_or(text)),
+            Cow::Owned(mut text) => {
+                // `end` comes from char_indices, so it is a char boundary.
+                text.truncate(end);
+                Cow::Owned(text)
+            }
+        }),
+    }
+}
+
+/// `append`: the text followed by `suffix`, even when it is empty.
+fn append(value: Value<'_>, suffix: &str) -> Value<'static> {
+    let mut text = value.into_text().into_owned();
+    text.push_str(suffix);
+    owned(text)
+}
+
+/// `append_if`: the text followed by `suffix`, or empty text left empty.
+fn append_if_not_empty<'v>(value: Value<'v>, suffix: &str) -> Value<'v> {
+    let text = value.into_text();
+    if text.is_empty() {
+        Value::Text(text)
+    } else {
+        let mut text = text.into_owned();
+        text.push_str(suffix);
+        owned(text)
+    }
+}
+
+/// `prepend_if`: `prefix` followed by the text, or empty text left empty.
+fn prepend_if_not_empty<'v>(value: Value<'v>, prefix: &str) -> Value<'v> {
+    let text = value.into_text();
+    if text.is_empty() {
+        Value::Text(text)
+    } else {
+        owned(format!("{prefix}{text}"))
+    }
+}
+
+/// `explode`: the text split at every `separator` into a list; empty text is an empty list.
+fn explode<'v>(value: Value<'v>, separator: &str) -> Value<'v> {
+    Value::List(match value.into_text() {
+        Cow::Borrowed("") => Vec::new(),
+        Cow::Borrowed(text) => text.split(separator).map(Cow::Borrowed).collect(),
+        Cow::Owned(text) if text.is_empty() => Vec::new(),
+        Cow::Owned(text) => text
+            .split(separator)
+            .map(|item| Cow::Owned(item.to_owned()))
+            .collect(),
+    })
+}
+
+/// `index`: a list's item at `index` (0-based), text as a list of one item; empty text when
+/// there is no such item.
+fn item_at(value: Value<'_>, index: usize) -> Value<'_> {
+    Value::Text(match value {
+        Value::Groups(groups) => groups
+            .get(index)
+            .map_or(Cow::Borrowed(""), |group| Cow::Borrowed(group)),
+        Value::List(items) => items.into_iter().nth(index).unwrap_or_default(),
+        Value::Text(text) if index == 0 => text,
+        Value::Text(_) => Cow::Borrowed(""),
+    })
+}
+
+/// `count`: how many items a list has, or how many chars text has.
+fn count(value: Value<'_>) -> Value<'static> {
+    let count = match value.items() {
+        Some(items) => items.count(),
+        None => value.into_text().chars().count(),
+    };
+    owned(count.to_string())
+}
+
+/// `add` and `subtract`: the text as a number plus `operand`; empty text counts as 0.
+fn add(value: Value<'_>, operand: Decimal) -> Result<Value<'static>, &'static str> {
+    let text = value.into_text();
+    let current = if text.is_empty() {
+        Decimal::ZERO
+    } else {
+        Decimal::parse(&text).ok_or(NOT_A_NUMBER)?
+    };
+    Ok(owned(
+        current
+            .checked_add(operand)
+            .ok_or(OUT_OF_RANGE)?
+            .to_string(),
+    ))
 }
 
 /// Replace every match, expanding `$1`-style groups; `None` when nothing matched. Stops as soon

@@ -20,7 +20,9 @@ const INVALID_ESCAPE: &str =
 
 /// The compiled members of a template.
 pub(super) struct Compiled {
+    /// The top-level members, in template order.
     pub(super) members: Vec<Member>,
+    /// Total bytes of literal text in all members, to size the output up front.
     pub(super) literal_len: usize,
 }
 
@@ -216,93 +218,109 @@ impl<'s> Parser<'s> {
             return Ok(());
         }
         loop {
-            self.skip_whitespace();
-            let name_at = self.pos;
-            match self.peek() {
-                Some(b'"') => {}
-                Some(b'}') => {
-                    return Err(self.fail(name_at, "trailing comma: expected a name after ','"));
-                }
-                Some(b'%') if self.keyword_name_end(name_at).is_some() => {
-                    return Err(self.fail(name_at, KEYWORD_IN_NAME));
-                }
-                None => {
-                    return Err(self.fail(
-                        name_at,
-                        "unexpected end of the template; expected a name in double quotes",
-                    ));
-                }
-                Some(_) => {
-                    return Err(self.fail(
-                        name_at,
-                        format!(
-                            "expected a name in double quotes, found {}",
-                            self.describe(name_at)
-                        ),
-                    ));
-                }
+            let name = self.member_name(&names)?;
+            self.name_separator()?;
+            self.value(depth)?;
+            if top {
+                self.push_member(&name);
             }
-            let name = self.name()?;
-            if names.contains(&name) {
+            names.insert(name);
+            if self.member_end(top)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The name that starts the next member, decoded; refused when `names` already holds it.
+    fn member_name(&mut self, names: &HashSet<String>) -> Result<String, CompileError> {
+        self.skip_whitespace();
+        let name_at = self.pos;
+        match self.peek() {
+            Some(b'"') => {}
+            Some(b'}') => {
+                return Err(self.fail(name_at, "trailing comma: expected a name after ','"));
+            }
+            Some(b'%') if self.keyword_name_end(name_at).is_some() => {
+                return Err(self.fail(name_at, KEYWORD_IN_NAME));
+            }
+            None => {
+                return Err(self.fail(
+                    name_at,
+                    "unexpected end of the template; expected a name in double quotes",
+                ));
+            }
+            Some(_) => {
                 return Err(self.fail(
                     name_at,
                     format!(
-                        "duplicate name \"{}\" in the same object",
-                        name.escape_debug()
+                        "expected a name in double quotes, found {}",
+                        self.describe(name_at)
                     ),
                 ));
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b':') => {
-                    self.pos += 1;
-                    self.emit(":");
-                }
-                _ => {
-                    return Err(self.fail(
-                        self.pos,
-                        format!(
-                            "expected ':' after the name, found {}",
-                            self.describe(self.pos)
-                        ),
-                    ));
-                }
-            }
-            self.value(depth)?;
-            if top {
-                self.flush();
-                self.members.push(Member {
-                    name: name.as_str().into(),
-                    parts: std::mem::take(&mut self.parts).into_boxed_slice(),
-                });
-            }
-            names.insert(name);
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    if !top {
-                        self.emit(",");
-                    }
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    if !top {
-                        self.emit("}");
-                    }
-                    return Ok(());
-                }
-                _ => {
-                    return Err(self.fail(
-                        self.pos,
-                        format!(
-                            "expected ',' or '}}' after a member, found {}",
-                            self.describe(self.pos)
-                        ),
-                    ));
-                }
-            }
         }
+        let name = self.name()?;
+        if names.contains(&name) {
+            return Err(self.fail(
+                name_at,
+                format!(
+                    "duplicate name \"{}\" in the same object",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        Ok(name)
+    }
+
+    /// The `:` between a member's name and its value.
+    fn name_separator(&mut self) -> Result<(), CompileError> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b':') => {
+                self.pos += 1;
+                self.emit(":");
+                Ok(())
+            }
+            _ => Err(self.fail(
+                self.pos,
+                format!(
+                    "expected ':' after the name, found {}",
+                    self.describe(self.pos)
+                ),
+            )),
+        }
+    }
+
+    /// Store the top-level member just compiled, with the parts gathered since the last one.
+    fn push_member(&mut self, name: &str) {
+        self.flush();
+        self.members.push(Member {
+            name: name.into(),
+            parts: std::mem::take(&mut self.parts).into_boxed_slice(),
+        });
+    }
+
+    /// The `,` or `}` after a member; true when it was the `}` that closes the object.
+    fn member_end(&mut self, top: bool) -> Result<bool, CompileError> {
+        self.skip_whitespace();
+        let closed = match self.peek() {
+            Some(b',') => false,
+            Some(b'}') => true,
+            _ => {
+                return Err(self.fail(
+                    self.pos,
+                    format!(
+                        "expected ',' or '}}' after a member, found {}",
+                        self.describe(self.pos)
+                    ),
+                ));
+            }
+        };
+        self.pos += 1;
+        if !top {
+            self.emit(if closed { "}" } else { "," });
+        }
+        Ok(closed)
     }
 
     fn array(&mut self, depth: usize) -> Result<(), CompileError> {

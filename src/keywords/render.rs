@@ -17,27 +17,44 @@ const TEXT_IN_VALUE_POSITION: &str =
 /// A compiled keyword: where its value comes from and how it is transformed.
 #[derive(Debug, Clone)]
 pub(super) struct Keyword {
+    /// The keyword's name as written, without modifiers, for render errors.
     pub(super) name: Box<str>,
+    /// Where the value comes from.
     pub(super) source: Source,
+    /// The modifiers to apply, left to right; a final `json_encode` is not among them.
     pub(super) modifiers: Box<[Modifier]>,
+    /// Whether the keyword ends in `^json_encode`, so a value position writes a JSON string.
     pub(super) json_encode: bool,
+    /// 1-based line of the keyword's opening `%`.
     pub(super) line: usize,
+    /// 1-based column of the keyword's opening `%`, counted in chars.
     pub(super) column: usize,
 }
 
 /// Where a keyword's value comes from.
 #[derive(Debug, Clone)]
 pub(super) enum Source {
+    /// `globals_user_attribute_username`: the login name, even if an attribute has that name.
     Username,
+    /// `globals_user_attribute_<name>`: that attribute, or empty text when the user has none.
     Attribute(Box<str>),
+    /// `globals_user_assetid`: the user's id.
     UserId,
+    /// `globals_user_name`: first and last name, or the username when both are blank.
     FullName,
+    /// `globals_user_groups`: the user's groups, as a list.
     Groups,
+    /// `asset_assetid`: the asset's id.
     AssetId,
+    /// `asset_name`: the asset's name.
     AssetName,
+    /// `asset_web_path`: the asset's web path.
     AssetWebPath,
+    /// `asset_has_write_access`: `1` or `0`.
     HasWriteAccess,
+    /// `globals_date_timestamp`: the request time in seconds since the Unix epoch.
     Timestamp,
+    /// `globals_date_iso8601`: the request time in UTC, RFC 3339, whole seconds.
     Iso8601,
 }
 

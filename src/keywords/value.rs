@@ -8,9 +8,11 @@ pub(super) const VALUE_TOO_LARGE: &str = "a modifier produced a value larger tha
 /// A keyword's value while modifiers transform it.
 #[derive(Debug)]
 pub(super) enum Value<'v> {
+    /// Text, borrowed from the request or the template where possible.
     Text(Cow<'v, str>),
     /// The user's groups, borrowed so the common case allocates nothing.
     Groups(&'v [String]),
+    /// A list made by a modifier such as `explode`.
     List(Vec<Cow<'v, str>>),
 }
 
@@ -62,7 +64,9 @@ impl<'v> Value<'v> {
 
 /// Iterator over the items of a list value.
 pub(super) enum Items<'s, 'v> {
+    /// Over the user's groups.
     Groups(std::slice::Iter<'s, String>),
+    /// Over a list's items.
     List(std::slice::Iter<'s, Cow<'v, str>>),
 }
 
