@@ -191,13 +191,29 @@ pub enum AssetState {
 }
 
 /// Whether an asset is live or trashed, without the details (lists, filters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Answers on its path.
     Live,
     /// In the trash.
     Trashed,
+}
+
+impl Lifecycle {
+    /// `live` or `trashed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Live => "live",
+            Lifecycle::Trashed => "trashed",
+        }
+    }
+}
+
+impl std::fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A stored asset.

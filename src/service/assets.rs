@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use super::asset_fields::{self as fields, SigningInput};
 use super::state::Service;
 use super::views::{AssetView, BuiltAsset, SavedAsset};
-use crate::domain::asset::{
-    AccessRule, Asset, AssetState,
-};
+use crate::domain::asset::{AccessRule, Asset, AssetState};
 use crate::domain::asset_input::AssetInput;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::user::{Username, validate_group_name};

@@ -11,6 +11,9 @@ use crate::error::AppError;
 use crate::ids::{ApiKeyId, UserId, random_token};
 use crate::secret::SecretString;
 
+/// How many users the asset form suggests in its rule fields.
+pub const RULE_SUGGESTIONS: usize = 500;
+
 impl Service {
     /// Store a changed user over the version it was read at (`Conflict` when someone else
     /// changed it meanwhile); the record's version moves on.
@@ -69,6 +72,20 @@ impl Service {
     /// Every user.
     pub fn users(&self) -> Result<Vec<UserView>, AppError> {
         Ok(self.store.users()?.iter().map(UserView::from).collect())
+    }
+
+    /// Usernames and group names to suggest in an asset's rule fields: the first
+    /// `RULE_SUGGESTIONS` users by name and their groups, one page read rather than every user.
+    pub fn rule_suggestions(&self) -> Result<(Vec<String>, Vec<String>), AppError> {
+        let users = self.store.users_page("", None, RULE_SUGGESTIONS)?;
+        let groups: std::collections::BTreeSet<String> = users
+            .iter()
+            .flat_map(|u| u.groups.iter().cloned())
+            .collect();
+        Ok((
+            users.into_iter().map(|u| u.username.to_string()).collect(),
+            groups.into_iter().collect(),
+        ))
     }
 
     /// One page of users in username order: those whose username starts with `prefix`, after

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::asset::{AccessRule, Asset, AssetState, Delivery};
+use crate::domain::asset::{AccessRule, Asset, AssetState, Delivery, Lifecycle};
 use crate::domain::credentials::ApiKey;
 use crate::domain::user::User;
 use crate::secret::SecretString;
@@ -52,8 +52,8 @@ pub struct AssetView {
     pub name: String,
     /// Web path.
     pub path: String,
-    /// `live` or `trashed`.
-    pub state: String,
+    /// Live or trashed (`live`, `trashed`).
+    pub state: Lifecycle,
     /// When trashed.
     pub trashed_at: Option<DateTime<Utc>>,
     /// Who trashed it.
@@ -129,14 +129,14 @@ impl AssetView {
         let a = &settled;
         let active = a.active_key();
         let (state, trashed_at, trashed_by) = match &a.state {
-            AssetState::Live => ("live", None, None),
-            AssetState::Trashed { at, by } => ("trashed", Some(*at), Some(by.clone())),
+            AssetState::Live => (Lifecycle::Live, None, None),
+            AssetState::Trashed { at, by } => (Lifecycle::Trashed, Some(*at), Some(by.clone())),
         };
         AssetView {
             id: a.id.to_string(),
             name: a.name.clone(),
             path: a.path.to_string(),
-            state: state.into(),
+            state,
             trashed_at,
             trashed_by,
             algorithm: a.algorithm.name().into(),

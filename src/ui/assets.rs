@@ -1124,7 +1124,7 @@ impl From<&AssetView> for Stored {
             id: a.id.clone(),
             name: a.name.clone(),
             path: a.path.clone(),
-            live: a.state == "live",
+            live: a.state == Lifecycle::Live,
             trashed_at: a.trashed_at.map(when),
             trashed_by: a.trashed_by.clone(),
             secret_bytes: a.secret_bytes,
