@@ -11,8 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::extract::Requester;
-use crate::domain::credentials::SESSION_COOKIE;
+use super::extract::{Requester, session_cookie};
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::secret::SecretString;
@@ -140,10 +139,8 @@ async fn blocking<T: Send + 'static>(
 
 /// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.
 pub async fn current_session(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
-    let cookie = req
-        .cookie(SESSION_COOKIE)
-        .ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
-    let (user, session) = service.authenticate_session(cookie.value())?;
+    let cookie = session_cookie(&req).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    let (user, session) = service.authenticate_session(&cookie)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(json!({ "username": user.username, "admin": user.admin, "csrf_token": session.csrf_token })))

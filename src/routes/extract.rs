@@ -33,8 +33,8 @@ impl<'r> Credential<'r> {
                     AppError::Forbidden("Authorization is not a Bearer API key".into())
                 });
         }
-        req.cookie(SESSION_COOKIE)
-            .map(|c| Credential::Session(c.value().to_owned()))
+        session_cookie(req)
+            .map(Credential::Session)
             .ok_or_else(|| AppError::Forbidden("not signed in".into()))
     }
 }
@@ -64,4 +64,9 @@ impl Requester {
             }
         }
     }
+}
+
+/// The session cookie's value, when the request carries one (pages and sign-in read only this).
+pub fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
 }

@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::extract::session_cookie;
 use crate::domain::credentials::SESSION_COOKIE;
 use crate::error::AppError;
 use crate::secret::SecretString;
@@ -38,9 +39,8 @@ pub async fn login_form(
     tera: web::Data<tera::Tera>,
     query: web::Query<LoginQuery>,
 ) -> HttpResponse {
-    let signed_in = req
-        .cookie(SESSION_COOKIE)
-        .and_then(|c| service.authenticate_session(c.value()).ok())
+    let signed_in = session_cookie(&req)
+        .and_then(|c| service.authenticate_session(&c).ok())
         .map(|(u, _)| u.username.to_string());
     page(
         &tera,
@@ -74,7 +74,7 @@ pub async fn login(
         return HttpResponse::Forbidden().finish();
     }
     let form = form.into_inner();
-    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let previous = session_cookie(&req);
     let service = service.into_inner();
     match service
         .login(&form.username, form.password, previous.as_deref())
@@ -141,8 +141,8 @@ pub async fn logout(
     if !crate::ui::same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
-    if let Some(c) = req.cookie(SESSION_COOKIE) {
-        let (service, session_id) = (service.into_inner(), c.value().to_owned());
+    if let Some(session_id) = session_cookie(&req) {
+        let service = service.into_inner();
         if let Err(e) = blocking(move || service.logout(&session_id)).await {
             tracing::error!(error = %e, "sign-out failed");
             return HttpResponse::InternalServerError().finish();
