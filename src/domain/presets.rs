@@ -73,222 +73,23 @@ impl Preset {
         asset: &Asset,
         template: &PayloadTemplate,
     ) -> Result<Vec<String>, FieldError> {
-        let mut warnings = Vec::new();
-        let label = self.label();
-        let has = |claim: &str| -> bool {
-            let from_server = match claim {
-                "iat" => true,
-                "exp" => asset.expiry_seconds.is_some(),
-                "nbf" => asset.not_before,
-                "iss" => asset.issuer.is_some(),
-                "aud" => asset.audience.is_some(),
-                "jti" => asset.jti,
-                _ => false,
-            };
-            from_server || template.claim_names().any(|n| n == claim)
-        };
-        let need = |claim: &str, why: &str| -> Result<(), FieldError> {
-            if has(claim) {
-                Ok(())
-            } else {
-                Err(FieldError::new(
-                    missing_field(claim),
-                    format!("{label} needs the \"{claim}\" claim ({why})"),
-                ))
-            }
-        };
-        let algorithm_in = |allowed: &[Algorithm]| -> Result<(), FieldError> {
-            if allowed.contains(&asset.algorithm) {
-                Ok(())
-            } else {
-                let names: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
-                Err(FieldError::new(
-                    "algorithm",
-                    format!(
-                        "{label} accepts {}; {} is not one of them",
-                        names.join(" or "),
-                        asset.algorithm.name()
-                    ),
-                ))
-            }
-        };
-        let sample = sample_claims(asset, template);
-        let claims = match &sample {
-            Ok(v) => Some(v),
-            Err(reason) => {
-                warnings.push(format!(
-                    "the claims could not be checked with a sample user ({reason}); use the preview"
-                ));
-                None
-            }
-        };
-        let sample_value = |claim: &str| claims.and_then(|c| c.get(claim));
-        let must_be = |claim: &str, ok: fn(&Value) -> bool, what: &str| -> Result<(), FieldError> {
-            match sample_value(claim) {
-                Some(v) if !ok(v) => Err(FieldError::new(
-                    "template",
-                    format!("{label} needs \"{claim}\" to be {what}"),
-                )),
-                _ => Ok(()),
-            }
-        };
+        let mut check = SaveCheck::new(self.label(), asset, template);
         match self {
-            Preset::Matrix => {
-                algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
-                need("sub", "the user's localpart")?;
-                must_be("sub", Value::is_string, "a string (the localpart)")?;
-                for (claim, field) in [("iss", "issuer"), ("aud", "audience")] {
-                    if !has(claim) {
-                        warnings.push(format!(
-                            "no \"{claim}\": if the homeserver's jwt_config sets {field}, tokens must carry the same value"
-                        ));
-                    }
-                }
-                if !template.source().contains("^lowercase") {
-                    warnings.push(
-                        "Matrix localparts are lower case: a user whose \"sub\" has upper-case letters gets 500; add ^lowercase to the keyword".to_owned(),
-                    );
-                }
-            }
-            Preset::RealmSync => {
-                algorithm_in(&[Algorithm::RS256])?;
-                need("userId", "the user's identity on the sync server")?;
-                must_be("userId", Value::is_string, "a string")?;
-                must_be(
-                    "isAdmin",
-                    Value::is_boolean,
-                    "a real boolean: write %asset_has_write_access^eq:1:true:false% without quotes",
-                )?;
-                if !has("isAdmin") {
-                    warnings.push(
-                        "no \"isAdmin\": the sync server treats every user as a non-administrator"
-                            .to_owned(),
-                    );
-                }
-            }
-            Preset::Zendesk => {
-                algorithm_in(&[Algorithm::HS256])?;
-                if !asset.jti {
-                    return Err(FieldError::new(
-                        "jti",
-                        "Zendesk refuses a token without a unique \"jti\": turn jti on",
-                    ));
-                }
-                need("name", "the user's full name")?;
-                need("email", "the user's e-mail address")?;
-                must_be("name", Value::is_string, "a string")?;
-                must_be("email", Value::is_string, "a string")?;
-                if asset.delivery.redirect.is_none() && asset.delivery.form_post.is_none() {
-                    warnings.push(
-                        "no redirect or form-post delivery: Zendesk's remote login URL needs the browser sent on to https://<subdomain>.zendesk.com/access/jwt with the token".to_owned(),
-                    );
-                }
-            }
-            Preset::Metabase => {
-                algorithm_in(&[Algorithm::HS256])?;
-                need("email", "Metabase signs users in by e-mail address")?;
-                must_be("email", Value::is_string, "a string")?;
-                for claim in ["first_name", "last_name", "groups"] {
-                    if !has(claim) {
-                        warnings.push(format!(
-                            "no \"{claim}\": Metabase accepts the token, but {}",
-                            if claim == "groups" {
-                                "group membership is not synchronised"
-                            } else {
-                                "the user's name stays as it was"
-                            }
-                        ));
-                    }
-                }
-                must_be("groups", Value::is_array, "an array of group names")?;
-            }
-            Preset::Jitsi => {
-                algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
-                need(
-                    "iss",
-                    "the app_id Jitsi's token authentication is configured with",
-                )?;
-                need("aud", "Jitsi's accepted audience, usually \"jitsi\"")?;
-                need("sub", "the Jitsi domain or tenant, or \"*\"")?;
-                need("room", "the room name, or \"*\" for every room")?;
-                must_be("room", Value::is_string, "a string")?;
-                must_be("context", Value::is_object, "an object holding \"user\"")?;
-                match sample_value("context").map(|c| c.get("user")) {
-                    Some(Some(user)) if !user.is_object() => {
-                        return Err(FieldError::new(
-                            "template",
-                            "Jitsi needs \"context.user\" to be an object with name, email and id",
-                        ));
-                    }
-                    Some(Some(_)) => {}
-                    // The sample did not render: nothing known about "context".
-                    None if claims.is_none() && has("context") => {}
-                    _ => warnings.push(
-                        "no \"context.user\": Jitsi shows the participant without a name or e-mail address".to_owned(),
-                    ),
-                }
-            }
-            Preset::Tableau => {
-                if asset.algorithm.is_hmac() {
-                    algorithm_in(&[Algorithm::HS256])?;
-                    if asset.key_id.is_none() {
-                        return Err(FieldError::new(
-                            "key_id",
-                            "Tableau needs the connected app's secret ID as the header's \"kid\": set key_id",
-                        ));
-                    }
-                } else {
-                    warnings.push(
-                        "an asymmetric key is for a connected app of type External Authorization Server: register this asset's JWKS URL with Tableau".to_owned(),
-                    );
-                }
-                if asset.issuer.is_none() {
-                    return Err(FieldError::new(
-                        "issuer",
-                        "Tableau needs the connected app's client ID as \"iss\": set issuer",
-                    ));
-                }
-                if asset.audience.as_deref() != Some("tableau") {
-                    return Err(FieldError::new(
-                        "audience",
-                        "Tableau needs \"aud\" to be exactly \"tableau\"",
-                    ));
-                }
-                if !asset.jti {
-                    return Err(FieldError::new(
-                        "jti",
-                        "Tableau refuses a token without a unique \"jti\": turn jti on",
-                    ));
-                }
-                match asset.expiry_seconds {
-                    Some(e) if e <= TABLEAU_MAX_EXPIRY_SECONDS => {}
-                    _ => {
-                        return Err(FieldError::new(
-                            "expiry_seconds",
-                            format!(
-                                "Tableau refuses tokens valid for more than {TABLEAU_MAX_EXPIRY_SECONDS} seconds (10 minutes)"
-                            ),
-                        ));
-                    }
-                }
-                need("sub", "the Tableau username")?;
-                need("scp", "the scopes, e.g. [\"tableau:views:embed\"]")?;
-                must_be("sub", Value::is_string, "a string (the Tableau username)")?;
-                must_be(
-                    "scp",
-                    |v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-                    "an array of scope strings, e.g. [\"tableau:views:embed\"]",
-                )?;
-            }
+            Preset::Matrix => matrix_rules(&mut check)?,
+            Preset::RealmSync => realm_rules(&mut check)?,
+            Preset::Zendesk => zendesk_rules(&mut check)?,
+            Preset::Metabase => metabase_rules(&mut check)?,
+            Preset::Jitsi => jitsi_rules(&mut check)?,
+            Preset::Tableau => tableau_rules(&mut check)?,
         }
-        if let Some(c) = claims
-            && let Err(reason) = self.check_claims(c)
+        if let Some(claims) = &check.claims
+            && let Err(reason) = self.check_claims(claims)
         {
-            warnings.push(format!(
+            check.warn(format!(
                 "for a sample user the token would be refused: {reason}"
             ));
         }
-        Ok(warnings)
+        Ok(check.warnings)
     }
 
     /// Rules that depend on the user, checked on every token: the reason when the consumer
@@ -336,6 +137,275 @@ impl Preset {
 impl std::fmt::Display for Preset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// One save-time check in progress: the asset, its compiled template, the claims rendered for a
+/// sample user (none when they would not render) and the warnings found so far.
+struct SaveCheck<'a> {
+    label: &'static str,
+    asset: &'a Asset,
+    template: &'a PayloadTemplate,
+    claims: Option<Value>,
+    warnings: Vec<String>,
+}
+
+impl<'a> SaveCheck<'a> {
+    /// Start a check by rendering the sample claims; when they do not render, that is the first
+    /// warning.
+    fn new(label: &'static str, asset: &'a Asset, template: &'a PayloadTemplate) -> Self {
+        let mut warnings = Vec::new();
+        let claims = match sample_claims(asset, template) {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                warnings.push(format!(
+                    "the claims could not be checked with a sample user ({reason}); use the preview"
+                ));
+                None
+            }
+        };
+        SaveCheck {
+            label,
+            asset,
+            template,
+            claims,
+            warnings,
+        }
+    }
+
+    fn warn(&mut self, warning: impl Into<String>) {
+        self.warnings.push(warning.into());
+    }
+
+    /// Whether every token carries `claim`: the server adds it, or the template writes it.
+    fn has(&self, claim: &str) -> bool {
+        let asset = self.asset;
+        let from_server = match claim {
+            "iat" => true,
+            "exp" => asset.expiry_seconds.is_some(),
+            "nbf" => asset.not_before,
+            "iss" => asset.issuer.is_some(),
+            "aud" => asset.audience.is_some(),
+            "jti" => asset.jti,
+            _ => false,
+        };
+        from_server || self.template.claim_names().any(|n| n == claim)
+    }
+
+    /// The consumer needs `claim` (for `why`): an error naming the field to fix when it is missing.
+    fn need(&self, claim: &str, why: &str) -> Result<(), FieldError> {
+        if self.has(claim) {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                missing_field(claim),
+                format!("{} needs the \"{claim}\" claim ({why})", self.label),
+            ))
+        }
+    }
+
+    /// The consumer accepts only the `allowed` algorithms.
+    fn algorithm_in(&self, allowed: &[Algorithm]) -> Result<(), FieldError> {
+        if allowed.contains(&self.asset.algorithm) {
+            return Ok(());
+        }
+        let names: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
+        Err(FieldError::new(
+            "algorithm",
+            format!(
+                "{} accepts {}; {} is not one of them",
+                self.label,
+                names.join(" or "),
+                self.asset.algorithm.name()
+            ),
+        ))
+    }
+
+    /// The sample user's `claim`, when the claims rendered and have it.
+    fn sample_value(&self, claim: &str) -> Option<&Value> {
+        self.claims.as_ref().and_then(|c| c.get(claim))
+    }
+
+    /// The sample user's `claim`, when there, must pass `ok` (described as `what`).
+    fn must_be(&self, claim: &str, ok: fn(&Value) -> bool, what: &str) -> Result<(), FieldError> {
+        match self.sample_value(claim) {
+            Some(v) if !ok(v) => Err(FieldError::new(
+                "template",
+                format!("{} needs \"{claim}\" to be {what}", self.label),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The `consumer` refuses a token without a unique `jti`.
+    fn jti_on(&self, consumer: &str) -> Result<(), FieldError> {
+        if self.asset.jti {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                "jti",
+                format!("{consumer} refuses a token without a unique \"jti\": turn jti on"),
+            ))
+        }
+    }
+}
+
+/// Matrix: the localpart as a string `sub`; warns about the `iss` and `aud` a homeserver may
+/// require and a `sub` that is not made lower case.
+fn matrix_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
+    c.algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
+    c.need("sub", "the user's localpart")?;
+    c.must_be("sub", Value::is_string, "a string (the localpart)")?;
+    for (claim, field) in [("iss", "issuer"), ("aud", "audience")] {
+        if !c.has(claim) {
+            c.warn(format!(
+                "no \"{claim}\": if the homeserver's jwt_config sets {field}, tokens must carry the same value"
+            ));
+        }
+    }
+    if !c.template.source().contains("^lowercase") {
+        c.warn(
+            "Matrix localparts are lower case: a user whose \"sub\" has upper-case letters gets 500; add ^lowercase to the keyword",
+        );
+    }
+    Ok(())
+}
+
+/// Realm-style sync: RS256, a string `userId` and, when there, a real boolean `isAdmin`.
+fn realm_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
+    c.algorithm_in(&[Algorithm::RS256])?;
+    c.need("userId", "the user's identity on the sync server")?;
+    c.must_be("userId", Value::is_string, "a string")?;
+    c.must_be(
+        "isAdmin",
+        Value::is_boolean,
+        "a real boolean: write %asset_has_write_access^eq:1:true:false% without quotes",
+    )?;
+    if !c.has("isAdmin") {
+        c.warn("no \"isAdmin\": the sync server treats every user as a non-administrator");
+    }
+    Ok(())
+}
+
+/// Zendesk: HS256, a `jti`, string `name` and `email`; warns when no delivery sends the browser
+/// on to Zendesk.
+fn zendesk_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
+    c.algorithm_in(&[Algorithm::HS256])?;
+    c.jti_on("Zendesk")?;
+    c.need("name", "the user's full name")?;
+    c.need("email", "the user's e-mail address")?;
+    c.must_be("name", Value::is_string, "a string")?;
+    c.must_be("email", Value::is_string, "a string")?;
+    let delivery = &c.asset.delivery;
+    if delivery.redirect.is_none() && delivery.form_post.is_none() {
+        c.warn(
+            "no redirect or form-post delivery: Zendesk's remote login URL needs the browser sent on to https://<subdomain>.zendesk.com/access/jwt with the token",
+        );
+    }
+    Ok(())
+}
+
+/// Metabase: HS256, a string `email`, `groups` as an array; warns about the optional claims.
+fn metabase_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
+    c.algorithm_in(&[Algorithm::HS256])?;
+    c.need("email", "Metabase signs users in by e-mail address")?;
+    c.must_be("email", Value::is_string, "a string")?;
+    for claim in ["first_name", "last_name", "groups"] {
+        if !c.has(claim) {
+            let lost = if claim == "groups" {
+                "group membership is not synchronised"
+            } else {
+                "the user's name stays as it was"
+            };
+            c.warn(format!(
+                "no \"{claim}\": Metabase accepts the token, but {lost}"
+            ));
+        }
+    }
+    c.must_be("groups", Value::is_array, "an array of group names")
+}
+
+/// Jitsi: `iss`, `aud`, `sub`, a string `room`, and `context.user` as an object (warned about
+/// when missing).
+fn jitsi_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
+    c.algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
+    c.need(
+        "iss",
+        "the app_id Jitsi's token authentication is configured with",
+    )?;
+    c.need("aud", "Jitsi's accepted audience, usually \"jitsi\"")?;
+    c.need("sub", "the Jitsi domain or tenant, or \"*\"")?;
+    c.need("room", "the room name, or \"*\" for every room")?;
+    c.must_be("room", Value::is_string, "a string")?;
+    c.must_be("context", Value::is_object, "an object holding \"user\"")?;
+    match c.sample_value("context").map(|context| context.get("user")) {
+        Some(Some(user)) if !user.is_object() => Err(FieldError::new(
+            "template",
+            "Jitsi needs \"context.user\" to be an object with name, email and id",
+        )),
+        Some(Some(_)) => Ok(()),
+        // The sample did not render: nothing known about "context".
+        None if c.claims.is_none() && c.has("context") => Ok(()),
+        _ => {
+            c.warn(
+                "no \"context.user\": Jitsi shows the participant without a name or e-mail address",
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Tableau (direct trust): an HS256 secret with its ID as `kid` (an asymmetric key is warned
+/// about), the asset's fields Tableau fixes, a string `sub` and an array of string `scp`.
+fn tableau_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
+    if c.asset.algorithm.is_hmac() {
+        c.algorithm_in(&[Algorithm::HS256])?;
+        if c.asset.key_id.is_none() {
+            return Err(FieldError::new(
+                "key_id",
+                "Tableau needs the connected app's secret ID as the header's \"kid\": set key_id",
+            ));
+        }
+    } else {
+        c.warn(
+            "an asymmetric key is for a connected app of type External Authorization Server: register this asset's JWKS URL with Tableau",
+        );
+    }
+    tableau_asset_fields(c)?;
+    c.need("sub", "the Tableau username")?;
+    c.need("scp", "the scopes, e.g. [\"tableau:views:embed\"]")?;
+    c.must_be("sub", Value::is_string, "a string (the Tableau username)")?;
+    c.must_be(
+        "scp",
+        |v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+        "an array of scope strings, e.g. [\"tableau:views:embed\"]",
+    )
+}
+
+/// Tableau's rules on the asset itself: the client ID as issuer, audience "tableau", a `jti` and
+/// at most ten minutes of validity.
+fn tableau_asset_fields(c: &SaveCheck<'_>) -> Result<(), FieldError> {
+    if c.asset.issuer.is_none() {
+        return Err(FieldError::new(
+            "issuer",
+            "Tableau needs the connected app's client ID as \"iss\": set issuer",
+        ));
+    }
+    if c.asset.audience.as_deref() != Some("tableau") {
+        return Err(FieldError::new(
+            "audience",
+            "Tableau needs \"aud\" to be exactly \"tableau\"",
+        ));
+    }
+    c.jti_on("Tableau")?;
+    match c.asset.expiry_seconds {
+        Some(e) if e <= TABLEAU_MAX_EXPIRY_SECONDS => Ok(()),
+        _ => Err(FieldError::new(
+            "expiry_seconds",
+            format!(
+                "Tableau refuses tokens valid for more than {TABLEAU_MAX_EXPIRY_SECONDS} seconds (10 minutes)"
+            ),
+        )),
     }
 }
 

@@ -1,0 +1,224 @@
+//! The command line's arguments: the subcommands and their options, as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// Issues JSON Web Tokens from administrator-defined JWT assets.
+#[derive(Debug, Parser)]
+#[command(name = "jwt-asset-server", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings (each also an environment variable).
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// Manage assets.
+    #[command(subcommand)]
+    Asset(AssetCommand),
+}
+
+/// `user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Add {
+        /// Username.
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// An attribute, KEY=VALUE (repeatable): first_name, last_name, email or any custom name.
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attrs: Vec<String>,
+        /// A group (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Read the password from standard input (first line). Without it the user has no password
+        /// and can only use API keys.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password from standard input (ends their sessions).
+    Passwd {
+        /// Username.
+        name: String,
+    },
+    /// List users.
+    List,
+    /// Disable a user (ends their sessions; their API keys stop working).
+    Disable {
+        /// Username.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username.
+        name: String,
+    },
+}
+
+/// `apikey …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user; prints only the key.
+    Create {
+        /// Username.
+        user: String,
+    },
+    /// Revoke a key by id or shown prefix.
+    Revoke {
+        /// Username.
+        user: String,
+        /// Key id or prefix (`jas_…`, as listed).
+        key: String,
+    },
+    /// List a user's keys.
+    List {
+        /// Username.
+        user: String,
+    },
+}
+
+/// `asset …`
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Create an asset; prints it as JSON (with the generated secret, once, if asked for).
+    Create(Box<CreateAsset>),
+    /// List assets.
+    List,
+    /// Show one asset (id or path) as JSON.
+    Show {
+        /// Id or path.
+        asset: String,
+    },
+    /// Move an asset to the trash.
+    Trash {
+        /// Id or path.
+        asset: String,
+    },
+    /// Restore an asset from the trash.
+    Restore {
+        /// Id or path.
+        asset: String,
+    },
+    /// Delete a trashed asset for good.
+    Purge {
+        /// Id or path.
+        asset: String,
+    },
+    /// Rotate an asymmetric asset's key (the old public key stays published until its
+    /// tokens have expired).
+    Rotate {
+        /// Id or path.
+        asset: String,
+    },
+    /// Show the token a user would receive, with warnings.
+    Preview {
+        /// Id or path.
+        asset: String,
+        /// Username.
+        #[arg(long = "as")]
+        as_user: String,
+    },
+}
+
+/// `asset create` options.
+#[derive(Debug, clap::Args)]
+pub struct CreateAsset {
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Web path, e.g. /tokens/chat.
+    #[arg(long)]
+    pub path: String,
+    /// File with the payload template (`-` for standard input); optional with --preset.
+    #[arg(long, required_unless_present = "preset")]
+    pub template_file: Option<PathBuf>,
+    /// Start from a consumer preset: matrix, realm, zendesk, metabase, jitsi or tableau
+    /// (pre-fills algorithm, template, jti, audience; checks the consumer's rules).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// HMAC algorithms: a `kid` for the token header (e.g. a Tableau connected app's secret ID).
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Asymmetric algorithms: generate a key of this type (RSA-2048, RSA-3072, RSA-4096, P-256,
+    /// P-384, Ed25519); default: the algorithm's natural type.
+    #[arg(long, conflicts_with = "key_file")]
+    pub key_type: Option<String>,
+    /// Asymmetric algorithms: import this private key (PKCS#8 or PKCS#1 PEM, unencrypted).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Read the secret from standard input (first line).
+    #[arg(long, conflicts_with = "generate_secret")]
+    pub secret_stdin: bool,
+    /// Generate a secret (64 random characters) and print it once.
+    #[arg(long)]
+    pub generate_secret: bool,
+    /// Accept a secret shorter than the hash size.
+    #[arg(long)]
+    pub accept_weak_secret: bool,
+    /// Token lifetime in seconds, or `none`.
+    #[arg(long, default_value = "600")]
+    pub expiry: String,
+    /// `iss` claim.
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// `aud` claim.
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Add `nbf`.
+    #[arg(long)]
+    pub nbf: bool,
+    /// Add a random `jti`.
+    #[arg(long)]
+    pub jti: bool,
+    /// Only these users may fetch (repeatable; with --read-group).
+    #[arg(long)]
+    pub read_user: Vec<String>,
+    /// Only these groups may fetch (repeatable).
+    #[arg(long)]
+    pub read_group: Vec<String>,
+    /// These users may edit (repeatable).
+    #[arg(long)]
+    pub write_user: Vec<String>,
+    /// These groups may edit (repeatable).
+    #[arg(long)]
+    pub write_group: Vec<String>,
+    /// Also answer `{"jwt": "…"}` to requests that accept application/json.
+    #[arg(long)]
+    pub json_delivery: bool,
+    /// An origin whose pages may fetch the token with credentials (repeatable), e.g.
+    /// https://app.example.
+    #[arg(long)]
+    pub cors_origin: Vec<String>,
+    /// Redirect delivery: the consumer URL template with {token} (and {return_to}), e.g.
+    /// https://example.zendesk.com/access/jwt?jwt={token}&return_to={return_to}.
+    #[arg(long)]
+    pub redirect_url: Option<String>,
+    /// A URL prefix a redirect's return_to may start with (repeatable).
+    #[arg(long, requires = "redirect_url")]
+    pub return_to_prefix: Vec<String>,
+    /// The delivery mode of requests without ?delivery=: raw, json, redirect or form_post.
+    #[arg(long)]
+    pub default_delivery: Option<String>,
+}
