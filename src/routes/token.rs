@@ -1,9 +1,12 @@
 //! The token endpoint: every non-reserved path is looked up as an asset.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::domain::compiled::CompiledAsset;
 use crate::domain::delivery::{
     Delivery, DeliveryMode, form_post_csp, form_post_page, redirect_location, return_to_allowed,
 };
@@ -20,22 +23,12 @@ pub async fn token(
     service: web::Data<Service>,
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
-    let asset = match service.live_asset(req.path()) {
-        Ok(Some(asset)) => asset,
-        Ok(None) => {
-            metrics.token(TokenOutcome::NotFound);
-            return empty(StatusCode::NOT_FOUND);
-        }
-        Err(e) => {
-            // The store could not be read: a server error, not a missing asset.
-            metrics.token(TokenOutcome::ConfigError);
-            tracing::error!(reason = %e, "could not load the asset");
-            return empty(StatusCode::INTERNAL_SERVER_ERROR);
-        }
+    let asset = match resolve(&req, &service, &metrics) {
+        Ok(asset) => asset,
+        Err(res) => return res,
     };
-    let origins = &asset.asset.cors_origins;
-    let cors_origin = allowed_origin(&req, origins);
-    if let Some(res) = preflight_or_wrong_method(&req, origins, cors_origin.as_deref()) {
+    let cors = Cors::of(&req, &asset.asset.cors_origins);
+    if let Some(res) = preflight_or_wrong_method(&req, &cors) {
         return res;
     }
     let delivery = &asset.asset.delivery;
@@ -44,11 +37,7 @@ pub async fn token(
         Err(reason) => {
             // Checked before authenticating: nothing is rendered, signed or audited.
             tracing::info!(path = %asset.asset.path, reason, "delivery refused");
-            return with_cors(
-                empty(StatusCode::BAD_REQUEST),
-                origins,
-                cors_origin.as_deref(),
-            );
+            return cors.apply(empty(StatusCode::BAD_REQUEST));
         }
     };
     let issued = Requester::authenticate(&req, &service)
@@ -65,7 +54,29 @@ pub async fn token(
         res.headers_mut()
             .append(header::VARY, HeaderValue::from_static("Accept"));
     }
-    with_cors(res, origins, cors_origin.as_deref())
+    cors.apply(res)
+}
+
+/// The live asset at the request's path, or the empty 404 (no such asset) or 500 (the store
+/// could not be read) to answer instead.
+fn resolve(
+    req: &HttpRequest,
+    service: &Service,
+    metrics: &Metrics,
+) -> Result<Arc<CompiledAsset>, HttpResponse> {
+    match service.live_asset(req.path()) {
+        Ok(Some(asset)) => Ok(asset),
+        Ok(None) => {
+            metrics.token(TokenOutcome::NotFound);
+            Err(empty(StatusCode::NOT_FOUND))
+        }
+        Err(e) => {
+            // A server error, not a missing asset.
+            metrics.token(TokenOutcome::ConfigError);
+            tracing::error!(reason = %e, "could not load the asset");
+            Err(empty(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+    }
 }
 
 /// The empty answer to a refused token request: counted by its outcome, logged with its reason,
@@ -91,18 +102,14 @@ fn refused(metrics: &Metrics, path: &str, refusal: Refusal) -> HttpResponse {
 
 /// A CORS preflight from a listed origin (answered without authenticating or rendering), or
 /// 405 for any method but GET and HEAD; `None` for a request to go on with.
-fn preflight_or_wrong_method(
-    req: &HttpRequest,
-    origins: &[String],
-    cors_origin: Option<&str>,
-) -> Option<HttpResponse> {
+fn preflight_or_wrong_method(req: &HttpRequest, cors: &Cors<'_>) -> Option<HttpResponse> {
     if req.method() == Method::OPTIONS
-        && cors_origin.is_some()
+        && cors.allowed.is_some()
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        let mut res = with_cors(empty(StatusCode::NO_CONTENT), origins, cors_origin);
+        let mut res = cors.apply(empty(StatusCode::NO_CONTENT));
         let h = res.headers_mut();
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -122,7 +129,7 @@ fn preflight_or_wrong_method(
         let mut res = empty(StatusCode::METHOD_NOT_ALLOWED);
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Some(with_cors(res, origins, cors_origin));
+        return Some(cors.apply(res));
     }
     None
 }
@@ -236,31 +243,45 @@ fn deliver(
     }
 }
 
-/// The request's `Origin` when it is exactly one of the asset's listed origins.
-fn allowed_origin(req: &HttpRequest, origins: &[String]) -> Option<String> {
-    let origin = req.headers().get(header::ORIGIN)?.to_str().ok()?;
-    origins
-        .iter()
-        .any(|o| o == origin)
-        .then(|| origin.to_owned())
+/// The CORS answer for one request to one asset: its listed origins, and the request's
+/// `Origin` when it is exactly one of them.
+struct Cors<'a> {
+    origins: &'a [String],
+    allowed: Option<String>,
 }
 
-/// CORS headers: the listed origin echoed exactly, with credentials; `Vary: Origin` whenever the
-/// asset has a list (the answer depends on it). Never `*`; nothing for an unlisted origin.
-fn with_cors(mut res: HttpResponse, origins: &[String], allowed: Option<&str>) -> HttpResponse {
-    if origins.is_empty() {
-        return res;
+impl<'a> Cors<'a> {
+    fn of(req: &HttpRequest, origins: &'a [String]) -> Cors<'a> {
+        let allowed = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .filter(|origin| origins.iter().any(|o| o == origin))
+            .map(str::to_owned);
+        Cors { origins, allowed }
     }
-    let h = res.headers_mut();
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(value) = allowed.and_then(|o| HeaderValue::from_str(o).ok()) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+
+    /// CORS headers: the listed origin echoed exactly, with credentials; `Vary: Origin` whenever
+    /// the asset has a list (the answer depends on it). Never `*`; nothing for an unlisted origin.
+    fn apply(&self, mut res: HttpResponse) -> HttpResponse {
+        if self.origins.is_empty() {
+            return res;
+        }
+        let h = res.headers_mut();
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(value) = self
+            .allowed
+            .as_deref()
+            .and_then(|o| HeaderValue::from_str(o).ok())
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        res
     }
-    res
 }
 
 /// Whether `Accept` names `application/json` (with any parameters, and a non-zero q).
