@@ -340,7 +340,7 @@ fn users_page(
         if q.is_empty() {
             String::new()
         } else {
-            format!("{sep}q={}", super::assets::encode(q))
+            format!("{sep}q={}", super::encode(q))
         }
     };
     ctx.insert("q", q);
@@ -354,7 +354,7 @@ fn users_page(
         &next.map(|n| {
             let q = with_q('?');
             let sep = if q.is_empty() { '?' } else { '&' };
-            format!("/admin/users{q}{sep}after={}", super::assets::encode(&n))
+            format!("/admin/users{q}{sep}after={}", super::encode(&n))
         }),
     );
     ctx.insert("form", values);

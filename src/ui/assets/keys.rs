@@ -1,0 +1,209 @@
+//! An asset's keys: the public key file, key rotation, an HMAC asset's scheduled next secret.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+
+use super::common::{CsrfForm, Page, base_url, read_csrf, when};
+use super::edit::blocking;
+use super::page::{Extras, NextPanel, form_page, secret_page_for};
+use super::problems::{Problems, ui_wording};
+use super::values::Values;
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::{NextSecretInput, Service};
+use crate::ui::{self, UiError};
+
+/// `GET /admin/assets/{id}/public-key.pem`: the active public key, as a file (404 for HMAC).
+pub async fn public_key_pem(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+) -> Page {
+    ui::admin(&req, &service)?;
+    let asset = service.asset(&id)?;
+    let pem = asset
+        .public_key_pem
+        .ok_or(UiError::App(AppError::NotFound))?;
+    // Asset paths hold only letters, digits and `- . _ ~` between slashes.
+    let stem: String = asset
+        .path
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-pem-file"),
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{stem}.public.pem\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(pem))
+}
+
+/// `POST /admin/assets/{id}/rotate`: a new key becomes active; back to the keys panel.
+pub async fn rotate(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = ui::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    let svc = service.into_inner();
+    let (actor, id) = (viewer.user.username.as_str().to_owned(), id.into_inner());
+    let rotated = blocking(move || svc.rotate_key(&actor, &id)).await??;
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{}?done=rotated#keys",
+        rotated.id
+    )))
+}
+
+/// The fields of the next-secret form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextSecretForm {
+    csrf: String,
+    next_secret: SecretString,
+    generate_next_secret: Option<String>,
+    accept_weak_next_secret: Option<String>,
+    /// `datetime-local` (`2026-05-01T12:00`), read as UTC.
+    switch_at: String,
+}
+
+/// A `datetime-local` value read as UTC (an RFC 3339 time is taken as it is).
+fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .into_iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
+/// one is shown once); errors are shown in the panel with what was typed.
+pub async fn next_secret(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+    form: Result<web::Form<NextSecretForm>, actix_web::Error>,
+) -> Page {
+    let viewer = ui::admin(&req, &service)?;
+    let form = form.map(web::Form::into_inner).unwrap_or_default();
+    ui::check_form(&req, &viewer, &form.csrf)?;
+    let asset = service.asset(&id)?;
+    let typed = form.next_secret.expose();
+    let generate = form.generate_next_secret.is_some();
+    let mut panel = NextPanel {
+        switch_at: form.switch_at.trim().to_owned(),
+        generate,
+        accept_weak: form.accept_weak_next_secret.is_some(),
+        typed_secret: typed.to_owned(),
+        secret_error: None,
+        switch_error: None,
+    };
+    let switch_at = parse_switch_at(&form.switch_at);
+    if switch_at.is_none() {
+        panel.switch_error = Some(
+            "enter the date and time (UTC) at which tokens start being signed with the next secret"
+                .into(),
+        );
+    }
+    if generate && !typed.is_empty() {
+        panel.secret_error =
+            Some("type a secret or tick \u{201c}Have the server make one\u{201d}, not both".into());
+    } else if !generate && typed.is_empty() {
+        panel.secret_error =
+            Some("type the next secret, or tick \u{201c}Have the server make one\u{201d}".into());
+    }
+    if let (Some(at), None, None) = (switch_at, &panel.secret_error, &panel.switch_error) {
+        let input = NextSecretInput {
+            secret: (!typed.is_empty()).then(|| SecretString::new(typed.to_owned())),
+            generate_secret: generate,
+            accept_weak_secret: panel.accept_weak,
+            switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        match service.set_next_secret(viewer.user.username.as_str(), &id, input) {
+            Ok(saved) => {
+                return match saved.generated_secret {
+                    Some(secret) => secret_page_for(
+                        &tera,
+                        &viewer,
+                        &saved.asset,
+                        &secret,
+                        false,
+                        Some(when(saved.asset.next_secret_at.unwrap_or(at))),
+                        &[],
+                    ),
+                    None => Ok(ui::see_other(&format!(
+                        "/admin/assets/{}?done=next_secret#next-secret",
+                        saved.asset.id
+                    ))),
+                };
+            }
+            Err(AppError::Invalid(f)) => {
+                let message = ui_wording(&f.message)
+                    .replace(
+                        "tick \u{201c}Accept a weak secret\u{201d}",
+                        "tick \u{201c}Accept a weak next secret\u{201d}",
+                    )
+                    .replace(
+                        "tick \u{201c}Generate a secret\u{201d}",
+                        "tick \u{201c}Have the server make one\u{201d}",
+                    );
+                if f.field == "switch_at" {
+                    panel.switch_error = Some(message);
+                } else {
+                    panel.secret_error = Some(message);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        Some(&asset),
+        &Values::of(&asset),
+        Extras {
+            next: Some(panel),
+            base: base_url(&req),
+            ..Extras::default()
+        },
+        &Problems::default(),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// `POST /admin/assets/{id}/next-secret/cancel`: tokens keep the current secret.
+pub async fn cancel_next_secret(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    let viewer = ui::admin(&req, &service)?;
+    read_csrf(&req, &viewer, form)?;
+    let a = service.cancel_next_secret(viewer.user.username.as_str(), &id)?;
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{}?done=next_secret_cancelled#next-secret",
+        a.id
+    )))
+}
