@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::service::{AssetView, Service};
+use crate::ui::extract::WithCsrf;
 use crate::ui::{self, UiError, Viewer};
 
 /// What every asset page handler answers.
@@ -171,15 +172,22 @@ pub struct CsrfForm {
     pub(super) confirm: Option<String>,
 }
 
-/// Read a button form and check its CSRF token; a body that cannot be read as a form (a
-/// bodiless post) is a form without its token, refused as such.
-pub(super) fn read_csrf(
+impl WithCsrf for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Read a form of the asset pages and check its CSRF token. Unlike [`ui::extract::AdminForm`],
+/// a body that cannot be read as a form (a bodiless post) is read as an empty form: one without
+/// its token, so refused as forged (403), as these pages always answered.
+pub(super) fn lenient_form<T: Default + WithCsrf>(
     req: &HttpRequest,
     viewer: &Viewer,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
-) -> Result<CsrfForm, UiError> {
+    form: Result<web::Form<T>, actix_web::Error>,
+) -> Result<T, UiError> {
     let form = form.map(web::Form::into_inner).unwrap_or_default();
-    ui::check_form(req, viewer, &form.csrf)?;
+    ui::check_form(req, viewer, form.csrf())?;
     Ok(form)
 }
 

@@ -1,5 +1,7 @@
 //! Creating and editing an asset: the new and edit pages and their posts.
 
+use std::sync::Arc;
+
 use actix_web::error::UrlencodedError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
@@ -12,7 +14,8 @@ use super::problems::Problems;
 use super::values::Values;
 use crate::domain::presets::Preset;
 use crate::error::AppError;
-use crate::service::{AssetView, SavedAsset, Service};
+use crate::service::{AssetView, SavedAsset, Service, blocking};
+use crate::ui::extract::{Admin, WithCsrf};
 use crate::ui::{self, UiError, Viewer};
 
 /// Read a posted asset form after checking its CSRF token.
@@ -24,7 +27,7 @@ fn read_form(
     match form {
         Ok(f) => {
             let f = f.into_inner();
-            ui::check_form(req, viewer, &f.csrf)?;
+            ui::check_form(req, viewer, f.csrf())?;
             Ok(f)
         }
         Err(e) => {
@@ -52,12 +55,11 @@ pub struct NewQuery {
 /// `GET /admin/assets/new`: an empty form, or one pre-filled from `?preset=` (a plain GET form
 /// on the page, so it works without JavaScript).
 pub async fn new_form(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     query: web::Query<NewQuery>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let values = match query
         .preset
         .as_deref()
@@ -79,20 +81,10 @@ pub async fn new_form(
     )
 }
 
-/// Run a service call off the async workers (generating an RSA key takes a moment).
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<Result<T, AppError>, UiError> {
-    web::block(f).await.map_err(|e| {
-        tracing::error!(error = %e, "blocking task failed");
-        UiError::internal()
-    })
-}
-
 /// Save a posted form through the service: `Ok` with the saved asset, or the problems to show.
 async fn save_form(
-    service: &web::Data<Service>,
-    actor: &str,
+    service: &Arc<Service>,
+    viewer: &Viewer,
     form: &AssetForm,
     id: Option<&str>,
     template: &str,
@@ -101,13 +93,17 @@ async fn save_form(
         Err(p) => return Ok(Err((*p, StatusCode::BAD_REQUEST))),
         Ok(input) => input,
     };
-    let svc = service.clone().into_inner();
-    let (actor, id) = (actor.to_owned(), id.map(str::to_owned));
+    let (svc, actor, id) = (
+        Arc::clone(service),
+        Arc::clone(&viewer.user),
+        id.map(str::to_owned),
+    );
+    // Generating an RSA key takes a moment.
     let saved = blocking(move || match id {
-        Some(id) => svc.update_asset(&actor, &id, input),
-        None => svc.create_asset(&actor, input),
+        Some(id) => svc.update_asset(actor.username.as_str(), &id, input),
+        None => svc.create_asset(actor.username.as_str(), input),
     })
-    .await?;
+    .await;
     match saved {
         Ok(saved) => Ok(Ok(saved)),
         Err(e) => {
@@ -120,17 +116,17 @@ async fn save_form(
 
 /// `POST /admin/assets/new`: create, then to the list (or to the one-time secret page).
 pub async fn create(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let form = read_form(&req, &viewer, form)?;
+    let service = service.into_inner();
     let values = Values::typed(&form);
-    let actor = viewer.user.username.as_str().to_owned();
     let (mut problems, status) =
-        match save_form(&service, &actor, &form, None, &values.template).await? {
+        match save_form(&service, &viewer, &form, None, &values.template).await? {
             Ok(saved) => {
                 return match &saved.generated_secret {
                     Some(secret) => secret_page(&tera, &viewer, &saved, secret, true),
@@ -220,13 +216,13 @@ fn edit_notice(code: Option<&str>, a: &AssetView) -> Option<String> {
 /// `GET /admin/assets/{id}`: the form with the stored values (the secret only as its length),
 /// and the keys panel or the next-secret panel.
 pub async fn edit_form(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<String>,
     query: web::Query<EditQuery>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let asset = service.asset(&id)?;
     // After a save, what the consumer preset warns about (saved anyway).
     let warnings = match query.done.as_deref() {
@@ -252,19 +248,19 @@ pub async fn edit_form(
 
 /// `POST /admin/assets/{id}`: save (an empty secret keeps the stored one), then to the list.
 pub async fn save(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<String>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let form = read_form(&req, &viewer, form)?;
+    let service = service.into_inner();
     let stored = service.asset(&id)?;
     let values = Values::typed(&form);
-    let actor = viewer.user.username.as_str().to_owned();
     let (mut problems, status) =
-        match save_form(&service, &actor, &form, Some(&id), &values.template).await? {
+        match save_form(&service, &viewer, &form, Some(&id), &values.template).await? {
             Ok(saved) => {
                 return match &saved.generated_secret {
                     Some(secret) => secret_page(&tera, &viewer, &saved, secret, false),

@@ -10,6 +10,7 @@ use crate::domain::delivery::{
 use crate::secret::SecretString;
 use crate::service::{AssetInput, KeyInput};
 use crate::signing::Algorithm;
+use crate::ui::extract::WithCsrf;
 
 /// The fields of the asset form, exactly as posted (checkboxes are present when ticked).
 #[derive(Deserialize, Default)]
@@ -58,6 +59,12 @@ pub struct AssetForm {
     pub(super) form_post_allowlist: String,
     /// One origin per line.
     pub(super) cors_origins: String,
+}
+
+impl WithCsrf for AssetForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// The non-empty lines of a textarea, trimmed.

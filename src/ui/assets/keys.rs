@@ -1,28 +1,29 @@
 //! An asset's keys: the public key file, key rotation, an HMAC asset's scheduled next secret.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use super::common::{CsrfForm, Page, base_url, read_csrf, when};
-use super::edit::blocking;
+use super::common::{CsrfForm, Page, base_url, lenient_form, when};
 use super::page::{Extras, NextPanel, form_page, secret_page_for};
 use super::problems::{Problems, ui_wording};
 use super::values::Values;
 use crate::error::AppError;
 use crate::secret::SecretString;
-use crate::service::{NextSecretInput, Service};
+use crate::service::{NextSecretInput, Service, blocking};
+use crate::ui::extract::{Admin, WithCsrf};
 use crate::ui::{self, UiError};
 
 /// `GET /admin/assets/{id}/public-key.pem`: the active public key, as a file (404 for HMAC).
 pub async fn public_key_pem(
-    req: HttpRequest,
+    Admin(_): Admin,
     service: web::Data<Service>,
     id: web::Path<String>,
 ) -> Page {
-    ui::admin(&req, &service)?;
     let asset = service.asset(&id)?;
     let pem = asset
         .public_key_pem
@@ -55,16 +56,16 @@ pub async fn public_key_pem(
 
 /// `POST /admin/assets/{id}/rotate`: a new key becomes active; back to the keys panel.
 pub async fn rotate(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     id: web::Path<String>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    read_csrf(&req, &viewer, form)?;
-    let svc = service.into_inner();
-    let (actor, id) = (viewer.user.username.as_str().to_owned(), id.into_inner());
-    let rotated = blocking(move || svc.rotate_key(&actor, &id)).await??;
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    // Generating an RSA key takes a moment.
+    let rotated = blocking(move || service.rotate_key(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other(&format!(
         "/admin/assets/{}?done=rotated#keys",
         rotated.id
@@ -83,6 +84,12 @@ pub struct NextSecretForm {
     switch_at: String,
 }
 
+impl WithCsrf for NextSecretForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// A `datetime-local` value read as UTC (an RFC 3339 time is taken as it is).
 fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
@@ -98,15 +105,15 @@ fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
 /// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
 /// one is shown once); errors are shown in the panel with what was typed.
 pub async fn next_secret(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<String>,
     form: Result<web::Form<NextSecretForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    let form = form.map(web::Form::into_inner).unwrap_or_default();
-    ui::check_form(&req, &viewer, &form.csrf)?;
+    let form = lenient_form(&req, &viewer, form)?;
+    let service = service.into_inner();
     let asset = service.asset(&id)?;
     let typed = form.next_secret.expose();
     let generate = form.generate_next_secret.is_some();
@@ -139,7 +146,9 @@ pub async fn next_secret(
             accept_weak_secret: panel.accept_weak,
             switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
         };
-        match service.set_next_secret(viewer.user.username.as_str(), &id, input) {
+        let (svc, actor, id) = (Arc::clone(&service), Arc::clone(&viewer.user), id.clone());
+        let set = blocking(move || svc.set_next_secret(actor.username.as_str(), &id, input));
+        match set.await {
             Ok(saved) => {
                 return match saved.generated_secret {
                     Some(secret) => secret_page_for(
@@ -194,14 +203,15 @@ pub async fn next_secret(
 
 /// `POST /admin/assets/{id}/next-secret/cancel`: tokens keep the current secret.
 pub async fn cancel_next_secret(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     id: web::Path<String>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    read_csrf(&req, &viewer, form)?;
-    let a = service.cancel_next_secret(viewer.user.username.as_str(), &id)?;
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    let a = blocking(move || service.cancel_next_secret(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other(&format!(
         "/admin/assets/{}?done=next_secret_cancelled#next-secret",
         a.id

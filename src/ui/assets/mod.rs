@@ -14,17 +14,17 @@ mod values;
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use serde::Serialize;
 
 use crate::service::{AssetSummary, Service};
 use crate::ui;
+use crate::ui::extract::{Admin, Signed};
 use common::Page;
 use listing::{ListQuery, Row, asset_page, page_number, pager};
 
 /// `GET /admin`: administrators to the asset list, everyone else to their tokens.
-pub async fn index(req: HttpRequest, service: web::Data<Service>) -> Page {
-    let viewer = ui::viewer(&req, &service)?;
+pub async fn index(Signed(viewer): Signed) -> Page {
     Ok(ui::see_other(if viewer.user.admin {
         "/admin/assets"
     } else {
@@ -114,12 +114,11 @@ fn marker(kind: &'static str) -> TreeLine {
 
 /// `GET /admin/assets?q=&page=`: the asset tree, searchable and paged.
 pub async fn list(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     query: web::Query<ListQuery>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let q = query.q.as_deref().unwrap_or_default().trim().to_owned();
     let p = asset_page(&service, false, &q, page_number(query.page.as_deref()));
     let mut ctx = ui::context(&viewer, "assets");

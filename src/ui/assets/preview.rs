@@ -1,7 +1,7 @@
 //! The preview: the token a user would receive now, decoded and checked.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use super::common::{Page, Stored, When, known_people, locate, when};
 use crate::error::AppError;
 use crate::service::{DebugKey, Service};
 use crate::ui;
+use crate::ui::extract::Admin;
 
 /// "1 h 2 min 3 s", the same wording as the countdowns of app.js.
 fn span(seconds: i64) -> String {
@@ -149,13 +150,12 @@ fn decoded_part(part: &str, fallback: &serde_json::Value) -> String {
 
 /// `GET /admin/assets/{id}/preview?as=USERNAME`: what that user would receive now (audited).
 pub async fn preview(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<String>,
     query: web::Query<PreviewQuery>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let asset = service.asset(&id)?;
     let as_user = query
         .as_user

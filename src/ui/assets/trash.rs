@@ -3,45 +3,47 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 
-use super::common::{CsrfForm, Page, Stored, read_csrf};
+use super::common::{CsrfForm, Page, Stored, lenient_form};
 use super::listing::{ListQuery, Row, asset_page, page_number, pager};
-use crate::service::Service;
+use crate::service::{Service, blocking};
+use crate::ui::extract::Admin;
 use crate::ui::{self, Viewer};
 
 /// `POST /admin/assets/{id}/trash`: its URL answers 404 at once; to the list.
 pub async fn trash(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     id: web::Path<String>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    read_csrf(&req, &viewer, form)?;
-    service.trash_asset(viewer.user.username.as_str(), &id)?;
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    blocking(move || service.trash_asset(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other("/admin/assets?done=trashed"))
 }
 
 /// `POST /admin/assets/{id}/restore`: back on its path; to the trash.
 pub async fn restore(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     id: web::Path<String>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    read_csrf(&req, &viewer, form)?;
-    service.restore_asset(viewer.user.username.as_str(), &id)?;
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    blocking(move || service.restore_asset(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other("/admin/trash?done=restored"))
 }
 
 /// `GET /admin/assets/{id}/purge`: a confirmation naming the asset.
 pub async fn purge_confirm(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<String>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let asset = service.asset(&id)?;
     let stored = Stored::from(&asset);
     let status = if stored.live {
@@ -56,14 +58,15 @@ pub async fn purge_confirm(
 
 /// `POST /admin/assets/{id}/purge`: gone for good (only from the trash: 409 otherwise).
 pub async fn purge(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     id: web::Path<String>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    read_csrf(&req, &viewer, form)?;
-    service.purge_asset(viewer.user.username.as_str(), &id)?;
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    blocking(move || service.purge_asset(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other("/admin/trash?done=purged"))
 }
 
@@ -92,12 +95,11 @@ fn trash_page(
 
 /// `GET /admin/trash`: trashed assets with who and when; restore, purge, empty.
 pub async fn trash_list(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     query: web::Query<ListQuery>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
     let q = query.q.as_deref().unwrap_or_default().trim().to_owned();
     trash_page(
         &tera,
@@ -113,13 +115,13 @@ pub async fn trash_list(
 
 /// `POST /admin/trash/empty`: purge every trashed asset (the form's box must be ticked).
 pub async fn empty_trash(
+    Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let viewer = ui::admin(&req, &service)?;
-    let form = read_csrf(&req, &viewer, form)?;
+    let form = lenient_form(&req, &viewer, form)?;
     if form.confirm.is_none() {
         return trash_page(
             &tera,
@@ -134,6 +136,7 @@ pub async fn empty_trash(
             StatusCode::BAD_REQUEST,
         );
     }
-    service.empty_trash(viewer.user.username.as_str())?;
+    let (service, actor) = (service.into_inner(), viewer.user);
+    blocking(move || service.empty_trash(actor.username.as_str())).await?;
     Ok(ui::see_other("/admin/trash?done=emptied"))
 }
