@@ -93,72 +93,22 @@ impl AssetForm {
     /// The service input, or the problems this layer can see (numbers, choices).
     pub(super) fn input(&self, editing: bool) -> Result<AssetInput, Box<Problems>> {
         let mut p = Problems::default();
-        let expiry_seconds = if self.no_expiry.is_some() {
-            None
-        } else {
-            match self.expiry_seconds.trim().parse::<u64>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    p.fields.set(
-                        "expiry_seconds",
-                        "enter the token lifetime in seconds (600 is 10 minutes), or tick \u{201c}No expiry\u{201d}".into(),
-                    );
-                    None
-                }
-            }
-        };
+        let expiry_seconds = self.expiry(&mut p);
         // The form shows the secret and the key pair side by side; only the one the algorithm
         // uses is read (an unknown algorithm is reported by the service).
         let key_pair = Algorithm::parse(self.algorithm.trim()).filter(|a| !a.is_hmac());
-        let (secret, generate) = if key_pair.is_some() {
-            ("", false)
-        } else {
-            (self.secret.expose(), self.generate_secret.is_some())
+        let (key, (secret, generate)) = match key_pair {
+            Some(algorithm) => (self.key_input(algorithm, editing, &mut p), (None, false)),
+            None => (None, self.secret_input(editing, &mut p)),
         };
-        let key = match key_pair {
-            None => None,
-            Some(algorithm) => self.key_input(algorithm, editing, &mut p),
-        };
-        if generate && !secret.is_empty() {
-            p.fields.set(
-                "secret",
-                "type a secret or tick \u{201c}Generate a secret\u{201d}, not both".into(),
-            );
-        } else if !generate && secret.is_empty() && !editing && key_pair.is_none() {
-            p.fields.set(
-                "secret",
-                "is required: type the secret the consumer uses, or tick \u{201c}Generate a secret\u{201d}".into(),
-            );
-        }
-        let (read_users, read_groups) = (names(&self.read_users), names(&self.read_groups));
-        let read = if self.read_mode == "listed" {
-            Some(AccessRule {
-                users: read_users,
-                groups: read_groups,
-            })
-        } else {
-            if !read_users.is_empty() || !read_groups.is_empty() {
-                p.fields.set(
-                    "read",
-                    "names are filled in but \u{201c}Any signed-in user\u{201d} is chosen: choose \u{201c}Only these users and groups\u{201d}, or clear the names".into(),
-                );
-            }
-            None
-        };
+        let read = self.read_rule(&mut p);
         let (delivery, cors_origins) = if self.delivery_fields.is_some() {
             (Some(self.delivery(&mut p)), Some(lines(&self.cors_origins)))
         } else {
             (None, None)
         };
         let version = if editing {
-            match self.version.trim().parse::<u64>() {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    p.general
-                        .push("the form has no valid version: reload the page".into());
-                    None
-                }
-            }
+            self.edited_version(&mut p)
         } else {
             None
         };
@@ -170,7 +120,7 @@ impl AssetForm {
             path: self.path.clone(),
             algorithm: Some(self.algorithm.clone()),
             key,
-            secret: (!secret.is_empty()).then(|| SecretString::new(secret.to_owned())),
+            secret,
             generate_secret: generate,
             accept_weak_secret: self.accept_weak_secret.is_some(),
             template: normalise_newlines(&self.template),
@@ -190,6 +140,67 @@ impl AssetForm {
             delivery,
             cors_origins,
         })
+    }
+
+    /// The token lifetime in seconds; `None` when "No expiry" is ticked (or the number cannot
+    /// be read, which is reported).
+    fn expiry(&self, p: &mut Problems) -> Option<u64> {
+        if self.no_expiry.is_some() {
+            return None;
+        }
+        let n = self.expiry_seconds.trim().parse::<u64>().ok();
+        if n.is_none() {
+            p.fields.set(
+                "expiry_seconds",
+                "enter the token lifetime in seconds (600 is 10 minutes), or tick \u{201c}No expiry\u{201d}".into(),
+            );
+        }
+        n
+    }
+
+    /// An HMAC asset's secret to set (`None` keeps the stored one) and whether the service is to
+    /// generate one instead.
+    fn secret_input(&self, editing: bool, p: &mut Problems) -> (Option<SecretString>, bool) {
+        let (secret, generate) = (self.secret.expose(), self.generate_secret.is_some());
+        if generate && !secret.is_empty() {
+            p.fields.set(
+                "secret",
+                "type a secret or tick \u{201c}Generate a secret\u{201d}, not both".into(),
+            );
+        } else if !generate && secret.is_empty() && !editing {
+            p.fields.set(
+                "secret",
+                "is required: type the secret the consumer uses, or tick \u{201c}Generate a secret\u{201d}".into(),
+            );
+        }
+        let secret = (!secret.is_empty()).then(|| SecretString::new(secret.to_owned()));
+        (secret, generate)
+    }
+
+    /// Who may fetch the token: `None` is any signed-in user. Names typed while "Any signed-in
+    /// user" is chosen are reported rather than dropped.
+    fn read_rule(&self, p: &mut Problems) -> Option<AccessRule> {
+        let (users, groups) = (names(&self.read_users), names(&self.read_groups));
+        if self.read_mode == "listed" {
+            return Some(AccessRule { users, groups });
+        }
+        if !users.is_empty() || !groups.is_empty() {
+            p.fields.set(
+                "read",
+                "names are filled in but \u{201c}Any signed-in user\u{201d} is chosen: choose \u{201c}Only these users and groups\u{201d}, or clear the names".into(),
+            );
+        }
+        None
+    }
+
+    /// The version the edit started from, so that the service refuses a stale edit.
+    fn edited_version(&self, p: &mut Problems) -> Option<u64> {
+        let version = self.version.trim().parse::<u64>().ok();
+        if version.is_none() {
+            p.general
+                .push("the form has no valid version: reload the page".into());
+        }
+        version
     }
 
     /// The delivery options of the form (the service checks the URLs).

@@ -12,11 +12,11 @@ use super::common::{CsrfForm, Page, base_url, lenient_form, when};
 use super::page::{Extras, NextPanel, form_page, secret_page_for};
 use super::problems::{Problems, ui_wording};
 use super::values::Values;
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 use crate::secret::SecretString;
-use crate::service::{NextSecretInput, Service, blocking};
+use crate::service::{NextSecretInput, SavedAsset, Service, blocking};
 use crate::ui::extract::{Admin, WithCsrf};
-use crate::ui::{self, UiError};
+use crate::ui::{self, UiError, Viewer};
 
 /// `GET /admin/assets/{id}/public-key.pem`: the active public key, as a file (404 for HMAC).
 pub async fn public_key_pem(
@@ -102,19 +102,9 @@ fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
-/// one is shown once); errors are shown in the panel with what was typed.
-pub async fn next_secret(
-    Admin(viewer): Admin,
-    req: HttpRequest,
-    service: web::Data<Service>,
-    tera: web::Data<tera::Tera>,
-    id: web::Path<String>,
-    form: Result<web::Form<NextSecretForm>, actix_web::Error>,
-) -> Page {
-    let form = lenient_form(&req, &viewer, form)?;
-    let service = service.into_inner();
-    let asset = service.asset(&id)?;
+/// What was typed into the next-secret panel, with what is wrong with it; when nothing is, the
+/// service's input and the switch time too.
+fn read_panel(form: &NextSecretForm) -> (NextPanel, Option<(NextSecretInput, DateTime<Utc>)>) {
     let typed = form.next_secret.expose();
     let generate = form.generate_next_secret.is_some();
     let mut panel = NextPanel {
@@ -139,49 +129,79 @@ pub async fn next_secret(
         panel.secret_error =
             Some("type the next secret, or tick \u{201c}Have the server make one\u{201d}".into());
     }
-    if let (Some(at), None, None) = (switch_at, &panel.secret_error, &panel.switch_error) {
-        let input = NextSecretInput {
-            secret: (!typed.is_empty()).then(|| SecretString::new(typed.to_owned())),
-            generate_secret: generate,
-            accept_weak_secret: panel.accept_weak,
-            switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        };
-        let (svc, actor, id) = (Arc::clone(&service), Arc::clone(&viewer.user), id.clone());
+    let input = match (switch_at, &panel.secret_error, &panel.switch_error) {
+        (Some(at), None, None) => Some((
+            NextSecretInput {
+                secret: (!typed.is_empty()).then(|| SecretString::new(typed.to_owned())),
+                generate_secret: generate,
+                accept_weak_secret: panel.accept_weak,
+                switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            },
+            at,
+        )),
+        _ => None,
+    };
+    (panel, input)
+}
+
+/// Put the service's refusal on the panel's field, in the panel's words (its checkboxes are
+/// named differently from the asset form's).
+fn refuse(panel: &mut NextPanel, f: FieldError) {
+    let message = ui_wording(&f.message)
+        .replace(
+            "tick \u{201c}Accept a weak secret\u{201d}",
+            "tick \u{201c}Accept a weak next secret\u{201d}",
+        )
+        .replace(
+            "tick \u{201c}Generate a secret\u{201d}",
+            "tick \u{201c}Have the server make one\u{201d}",
+        );
+    if f.field == "switch_at" {
+        panel.switch_error = Some(message);
+    } else {
+        panel.secret_error = Some(message);
+    }
+}
+
+/// After scheduling: a generated secret is shown this once; otherwise back to the panel.
+fn scheduled(tera: &tera::Tera, viewer: &Viewer, saved: SavedAsset, at: DateTime<Utc>) -> Page {
+    match saved.generated_secret {
+        Some(secret) => secret_page_for(
+            tera,
+            viewer,
+            &saved.asset,
+            &secret,
+            false,
+            Some(when(saved.asset.next_secret_at.unwrap_or(at))),
+            &[],
+        ),
+        None => Ok(ui::see_other(&format!(
+            "/admin/assets/{}?done=next_secret#next-secret",
+            saved.asset.id
+        ))),
+    }
+}
+
+/// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
+/// one is shown once); errors are shown in the panel with what was typed.
+pub async fn next_secret(
+    Admin(viewer): Admin,
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+    form: Result<web::Form<NextSecretForm>, actix_web::Error>,
+) -> Page {
+    let form = lenient_form(&req, &viewer, form)?;
+    let (service, id) = (service.into_inner(), id.into_inner());
+    let asset = service.asset(&id)?;
+    let (mut panel, input) = read_panel(&form);
+    if let Some((input, at)) = input {
+        let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
         let set = blocking(move || svc.set_next_secret(actor.username.as_str(), &id, input));
         match set.await {
-            Ok(saved) => {
-                return match saved.generated_secret {
-                    Some(secret) => secret_page_for(
-                        &tera,
-                        &viewer,
-                        &saved.asset,
-                        &secret,
-                        false,
-                        Some(when(saved.asset.next_secret_at.unwrap_or(at))),
-                        &[],
-                    ),
-                    None => Ok(ui::see_other(&format!(
-                        "/admin/assets/{}?done=next_secret#next-secret",
-                        saved.asset.id
-                    ))),
-                };
-            }
-            Err(AppError::Invalid(f)) => {
-                let message = ui_wording(&f.message)
-                    .replace(
-                        "tick \u{201c}Accept a weak secret\u{201d}",
-                        "tick \u{201c}Accept a weak next secret\u{201d}",
-                    )
-                    .replace(
-                        "tick \u{201c}Generate a secret\u{201d}",
-                        "tick \u{201c}Have the server make one\u{201d}",
-                    );
-                if f.field == "switch_at" {
-                    panel.switch_error = Some(message);
-                } else {
-                    panel.secret_error = Some(message);
-                }
-            }
+            Ok(saved) => return scheduled(&tera, &viewer, saved, at),
+            Err(AppError::Invalid(f)) => refuse(&mut panel, f),
             Err(e) => return Err(e.into()),
         }
     }

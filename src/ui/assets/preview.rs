@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Page, Stored, When, known_people, locate, when};
 use crate::error::AppError;
-use crate::service::{DebugKey, Service};
+use crate::service::{DebugKey, Preview, Service};
 use crate::ui;
 use crate::ui::extract::Admin;
 
@@ -148,6 +148,48 @@ fn decoded_part(part: &str, fallback: &serde_json::Value) -> String {
         .unwrap_or_else(|| serde_json::to_string_pretty(fallback).unwrap_or_default())
 }
 
+/// The previewed token on the page: its parts decoded, the signature checked with the asset's
+/// key, its time claims and what the consumer preset warns about.
+fn show_token(
+    ctx: &mut tera::Context,
+    service: &Service,
+    asset_id: &str,
+    p: &Preview,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut parts = p.token.splitn(3, '.').map(str::to_owned);
+    let (header_b64, payload_b64) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let token = TokenView {
+        header: decoded_part(&header_b64, &p.header),
+        claims: decoded_part(&payload_b64, &p.claims),
+        header_b64,
+        payload_b64,
+        signature_b64: parts.next().unwrap_or_default(),
+    };
+    let verified = service.debug_token(&p.token, DebugKey::Asset(asset_id.to_owned()), now)?;
+    // Key-pair assets: the key the signature was checked with, named by its kid.
+    let kid = p
+        .header
+        .get("kid")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let signature_ok = verified
+        .checks
+        .iter()
+        .any(|c| c.name == "signature" && c.ok);
+    ctx.insert("kid", &kid);
+    ctx.insert("signature_ok", &signature_ok);
+    ctx.insert("token", &token);
+    ctx.insert("verified", &verified.verified);
+    ctx.insert("checks", &verified.checks);
+    ctx.insert("times", &time_claims(&p.claims, now));
+    ctx.insert("warnings", &p.warnings);
+    Ok(())
+}
+
 /// `GET /admin/assets/{id}/preview?as=USERNAME`: what that user would receive now (audited).
 pub async fn preview(
     Admin(viewer): Admin,
@@ -172,38 +214,7 @@ pub async fn preview(
     let now = Utc::now();
     let mut status = StatusCode::OK;
     match service.preview(viewer.user.username.as_str(), &id, &as_user) {
-        Ok(p) => {
-            let mut parts = p.token.splitn(3, '.').map(str::to_owned);
-            let (header_b64, payload_b64) = (
-                parts.next().unwrap_or_default(),
-                parts.next().unwrap_or_default(),
-            );
-            let token = TokenView {
-                header: decoded_part(&header_b64, &p.header),
-                claims: decoded_part(&payload_b64, &p.claims),
-                header_b64,
-                payload_b64,
-                signature_b64: parts.next().unwrap_or_default(),
-            };
-            let verified = service.debug_token(&p.token, DebugKey::Asset(asset.id.clone()), now)?;
-            // Key-pair assets: the key the signature was checked with, named by its kid.
-            let kid = p
-                .header
-                .get("kid")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned);
-            let signature_ok = verified
-                .checks
-                .iter()
-                .any(|c| c.name == "signature" && c.ok);
-            ctx.insert("kid", &kid);
-            ctx.insert("signature_ok", &signature_ok);
-            ctx.insert("token", &token);
-            ctx.insert("verified", &verified.verified);
-            ctx.insert("checks", &verified.checks);
-            ctx.insert("times", &time_claims(&p.claims, now));
-            ctx.insert("warnings", &p.warnings);
-        }
+        Ok(p) => show_token(&mut ctx, &service, &asset.id, &p, now)?,
         Err(AppError::Render(f)) => {
             let (line, column) = (f.line.unwrap_or(1), f.column.unwrap_or(1));
             ctx.insert(
