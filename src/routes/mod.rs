@@ -94,41 +94,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/assets").route(web::get().to(ui::assets::list)))
             .service(
                 web::resource("/assets/new")
-                    .route(web::get().to(ui::assets::new_form))
-                    .route(web::post().to(ui::assets::create)),
+                    .route(web::get().to(ui::assets::edit::new_form))
+                    .route(web::post().to(ui::assets::edit::create)),
             )
             .service(
                 web::resource("/assets/{id}")
-                    .route(web::get().to(ui::assets::edit_form))
-                    .route(web::post().to(ui::assets::save)),
+                    .route(web::get().to(ui::assets::edit::edit_form))
+                    .route(web::post().to(ui::assets::edit::save)),
             )
             .service(
-                web::resource("/assets/{id}/preview").route(web::get().to(ui::assets::preview)),
+                web::resource("/assets/{id}/preview")
+                    .route(web::get().to(ui::assets::preview::preview)),
             )
             .service(
                 web::resource("/assets/{id}/public-key.pem")
-                    .route(web::get().to(ui::assets::public_key_pem)),
+                    .route(web::get().to(ui::assets::keys::public_key_pem)),
             )
-            .service(web::resource("/assets/{id}/rotate").route(web::post().to(ui::assets::rotate)))
+            .service(
+                web::resource("/assets/{id}/rotate")
+                    .route(web::post().to(ui::assets::keys::rotate)),
+            )
             .service(
                 web::resource("/assets/{id}/next-secret")
-                    .route(web::post().to(ui::assets::next_secret)),
+                    .route(web::post().to(ui::assets::keys::next_secret)),
             )
             .service(
                 web::resource("/assets/{id}/next-secret/cancel")
-                    .route(web::post().to(ui::assets::cancel_next_secret)),
+                    .route(web::post().to(ui::assets::keys::cancel_next_secret)),
             )
-            .service(web::resource("/assets/{id}/trash").route(web::post().to(ui::assets::trash)))
             .service(
-                web::resource("/assets/{id}/restore").route(web::post().to(ui::assets::restore)),
+                web::resource("/assets/{id}/trash").route(web::post().to(ui::assets::trash::trash)),
+            )
+            .service(
+                web::resource("/assets/{id}/restore")
+                    .route(web::post().to(ui::assets::trash::restore)),
             )
             .service(
                 web::resource("/assets/{id}/purge")
-                    .route(web::get().to(ui::assets::purge_confirm))
-                    .route(web::post().to(ui::assets::purge)),
+                    .route(web::get().to(ui::assets::trash::purge_confirm))
+                    .route(web::post().to(ui::assets::trash::purge)),
             )
-            .service(web::resource("/trash").route(web::get().to(ui::assets::trash_list)))
-            .service(web::resource("/trash/empty").route(web::post().to(ui::assets::empty_trash)))
+            .service(web::resource("/trash").route(web::get().to(ui::assets::trash::trash_list)))
+            .service(
+                web::resource("/trash/empty").route(web::post().to(ui::assets::trash::empty_trash)),
+            )
             .service(
                 web::resource("/users")
                     .route(web::get().to(ui::people::users))

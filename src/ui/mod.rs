@@ -146,6 +146,18 @@ pub async fn not_found() -> Result<HttpResponse, UiError> {
     Err(UiError::App(AppError::NotFound))
 }
 
+/// Query-string encoding for links built in Rust (tera has no `urlencode` without its builtins).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A query-string value percent-encoded for a link.
+pub fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
 /// Minimal HTML escaping for text built outside templates.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

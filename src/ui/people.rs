@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::extract::{Admin, AdminForm, WithCsrf};
 use super::tools::Moment;
 use super::{UiError, Viewer};
 use crate::error::{AppError, FieldError};
 use crate::secret::SecretString;
-use crate::service::{Service, UserInput, UserUpdate, UserView};
+use crate::service::{Service, UserInput, UserUpdate, UserView, blocking};
 
 /// Attributes with their own field on the forms; every other attribute is a `name=value` line.
 const NAMED_ATTRIBUTES: [&str; 3] = ["first_name", "last_name", "email"];
@@ -64,6 +65,12 @@ pub struct NewUserForm {
     groups: String,
 }
 
+impl WithCsrf for NewUserForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Query of pages shown after a redirect.
 #[derive(Deserialize)]
 pub struct DoneQuery {
@@ -91,6 +98,12 @@ pub struct ButtonForm {
     csrf: String,
 }
 
+impl WithCsrf for ButtonForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Fields of the edit form.
 #[derive(Deserialize)]
 pub struct EditUserForm {
@@ -110,6 +123,12 @@ pub struct EditUserForm {
     admin: Option<String>,
 }
 
+impl WithCsrf for EditUserForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Fields of the password form.
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -117,6 +136,12 @@ pub struct PasswordForm {
     csrf: String,
     #[serde(default)]
     password: SecretString,
+}
+
+impl WithCsrf for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// What the edit form shows: the stored values, or what was typed.
@@ -269,15 +294,6 @@ fn sentence(field: &str, message: &str) -> String {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<Result<T, AppError>, UiError> {
-    web::block(f).await.map_err(|e| {
-        tracing::error!(error = %e, "blocking task failed");
-        UiError::internal()
-    })
-}
-
 fn users_page(
     service: &Service,
     tera: &tera::Tera,
@@ -324,7 +340,7 @@ fn users_page(
         if q.is_empty() {
             String::new()
         } else {
-            format!("{sep}q={}", super::assets::encode(q))
+            format!("{sep}q={}", super::encode(q))
         }
     };
     ctx.insert("q", q);
@@ -338,7 +354,7 @@ fn users_page(
         &next.map(|n| {
             let q = with_q('?');
             let sep = if q.is_empty() { '?' } else { '&' };
-            format!("/admin/users{q}{sep}after={}", super::assets::encode(&n))
+            format!("/admin/users{q}{sep}after={}", super::encode(&n))
         }),
     );
     ctx.insert("form", values);
@@ -350,12 +366,11 @@ fn users_page(
 /// `GET /admin/users`: users a page at a time (`?q=` a username prefix, `?after=` the last
 /// username of the previous page), and a form to create one.
 pub async fn users(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     query: web::Query<UserListQuery>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
     users_page(
         &service,
         &tera,
@@ -370,14 +385,11 @@ pub async fn users(
 /// `POST /admin/users`: create a user (the password is hashed on a blocking thread); on a
 /// mistake the form comes back with what was typed, except the password.
 pub async fn create_user(
-    req: HttpRequest,
+    AdminForm(viewer, form): AdminForm<NewUserForm>,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    form: web::Form<NewUserForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
-    let form = form.into_inner();
+    let service: Arc<Service> = service.into_inner();
     let values = NewUserValues {
         username: form.username.trim().to_owned(),
         admin: form.admin.is_some(),
@@ -403,9 +415,8 @@ pub async fn create_user(
             attributes,
             groups: parse_groups(&form.groups),
         };
-        let svc: Arc<Service> = service.clone().into_inner();
-        let actor = viewer.user.username.to_string();
-        match blocking(move || svc.create_user(&actor, input)).await? {
+        let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
+        match blocking(move || svc.create_user(actor.username.as_str(), input)).await {
             Ok(user) => {
                 return Ok(super::see_other(&format!(
                     "/admin/users/{}?done=user_created",
@@ -482,13 +493,12 @@ fn user_view(
 
 /// `GET /admin/users/{username}`: edit a user, reset the password, disable, end sessions, keys.
 pub async fn user_page(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     path: web::Path<String>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
     let user = service.user(&path)?;
     user_view(
         &service,
@@ -506,14 +516,12 @@ pub async fn user_page(
 
 /// `POST /admin/users/{username}`: save attributes, groups and the admin flag.
 pub async fn save_user(
-    req: HttpRequest,
+    AdminForm(viewer, form): AdminForm<EditUserForm>,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     path: web::Path<String>,
-    form: web::Form<EditUserForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
+    let service: Arc<Service> = service.into_inner();
     let user = service.user(&path)?;
     let mut errors = Errors::new();
     match parse_attributes(
@@ -534,7 +542,11 @@ pub async fn save_user(
                 groups: parse_groups(&form.groups),
                 admin: form.admin.is_some(),
             };
-            match service.update_user(viewer.user.username.as_str(), &user.username, update) {
+            let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
+            let username = user.username.clone();
+            let saved =
+                blocking(move || svc.update_user(actor.username.as_str(), &username, update)).await;
+            match saved {
                 Ok(saved) => {
                     return Ok(super::see_other(&format!(
                         "/admin/users/{}?done=user_saved",
@@ -562,21 +574,19 @@ pub async fn save_user(
 /// `POST /admin/users/{username}/password`: set a new password (hashed on a blocking thread);
 /// the user's sessions end.
 pub async fn set_password(
-    req: HttpRequest,
+    AdminForm(viewer, form): AdminForm<PasswordForm>,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     path: web::Path<String>,
-    form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
+    let service: Arc<Service> = service.into_inner();
     let user = service.user(&path)?;
-    let svc: Arc<Service> = service.clone().into_inner();
-    let actor = viewer.user.username.to_string();
+    let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
     let username = user.username.clone();
-    let password = form.into_inner().password;
+    let password = form.password;
     let mut errors = Errors::new();
-    match blocking(move || svc.set_password(&actor, &username, &password)).await? {
+    let set = blocking(move || svc.set_password(actor.username.as_str(), &username, &password));
+    match set.await {
         Ok(()) => {
             return Ok(super::see_other(&format!(
                 "/admin/users/{}?done=password",
@@ -602,17 +612,16 @@ pub async fn set_password(
 /// `POST /admin/users/{username}/disable`: ends their sessions; their API keys stop working.
 /// Administrators cannot disable themselves.
 pub async fn disable(
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<ButtonForm>,
     service: web::Data<Service>,
     path: web::Path<String>,
-    form: web::Form<ButtonForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
     if viewer.user.username.as_str().eq_ignore_ascii_case(&path) {
         return Err(AppError::Conflict("You cannot disable yourself.".into()).into());
     }
-    let user = service.set_disabled(viewer.user.username.as_str(), &path, true)?;
+    let (service, actor, username) = (service.into_inner(), viewer.user, path.into_inner());
+    let user =
+        blocking(move || service.set_disabled(actor.username.as_str(), &username, true)).await?;
     Ok(super::see_other(&format!(
         "/admin/users/{}?done=disabled",
         user.username
@@ -621,14 +630,13 @@ pub async fn disable(
 
 /// `POST /admin/users/{username}/enable`.
 pub async fn enable(
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<ButtonForm>,
     service: web::Data<Service>,
     path: web::Path<String>,
-    form: web::Form<ButtonForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
-    let user = service.set_disabled(viewer.user.username.as_str(), &path, false)?;
+    let (service, actor, username) = (service.into_inner(), viewer.user, path.into_inner());
+    let user =
+        blocking(move || service.set_disabled(actor.username.as_str(), &username, false)).await?;
     Ok(super::see_other(&format!(
         "/admin/users/{}?done=enabled",
         user.username
@@ -637,15 +645,14 @@ pub async fn enable(
 
 /// `POST /admin/users/{username}/sessions/end`: sign the user out everywhere.
 pub async fn end_sessions(
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<ButtonForm>,
     service: web::Data<Service>,
     path: web::Path<String>,
-    form: web::Form<ButtonForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
+    let service: Arc<Service> = service.into_inner();
     let user = service.user(&path)?;
-    service.end_sessions(viewer.user.username.as_str(), &user.username)?;
+    let (actor, username) = (viewer.user, user.username.clone());
+    blocking(move || service.end_sessions(actor.username.as_str(), &username)).await?;
     Ok(super::see_other(&format!(
         "/admin/users/{}?done=sessions_ended",
         user.username
@@ -655,16 +662,16 @@ pub async fn end_sessions(
 /// `POST /admin/users/{username}/api-keys`: create a key and show it this once (no redirect,
 /// so the key is in no URL and no history entry; the page is not stored).
 pub async fn create_api_key(
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<ButtonForm>,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     path: web::Path<String>,
-    form: web::Form<ButtonForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
+    let service: Arc<Service> = service.into_inner();
     let user = service.user(&path)?;
-    let created = service.create_api_key(viewer.user.username.as_str(), &user.username)?;
+    let (actor, username) = (Arc::clone(&viewer.user), user.username.clone());
+    let created =
+        blocking(move || service.create_api_key(actor.username.as_str(), &username)).await?;
     let mut ctx = super::context(&viewer, "users");
     ctx.insert("username", &user.username);
     ctx.insert("key", &created.key);
@@ -675,16 +682,15 @@ pub async fn create_api_key(
 
 /// `POST /admin/users/{username}/api-keys/{id}/revoke`: the key stops working at once.
 pub async fn revoke_api_key(
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<ButtonForm>,
     service: web::Data<Service>,
     path: web::Path<(String, String)>,
-    form: web::Form<ButtonForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
+    let service: Arc<Service> = service.into_inner();
     let (username, id) = path.into_inner();
     let user = service.user(&username)?;
-    service.revoke_api_key(viewer.user.username.as_str(), &user.username, &id)?;
+    let (actor, username) = (viewer.user, user.username.clone());
+    blocking(move || service.revoke_api_key(actor.username.as_str(), &username, &id)).await?;
     Ok(super::see_other(&format!(
         "/admin/users/{}?done=revoked",
         user.username

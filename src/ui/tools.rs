@@ -7,10 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::extract::{Admin, AdminForm, Signed, WithCsrf};
 use super::{UiError, Viewer};
 use crate::error::AppError;
 use crate::secret::SecretString;
-use crate::service::{DebugKey, Debugged, Service};
+use crate::service::{DebugKey, Debugged, Service, blocking};
 
 /// A point in time for a template: RFC 3339 for `<time datetime>` (shown in local time by the
 /// script) and UTC text for pages without JavaScript.
@@ -97,6 +98,12 @@ pub struct DebugForm {
     /// A public key, PEM (not secret: shown again with the result).
     #[serde(default)]
     public_key: String,
+}
+
+impl WithCsrf for DebugForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// The time claims of a decoded token, for the page.
@@ -266,25 +273,20 @@ fn debugger_page(
 
 /// `GET /admin/debugger`: paste a token.
 pub async fn debugger(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
     debugger_page(&service, &tera, &viewer, &DebugForm::default(), None, None)
 }
 
 /// `POST /admin/debugger`: decode the pasted token and verify it against the chosen key. A POST,
 /// so the token is in no URL, history entry or access log.
 pub async fn debug(
-    req: HttpRequest,
+    AdminForm(viewer, form): AdminForm<DebugForm>,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    form: web::Form<DebugForm>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
-    super::check_form(&req, &viewer, &form.csrf)?;
-    let form = form.into_inner();
     if form.token.trim().is_empty() {
         let err = ("token".to_owned(), "Paste a token to decode.".to_owned());
         return debugger_page(&service, &tera, &viewer, &form, None, Some(err));
@@ -363,12 +365,11 @@ struct EventRow {
 
 /// `GET /admin/audit?user=&asset=&limit=`: newest first; token issuance and admin actions.
 pub async fn audit(
-    req: HttpRequest,
+    Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::admin(&req, &service)?;
     let q = query.into_inner();
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let user = clean(q.user);
@@ -380,12 +381,7 @@ pub async fn audit(
         .clamp(1, 1000);
     let svc: Arc<Service> = service.into_inner();
     let (u, a) = (user.clone(), asset.clone());
-    let events = web::block(move || svc.audit_events(u.as_deref(), a.as_deref(), limit))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "blocking task failed");
-            UiError::internal()
-        })??;
+    let events = blocking(move || svc.audit_events(u.as_deref(), a.as_deref(), limit)).await?;
     let rows: Vec<EventRow> = events
         .into_iter()
         .map(|e| EventRow {
@@ -424,11 +420,11 @@ struct TokenRow {
 
 /// `GET /admin/my-tokens`: for every signed-in user, the assets they may fetch and their URLs.
 pub async fn my_tokens(
+    Signed(viewer): Signed,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = super::viewer(&req, &service)?;
     let base = {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())

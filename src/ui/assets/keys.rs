@@ -1,0 +1,239 @@
+//! An asset's keys: the public key file, key rotation, an HMAC asset's scheduled next secret.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+
+use super::common::{CsrfForm, Page, base_url, lenient_form, when};
+use super::page::{Extras, NextPanel, form_page, secret_page_for};
+use super::problems::{Problems, ui_wording};
+use super::values::Values;
+use crate::error::{AppError, FieldError};
+use crate::secret::SecretString;
+use crate::service::{NextSecretInput, SavedAsset, Service, blocking};
+use crate::ui::extract::{Admin, WithCsrf};
+use crate::ui::{self, UiError, Viewer};
+
+/// `GET /admin/assets/{id}/public-key.pem`: the active public key, as a file (404 for HMAC).
+pub async fn public_key_pem(
+    Admin(_): Admin,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+) -> Page {
+    let asset = service.asset(&id)?;
+    let pem = asset
+        .public_key_pem
+        .ok_or(UiError::App(AppError::NotFound))?;
+    // Asset paths hold only letters, digits and `- . _ ~` between slashes.
+    let stem: String = asset
+        .path
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-pem-file"),
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{stem}.public.pem\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(pem))
+}
+
+/// `POST /admin/assets/{id}/rotate`: a new key becomes active; back to the keys panel.
+pub async fn rotate(
+    Admin(viewer): Admin,
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    // Generating an RSA key takes a moment.
+    let rotated = blocking(move || service.rotate_key(actor.username.as_str(), &id)).await?;
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{}?done=rotated#keys",
+        rotated.id
+    )))
+}
+
+/// The fields of the next-secret form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextSecretForm {
+    csrf: String,
+    next_secret: SecretString,
+    generate_next_secret: Option<String>,
+    accept_weak_next_secret: Option<String>,
+    /// `datetime-local` (`2026-05-01T12:00`), read as UTC.
+    switch_at: String,
+}
+
+impl WithCsrf for NextSecretForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A `datetime-local` value read as UTC (an RFC 3339 time is taken as it is).
+fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .into_iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// What was typed into the next-secret panel, with what is wrong with it; when nothing is, the
+/// service's input and the switch time too.
+fn read_panel(form: &NextSecretForm) -> (NextPanel, Option<(NextSecretInput, DateTime<Utc>)>) {
+    let typed = form.next_secret.expose();
+    let generate = form.generate_next_secret.is_some();
+    let mut panel = NextPanel {
+        switch_at: form.switch_at.trim().to_owned(),
+        generate,
+        accept_weak: form.accept_weak_next_secret.is_some(),
+        typed_secret: typed.to_owned(),
+        secret_error: None,
+        switch_error: None,
+    };
+    let switch_at = parse_switch_at(&form.switch_at);
+    if switch_at.is_none() {
+        panel.switch_error = Some(
+            "enter the date and time (UTC) at which tokens start being signed with the next secret"
+                .into(),
+        );
+    }
+    if generate && !typed.is_empty() {
+        panel.secret_error =
+            Some("type a secret or tick \u{201c}Have the server make one\u{201d}, not both".into());
+    } else if !generate && typed.is_empty() {
+        panel.secret_error =
+            Some("type the next secret, or tick \u{201c}Have the server make one\u{201d}".into());
+    }
+    let input = match (switch_at, &panel.secret_error, &panel.switch_error) {
+        (Some(at), None, None) => Some((
+            NextSecretInput {
+                secret: (!typed.is_empty()).then(|| SecretString::new(typed.to_owned())),
+                generate_secret: generate,
+                accept_weak_secret: panel.accept_weak,
+                switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            },
+            at,
+        )),
+        _ => None,
+    };
+    (panel, input)
+}
+
+/// Put the service's refusal on the panel's field, in the panel's words (its checkboxes are
+/// named differently from the asset form's).
+fn refuse(panel: &mut NextPanel, f: FieldError) {
+    let message = ui_wording(&f.message)
+        .replace(
+            "tick \u{201c}Accept a weak secret\u{201d}",
+            "tick \u{201c}Accept a weak next secret\u{201d}",
+        )
+        .replace(
+            "tick \u{201c}Generate a secret\u{201d}",
+            "tick \u{201c}Have the server make one\u{201d}",
+        );
+    if f.field == "switch_at" {
+        panel.switch_error = Some(message);
+    } else {
+        panel.secret_error = Some(message);
+    }
+}
+
+/// After scheduling: a generated secret is shown this once; otherwise back to the panel.
+fn scheduled(tera: &tera::Tera, viewer: &Viewer, saved: SavedAsset, at: DateTime<Utc>) -> Page {
+    match saved.generated_secret {
+        Some(secret) => secret_page_for(
+            tera,
+            viewer,
+            &saved.asset,
+            &secret,
+            false,
+            Some(when(saved.asset.next_secret_at.unwrap_or(at))),
+            &[],
+        ),
+        None => Ok(ui::see_other(&format!(
+            "/admin/assets/{}?done=next_secret#next-secret",
+            saved.asset.id
+        ))),
+    }
+}
+
+/// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
+/// one is shown once); errors are shown in the panel with what was typed.
+pub async fn next_secret(
+    Admin(viewer): Admin,
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<String>,
+    form: Result<web::Form<NextSecretForm>, actix_web::Error>,
+) -> Page {
+    let form = lenient_form(&req, &viewer, form)?;
+    let (service, id) = (service.into_inner(), id.into_inner());
+    let asset = service.asset(&id)?;
+    let (mut panel, input) = read_panel(&form);
+    if let Some((input, at)) = input {
+        let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
+        let set = blocking(move || svc.set_next_secret(actor.username.as_str(), &id, input));
+        match set.await {
+            Ok(saved) => return scheduled(&tera, &viewer, saved, at),
+            Err(AppError::Invalid(f)) => refuse(&mut panel, f),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        Some(&asset),
+        &Values::of(&asset),
+        Extras {
+            next: Some(panel),
+            base: base_url(&req),
+            ..Extras::default()
+        },
+        &Problems::default(),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// `POST /admin/assets/{id}/next-secret/cancel`: tokens keep the current secret.
+pub async fn cancel_next_secret(
+    Admin(viewer): Admin,
+    req: HttpRequest,
+    service: web::Data<Service>,
+    id: web::Path<String>,
+    form: Result<web::Form<CsrfForm>, actix_web::Error>,
+) -> Page {
+    lenient_form(&req, &viewer, form)?;
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    let a = blocking(move || service.cancel_next_secret(actor.username.as_str(), &id)).await?;
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{}?done=next_secret_cancelled#next-secret",
+        a.id
+    )))
+}
