@@ -9,6 +9,7 @@ use super::args::{ApiKeyCommand, AssetCommand, Command, CreateAsset, UserCommand
 use crate::domain::asset::AccessRule;
 use crate::domain::delivery::{Delivery, DeliveryMode, RedirectDelivery};
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::secret::SecretString;
 use crate::service::{AssetInput, KeyInput, Service, UserInput};
 
@@ -45,7 +46,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AppError> {
     Ok(())
 }
 
-fn asset_id(service: &Service, id_or_path: &str) -> Result<String, AppError> {
+fn asset_id(service: &Service, id_or_path: &str) -> Result<AssetId, AppError> {
     Ok(service.find_asset(id_or_path)?.id)
 }
 

@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 use super::extract::{Requester, session_cookie};
 use crate::domain::user::User;
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::secret::SecretString;
 use crate::service::{AssetInput, NextSecretInput, Service, UserInput};
 
@@ -269,24 +270,20 @@ pub async fn create_asset(
 }
 
 /// `GET /api/v1/assets/{id}` (never the secret).
-pub async fn get_asset(
-    _: Admin,
-    service: web::Data<Service>,
-    path: web::Path<String>,
-) -> ApiResult {
-    Ok(HttpResponse::Ok().json(service.asset(&path)?))
+pub async fn get_asset(_: Admin, service: web::Data<Service>, id: web::Path<AssetId>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(service.asset(&id)?))
 }
 
 /// `PUT /api/v1/assets/{id}`: the body carries `version`; a stale one answers 409.
 pub async fn update_asset(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
     body: web::Json<AssetInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let saved =
-        blocking(move || service.update_asset(actor.username.as_str(), &path, body.into_inner()))
+        blocking(move || service.update_asset(actor.username.as_str(), &id, body.into_inner()))
             .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -297,10 +294,10 @@ pub async fn update_asset(
 pub async fn trash_asset(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let view = blocking(move || service.trash_asset(actor.username.as_str(), &path)).await?;
+    let view = blocking(move || service.trash_asset(actor.username.as_str(), &id)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -308,10 +305,10 @@ pub async fn trash_asset(
 pub async fn restore_asset(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let view = blocking(move || service.restore_asset(actor.username.as_str(), &path)).await?;
+    let view = blocking(move || service.restore_asset(actor.username.as_str(), &id)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -319,10 +316,10 @@ pub async fn restore_asset(
 pub async fn purge_asset(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> ApiResult {
     let service = service.into_inner();
-    blocking(move || service.purge_asset(actor.username.as_str(), &path)).await?;
+    blocking(move || service.purge_asset(actor.username.as_str(), &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -330,10 +327,10 @@ pub async fn purge_asset(
 pub async fn rotate_key(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let view = blocking(move || service.rotate_key(actor.username.as_str(), &path)).await?;
+    let view = blocking(move || service.rotate_key(actor.username.as_str(), &id)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(view))
@@ -344,14 +341,13 @@ pub async fn rotate_key(
 pub async fn set_next_secret(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
     body: web::Json<NextSecretInput>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let saved = blocking(move || {
-        service.set_next_secret(actor.username.as_str(), &path, body.into_inner())
-    })
-    .await?;
+    let saved =
+        blocking(move || service.set_next_secret(actor.username.as_str(), &id, body.into_inner()))
+            .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(saved))
@@ -361,10 +357,10 @@ pub async fn set_next_secret(
 pub async fn cancel_next_secret(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let view = blocking(move || service.cancel_next_secret(actor.username.as_str(), &path)).await?;
+    let view = blocking(move || service.cancel_next_secret(actor.username.as_str(), &id)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -372,9 +368,9 @@ pub async fn cancel_next_secret(
 pub async fn public_key_pem(
     _: Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> ApiResult {
-    let pem = service.public_key_pem(&path)?;
+    let pem = service.public_key_pem(&id)?;
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
@@ -395,14 +391,14 @@ pub struct PreviewQuery {
 pub async fn preview_asset(
     Admin(actor): Admin,
     service: web::Data<Service>,
-    path: web::Path<String>,
+    id: web::Path<AssetId>,
     query: web::Query<PreviewQuery>,
 ) -> ApiResult {
     let as_user = query
         .as_user
         .clone()
         .unwrap_or_else(|| actor.username.to_string());
-    let preview = service.preview(actor.username.as_str(), &path, &as_user)?;
+    let preview = service.preview(actor.username.as_str(), &id, &as_user)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(preview))

@@ -8,13 +8,14 @@ use super::state::Service;
 use super::views::{AssetView, NextSecretInput, SavedAsset};
 use crate::domain::audit::AuditAction;
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::secret::Secret;
 use crate::signing::keys::{KeyPair, KeyType};
 
 impl Service {
     /// Rotate an asymmetric asset's key: a new key of the same type becomes active, the
     /// previous one is retired and stays published until its tokens have expired. 409 for HMAC.
-    pub fn rotate_key(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+    pub fn rotate_key(&self, actor: &str, id: &AssetId) -> Result<AssetView, AppError> {
         let (asset, ()) = self.modify_asset(actor, id, AuditAction::AssetRotate, |a, now| {
             if a.algorithm.is_hmac() {
                 return Err(AppError::Conflict(format!(
@@ -43,7 +44,7 @@ impl Service {
     pub fn set_next_secret(
         &self,
         actor: &str,
-        id: &str,
+        id: &AssetId,
         input: NextSecretInput,
     ) -> Result<SavedAsset, AppError> {
         let switch_at = DateTime::parse_from_rfc3339(input.switch_at.trim())
@@ -105,7 +106,7 @@ impl Service {
     }
 
     /// Cancel a pending secret switch (nothing happens when none is pending).
-    pub fn cancel_next_secret(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+    pub fn cancel_next_secret(&self, actor: &str, id: &AssetId) -> Result<AssetView, AppError> {
         let (asset, ()) =
             self.modify_asset(actor, id, AuditAction::AssetNextSecretCancel, |a, _| {
                 if !a.algorithm.is_hmac() {
@@ -122,7 +123,7 @@ impl Service {
     }
 
     /// The active public key of an asymmetric asset, SPKI PEM (404 for HMAC).
-    pub fn public_key_pem(&self, id: &str) -> Result<String, AppError> {
+    pub fn public_key_pem(&self, id: &AssetId) -> Result<String, AppError> {
         let asset = self.asset_record(id)?;
         asset
             .active_key()

@@ -144,7 +144,7 @@ impl Service {
     pub fn update_asset(
         &self,
         actor: &str,
-        id: &str,
+        id: &AssetId,
         input: AssetInput,
     ) -> Result<SavedAsset, AppError> {
         let _guard = self.lock_writes();
@@ -179,14 +179,12 @@ impl Service {
         })
     }
 
-    pub(super) fn asset_record(&self, id: &str) -> Result<Asset, AppError> {
-        self.store
-            .asset(&AssetId::from_string(id))?
-            .ok_or(AppError::NotFound)
+    pub(super) fn asset_record(&self, id: &AssetId) -> Result<Asset, AppError> {
+        self.store.asset(id)?.ok_or(AppError::NotFound)
     }
 
     /// An asset by id.
-    pub fn asset(&self, id: &str) -> Result<AssetView, AppError> {
+    pub fn asset(&self, id: &AssetId) -> Result<AssetView, AppError> {
         Ok(AssetView::from(&self.asset_record(id)?))
     }
 
@@ -199,7 +197,7 @@ impl Service {
                 .ok_or(AppError::NotFound)?;
             Ok(AssetView::from(&a))
         } else {
-            self.asset(id_or_path)
+            self.asset(&AssetId::from_string(id_or_path))
         }
     }
 
@@ -213,7 +211,7 @@ impl Service {
     pub(super) fn change_state(
         &self,
         actor: &str,
-        id: &str,
+        id: &AssetId,
         action: AuditAction,
         trash: bool,
     ) -> Result<AssetView, AppError> {
@@ -243,17 +241,17 @@ impl Service {
     }
 
     /// Move a live asset to the trash: its path answers 404 at once.
-    pub fn trash_asset(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+    pub fn trash_asset(&self, actor: &str, id: &AssetId) -> Result<AssetView, AppError> {
         self.change_state(actor, id, AuditAction::AssetTrash, true)
     }
 
     /// Bring an asset back from the trash, same path and secret.
-    pub fn restore_asset(&self, actor: &str, id: &str) -> Result<AssetView, AppError> {
+    pub fn restore_asset(&self, actor: &str, id: &AssetId) -> Result<AssetView, AppError> {
         self.change_state(actor, id, AuditAction::AssetRestore, false)
     }
 
     /// Delete a trashed asset for good: record, secret and path index.
-    pub fn purge_asset(&self, actor: &str, id: &str) -> Result<(), AppError> {
+    pub fn purge_asset(&self, actor: &str, id: &AssetId) -> Result<(), AppError> {
         let _guard = self.lock_writes();
         let asset = self.asset_record(id)?;
         if asset.is_live() {
@@ -274,7 +272,7 @@ impl Service {
     pub(super) fn modify_asset<T>(
         &self,
         actor: &str,
-        id: &str,
+        id: &AssetId,
         action: AuditAction,
         change: impl FnOnce(&mut Asset, DateTime<Utc>) -> Result<T, AppError>,
     ) -> Result<(Asset, T), AppError> {

@@ -8,6 +8,7 @@ use crate::domain::asset::{Lifecycle, read_allows};
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::user::User;
 use crate::error::AppError;
+use crate::ids::AssetId;
 
 /// Assets per page in lists.
 pub const PAGE_SIZE: usize = 50;
@@ -67,7 +68,7 @@ impl Service {
 
     /// Purge every trashed asset; returns how many went.
     pub fn empty_trash(&self, actor: &str) -> Result<usize, AppError> {
-        let trashed: Vec<String> = {
+        let trashed: Vec<AssetId> = {
             let catalog = self.registry.catalog();
             catalog
                 .values()

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::state::Service;
 use crate::domain::asset::Asset;
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::signing::keys::PublicKey;
 use crate::signing::{Algorithm, verify_hmac, verify_public};
 
@@ -18,7 +19,7 @@ pub enum DebugKey {
     /// Decode only.
     None,
     /// The key of an asset (by id).
-    Asset(String),
+    Asset(AssetId),
     /// A pasted HMAC secret (its UTF-8 bytes).
     Secret(String),
     /// A pasted public key, PEM (SPKI `BEGIN PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`).

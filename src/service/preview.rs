@@ -9,11 +9,12 @@ use super::views::Preview;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::compiled::{CompiledAsset, TokenError};
 use crate::error::{AppError, FieldError};
+use crate::ids::AssetId;
 
 impl Service {
     /// What the asset's preset warns about now (the `warnings` of its last save); empty without
     /// a preset. Not audited: it reads nothing a user sees in a token.
-    pub fn preset_warnings(&self, id: &str) -> Result<Vec<String>, AppError> {
+    pub fn preset_warnings(&self, id: &AssetId) -> Result<Vec<String>, AppError> {
         let a = self.asset_record(id)?;
         let Some(preset) = a.preset else {
             return Ok(Vec::new());
@@ -28,7 +29,7 @@ impl Service {
     }
 
     /// What `as_user` would receive from the asset now, with warnings; audited.
-    pub fn preview(&self, actor: &str, id: &str, as_user: &str) -> Result<Preview, AppError> {
+    pub fn preview(&self, actor: &str, id: &AssetId, as_user: &str) -> Result<Preview, AppError> {
         let asset = self.asset_record(id)?;
         let user = self.user_named(as_user)?;
         let compiled = CompiledAsset::new(asset);

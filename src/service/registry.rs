@@ -21,7 +21,7 @@ const LIVE_ASSETS_CACHED: usize = 2048;
 #[derive(Debug, Clone, Serialize)]
 pub struct AssetSummary {
     /// Id.
-    pub id: String,
+    pub id: AssetId,
     /// Name.
     pub name: String,
     /// Path.
@@ -59,7 +59,7 @@ impl AssetSummary {
             AssetState::Trashed { at, by } => (Lifecycle::Trashed, Some(*at), Some(by.clone())),
         };
         AssetSummary {
-            id: a.id.to_string(),
+            id: a.id.clone(),
             name: a.name.clone(),
             path: a.path.to_string(),
             state,
@@ -176,7 +176,7 @@ impl Registry {
                 return Ok(Some(c));
             }
             let id = match self.catalog().get(request_path) {
-                Some(s) if s.state == Lifecycle::Live => AssetId::from_string(s.id.clone()),
+                Some(s) if s.state == Lifecycle::Live => s.id.clone(),
                 _ => return Ok(None),
             };
             Ok(load(&id)?

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::asset::{AccessRule, Asset, AssetState, Delivery, Lifecycle};
 use crate::domain::credentials::ApiKey;
 use crate::domain::user::User;
+use crate::ids::AssetId;
 use crate::secret::SecretString;
 
 /// Input of `POST /api/v1/assets/{id}/next-secret`.
@@ -47,7 +48,7 @@ pub struct KeyView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AssetView {
     /// Record id.
-    pub id: String,
+    pub id: AssetId,
     /// Display name.
     pub name: String,
     /// Web path.
@@ -133,7 +134,7 @@ impl AssetView {
             AssetState::Trashed { at, by } => (Lifecycle::Trashed, Some(*at), Some(by.clone())),
         };
         AssetView {
-            id: a.id.to_string(),
+            id: a.id.clone(),
             name: a.name.clone(),
             path: a.path.to_string(),
             state,

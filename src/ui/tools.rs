@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Admin, AdminForm, Signed, WithCsrf};
 use super::{UiError, Viewer};
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::secret::SecretString;
 use crate::service::{DebugKey, Debugged, Service, blocking};
 
@@ -126,7 +127,7 @@ fn asset_choices(service: &Service) -> Option<Vec<AssetChoice>> {
     let mut page = first;
     loop {
         out.extend(page.assets.into_iter().map(|a| AssetChoice {
-            id: a.id,
+            id: a.id.to_string(),
             name: a.name,
             path: a.path,
         }));
@@ -299,7 +300,7 @@ pub async fn debug(
             } else if chosen.is_empty() {
                 Err(AppError::NotFound)
             } else {
-                Ok(chosen.to_owned())
+                Ok(AssetId::from_string(chosen))
             };
             match id {
                 Ok(id) => DebugKey::Asset(id),

@@ -107,7 +107,7 @@ pub(super) struct Stored {
 impl From<&AssetView> for Stored {
     fn from(a: &AssetView) -> Stored {
         Stored {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             name: a.name.clone(),
             path: a.path.clone(),
             live: a.state == Lifecycle::Live,

@@ -14,6 +14,7 @@ use super::problems::Problems;
 use super::values::Values;
 use crate::domain::presets::Preset;
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::service::{AssetView, SavedAsset, Service, blocking};
 use crate::ui::extract::{Admin, WithCsrf};
 use crate::ui::{self, UiError, Viewer};
@@ -86,18 +87,14 @@ async fn save_form(
     service: &Arc<Service>,
     viewer: &Viewer,
     form: &AssetForm,
-    id: Option<&str>,
+    id: Option<&AssetId>,
     template: &str,
 ) -> Result<Result<SavedAsset, (Problems, StatusCode)>, UiError> {
     let input = match form.input(id.is_some()) {
         Err(p) => return Ok(Err((*p, StatusCode::BAD_REQUEST))),
         Ok(input) => input,
     };
-    let (svc, actor, id) = (
-        Arc::clone(service),
-        Arc::clone(&viewer.user),
-        id.map(str::to_owned),
-    );
+    let (svc, actor, id) = (Arc::clone(service), Arc::clone(&viewer.user), id.cloned());
     // Generating an RSA key takes a moment.
     let saved = blocking(move || match id {
         Some(id) => svc.update_asset(actor.username.as_str(), &id, input),
@@ -220,7 +217,7 @@ pub async fn edit_form(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     query: web::Query<EditQuery>,
 ) -> Page {
     let asset = service.asset(&id)?;
@@ -252,7 +249,7 @@ pub async fn save(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
     let form = read_form(&req, &viewer, form)?;
@@ -260,7 +257,7 @@ pub async fn save(
     let stored = service.asset(&id)?;
     let values = Values::typed(&form);
     let (mut problems, status) =
-        match save_form(&service, &viewer, &form, Some(&id), &values.template).await? {
+        match save_form(&service, &viewer, &form, Some(&*id), &values.template).await? {
             Ok(saved) => {
                 return match &saved.generated_secret {
                     Some(secret) => secret_page(&tera, &viewer, &saved, secret, false),

@@ -13,6 +13,7 @@ use super::page::{Extras, NextPanel, form_page, secret_page_for};
 use super::problems::{Problems, ui_wording};
 use super::values::Values;
 use crate::error::{AppError, FieldError};
+use crate::ids::AssetId;
 use crate::secret::SecretString;
 use crate::service::{NextSecretInput, SavedAsset, Service, blocking};
 use crate::ui::extract::{Admin, WithCsrf};
@@ -22,7 +23,7 @@ use crate::ui::{self, UiError, Viewer};
 pub async fn public_key_pem(
     Admin(_): Admin,
     service: web::Data<Service>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> Page {
     let asset = service.asset(&id)?;
     let pem = asset
@@ -59,7 +60,7 @@ pub async fn rotate(
     Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
     lenient_form(&req, &viewer, form)?;
@@ -189,7 +190,7 @@ pub async fn next_secret(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<NextSecretForm>, actix_web::Error>,
 ) -> Page {
     let form = lenient_form(&req, &viewer, form)?;
@@ -226,7 +227,7 @@ pub async fn cancel_next_secret(
     Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
     lenient_form(&req, &viewer, form)?;

@@ -108,7 +108,7 @@ pub(super) struct Row {
 impl From<&AssetSummary> for Row {
     fn from(a: &AssetSummary) -> Row {
         Row {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             name: a.name.clone(),
             path: a.path.clone(),
             live: a.state == Lifecycle::Live,

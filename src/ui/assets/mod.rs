@@ -134,11 +134,12 @@ pub async fn list(
 mod tests {
     use super::*;
     use crate::domain::asset::Lifecycle;
+    use crate::ids::AssetId;
     use chrono::Utc;
 
     fn summary(path: &str) -> AssetSummary {
         AssetSummary {
-            id: path.into(),
+            id: AssetId::from_string(path),
             name: path.into(),
             path: path.into(),
             state: Lifecycle::Live,

@@ -236,7 +236,7 @@ pub(super) fn secret_page_for(
             secret,
             name: &saved.name,
             path: &saved.path,
-            id: &saved.id,
+            id: saved.id.as_str(),
             created,
             algorithm: &saved.algorithm,
             next_at,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Page, Stored, When, known_people, locate, when};
 use crate::error::AppError;
+use crate::ids::AssetId;
 use crate::service::{DebugKey, Preview, Service};
 use crate::ui;
 use crate::ui::extract::Admin;
@@ -153,7 +154,7 @@ fn decoded_part(part: &str, fallback: &serde_json::Value) -> String {
 fn show_token(
     ctx: &mut tera::Context,
     service: &Service,
-    asset_id: &str,
+    asset_id: &AssetId,
     p: &Preview,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -195,7 +196,7 @@ pub async fn preview(
     Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     query: web::Query<PreviewQuery>,
 ) -> Page {
     let asset = service.asset(&id)?;

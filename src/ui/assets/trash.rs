@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, web};
 
 use super::common::{CsrfForm, Page, Stored, lenient_form};
 use super::listing::{ListQuery, Row, asset_page, page_number, pager};
+use crate::ids::AssetId;
 use crate::service::{Service, blocking};
 use crate::ui::extract::Admin;
 use crate::ui::{self, Viewer};
@@ -14,7 +15,7 @@ pub async fn trash(
     Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
     lenient_form(&req, &viewer, form)?;
@@ -28,7 +29,7 @@ pub async fn restore(
     Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
     lenient_form(&req, &viewer, form)?;
@@ -42,7 +43,7 @@ pub async fn purge_confirm(
     Admin(viewer): Admin,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
 ) -> Page {
     let asset = service.asset(&id)?;
     let stored = Stored::from(&asset);
@@ -61,7 +62,7 @@ pub async fn purge(
     Admin(viewer): Admin,
     req: HttpRequest,
     service: web::Data<Service>,
-    id: web::Path<String>,
+    id: web::Path<AssetId>,
     form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
     lenient_form(&req, &viewer, form)?;
