@@ -25,7 +25,7 @@ pub async fn token(
 ) -> HttpResponse {
     let asset = match resolve(&req, &service, &metrics) {
         Ok(asset) => asset,
-        Err(res) => return res,
+        Err(status) => return empty(status),
     };
     let cors = Cors::of(&req, &asset.asset.cors_origins);
     if let Some(res) = preflight_or_wrong_method(&req, &cors) {
@@ -57,24 +57,24 @@ pub async fn token(
     cors.apply(res)
 }
 
-/// The live asset at the request's path, or the empty 404 (no such asset) or 500 (the store
-/// could not be read) to answer instead.
+/// The live asset at the request's path, or the status to answer instead: 404 (no such asset)
+/// or 500 (the store could not be read).
 fn resolve(
     req: &HttpRequest,
     service: &Service,
     metrics: &Metrics,
-) -> Result<Arc<CompiledAsset>, HttpResponse> {
+) -> Result<Arc<CompiledAsset>, StatusCode> {
     match service.live_asset(req.path()) {
         Ok(Some(asset)) => Ok(asset),
         Ok(None) => {
             metrics.token(TokenOutcome::NotFound);
-            Err(empty(StatusCode::NOT_FOUND))
+            Err(StatusCode::NOT_FOUND)
         }
         Err(e) => {
             // A server error, not a missing asset.
             metrics.token(TokenOutcome::ConfigError);
             tracing::error!(reason = %e, "could not load the asset");
-            Err(empty(StatusCode::INTERNAL_SERVER_ERROR))
+            Err(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }

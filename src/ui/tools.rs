@@ -68,8 +68,6 @@ fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-// ---- debugger ------------------------------------------------------------------------------
-
 /// Most assets offered in the debugger's select; with more, the asset is typed by path.
 const MAX_ASSET_CHOICES: usize = 500;
 
@@ -336,8 +334,6 @@ pub async fn debug(
     }
 }
 
-// ---- audit log -----------------------------------------------------------------------------
-
 /// Events shown unless another limit is chosen.
 const DEFAULT_AUDIT_LIMIT: usize = 200;
 
@@ -406,8 +402,6 @@ pub async fn audit(
     ctx.insert("full", &(rows.len() >= limit));
     super::render(&tera, "audit.html", &ctx, StatusCode::OK)
 }
-
-// ---- my tokens -----------------------------------------------------------------------------
 
 /// A row of "my tokens".
 #[derive(Serialize)]
