@@ -2,6 +2,7 @@
 //! `{asset path}/jwks.json` (one asset). No authentication:
 //! only public keys, and never a private parameter.
 
+use actix_web::guard::GuardContext;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,6 +20,12 @@ pub const JWKS_MAX_AGE: &str = "public, max-age=300";
 /// `GET /.well-known/jwks.json`.
 pub async fn all(req: HttpRequest, service: web::Data<Service>) -> HttpResponse {
     answer(&req, service.jwks(chrono::Utc::now()))
+}
+
+/// Whether a request is for `{asset path}/jwks.json` (a non-empty asset path).
+pub fn is_asset_jwks(ctx: &GuardContext<'_>) -> bool {
+    let path = ctx.head().uri.path();
+    path.len() > ASSET_JWKS_SUFFIX.len() && path.ends_with(ASSET_JWKS_SUFFIX)
 }
 
 /// `{asset path}/jwks.json`: the published keys of one live asymmetric asset; like any unknown

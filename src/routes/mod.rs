@@ -7,7 +7,7 @@ pub mod jwks;
 pub mod session;
 pub mod token;
 
-use actix_web::web;
+use actix_web::{guard, web};
 
 use crate::ui;
 
@@ -181,8 +181,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(ui::not_found)),
     )
     // Everything else is looked up as an asset path.
-    // `{asset path}/jwks.json`: asset paths never end in /jwks.json, so no asset is shadowed.
-    .service(web::resource("/{asset_path:.+}/jwks.json").to(jwks::of_asset))
+    // `{asset path}/jwks.json` (asset paths never end in /jwks.json, so no asset is shadowed):
+    // told by its suffix rather than a pattern, so the other token URLs pay nothing for it.
+    .service(
+        web::scope("")
+            .guard(guard::fn_guard(jwks::is_asset_jwks))
+            .default_service(web::to(jwks::of_asset)),
+    )
     // Every other path is looked up as an asset.
     .default_service(web::to(token::token));
 }
