@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -179,19 +180,38 @@ impl Application {
     }
 }
 
+/// The request headers a client may send, in all (names, values and their separators): a block
+/// this large already carries far more than a browser or an integration needs.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The size of a request's header block as sent (each `name: value\r\n`).
+fn header_bytes(req: &ServiceRequest) -> usize {
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
 /// Every request passes here once (one middleware, not two: each costs a boxed future):
 ///
 /// * The router matches percent-decoded paths, while asset paths are matched byte for byte. A
 ///   path that decoding would change (`/%61pi/v1/assets`) is answered 404 here, so encoded
 ///   variants of the server's own routes reach nothing, just as encoded variants of asset paths
 ///   reach nothing.
+/// * A header block larger than [`MAX_HEADER_BYTES`] is answered 431 before anything reads it.
 /// * One log line and one latency sample per request, labelled by route pattern.
 async fn edge(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let start = Instant::now();
-    let res = if req.match_info().as_str() != req.path() {
+    let res = if header_bytes(&req) > MAX_HEADER_BYTES {
+        let res = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::CONNECTION, HeaderValue::from_static("close")))
+            .finish();
+        req.into_response(res).map_into_right_body()
+    } else if req.match_info().as_str() != req.path() {
         let res = HttpResponse::NotFound()
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .finish();

@@ -37,6 +37,9 @@ pub enum AppError {
     /// Too many failed sign-ins for one username; try again after this many seconds.
     #[error("too many failed sign-ins; retry in {0} s")]
     Throttled(u64),
+    /// A request body larger than the server accepts.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// A template that renders an error for a particular user (shown by the admin preview).
     #[error("render error: {0}")]
     Render(FieldError),
@@ -55,6 +58,7 @@ impl AppError {
             AppError::Conflict(_) | AppError::Stale { .. } => StatusCode::CONFLICT,
             AppError::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Config(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

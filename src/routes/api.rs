@@ -66,7 +66,7 @@ impl ResponseError for ApiError {
             AppError::Forbidden(_) => body["message"] = json!("forbidden"),
             AppError::Throttled(_) => body["message"] = json!(self.0.to_string()),
             AppError::NotFound => body["message"] = json!("not found"),
-            AppError::Conflict(m) => body["message"] = json!(m),
+            AppError::Conflict(m) | AppError::TooLarge(m) => body["message"] = json!(m),
             AppError::Config(m) => body["message"] = json!(m),
             AppError::Unexpected(_) => {
                 tracing::error!(error = %self.0, "API request failed");
@@ -86,11 +86,16 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_JSON_BYTES)
         .error_handler(|err, _req| {
-            let message = match &err {
-                actix_web::error::JsonPayloadError::Deserialize(e) => e.to_string(),
-                other => other.to_string(),
+            use actix_web::error::JsonPayloadError;
+            let error = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => AppError::TooLarge(format!(
+                    "the body is larger than the {MAX_JSON_BYTES} bytes the server accepts"
+                )),
+                JsonPayloadError::Deserialize(e) => AppError::invalid("body", e.to_string()),
+                other => AppError::invalid("body", other.to_string()),
             };
-            ApiError(AppError::invalid("body", message)).into()
+            ApiError(error).into()
         })
 }
 

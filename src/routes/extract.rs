@@ -21,9 +21,17 @@ pub enum Credential<'r> {
 
 impl<'r> Credential<'r> {
     /// The request's credential: the `Authorization` header when present, else the session
-    /// cookie. A non-Bearer `Authorization` is refused rather than ignored.
+    /// cookie. A non-Bearer `Authorization` is refused rather than ignored, and so is more than one
+    /// `Authorization` header (which one counts would be a guess).
     pub fn of(req: &'r HttpRequest) -> Result<Credential<'r>, AppError> {
-        if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let mut authorization = req.headers().get_all(header::AUTHORIZATION);
+        let first = authorization.next();
+        if authorization.next().is_some() {
+            return Err(AppError::Forbidden(
+                "more than one Authorization header".into(),
+            ));
+        }
+        if let Some(value) = first {
             return value
                 .to_str()
                 .ok()

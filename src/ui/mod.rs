@@ -119,6 +119,7 @@ impl ResponseError for UiError {
             AppError::NotFound => ("Not found", "There is nothing here. It may have been purged.".to_owned()),
             AppError::Invalid(f) | AppError::Render(f) => ("Cannot do that", f.to_string()),
             AppError::Conflict(m) => ("Cannot do that now", m.clone()),
+            AppError::TooLarge(m) => ("Too large", m.clone()),
             AppError::Throttled(_) | AppError::Stale { .. } => ("Cannot do that now", e.to_string()),
             AppError::Config(_) | AppError::Unexpected(_) => {
                 tracing::error!(error = %e, "admin page failed");

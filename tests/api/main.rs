@@ -6,6 +6,7 @@ mod audit;
 mod claims;
 mod cli;
 mod delivery;
+mod hardening;
 mod health;
 mod helpers;
 mod injection;

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 
+mod files;
+
 use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
 use super::{SCHEMA_VERSION, Store, StoreError};
@@ -169,8 +171,16 @@ impl SledStore {
 
     /// Open (or create) the store in a directory, checking and migrating the schema version.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        files::private_from_now_on();
+        files::create_private_dir(dir)?;
+        let loosened = files::tighten(dir)?;
+        if loosened > 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                entries = loosened,
+                "the data directory was readable by other users; it is now the server's alone (0700/0600)"
+            );
+        }
         let probe = dir.join(".write-test");
         std::fs::write(&probe, b"")
             .and_then(|_| std::fs::remove_file(&probe))
@@ -189,6 +199,8 @@ impl SledStore {
             )),
             other => other.into(),
         })?;
+        // sled may have created its files before the umask applied to them (an older store).
+        files::tighten(dir)?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             None if existed => {

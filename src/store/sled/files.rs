@@ -1,0 +1,62 @@
+//! The data directory is the server's alone: 0700 for directories and 0600 for files, whoever
+//! creates it (the server or the CLI) and whatever the umask, since it holds password hashes,
+//! credential digests and signing secrets.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+use crate::store::StoreError;
+
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+
+/// From now on this process creates files and directories for its own user only (umask 077):
+/// the files sled adds later (snapshots, blobs) are private from their first byte.
+pub(super) fn private_from_now_on() {
+    #[cfg(target_os = "linux")]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Create the data directory (and its parents) as 0700 when it does not exist.
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))
+}
+
+/// Give the data directory and everything in it to the owner alone; returns how many entries
+/// another user could read or write before (a store copied with default permissions).
+pub(super) fn tighten(dir: &Path) -> Result<usize, StoreError> {
+    let fail = |path: &Path, e: std::io::Error| {
+        StoreError::Io(format!(
+            "cannot restrict the permissions of {}: {e}",
+            path.display()
+        ))
+    };
+    let mut loosened = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = fs::symlink_metadata(&path).map_err(|e| fail(&path, e))?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let wanted = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            loosened += 1;
+        }
+        if mode != wanted {
+            fs::set_permissions(&path, fs::Permissions::from_mode(wanted))
+                .map_err(|e| fail(&path, e))?;
+        }
+        if meta.is_dir() {
+            for entry in fs::read_dir(&path).map_err(|e| fail(&path, e))? {
+                pending.push(entry.map_err(|e| fail(&path, e))?.path());
+            }
+        }
+    }
+    Ok(loosened)
+}

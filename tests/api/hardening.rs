@@ -1,0 +1,184 @@
+//! Edges an attacker or a careless operator reaches first: ambiguous credentials, oversized
+//! requests, and who may read the data directory.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TEST_SECRET, api_error, assert_empty, spawn_app, spawn_app_on};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwt-asset-server");
+
+#[tokio::test]
+async fn two_authorization_headers_get_no_token() {
+    let app = spawn_app().await;
+    app.create_asset(json!({
+        "name": "Chat", "path": "/t/chat", "secret": TEST_SECRET,
+        "template": r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#
+    }))
+    .await;
+    let key = app.admin_key.clone();
+    let with = |values: &[String]| {
+        let mut req = app.client.get(app.url("/t/chat"));
+        for v in values {
+            req = req.header(reqwest::header::AUTHORIZATION, v.as_str());
+        }
+        req.send()
+    };
+    let valid = format!("Bearer {key}");
+    assert_eq!(
+        with(std::slice::from_ref(&valid)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_empty(
+        with(&[valid.clone(), "Bearer garbage".into()])
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_empty(
+        with(&[valid.clone(), valid.clone()]).await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_empty(
+        with(&["Bearer garbage".into(), valid.clone()])
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    // The API refuses them the same way.
+    let res = app
+        .client
+        .get(app.url("/api/v1/assets"))
+        .header(reqwest::header::AUTHORIZATION, valid.as_str())
+        .header(reqwest::header::AUTHORIZATION, valid.as_str())
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn a_json_body_over_the_limit_is_413_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let template = format!(r#"{{"pad": "{}"}}"#, "x".repeat(300 * 1024));
+    let res = app
+        .post_asset(json!({
+            "name": "Big", "path": "/t/big", "secret": TEST_SECRET, "template": template
+        }))
+        .await;
+    let error = api_error(res, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(
+        error["message"].as_str().unwrap().contains("larger than"),
+        "{error}"
+    );
+    let listed = app.api(reqwest::Method::GET, "/api/v1/assets", None).await;
+    let listed: serde_json::Value = listed.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_header_block_over_32_kib_is_431() {
+    let app = spawn_app().await;
+    let get = |size: usize| {
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-padding", "p".repeat(size))
+            .send()
+    };
+    assert_eq!(get(16 * 1024).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        get(33 * 1024).await.unwrap().status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
+
+/// Every directory under `dir` (itself included) and every file: (path, mode).
+fn modes(dir: &Path) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        out.push((
+            path.display().to_string(),
+            meta.permissions().mode() & 0o777,
+        ));
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+fn assert_private(dir: &Path) {
+    let modes = modes(dir);
+    assert!(modes.len() > 2, "the store has files: {modes:?}");
+    for (path, mode) in modes {
+        let wanted = if Path::new(&path).is_dir() {
+            0o700
+        } else {
+            0o600
+        };
+        assert_eq!(mode, wanted, "{path} is {mode:o}");
+    }
+}
+
+#[tokio::test]
+async fn the_servers_data_dir_is_its_own_alone() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let app = spawn_app_on(dir.clone()).await;
+    app.create_asset(json!({
+        "name": "Chat", "path": "/t/chat", "secret": TEST_SECRET, "template": "{}"
+    }))
+    .await;
+    assert_private(&dir);
+    app.stop().await;
+    assert_private(&dir);
+}
+
+#[tokio::test]
+async fn a_data_dir_readable_by_others_is_tightened_when_opened() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let app = spawn_app_on(dir.clone()).await;
+    app.stop().await;
+    // As a careless copy would leave it.
+    for (path, _) in modes(&dir) {
+        let mode = if Path::new(&path).is_dir() {
+            0o755
+        } else {
+            0o644
+        };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let app = spawn_app_on(dir.clone()).await;
+    assert_private(&dir);
+    app.stop().await;
+}
+
+#[test]
+fn the_cli_creates_a_private_data_dir_too() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let out = Command::new(BIN)
+        .args(["user", "list"])
+        .env("JWT_ASSET_SERVER_DATA_DIR", &dir)
+        .env("JWT_ASSET_SERVER_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_private(&dir);
+}
