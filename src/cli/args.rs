@@ -32,6 +32,9 @@ pub enum Command {
     /// Manage assets.
     #[command(subcommand)]
     Asset(AssetCommand),
+    /// Check the store without starting the server: it opens only when it holds every write it
+    /// acknowledged (exit 0, with what it holds), else the reason and a non-zero exit.
+    Check,
 }
 
 /// `user …`

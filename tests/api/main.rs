@@ -5,6 +5,7 @@ mod assets;
 mod audit;
 mod claims;
 mod cli;
+mod damage;
 mod delivery;
 mod hardening;
 mod health;

@@ -11,6 +11,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::{Db, Transactional, Tree};
 
 mod files;
+mod ledger;
 
 use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
@@ -20,6 +21,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
+use ledger::Ledger;
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -62,6 +64,9 @@ pub struct SledStore {
     meta: Tree,
     feed: ChangeFeed,
     failed_sign_ins: FailedSignIns,
+    ledger: Ledger,
+    /// Durable writes so far (also in `meta`); held while one is made durable.
+    durable_writes: std::sync::Mutex<u64>,
 }
 
 /// sled's page cache: the default (1 GiB) would let the resident set grow with the store; the
@@ -91,6 +96,9 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
 /// value = a JSON array of events, oldest first. Records of one event under an 8-byte key (the
 /// first layout) are still read.
 pub const AUDIT_RECORD_EVENTS: usize = 256;
+
+/// `meta` key of the number of acknowledged (durable) writes; see [`ledger`].
+const DURABLE_WRITES: &str = "durable_writes";
 
 /// `meta` key of the number of stored audit events.
 const AUDIT_COUNT: &str = "audit_events";
@@ -132,13 +140,27 @@ impl SledStore {
         self.feed.publish(&change);
     }
 
-    /// Make the write durable, then publish its change (published even when the flush fails:
-    /// the caches must match what sled now serves).
+    /// Make the writes so far durable and count one more acknowledged write: sled's counter
+    /// (written after the write, so present after recovery only if the write is), the flush,
+    /// then the ledger. One at a time, so the two counters move in step.
+    fn make_durable(&self) -> Result<(), StoreError> {
+        let mut count = self
+            .durable_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let next = *count + 1;
+        self.meta.insert(DURABLE_WRITES, &next.to_be_bytes())?;
+        self.db.flush()?;
+        *count = next;
+        self.ledger.acknowledge(next)
+    }
+
+    /// Make the write durable, then publish its change (published even when that fails: the
+    /// caches must match what sled now serves).
     fn commit(&self, change: Change) -> Result<(), StoreError> {
-        let flushed = self.db.flush();
+        let durable = self.make_durable();
         self.feed.publish(&change);
-        flushed?;
-        Ok(())
+        durable
     }
 
     /// Remove a session and its index entry.
@@ -227,6 +249,11 @@ impl SledStore {
                 // Forward migrations from `found` to SCHEMA_VERSION go here, one step per version.
             }
         }
+        let durable_writes = match meta.get(DURABLE_WRITES)? {
+            Some(v) => decode_count(&v)?,
+            None => 0,
+        };
+        let ledger = Ledger::open(dir, durable_writes)?;
         Ok(SledStore {
             users: db.open_tree("users")?,
             usernames: db.open_tree("usernames")?,
@@ -241,6 +268,8 @@ impl SledStore {
             db,
             feed: ChangeFeed::new(),
             failed_sign_ins: FailedSignIns::default(),
+            ledger,
+            durable_writes: std::sync::Mutex::new(durable_writes),
         })
     }
 
@@ -409,7 +438,7 @@ impl Store for SledStore {
             }
             Ok(())
         });
-        let flushed = self.db.flush();
+        let flushed = self.make_durable();
         self.publish(Change::SessionsEnded {
             user: user.clone(),
             digests: keys
@@ -508,7 +537,7 @@ impl Store for SledStore {
             Ok(key)
         });
         // On failure the digest is only known from the record: every cached key is forgotten.
-        let flushed = self.db.flush();
+        let flushed = self.make_durable();
         self.publish(Change::ApiKeyChanged {
             digest: revoked.as_ref().ok().map(|key| key.digest),
         });
