@@ -163,10 +163,32 @@ impl Application {
     }
 
     /// Serve until stopped (SIGINT/SIGTERM or the handle), then write the audit queue and flush.
+    ///
+    /// Fails (so the process exits non-zero) when the final flush fails, or when the store cannot
+    /// write again after an I/O error although the disk can (a supervisor restarts the server on
+    /// the durable state).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let failure = Arc::new(std::sync::Mutex::new(None));
+        let watcher = tokio::spawn(watch_store(
+            Arc::downgrade(&self.service),
+            self.server.handle(),
+            failure.clone(),
+        ));
+        let mut result = self.server.await;
+        watcher.abort();
+        let _ = watcher.await;
+        let mut problems: Vec<String> = failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .into_iter()
+            .collect();
         if let Err(e) = self.service.shutdown() {
             tracing::error!(error = %e, "final flush failed");
+            problems.push(format!("final flush failed: {e}"));
+        }
+        if !problems.is_empty() {
+            result = result.and(Err(std::io::Error::other(problems.join("; "))));
         }
         // Worker threads drop their handles to the service as they wind down; wait (briefly) for
         // the last one so the store's directory lock is released when this returns, and a new
@@ -177,6 +199,28 @@ impl Application {
         }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// Every few seconds, ask the store whether it can write: when it cannot until a restart, say
+/// why in `failure` and stop the server. Ends with the server (or when the service is gone).
+async fn watch_store(
+    service: std::sync::Weak<Service>,
+    server: ServerHandle,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        if let Err(e @ StoreError::Failed(_)) = service.store().health() {
+            tracing::error!(error = %e, "stopping: a supervisor should restart the server");
+            *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+            drop(service);
+            server.stop(true).await;
+            return;
+        }
     }
 }
 

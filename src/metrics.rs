@@ -72,7 +72,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, audit_dropped: u64) -> String {
+    pub fn render(&self, audit_dropped: u64, touch_failures: u64) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP jwt_tokens_total Token requests by outcome.\n# TYPE jwt_tokens_total counter\n",
@@ -85,10 +85,17 @@ impl Metrics {
             );
         }
         out.push_str(
-            "# HELP jwt_audit_dropped_total Audit events dropped because the queue was full.\n",
+            "# HELP jwt_audit_dropped_total Audit events dropped: the queue was full or the store \
+             could not write them.\n",
         );
         out.push_str("# TYPE jwt_audit_dropped_total counter\n");
         let _ = writeln!(out, "jwt_audit_dropped_total {audit_dropped}");
+        out.push_str(
+            "# HELP jwt_store_touch_failures_total Last-use and cleanup writes of the token path \
+             that failed (the tokens were issued).\n",
+        );
+        out.push_str("# TYPE jwt_store_touch_failures_total counter\n");
+        let _ = writeln!(out, "jwt_store_touch_failures_total {touch_failures}");
         out.push_str("# HELP http_request_duration_seconds Request latency by route pattern.\n");
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
         for (route, h) in self.routes.read().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -130,7 +137,7 @@ mod tests {
         for micros in [50, 50, 300, 2_000, 2_000_000] {
             m.observe("{asset}", Duration::from_micros(micros));
         }
-        let text = m.render(0);
+        let text = m.render(0, 0);
         let bucket = |le: &str| {
             let line =
                 format!("http_request_duration_seconds_bucket{{route=\"{{asset}}\",le=\"{le}\"}} ");

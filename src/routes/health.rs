@@ -5,9 +5,10 @@ use actix_web::{HttpResponse, web};
 use crate::metrics::Metrics;
 use crate::service::Service;
 
-/// 200 while the store answers, 503 otherwise.
+/// 200 while the store answers and takes writes, 503 otherwise (a load balancer or supervisor
+/// can act on it; it turns 200 again by itself when the disk does).
 pub async fn healthz(service: web::Data<Service>) -> HttpResponse {
-    match service.store().has_users() {
+    match service.store().health() {
         Ok(_) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("ok\n"),
@@ -24,5 +25,5 @@ pub async fn healthz(service: web::Data<Service>) -> HttpResponse {
 pub async fn metrics(metrics: web::Data<Metrics>, service: web::Data<Service>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(service.audit().dropped()))
+        .body(metrics.render(service.audit().dropped(), service.touch_failures()))
 }

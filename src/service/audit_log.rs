@@ -150,7 +150,10 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
 
         if !batch.is_empty() {
             if let Err(e) = store.append_audit(&batch) {
-                tracing::error!(error = %e, events = batch.len(), "could not write audit events")
+                tracing::error!(error = %e, events = batch.len(), "could not write audit events");
+                shared
+                    .dropped
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
             if let Err(e) = store.keep_newest_audit(retention) {
                 tracing::error!(error = %e, "could not trim the audit log");
@@ -168,6 +171,9 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
                 && let Err(e) = store.append_audit(&rest)
             {
                 tracing::error!(error = %e, events = rest.len(), "could not write audit events");
+                shared
+                    .dropped
+                    .fetch_add(rest.len() as u64, Ordering::Relaxed);
             }
             shared.written.notify_all();
             return;
@@ -181,7 +187,8 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
 mod tests {
     use super::*;
     use crate::domain::audit::AuditAction;
-    use crate::store::sled::{AUDIT_RECORD_EVENTS, SledStore};
+    use crate::store::sled::SledStore;
+    use crate::store::sled::audit::AUDIT_RECORD_EVENTS;
 
     #[test]
     fn retention_keeps_the_newest_events_and_bounds_the_rest() {

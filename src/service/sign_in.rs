@@ -1,6 +1,7 @@
 //! Who is asking: API keys, sessions, sign-in with a password (throttled) and sign-out.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 
@@ -15,6 +16,7 @@ use crate::domain::user::{User, Username};
 use crate::error::AppError;
 use crate::ids::random_token;
 use crate::secret::SecretString;
+use crate::store::StoreError;
 
 impl Service {
     /// The user behind an API key (`Authorization: Bearer …`).
@@ -42,9 +44,23 @@ impl Service {
         {
             let mut touched = ApiKey::clone(&record);
             touched.last_used_at = Some(now);
-            self.store.touch_api_key(&touched)?;
+            self.best_effort("last use of an API key", self.store.touch_api_key(&touched));
         }
         Ok(user)
+    }
+
+    /// A write the token path makes on the side (last use, cleanup): a failure is logged and
+    /// counted, never a reason to refuse the token.
+    fn best_effort(&self, what: &str, written: Result<(), StoreError>) {
+        if let Err(e) = written {
+            self.touch_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, what, "a best-effort write failed");
+        }
+    }
+
+    /// Best-effort writes of the token path that failed (see `/metrics`).
+    pub fn touch_failures(&self) -> u64 {
+        self.touch_failures.load(Ordering::Relaxed)
     }
 
     /// The user and session behind a session cookie value.
@@ -60,7 +76,7 @@ impl Service {
         let session = self.store.session(&d)?.ok_or_else(denied)?;
         let now = Utc::now();
         if !session.is_current(now, self.sessions.idle_seconds, self.sessions.max_seconds) {
-            self.store.discard_session(&d)?;
+            self.best_effort("an expired session", self.store.discard_session(&d));
             return Err(AppError::Forbidden("session expired".into()));
         }
         let user = self.store.user(&session.user_id)?.ok_or_else(denied)?;
@@ -73,7 +89,10 @@ impl Service {
         if (now - session.last_seen).num_seconds() >= TOUCH_INTERVAL_SECONDS {
             let mut touched = Session::clone(&session);
             touched.last_seen = now;
-            self.store.touch_session(&d, &touched)?;
+            self.best_effort(
+                "a session's last use",
+                self.store.touch_session(&d, &touched),
+            );
         }
         Ok((user, session))
     }

@@ -33,6 +33,8 @@ pub struct Service {
     pub(super) registry: Arc<Registry>,
     pub(super) admin_writes: Mutex<()>,
     pub(super) sessions: SessionPolicy,
+    /// Best-effort writes of the token path that failed.
+    pub(super) touch_failures: std::sync::atomic::AtomicU64,
     pub(super) passwords: super::password_pool::PasswordPool,
 }
 
@@ -61,6 +63,7 @@ impl Service {
             registry,
             admin_writes: Mutex::new(()),
             sessions,
+            touch_failures: std::sync::atomic::AtomicU64::new(0),
             passwords: super::password_pool::PasswordPool::start(
                 max_password_checks.max(1),
                 max_password_checks.max(1) * PASSWORD_QUEUE_PER_THREAD,

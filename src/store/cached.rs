@@ -196,6 +196,9 @@ impl Store for CachedStore {
     fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError> {
         self.inner.clear_failed_sign_ins(key)
     }
+    fn health(&self) -> Result<(), StoreError> {
+        self.inner.health()
+    }
     fn close(&self) -> Result<(), StoreError> {
         self.inner.close()
     }

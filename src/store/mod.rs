@@ -49,6 +49,10 @@ pub enum StoreError {
     /// Damaged data on disk.
     #[error("the store is damaged: {0}")]
     Corrupt(String),
+    /// The storage engine stays failed after an I/O error although the disk takes writes again:
+    /// only a restart (on the durable state) brings it back.
+    #[error("the store cannot write until the server restarts: {0}")]
+    Failed(String),
     /// An I/O failure (permissions, disk full …).
     #[error("storage I/O error: {0}")]
     Io(String),
@@ -165,6 +169,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(u32, DateTime<Utc>)>, StoreError>;
     /// Forget the failures of `key` (after a successful sign-in).
     fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Whether the store can be read and can make writes durable now (for `/healthz`). After a
+    /// write failed, each call probes the disk again, so the answer recovers with the disk.
+    fn health(&self) -> Result<(), StoreError>;
 
     /// At shutdown: make the best-effort writes durable too.
     fn close(&self) -> Result<(), StoreError>;

@@ -97,6 +97,15 @@ impl TestApp {
         self.data_dir.take()
     }
 
+    /// Wait (at most `within`) for the server to stop by itself; what `run_until_stopped` gave.
+    pub async fn stopped_by_itself(mut self, within: std::time::Duration) -> std::io::Result<()> {
+        let join = self.join.take().expect("running");
+        match tokio::time::timeout(within, join).await {
+            Ok(result) => result.unwrap(),
+            Err(_) => panic!("the server did not stop within {within:?}"),
+        }
+    }
+
     /// `POST /login`; the raw response.
     pub async fn post_login(
         &self,

@@ -7,6 +7,7 @@ mod claims;
 mod cli;
 mod damage;
 mod delivery;
+mod disk_full;
 mod hardening;
 mod health;
 mod helpers;

@@ -27,6 +27,19 @@ pub(super) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))
 }
 
+/// Prove the directory takes a write: a small file written, synced and removed.
+pub(super) fn probe_write(dir: &Path) -> Result<(), StoreError> {
+    let probe = dir.join(".write-test");
+    let written = fs::File::create(&probe).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, &[0; 4096])?;
+        f.sync_all()
+    });
+    let removed = fs::remove_file(&probe);
+    written
+        .and(removed)
+        .map_err(|e| StoreError::Io(format!("cannot write to {}: {e}", dir.display())))
+}
+
 /// Give the data directory and everything in it to the owner alone; returns how many entries
 /// another user could read or write before (a store copied with default permissions).
 pub(super) fn tighten(dir: &Path) -> Result<usize, StoreError> {

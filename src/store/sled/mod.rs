@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 
+pub mod audit;
 mod files;
 mod ledger;
+mod records;
+mod refused;
 
 use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
@@ -22,6 +24,8 @@ use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
 use ledger::Ledger;
+use records::{AUDIT_COUNT, decode, decode_count, encode};
+use refused::RefusedAssets;
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -65,6 +69,12 @@ pub struct SledStore {
     feed: ChangeFeed,
     failed_sign_ins: FailedSignIns,
     ledger: Ledger,
+    /// Asset writes refused but not taken back (see [`refused`]).
+    refused: RefusedAssets,
+    /// The data directory.
+    dir: std::path::PathBuf,
+    /// A write failed and no probe has succeeded since.
+    unwritable: std::sync::atomic::AtomicBool,
     /// Durable writes so far (also in `meta`); held while one is made durable.
     durable_writes: std::sync::Mutex<u64>,
 }
@@ -74,15 +84,6 @@ pub struct SledStore {
 /// cache serves the rest (sign-in, admin pages, writes).
 const SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("cannot decode record: {e}")))
-}
-
 fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
     let mut k = Vec::with_capacity(user.as_str().len() + 33);
     k.extend_from_slice(user.as_str().as_bytes());
@@ -91,48 +92,8 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
     k
 }
 
-/// Audit events are stored in records of up to this many events (one sled write per batch
-/// instead of one per event; retention trims whole records): key = sequence number (8 bytes, big-endian) + event count (4 bytes),
-/// value = a JSON array of events, oldest first. Records of one event under an 8-byte key (the
-/// first layout) are still read.
-pub const AUDIT_RECORD_EVENTS: usize = 256;
-
 /// `meta` key of the number of acknowledged (durable) writes; see [`ledger`].
 const DURABLE_WRITES: &str = "durable_writes";
-
-/// `meta` key of the number of stored audit events.
-const AUDIT_COUNT: &str = "audit_events";
-
-fn decode_count(bytes: &[u8]) -> Result<u64, StoreError> {
-    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| {
-        StoreError::Corrupt("audit event count record".into())
-    })?))
-}
-
-fn audit_key(seq: u64, events: usize) -> [u8; 12] {
-    let mut key = [0; 12];
-    key[..8].copy_from_slice(&seq.to_be_bytes());
-    key[8..].copy_from_slice(&(events as u32).to_be_bytes());
-    key
-}
-
-fn audit_record_len(key: &[u8]) -> Result<u64, StoreError> {
-    match key.len() {
-        8 => Ok(1),
-        12 => Ok(u64::from(u32::from_be_bytes(
-            key[8..].try_into().expect("checked length"),
-        ))),
-        _ => Err(StoreError::Corrupt("audit record key".into())),
-    }
-}
-
-fn audit_record(key: &[u8], value: &[u8]) -> Result<Vec<AuditEvent>, StoreError> {
-    if key.len() == 8 {
-        Ok(vec![decode(value)?])
-    } else {
-        decode(value)
-    }
-}
 
 impl SledStore {
     /// Hand a change to the feed (best-effort writes).
@@ -149,10 +110,70 @@ impl SledStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let next = *count + 1;
-        self.meta.insert(DURABLE_WRITES, &next.to_be_bytes())?;
-        self.db.flush()?;
-        *count = next;
-        self.ledger.acknowledge(next)
+        let durable = self
+            .meta
+            .insert(DURABLE_WRITES, &next.to_be_bytes())
+            .map_err(StoreError::from)
+            .and_then(|_| self.db.flush().map_err(StoreError::from))
+            .and_then(|_| self.ledger.acknowledge(next));
+        match &durable {
+            Ok(()) => *count = next,
+            Err(e) => self.note_write_failure(e),
+        }
+        durable
+    }
+
+    /// Remember that writes fail (a full disk, a read-only file system): health says so until a
+    /// probe or a write succeeds again.
+    fn note_write_failure(&self, e: &StoreError) {
+        tracing::error!(error = %e, "a write could not be made durable");
+        self.unwritable
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Make the write durable and publish its change; when it cannot be made durable (a full
+    /// disk), take it back with `undo` so that nothing serves a write that was refused. When even
+    /// that fails (sled stays failed after an I/O error), `stuck` decides what readers see.
+    fn commit_or_undo<E>(
+        &self,
+        change: Change,
+        undo: impl FnOnce() -> Result<(), E>,
+        stuck: impl FnOnce(&Change),
+    ) -> Result<(), StoreError>
+    where
+        StoreError: From<E>,
+    {
+        let Err(refused) = self.make_durable() else {
+            self.feed.publish(&change);
+            return Ok(());
+        };
+        if let Err(e) = undo() {
+            tracing::error!(error = %StoreError::from(e), "could not take back a refused write");
+            stuck(&change);
+        }
+        Err(refused)
+    }
+
+    /// A refused user write sled still holds: the caches must match what sled serves.
+    fn publish_anyway(&self, change: &Change) {
+        self.feed.publish(change);
+    }
+
+    /// An asset write that was made durable, or refused and left in sled: reads answer the
+    /// durable version (`durable`) until the restart.
+    fn commit_asset<E>(
+        &self,
+        change: Change,
+        id: &AssetId,
+        durable: Option<Asset>,
+        undo: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(), StoreError>
+    where
+        StoreError: From<E>,
+    {
+        self.commit_or_undo(change, undo, |_| self.refused.remember(id, durable))?;
+        self.refused.forget(id);
+        Ok(())
     }
 
     /// Make the write durable, then publish its change (published even when that fails: the
@@ -174,23 +195,6 @@ impl SledStore {
     }
 
     /// Delete the oldest events, at most `n` of them (whole stored records); returns how many went.
-    fn trim_audit(&self, n: u64) -> Result<u64, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for key in self.audit.iter().keys() {
-            let key = key?;
-            let len = audit_record_len(&key)?;
-            if removed + len > n {
-                break;
-            }
-            batch.remove(key);
-            removed += len;
-        }
-        self.audit.apply_batch(batch)?;
-        self.add_to_audit_count(-(removed as i64))?;
-        Ok(removed)
-    }
-
     /// Open (or create) the store in a directory, checking and migrating the schema version.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         files::private_from_now_on();
@@ -203,10 +207,7 @@ impl SledStore {
                 "the data directory was readable by other users; it is now the server's alone (0700/0600)"
             );
         }
-        let probe = dir.join(".write-test");
-        std::fs::write(&probe, b"")
-            .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| StoreError::Io(format!("cannot write to {}: {e}", dir.display())))?;
+        files::probe_write(dir)?;
         let existed = dir.join("db").exists();
         let db = sled::Config::new()
             .path(dir)
@@ -269,18 +270,11 @@ impl SledStore {
             feed: ChangeFeed::new(),
             failed_sign_ins: FailedSignIns::default(),
             ledger,
+            refused: RefusedAssets::default(),
+            dir: dir.to_path_buf(),
+            unwritable: std::sync::atomic::AtomicBool::new(false),
             durable_writes: std::sync::Mutex::new(durable_writes),
         })
-    }
-
-    /// Keep the stored event count in step with the log (read at start instead of counting it).
-    /// A count missing at that point (older stores) is left for `audit_len` to establish.
-    fn add_to_audit_count(&self, delta: i64) -> Result<(), StoreError> {
-        self.meta.fetch_and_update(AUDIT_COUNT, |old| {
-            let n = old.and_then(|b| decode_count(b).ok())?;
-            Some(n.saturating_add_signed(delta).to_be_bytes().to_vec())
-        })?;
-        Ok(())
     }
 
     fn all<T: DeserializeOwned>(tree: &Tree) -> Result<Vec<T>, StoreError> {
@@ -292,7 +286,8 @@ impl Store for SledStore {
     fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let record = encode(user)?;
         let key = user.username.key();
-        (&self.users, &self.usernames).transaction(|(users, names)| {
+        let trees = (&self.users, &self.usernames);
+        trees.transaction(|(users, names)| {
             if names.get(key.as_bytes())?.is_some() {
                 return abort(StoreError::Conflict(format!(
                     "the username {} is taken",
@@ -303,29 +298,38 @@ impl Store for SledStore {
             users.insert(user.id.as_str().as_bytes(), record.as_slice())?;
             Ok(())
         })?;
-        self.commit(Change::UserChanged {
+        let change = Change::UserChanged {
             id: user.id.clone(),
-        })?;
-        Ok(())
+        };
+        let undo = || {
+            trees.transaction(|(users, names)| {
+                names.remove(key.as_bytes())?;
+                users.remove(user.id.as_str().as_bytes())?;
+                Ok(())
+            })
+        };
+        self.commit_or_undo(change, undo, |c| self.publish_anyway(c))
     }
 
     fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError> {
         let record = encode(user)?;
         let id = user.id.as_str();
-        self.users.transaction(|users| {
+        let old = self.users.transaction(|users| {
             let Some(old) = users.get(id)? else {
                 return abort(StoreError::Missing);
             };
-            let old: User = decode(&old).map_err(ConflictableTransactionError::Abort)?;
-            if old.version != expected_version {
+            let stored: User = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+            if stored.version != expected_version {
                 return abort(StoreError::VersionMismatch);
             }
             users.insert(id.as_bytes(), record.as_slice())?;
-            Ok(())
+            Ok(old)
         })?;
-        self.commit(Change::UserChanged {
+        let change = Change::UserChanged {
             id: user.id.clone(),
-        })
+        };
+        let undo = || self.users.insert(id, old).map(drop);
+        self.commit_or_undo(change, undo, |c| self.publish_anyway(c))
     }
 
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
@@ -555,33 +559,43 @@ impl Store for SledStore {
 
     fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError> {
         let record = encode(asset)?;
-        let path = asset.path.as_str();
-        (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
+        let (id, path) = (asset.id.as_str(), asset.path.as_str());
+        let trees = (&self.assets, &self.asset_paths);
+        trees.transaction(|(assets, paths)| {
             if paths.get(path)?.is_some() {
                 return abort(StoreError::Conflict(format!(
                     "the path {path} is used by another asset"
                 )));
             }
-            paths.insert(path.as_bytes(), asset.id.as_str().as_bytes())?;
-            assets.insert(asset.id.as_str().as_bytes(), record.as_slice())?;
+            paths.insert(path.as_bytes(), id.as_bytes())?;
+            assets.insert(id.as_bytes(), record.as_slice())?;
             Ok(())
         })?;
-        self.commit(Change::AssetChanged {
+        let change = Change::AssetChanged {
             asset: Arc::new(asset.clone()),
             old_path: None,
-        })?;
-        Ok(())
+        };
+        let undo = || {
+            trees.transaction(|(assets, paths)| {
+                paths.remove(path.as_bytes())?;
+                assets.remove(id.as_bytes())?;
+                Ok(())
+            })
+        };
+        self.commit_asset(change, &asset.id, None, undo)
     }
 
     fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
         let record = encode(asset)?;
         let id = asset.id.as_str();
-        let old_path = (&self.assets, &self.asset_paths).transaction(
-            |(assets, paths): &(TransactionalTree, TransactionalTree)| {
-                let Some(old) = assets.get(id)? else {
+        let trees = (&self.assets, &self.asset_paths);
+        let (old_record, old_path) =
+            trees.transaction(|(assets, paths): &(TransactionalTree, TransactionalTree)| {
+                let Some(old_record) = assets.get(id)? else {
                     return abort(StoreError::Missing);
                 };
-                let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                let old: Asset =
+                    decode(&old_record).map_err(ConflictableTransactionError::Abort)?;
                 if old.version != expected_version {
                     return abort(StoreError::VersionMismatch);
                 }
@@ -596,17 +610,29 @@ impl Store for SledStore {
                     paths.insert(asset.path.as_str(), id.as_bytes())?;
                 }
                 assets.insert(id.as_bytes(), record.as_slice())?;
-                Ok((old.path != asset.path).then_some(old.path))
-            },
-        )?;
-        self.commit(Change::AssetChanged {
+                Ok((old_record, (old.path != asset.path).then_some(old.path)))
+            })?;
+        let change = Change::AssetChanged {
             asset: Arc::new(asset.clone()),
-            old_path,
-        })?;
-        Ok(())
+            old_path: old_path.clone(),
+        };
+        let durable = decode::<Asset>(&old_record).ok();
+        self.commit_asset(change, &asset.id, durable, || {
+            trees.transaction(|(assets, paths)| {
+                if let Some(old) = &old_path {
+                    paths.remove(asset.path.as_str())?;
+                    paths.insert(old.as_str(), id.as_bytes())?;
+                }
+                assets.insert(id.as_bytes(), old_record.clone())?;
+                Ok(())
+            })
+        })
     }
 
     fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError> {
+        if let Some(durable) = self.refused.get(id) {
+            return Ok(durable);
+        }
         self.assets
             .get(id.as_str())?
             .map(|v| decode(&v))
@@ -614,30 +640,45 @@ impl Store for SledStore {
     }
 
     fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError> {
-        match self.asset_paths.get(path)? {
+        let id = self.asset_paths.get(path)?;
+        let sled_id = id
+            .as_ref()
+            .map(|id| AssetId::from_string(String::from_utf8_lossy(id)));
+        if let Some(durable) = self.refused.at_path(path, sled_id.as_ref()) {
+            return Ok(durable);
+        }
+        match id {
             Some(id) => self.assets.get(id)?.map(|v| decode(&v)).transpose(),
             None => Ok(None),
         }
     }
 
     fn assets(&self) -> Result<Vec<Asset>, StoreError> {
-        Self::all(&self.assets)
+        Ok(self.refused.patch(Self::all(&self.assets)?))
     }
 
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
-        let path = (&self.assets, &self.asset_paths).transaction(|(assets, paths)| {
-            let Some(old) = assets.remove(id.as_str())? else {
+        let trees = (&self.assets, &self.asset_paths);
+        let (old_record, path) = trees.transaction(|(assets, paths)| {
+            let Some(old_record) = assets.remove(id.as_str())? else {
                 return abort(StoreError::Missing);
             };
-            let old: Asset = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+            let old: Asset = decode(&old_record).map_err(ConflictableTransactionError::Abort)?;
             paths.remove(old.path.as_str())?;
-            Ok(old.path)
+            Ok((old_record, old.path))
         })?;
-        self.commit(Change::AssetPurged {
+        let change = Change::AssetPurged {
             id: id.clone(),
-            path,
-        })?;
-        Ok(())
+            path: path.clone(),
+        };
+        let durable = decode::<Asset>(&old_record).ok();
+        self.commit_asset(change, id, durable, || {
+            trees.transaction(|(assets, paths)| {
+                assets.insert(id.as_str().as_bytes(), old_record.clone())?;
+                paths.insert(path.as_str().as_bytes(), id.as_str().as_bytes())?;
+                Ok(())
+            })
+        })
     }
 
     fn changes(&self) -> &ChangeFeed {
@@ -645,14 +686,7 @@ impl Store for SledStore {
     }
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for chunk in events.chunks(AUDIT_RECORD_EVENTS) {
-            let seq = self.db.generate_id()?;
-            batch.insert(&audit_key(seq, chunk.len()), encode(&chunk)?);
-        }
-        self.audit.apply_batch(batch)?;
-        self.add_to_audit_count(events.len() as i64)?;
-        Ok(())
+        self.append_audit_events(events)
     }
 
     fn audit_events(
@@ -661,44 +695,15 @@ impl Store for SledStore {
         target: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut out = Vec::new();
-        for record in self.audit.iter().rev() {
-            let (key, value) = record?;
-            for e in audit_record(&key, &value)?.into_iter().rev() {
-                if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a))
-                    || target.is_some_and(|t| e.target != t)
-                {
-                    continue;
-                }
-                out.push(e);
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-            }
-        }
-        Ok(out)
+        self.newest_audit_events(actor, target, limit)
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
-        if let Some(n) = self.meta.get(AUDIT_COUNT)? {
-            return decode_count(&n);
-        }
-        // A store of the first layout: count once (this reads the whole log) and keep the count.
-        let mut n = 0;
-        for key in self.audit.iter().keys() {
-            n += audit_record_len(&key?)?;
-        }
-        self.meta.insert(AUDIT_COUNT, &n.to_be_bytes())?;
-        Ok(n)
+        self.count_audit_events()
     }
 
     fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError> {
-        // Whole records go, and only once the log is 1 % (and at least one record) over `keep`.
-        let count = self.audit_len()?;
-        if count <= keep + keep / 100 + AUDIT_RECORD_EVENTS as u64 {
-            return Ok(0);
-        }
-        self.trim_audit(count - keep)
+        self.trim_audit_to(keep)
     }
 
     fn note_failed_sign_in(
@@ -724,85 +729,23 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn health(&self) -> Result<(), StoreError> {
+        self.meta.get("schema_version")?;
+        if self.unwritable.load(std::sync::atomic::Ordering::Relaxed) {
+            files::probe_write(&self.dir)?;
+            // The disk takes writes again; sled 0.34 does not after an I/O error.
+            self.db
+                .flush()
+                .map_err(|e| StoreError::Failed(e.to_string()))?;
+            self.unwritable
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("the store takes writes again");
+        }
+        Ok(())
+    }
+
     fn close(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::audit::AuditAction;
-
-    fn event(i: usize) -> AuditEvent {
-        AuditEvent::admin("alice", AuditAction::TokenIssue, &format!("/t/{i}"))
-    }
-
-    fn targets(events: &[AuditEvent]) -> Vec<String> {
-        events.iter().map(|e| e.target.clone()).collect()
-    }
-
-    #[test]
-    fn audit_batches_read_back_newest_first_and_trim_exactly() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        // 600 events in one call: three records (256 + 256 + 88), then 10 more in another.
-        let first: Vec<AuditEvent> = (0..600).map(event).collect();
-        store.append_audit(&first).unwrap();
-        store
-            .append_audit(&(600..610).map(event).collect::<Vec<_>>())
-            .unwrap();
-        assert_eq!(store.audit.len(), 4);
-        assert_eq!(store.audit_len().unwrap(), 610);
-        drop(store);
-        let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(
-            store.audit_len().unwrap(),
-            610,
-            "the count survives a restart"
-        );
-
-        let newest = store.audit_events(None, None, 3).unwrap();
-        assert_eq!(targets(&newest), ["/t/609", "/t/608", "/t/607"]);
-        let one = store.audit_events(None, Some("/t/300"), 10).unwrap();
-        assert_eq!(targets(&one), ["/t/300"]);
-
-        // Whole records go, never more events than asked: 300 asked, the first record's 256 go.
-        assert_eq!(store.trim_audit(300).unwrap(), 256);
-        assert_eq!(store.audit_len().unwrap(), 354);
-        let all = store.audit_events(None, None, 1000).unwrap();
-        assert_eq!(all.len(), 354);
-        assert_eq!(all.last().unwrap().target, "/t/256");
-        assert_eq!(all.first().unwrap().target, "/t/609");
-        assert_eq!(store.trim_audit(255).unwrap(), 0);
-        assert_eq!(store.trim_audit(1000).unwrap(), 354);
-        assert_eq!(store.audit_len().unwrap(), 0);
-    }
-
-    #[test]
-    fn audit_records_of_the_first_layout_are_still_read_and_trimmed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        // The first layout: one event per record under an 8-byte sequence number.
-        for i in 0..3 {
-            let seq = store.db.generate_id().unwrap();
-            store
-                .audit
-                .insert(seq.to_be_bytes(), encode(&event(i)).unwrap())
-                .unwrap();
-        }
-        store.meta.remove(AUDIT_COUNT).unwrap(); // as in a store of the first layout
-        store.append_audit(&[event(3), event(4)]).unwrap();
-        assert_eq!(store.audit_len().unwrap(), 5, "counted once");
-        assert_eq!(store.audit_len().unwrap(), 5, "then read back");
-        let all = store.audit_events(None, None, 10).unwrap();
-        assert_eq!(targets(&all), ["/t/4", "/t/3", "/t/2", "/t/1", "/t/0"]);
-        // The three old records, not the new one of two (that would make 5 > 4).
-        assert_eq!(store.trim_audit(4).unwrap(), 3);
-        assert_eq!(
-            targets(&store.audit_events(None, None, 10).unwrap()),
-            ["/t/4", "/t/3"]
-        );
     }
 }
