@@ -12,7 +12,7 @@ use crate::helpers::verify_hs;
 
 const BIN: &str = env!("CARGO_BIN_EXE_jwt-asset-server");
 
-fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env("JWT_ASSET_SERVER_DATA_DIR", data)
@@ -35,7 +35,7 @@ fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -44,14 +44,14 @@ fn stderr(o: &Output) -> String {
 }
 
 /// The real binary serving on a free port; its stderr is collected.
-struct Server {
-    child: Child,
+pub(crate) struct Server {
+    pub(crate) child: Child,
     port: u16,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(data: &Path, admin_password: Option<&str>) -> Server {
+    pub(crate) fn start(data: &Path, admin_password: Option<&str>) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["--bind", "127.0.0.1:0"])
             .env("JWT_ASSET_SERVER_DATA_DIR", data)
@@ -82,7 +82,7 @@ impl Server {
         Server { child, port, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 

@@ -5,6 +5,7 @@ mod assets;
 mod audit;
 mod claims;
 mod cli;
+mod crash;
 mod damage;
 mod delivery;
 mod disk_full;
