@@ -133,7 +133,7 @@ impl Fixture {
             .enable_all()
             .build()
             .expect("a tokio runtime")
-            .block_on(service.login("alice", SecretString::new(DEMO_PASSWORD.into()), None))
+            .block_on(service.login("alice", SecretString::new(DEMO_PASSWORD.into()), None, None))
             .expect("alice signs in")
             .session_id;
         Fixture {

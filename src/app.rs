@@ -47,6 +47,7 @@ pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
     let backend: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir)?);
     let store = Arc::new(CachedStore::new(backend));
     let policy = SessionPolicy {
+        max_failures_per_address: settings.max_failed_sign_ins_per_address,
         idle_seconds: settings.session_idle_seconds,
         max_seconds: settings.session_max_seconds,
     };
@@ -108,6 +109,7 @@ impl Application {
         let cookies = web::Data::new(CookiePolicy {
             secure: settings.cookie_secure,
             max_age_seconds: settings.session_max_seconds,
+            trusted_proxies: settings.trusted_proxies.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -76,6 +76,28 @@ pub struct Settings {
     )]
     pub max_password_checks: usize,
 
+    /// Failed sign-ins allowed from one client address (whatever the usernames) within 15
+    /// minutes; beyond it sign-in from that address answers 429 until the window has passed.
+    /// 0 = no limit per address (the limit per username still holds).
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_MAX_FAILED_SIGN_INS_PER_ADDRESS",
+        default_value_t = 100,
+        help_heading = "Server"
+    )]
+    pub max_failed_sign_ins_per_address: u32,
+
+    /// A reverse proxy (IP address; repeatable, or comma-separated in the variable) whose
+    /// `X-Forwarded-For` names the client: sign-in throttling then counts the address it forwarded
+    /// for. From any other peer the header is ignored and the peer's address counts.
+    #[arg(
+        long = "trusted-proxy",
+        env = "JWT_ASSET_SERVER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        help_heading = "Server"
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `jwt_asset_server=debug,actix_web=info`.
     #[arg(
         long,
@@ -111,6 +133,8 @@ impl Settings {
             audit_retention: 100_000,
             workers: Some(2),
             max_password_checks: 2,
+            max_failed_sign_ins_per_address: 100,
+            trusted_proxies: Vec::new(),
             log: "info".into(),
             admin_password: None,
         }

@@ -37,6 +37,9 @@ pub enum AppError {
     /// Too many failed sign-ins for one username; try again after this many seconds.
     #[error("too many failed sign-ins; retry in {0} s")]
     Throttled(u64),
+    /// Too many failed sign-ins from one client address; try again after this many seconds.
+    #[error("too many failed sign-ins from this address; retry in {0} s")]
+    ThrottledAddress(u64),
     /// A request body larger than the server accepts.
     #[error("too large: {0}")]
     TooLarge(String),
@@ -57,7 +60,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) | AppError::Stale { .. } => StatusCode::CONFLICT,
             AppError::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Throttled(_) | AppError::ThrottledAddress(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Config(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

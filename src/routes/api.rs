@@ -64,7 +64,9 @@ impl ResponseError for ApiError {
                 body["changed_at"] = json!(at);
             }
             AppError::Forbidden(_) => body["message"] = json!("forbidden"),
-            AppError::Throttled(_) => body["message"] = json!(self.0.to_string()),
+            AppError::Throttled(_) | AppError::ThrottledAddress(_) => {
+                body["message"] = json!(self.0.to_string())
+            }
             AppError::NotFound => body["message"] = json!("not found"),
             AppError::Conflict(m) | AppError::TooLarge(m) => body["message"] = json!(m),
             AppError::Config(m) => body["message"] = json!(m),

@@ -1,5 +1,7 @@
 //! Browser sign-in and sign-out with server-side sessions.
 
+use std::net::IpAddr;
+
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,6 +21,25 @@ pub struct CookiePolicy {
     pub secure: bool,
     /// Cookie lifetime (the session's absolute timeout).
     pub max_age_seconds: u64,
+    /// Proxies whose `X-Forwarded-For` names the client (for the sign-in throttle).
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
+/// its `X-Forwarded-For` (the one it saw; earlier entries are the client's own word).
+fn client_address(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|a| a.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
 }
 
 /// `GET /`: to the admin pages (which ask to sign in first).
@@ -75,9 +96,10 @@ pub async fn login(
     }
     let form = form.into_inner();
     let previous = session_cookie(&req);
+    let client = client_address(&req, &policy.trusted_proxies);
     let service = service.into_inner();
     match service
-        .login(&form.username, form.password, previous.as_deref())
+        .login(&form.username, form.password, previous.as_deref(), client)
         .await
     {
         Ok(signed_in) => {
@@ -105,31 +127,54 @@ pub async fn login(
                 safe_next(form.next.as_deref()),
             )
         }
-        Err(AppError::Throttled(retry)) => {
-            tracing::warn!("sign-in throttled after repeated failures");
-            let minutes = retry.div_ceil(60);
-            let message = format!(
-                "Too many failed sign-ins for this username. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
-            let mut res = page(
-                &tera,
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                None,
-                Some(&message),
-                &form.username,
-                safe_next(form.next.as_deref()),
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            res
-        }
+        Err(AppError::Throttled(retry)) => throttled(
+            &tera,
+            &form.username,
+            form.next.as_deref(),
+            retry,
+            "for this username",
+        ),
+        Err(AppError::ThrottledAddress(retry)) => throttled(
+            &tera,
+            &form.username,
+            form.next.as_deref(),
+            retry,
+            "from your network address",
+        ),
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             HttpResponse::InternalServerError().finish()
         }
     }
+}
+
+/// The sign-in page after too many failures (`whose`: for the username, from the address), with
+/// `Retry-After`.
+fn throttled(
+    tera: &tera::Tera,
+    username: &str,
+    next: Option<&str>,
+    retry: u64,
+    whose: &str,
+) -> HttpResponse {
+    tracing::warn!(whose, "sign-in throttled after repeated failures");
+    let minutes = retry.div_ceil(60);
+    let message = format!(
+        "Too many failed sign-ins {whose}. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let mut res = page(
+        tera,
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        None,
+        Some(&message),
+        username,
+        safe_next(next),
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
 }
 
 /// `POST /logout`: ends the session in the store and clears the cookie.

@@ -1,5 +1,6 @@
 //! Who is asking: API keys, sessions, sign-in with a password (throttled) and sign-out.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -104,10 +105,18 @@ impl Service {
         username: &str,
         password: SecretString,
         previous_session: Option<&str>,
+        client: Option<IpAddr>,
     ) -> Result<SignedIn, AppError> {
         let throttle_key: String = username.to_ascii_lowercase().chars().take(64).collect();
-        if let Some(retry) = self.login_throttled(&throttle_key)? {
+        if let Some(retry) = self.login_throttled(&throttle_key, MAX_LOGIN_FAILURES)? {
             return Err(AppError::Throttled(retry));
+        }
+        let per_address = self.sessions.max_failures_per_address;
+        let address_key = client.filter(|_| per_address > 0).map(address_key);
+        if let Some(key) = &address_key
+            && let Some(retry) = self.login_throttled(key, per_address)?
+        {
+            return Err(AppError::ThrottledAddress(retry));
         }
         let user = match Username::parse(username) {
             Ok(name) => self.store.user_by_username(name.as_str())?,
@@ -128,8 +137,12 @@ impl Service {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
+                let now = Utc::now();
                 self.store
-                    .note_failed_sign_in(&throttle_key, Utc::now(), login_window())?;
+                    .note_failed_sign_in(&throttle_key, now, login_window())?;
+                if let Some(key) = &address_key {
+                    self.store.note_failed_sign_in(key, now, login_window())?;
+                }
                 self.audit.record(AuditEvent {
                     outcome: AuditOutcome::Forbidden,
                     ..AuditEvent::admin(username, AuditAction::SessionLogin, username)
@@ -171,14 +184,15 @@ impl Service {
         Ok(SignedIn { session_id, user })
     }
 
-    /// Seconds until sign-in for this (case-folded) username is allowed again, if it is throttled.
-    fn login_throttled(&self, key: &str) -> Result<Option<u64>, AppError> {
+    /// Seconds until sign-in under this throttle key (a case-folded username, or an address) is
+    /// allowed again, if `max` failures are already counted in the window.
+    fn login_throttled(&self, key: &str, max: u32) -> Result<Option<u64>, AppError> {
         let now = Utc::now();
         let window = login_window();
         Ok(self
             .store
             .failed_sign_ins(key, now, window)?
-            .filter(|(count, _)| *count >= MAX_LOGIN_FAILURES)
+            .filter(|(count, _)| *count >= max)
             .map(|(_, since)| (since + window - now).num_seconds().max(1) as u64))
     }
 
@@ -197,6 +211,11 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// The throttle key of a client address: it cannot be a case-folded username (no NUL in those).
+fn address_key(address: IpAddr) -> String {
+    format!("\0{address}")
 }
 
 /// The window in which failed sign-ins are counted.

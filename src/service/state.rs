@@ -19,6 +19,8 @@ pub(super) const PASSWORD_QUEUE_PER_THREAD: usize = 128;
 /// Session lifetimes.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
+    /// Failed sign-ins allowed per client address in the window (0 = no limit).
+    pub max_failures_per_address: u32,
     /// Idle timeout.
     pub idle_seconds: u64,
     /// Absolute timeout.

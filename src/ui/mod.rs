@@ -120,7 +120,9 @@ impl ResponseError for UiError {
             AppError::Invalid(f) | AppError::Render(f) => ("Cannot do that", f.to_string()),
             AppError::Conflict(m) => ("Cannot do that now", m.clone()),
             AppError::TooLarge(m) => ("Too large", m.clone()),
-            AppError::Throttled(_) | AppError::Stale { .. } => ("Cannot do that now", e.to_string()),
+            AppError::Throttled(_) | AppError::ThrottledAddress(_) | AppError::Stale { .. } => {
+                ("Cannot do that now", e.to_string())
+            }
             AppError::Config(_) | AppError::Unexpected(_) => {
                 tracing::error!(error = %e, "admin page failed");
                 ("Something went wrong", "The server could not show this page; the server log has the details.".to_owned())

@@ -8,7 +8,9 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TEST_SECRET, api_error, assert_empty, spawn_app, spawn_app_on};
+use crate::helpers::{
+    TEST_SECRET, api_error, assert_empty, spawn_app, spawn_app_on, spawn_app_with,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jwt-asset-server");
 
@@ -181,4 +183,62 @@ fn the_cli_creates_a_private_data_dir_too() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_private(&dir);
+}
+
+/// A wrong-password sign-in as `username`, from `forwarded_for` when given; the status and page.
+async fn fail_sign_in(
+    app: &crate::helpers::TestApp,
+    username: &str,
+    forwarded_for: Option<&str>,
+) -> (StatusCode, String) {
+    let mut req = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("username", username), ("password", "not the password")]);
+    if let Some(address) = forwarded_for {
+        req = req.header("x-forwarded-for", address);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn spraying_usernames_from_one_address_is_throttled() {
+    let app = spawn_app_with(|s| s.max_failed_sign_ins_per_address = 5).await;
+    for i in 0..5 {
+        let (status, _) = fail_sign_in(&app, &format!("user{i}"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, page) = fail_sign_in(&app, "user99", None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        page.contains("Too many failed sign-ins from your network address"),
+        "{page}"
+    );
+    // X-Forwarded-For from a peer that is not a trusted proxy changes nothing.
+    let (status, _) = fail_sign_in(&app, "user98", Some("203.0.113.9")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Even the right password waits: the address is throttled, whoever it is.
+    let res = app
+        .post_login("admin", crate::helpers::ADMIN_PASSWORD, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_count() {
+    let app = spawn_app_with(|s| {
+        s.max_failed_sign_ins_per_address = 3;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    for i in 0..3 {
+        let (status, _) = fail_sign_in(&app, &format!("a{i}"), Some("203.0.113.1")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = fail_sign_in(&app, "a9", Some("203.0.113.1")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy, and the last hop counts, not what the client wrote.
+    let (status, _) = fail_sign_in(&app, "b0", Some("203.0.113.1, 198.51.100.7")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

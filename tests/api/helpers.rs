@@ -42,8 +42,24 @@ pub async fn spawn_app() -> TestApp {
 
 /// Start a server on an existing data directory (restart tests).
 pub async fn spawn_app_on(data_path: PathBuf) -> TestApp {
+    spawn_app_configured(data_path, |_| {}).await
+}
+
+/// Start a server on a fresh temporary data directory with some settings changed.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = spawn_app_configured(dir.path().to_path_buf(), configure).await;
+    app.data_dir = Some(dir);
+    app
+}
+
+async fn spawn_app_configured(
+    data_path: PathBuf,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::for_data_dir(&data_path);
     settings.admin_password = Some(SecretString::new(ADMIN_PASSWORD.into()));
+    configure(&mut settings);
     let app = Application::build(settings).expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
