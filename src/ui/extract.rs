@@ -17,6 +17,15 @@ use crate::service::Service;
 pub trait WithCsrf {
     /// The token the form was sent with.
     fn csrf(&self) -> &str;
+
+    /// How to read a body that cannot be read as this form: `None` answers 400; a form (one
+    /// without its token, such as a bodiless post) is refused as forged, 403.
+    fn when_unreadable() -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 fn service(req: &HttpRequest) -> Result<&web::Data<Service>, UiError> {
@@ -62,12 +71,17 @@ impl<T: DeserializeOwned + WithCsrf + 'static> FromRequest for AdminForm<T> {
         let req = req.clone();
         Box::pin(async move {
             let viewer = viewer?;
-            let form = form.await.map_err(|e| {
-                tracing::info!(path = req.path(), error = %e, "form refused: unreadable");
-                UiError::from(AppError::invalid("form", "the form could not be read"))
-            })?;
+            let form = match form.await {
+                Ok(form) => form.into_inner(),
+                Err(e) => {
+                    tracing::info!(path = req.path(), error = %e, "form refused: unreadable");
+                    T::when_unreadable().ok_or_else(|| {
+                        UiError::from(AppError::invalid("form", "the form could not be read"))
+                    })?
+                }
+            };
             super::check_form(&req, &viewer, form.csrf())?;
-            Ok(AdminForm(viewer, form.into_inner()))
+            Ok(AdminForm(viewer, form))
         })
     }
 }

@@ -1,13 +1,13 @@
 //! What several asset pages share: times, the stored asset's facts, located errors, button forms.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::Lifecycle;
 use crate::service::{AssetView, Service};
+use crate::ui::UiError;
 use crate::ui::extract::WithCsrf;
-use crate::ui::{self, UiError, Viewer};
 
 /// What every asset page handler answers.
 pub(super) type Page = Result<HttpResponse, UiError>;
@@ -170,19 +170,10 @@ impl WithCsrf for CsrfForm {
     fn csrf(&self) -> &str {
         &self.csrf
     }
-}
 
-/// Read a form of the asset pages and check its CSRF token. Unlike [`ui::extract::AdminForm`],
-/// a body that cannot be read as a form (a bodiless post) is read as an empty form: one without
-/// its token, so refused as forged (403), as these pages always answered.
-pub(super) fn lenient_form<T: Default + WithCsrf>(
-    req: &HttpRequest,
-    viewer: &Viewer,
-    form: Result<web::Form<T>, actix_web::Error>,
-) -> Result<T, UiError> {
-    let form = form.map(web::Form::into_inner).unwrap_or_default();
-    ui::check_form(req, viewer, form.csrf())?;
-    Ok(form)
+    fn when_unreadable() -> Option<Self> {
+        Some(Self::default())
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use super::common::{CsrfForm, Page, base_url, lenient_form, when};
+use super::common::{CsrfForm, Page, base_url, when};
 use super::page::{Extras, NextPanel, form_page, secret_page_for};
 use super::problems::{Problems, ui_wording};
 use super::values::Values;
@@ -16,7 +16,7 @@ use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
 use crate::secret::SecretString;
 use crate::service::{NextSecretInput, SavedAsset, Service, blocking};
-use crate::ui::extract::{Admin, WithCsrf};
+use crate::ui::extract::{Admin, AdminForm, WithCsrf};
 use crate::ui::{self, UiError, Viewer};
 
 /// `GET /admin/assets/{id}/public-key.pem`: the active public key, as a file (404 for HMAC).
@@ -57,13 +57,10 @@ pub async fn public_key_pem(
 
 /// `POST /admin/assets/{id}/rotate`: a new key becomes active; back to the keys panel.
 pub async fn rotate(
-    Admin(viewer): Admin,
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    lenient_form(&req, &viewer, form)?;
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     // Generating an RSA key takes a moment.
     let rotated = blocking(move || service.rotate_key(actor.username.as_str(), &id)).await?;
@@ -88,6 +85,10 @@ pub struct NextSecretForm {
 impl WithCsrf for NextSecretForm {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+
+    fn when_unreadable() -> Option<Self> {
+        Some(Self::default())
     }
 }
 
@@ -186,14 +187,12 @@ fn scheduled(tera: &tera::Tera, viewer: &Viewer, saved: SavedAsset, at: DateTime
 /// `POST /admin/assets/{id}/next-secret`: schedule the switch to a new HMAC secret (a generated
 /// one is shown once); errors are shown in the panel with what was typed.
 pub async fn next_secret(
-    Admin(viewer): Admin,
+    AdminForm(viewer, form): AdminForm<NextSecretForm>,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<AssetId>,
-    form: Result<web::Form<NextSecretForm>, actix_web::Error>,
 ) -> Page {
-    let form = lenient_form(&req, &viewer, form)?;
     let (service, id) = (service.into_inner(), id.into_inner());
     let asset = service.asset(&id)?;
     let (mut panel, input) = read_panel(&form);
@@ -224,13 +223,10 @@ pub async fn next_secret(
 
 /// `POST /admin/assets/{id}/next-secret/cancel`: tokens keep the current secret.
 pub async fn cancel_next_secret(
-    Admin(viewer): Admin,
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    lenient_form(&req, &viewer, form)?;
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     let a = blocking(move || service.cancel_next_secret(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other(&format!(

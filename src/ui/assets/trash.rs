@@ -1,24 +1,21 @@
 //! The trash: trashing and restoring an asset, purging one or all for good.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 
-use super::common::{CsrfForm, Page, Stored, lenient_form};
+use super::common::{CsrfForm, Page, Stored};
 use super::listing::{ListQuery, Row, asset_page, page_number, pager};
 use crate::ids::AssetId;
 use crate::service::{Service, blocking};
-use crate::ui::extract::Admin;
+use crate::ui::extract::{Admin, AdminForm};
 use crate::ui::{self, Viewer};
 
 /// `POST /admin/assets/{id}/trash`: its URL answers 404 at once; to the list.
 pub async fn trash(
-    Admin(viewer): Admin,
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    lenient_form(&req, &viewer, form)?;
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     blocking(move || service.trash_asset(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other("/admin/assets?done=trashed"))
@@ -26,13 +23,10 @@ pub async fn trash(
 
 /// `POST /admin/assets/{id}/restore`: back on its path; to the trash.
 pub async fn restore(
-    Admin(viewer): Admin,
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    lenient_form(&req, &viewer, form)?;
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     blocking(move || service.restore_asset(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other("/admin/trash?done=restored"))
@@ -59,13 +53,10 @@ pub async fn purge_confirm(
 
 /// `POST /admin/assets/{id}/purge`: gone for good (only from the trash: 409 otherwise).
 pub async fn purge(
-    Admin(viewer): Admin,
-    req: HttpRequest,
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    lenient_form(&req, &viewer, form)?;
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     blocking(move || service.purge_asset(actor.username.as_str(), &id)).await?;
     Ok(ui::see_other("/admin/trash?done=purged"))
@@ -116,13 +107,10 @@ pub async fn trash_list(
 
 /// `POST /admin/trash/empty`: purge every trashed asset (the form's box must be ticked).
 pub async fn empty_trash(
-    Admin(viewer): Admin,
-    req: HttpRequest,
+    AdminForm(viewer, form): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
-    form: Result<web::Form<CsrfForm>, actix_web::Error>,
 ) -> Page {
-    let form = lenient_form(&req, &viewer, form)?;
     if form.confirm.is_none() {
         return trash_page(
             &tera,
