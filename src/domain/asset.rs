@@ -200,6 +200,16 @@ pub enum Lifecycle {
     Trashed,
 }
 
+impl AssetState {
+    /// Live or trashed, and when and by whom it was trashed.
+    pub fn lifecycle(&self) -> (Lifecycle, Option<DateTime<Utc>>, Option<String>) {
+        match self {
+            AssetState::Live => (Lifecycle::Live, None, None),
+            AssetState::Trashed { at, by } => (Lifecycle::Trashed, Some(*at), Some(by.clone())),
+        }
+    }
+}
+
 impl Lifecycle {
     /// `live` or `trashed`.
     pub fn as_str(self) -> &'static str {

@@ -16,7 +16,7 @@ use crate::domain::user::User;
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, NextSecretInput, Service, UserInput};
+use crate::service::{AssetInput, NextSecretInput, Service, UserInput, blocking};
 
 /// Largest accepted JSON body.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -137,12 +137,6 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Admin::check(req))
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(crate::service::blocking(f).await?)
 }
 
 /// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.

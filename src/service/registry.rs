@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::asset::{AccessRule, Asset, AssetPath, AssetState, Lifecycle};
+use crate::domain::asset::{AccessRule, Asset, AssetPath, Lifecycle};
 use crate::domain::compiled::CompiledAsset;
 use crate::ids::AssetId;
 use crate::store::cache::ReadCache;
@@ -54,10 +54,7 @@ pub struct AssetSummary {
 impl AssetSummary {
     pub(super) fn of(c: &CompiledAsset) -> AssetSummary {
         let a = &c.asset;
-        let (state, trashed_at, trashed_by) = match &a.state {
-            AssetState::Live => (Lifecycle::Live, None, None),
-            AssetState::Trashed { at, by } => (Lifecycle::Trashed, Some(*at), Some(by.clone())),
-        };
+        let (state, trashed_at, trashed_by) = a.state.lifecycle();
         AssetSummary {
             id: a.id.clone(),
             name: a.name.clone(),

@@ -139,9 +139,9 @@ impl Service {
             _ => {
                 let now = Utc::now();
                 self.store
-                    .note_failed_sign_in(&throttle_key, now, login_window())?;
+                    .note_failed_sign_in(&throttle_key, now, LOGIN_WINDOW)?;
                 if let Some(key) = &address_key {
-                    self.store.note_failed_sign_in(key, now, login_window())?;
+                    self.store.note_failed_sign_in(key, now, LOGIN_WINDOW)?;
                 }
                 self.audit.record(AuditEvent {
                     outcome: AuditOutcome::Forbidden,
@@ -188,7 +188,7 @@ impl Service {
     /// allowed again, if `max` failures are already counted in the window.
     fn login_throttled(&self, key: &str, max: u32) -> Result<Option<u64>, AppError> {
         let now = Utc::now();
-        let window = login_window();
+        let window = LOGIN_WINDOW;
         Ok(self
             .store
             .failed_sign_ins(key, now, window)?
@@ -216,9 +216,4 @@ impl Service {
 /// The throttle key of a client address: it cannot be a case-folded username (no NUL in those).
 fn address_key(address: IpAddr) -> String {
     format!("\0{address}")
-}
-
-/// The window in which failed sign-ins are counted.
-fn login_window() -> chrono::Duration {
-    chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or(chrono::Duration::minutes(15))
 }

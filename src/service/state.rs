@@ -44,7 +44,7 @@ pub struct Service {
 /// username is refused until the window has passed (whether or not the user exists).
 pub const MAX_LOGIN_FAILURES: u32 = 10;
 /// The window in which failed sign-ins are counted.
-pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+pub const LOGIN_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
 impl Service {
     /// Build the service over a store: load and compile every live asset, start the audit writer.

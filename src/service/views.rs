@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::asset::{AccessRule, Asset, AssetState, Delivery, Lifecycle};
+use crate::domain::asset::{AccessRule, Asset, Delivery, Lifecycle};
 use crate::domain::credentials::ApiKey;
 use crate::domain::user::User;
 use crate::ids::AssetId;
@@ -129,10 +129,7 @@ impl AssetView {
         settled.settle(now);
         let a = &settled;
         let active = a.active_key();
-        let (state, trashed_at, trashed_by) = match &a.state {
-            AssetState::Live => (Lifecycle::Live, None, None),
-            AssetState::Trashed { at, by } => (Lifecycle::Trashed, Some(*at), Some(by.clone())),
-        };
+        let (state, trashed_at, trashed_by) = a.state.lifecycle();
         AssetView {
             id: a.id.clone(),
             name: a.name.clone(),

@@ -154,11 +154,6 @@ impl SledStore {
         Err(refused)
     }
 
-    /// A refused user write sled still holds: the caches must match what sled serves.
-    fn publish_anyway(&self, change: &Change) {
-        self.feed.publish(change);
-    }
-
     /// An asset write that was made durable, or refused and left in sled: reads answer the
     /// durable version (`durable`) until the restart.
     fn commit_asset<E>(
@@ -308,7 +303,7 @@ impl Store for SledStore {
                 Ok(())
             })
         };
-        self.commit_or_undo(change, undo, |c| self.publish_anyway(c))
+        self.commit_or_undo(change, undo, |c| self.feed.publish(c))
     }
 
     fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError> {
@@ -329,7 +324,7 @@ impl Store for SledStore {
             id: user.id.clone(),
         };
         let undo = || self.users.insert(id, old).map(drop);
-        self.commit_or_undo(change, undo, |c| self.publish_anyway(c))
+        self.commit_or_undo(change, undo, |c| self.feed.publish(c))
     }
 
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {

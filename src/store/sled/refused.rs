@@ -27,11 +27,7 @@ impl RefusedAssets {
 
     /// A later write to `id` was made durable: sled is right about it again.
     pub(super) fn forget(&self, id: &AssetId) {
-        if let Ok(mut map) = self.durable.try_lock() {
-            map.remove(id);
-        } else {
-            self.lock().remove(id);
-        }
+        self.lock().remove(id);
     }
 
     /// What to answer for `id` instead of sled, if anything.
