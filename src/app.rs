@@ -44,7 +44,10 @@ pub enum StartupError {
 
 /// Open the store in `settings.data_dir` and build the service over it (server and CLI).
 pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
-    let backend: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir)?);
+    let backend: Arc<dyn Store> = Arc::new(SledStore::open(
+        &settings.data_dir,
+        &settings.master_key_source()?,
+    )?);
     let store = Arc::new(CachedStore::new(backend));
     let policy = SessionPolicy {
         max_failures_per_address: settings.max_failed_sign_ins_per_address,

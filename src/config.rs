@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::secret::SecretString;
+use crate::store::StoreError;
+use crate::store::sealing::{MasterKey, MasterKeySource};
 
 /// Server and store settings shared by `serve` and the administrative subcommands.
 #[derive(Debug, Clone, Args)]
@@ -27,6 +29,18 @@ pub struct Settings {
         global = true
     )]
     pub data_dir: PathBuf,
+
+    /// The master key file: 32 random bytes (base64) that seal every signing secret and private
+    /// key in the store. Created 0600 at the first start; keep it (and back it up) apart from the
+    /// data directory. Default: beside the data directory, `<data-dir>.key` (`./data.key`).
+    /// `JWT_ASSET_SERVER_MASTER_KEY` (the key itself, for a secret manager) takes precedence.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_MASTER_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub master_key_file: Option<PathBuf>,
 
     /// Mark the session cookie `Secure` (sent over HTTPS only). Browsers accept Secure cookies on
     /// http://127.0.0.1 and http://localhost, so the default works locally; set to false only for
@@ -111,16 +125,52 @@ pub struct Settings {
     /// random password is generated and printed once to stderr. Environment variable only.
     #[arg(skip = admin_password_from_env())]
     pub admin_password: Option<SecretString>,
+
+    /// The master key itself (base64), from `JWT_ASSET_SERVER_MASTER_KEY`; environment only.
+    #[arg(skip = secret_from_env("JWT_ASSET_SERVER_MASTER_KEY"))]
+    pub master_key: Option<SecretString>,
 }
 
-fn admin_password_from_env() -> Option<SecretString> {
-    std::env::var("JWT_ASSET_SERVER_ADMIN_PASSWORD")
+fn secret_from_env(name: &str) -> Option<SecretString> {
+    std::env::var(name)
         .ok()
         .filter(|s| !s.is_empty())
         .map(SecretString::new)
 }
 
+fn admin_password_from_env() -> Option<SecretString> {
+    secret_from_env("JWT_ASSET_SERVER_ADMIN_PASSWORD")
+}
+
 impl Settings {
+    /// The master key file: `--master-key-file`, else `<data-dir>.key` beside the data directory.
+    pub fn master_key_path(&self) -> Result<PathBuf, StoreError> {
+        if let Some(path) = &self.master_key_file {
+            return Ok(path.clone());
+        }
+        match self.data_dir.file_name().and_then(|n| n.to_str()) {
+            Some(name) if name != ".." => Ok(self.data_dir.with_file_name(format!("{name}.key"))),
+            _ => Err(StoreError::MasterKey(format!(
+                "the data directory {} has no name to put the master key file beside it; set --master-key-file",
+                self.data_dir.display()
+            ))),
+        }
+    }
+
+    /// Where the master key comes from: `JWT_ASSET_SERVER_MASTER_KEY`, else the key file.
+    pub fn master_key_source(&self) -> Result<MasterKeySource, StoreError> {
+        match &self.master_key {
+            Some(text) => MasterKey::from_text(text.expose())
+                .map(MasterKeySource::Given)
+                .map_err(|why| {
+                    StoreError::MasterKey(format!(
+                        "JWT_ASSET_SERVER_MASTER_KEY is not a master key ({why}): it must hold 32 bytes in base64"
+                    ))
+                }),
+            None => Ok(MasterKeySource::File(self.master_key_path()?)),
+        }
+    }
+
     /// Settings for tests and embedding: a data directory, an ephemeral port on loopback,
     /// plain-HTTP cookies off nothing else changed from the defaults.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -137,6 +187,8 @@ impl Settings {
             trusted_proxies: Vec::new(),
             log: "info".into(),
             admin_password: None,
+            master_key_file: None,
+            master_key: None,
         }
     }
 }

@@ -35,6 +35,15 @@ pub enum Command {
     /// Check the store without starting the server: it opens only when it holds every write it
     /// acknowledged (exit 0, with what it holds), else the reason and a non-zero exit.
     Check,
+    /// Replace the master key (on a stopped server): a new key is made, every data key of the
+    /// store is wrapped with it, and it replaces the key file (or goes to --new-key-file). Run
+    /// again after an interruption, it finishes.
+    Rekey {
+        /// Where to write the new key (needed when the current key comes from
+        /// JWT_ASSET_SERVER_MASTER_KEY). Default: the current key file, replaced.
+        #[arg(long, value_name = "PATH")]
+        new_key_file: Option<PathBuf>,
+    },
 }
 
 /// `user …`

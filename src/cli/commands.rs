@@ -58,6 +58,7 @@ pub(super) fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppErr
         Command::Apikey(cmd) => apikey(service, cmd),
         Command::Asset(cmd) => asset(service, cmd),
         Command::Check => check(service),
+        Command::Rekey { .. } => unreachable!("rekey runs on the store, not the service"),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod keys;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,9 @@ pub use args::{ApiKeyCommand, AssetCommand, Cli, Command, CreateAsset, UserComma
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve) => serve(cli.settings),
+        Some(Command::Rekey { new_key_file }) => {
+            keys::rekey(&cli.settings, new_key_file).map_err(|e| e.to_string())
+        }
         Some(cmd) => admin(&cli.settings, cmd),
     };
     match result {

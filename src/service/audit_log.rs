@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn retention_keeps_the_newest_events_and_bounds_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_for_test(dir.path()).unwrap());
         let log = AuditLog::start(store.clone(), 100).unwrap();
         for i in 0..1000 {
             log.record(AuditEvent::admin(

@@ -34,7 +34,7 @@ fn user(name: &str) -> User {
     }
 }
 
-fn asset(path: &str) -> Asset {
+pub(crate) fn asset(path: &str) -> Asset {
     Asset {
         id: AssetId::generate(),
         name: "Chat".into(),
@@ -398,7 +398,7 @@ mod sled_backend {
         let dirs = RefCell::new(Vec::new());
         super::run_all(|| {
             let dir = tempfile::tempdir().unwrap();
-            let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+            let store: Arc<dyn Store> = Arc::new(SledStore::open_for_test(dir.path()).unwrap());
             dirs.borrow_mut().push(dir);
             wrap(store)
         });

@@ -5,6 +5,7 @@ pub mod cached;
 #[cfg(test)]
 mod contract_tests;
 pub mod feed;
+pub mod sealing;
 pub mod sled;
 pub mod throttle;
 
@@ -21,7 +22,7 @@ use crate::ids::{ApiKeyId, AssetId, UserId};
 pub use feed::{Change, ChangeFeed};
 
 /// The schema this binary writes. Older stores are migrated forward at open; newer ones refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,9 @@ pub enum StoreError {
         /// The version found on disk.
         found: u32,
     },
+    /// The master key is missing, wrong or unreadable.
+    #[error("{0}")]
+    MasterKey(String),
     /// Damaged data on disk.
     #[error("the store is damaged: {0}")]
     Corrupt(String),

@@ -128,7 +128,7 @@ const TEMPLATE: &str =
 async fn the_cli_prepares_a_store_that_the_server_then_serves_and_keeps_across_a_sigterm_restart() {
     let dir = tempfile::tempdir().unwrap();
     let out = cli(
-        dir.path(),
+        &dir.path().join("data"),
         &[
             "user",
             "add",
@@ -142,7 +142,11 @@ async fn the_cli_prepares_a_store_that_the_server_then_serves_and_keeps_across_a
         Some("carol-password-1\n"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = cli(dir.path(), &["apikey", "create", "carol"], None);
+    let out = cli(
+        &dir.path().join("data"),
+        &["apikey", "create", "carol"],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let key = stdout(&out).trim().to_owned();
     assert!(
@@ -155,7 +159,7 @@ async fn the_cli_prepares_a_store_that_the_server_then_serves_and_keeps_across_a
         .join(format!("template-{}.json", std::process::id()));
     std::fs::write(&template_file, TEMPLATE).unwrap();
     let out = cli(
-        dir.path(),
+        &dir.path().join("data"),
         &[
             "asset",
             "create",
@@ -176,7 +180,7 @@ async fn the_cli_prepares_a_store_that_the_server_then_serves_and_keeps_across_a
         "the secret is never printed back"
     );
 
-    let server = Server::start(dir.path(), None);
+    let server = Server::start(&dir.path().join("data"), None);
     assert!(
         !server.log().contains("one-time password"),
         "no admin is created when users exist"
@@ -199,7 +203,7 @@ async fn the_cli_prepares_a_store_that_the_server_then_serves_and_keeps_across_a
     let status = server.terminate();
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
 
-    let server = Server::start(dir.path(), None);
+    let server = Server::start(&dir.path().join("data"), None);
     let res = client
         .get(server.url("/tokens/chat"))
         .bearer_auth(&key)
@@ -222,8 +226,8 @@ async fn the_cli_prepares_a_store_that_the_server_then_serves_and_keeps_across_a
 #[test]
 fn the_cli_refuses_a_data_dir_that_the_running_server_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let _server = Server::start(dir.path(), Some("admin-password-xyz"));
-    let out = cli(dir.path(), &["user", "list"], None);
+    let _server = Server::start(&dir.path().join("data"), Some("admin-password-xyz"));
+    let out = cli(&dir.path().join("data"), &["user", "list"], None);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("in use by another process (is the server running?)"),
@@ -235,7 +239,7 @@ fn the_cli_refuses_a_data_dir_that_the_running_server_holds() {
 #[tokio::test]
 async fn the_first_start_creates_admin_with_a_one_time_password_that_signs_in() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), None);
+    let server = Server::start(&dir.path().join("data"), None);
     let log = server.log();
     let password = log
         .lines()
@@ -260,7 +264,7 @@ async fn the_first_start_creates_admin_with_a_one_time_password_that_signs_in() 
     drop(server);
 
     // A second start does not print another password.
-    let server = Server::start(dir.path(), None);
+    let server = Server::start(&dir.path().join("data"), None);
     assert!(!server.log().contains("one-time password"));
 }
 
@@ -268,26 +272,26 @@ async fn the_first_start_creates_admin_with_a_one_time_password_that_signs_in() 
 fn a_store_written_by_a_newer_version_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     assert!(
-        cli(dir.path(), &["user", "add", "dave"], None)
+        cli(&dir.path().join("data"), &["user", "add", "dave"], None)
             .status
             .success()
     );
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = sled::open(dir.path().join("data")).unwrap();
         db.open_tree("meta")
             .unwrap()
             .insert("schema_version", &99u32.to_be_bytes())
             .unwrap();
         db.flush().unwrap();
     }
-    let out = cli(dir.path(), &["user", "list"], None);
+    let out = cli(&dir.path().join("data"), &["user", "list"], None);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("newer jwt-asset-server (schema 99"),
         "{}",
         stderr(&out)
     );
-    let db = sled::open(dir.path()).unwrap();
+    let db = sled::open(dir.path().join("data")).unwrap();
     let version = db
         .open_tree("meta")
         .unwrap()
@@ -310,11 +314,11 @@ fn a_store_written_by_a_newer_version_is_refused_and_left_untouched() {
 fn a_damaged_store_is_reported_and_never_replaced_by_an_empty_one() {
     let dir = tempfile::tempdir().unwrap();
     assert!(
-        cli(dir.path(), &["user", "add", "erin"], None)
+        cli(&dir.path().join("data"), &["user", "add", "erin"], None)
             .status
             .success()
     );
-    let db = dir.path().join("db");
+    let db = dir.path().join("data").join("db");
     let mut bytes = std::fs::read(&db).unwrap();
     for b in bytes.iter_mut().skip(64) {
         *b ^= 0x5a;
@@ -322,7 +326,7 @@ fn a_damaged_store_is_reported_and_never_replaced_by_an_empty_one() {
     std::fs::write(&db, &bytes).unwrap();
     for attempt in 1..=2 {
         // The second attempt proves the first did not start a fresh, empty store over the damage.
-        let out = cli(dir.path(), &["user", "list"], None);
+        let out = cli(&dir.path().join("data"), &["user", "list"], None);
         assert!(!out.status.success(), "attempt {attempt}");
         assert!(
             stderr(&out).contains("Restore it from a backup"),
@@ -333,7 +337,7 @@ fn a_damaged_store_is_reported_and_never_replaced_by_an_empty_one() {
     }
     let server = Command::new(BIN)
         .args(["--bind", "127.0.0.1:0"])
-        .env("JWT_ASSET_SERVER_DATA_DIR", dir.path())
+        .env("JWT_ASSET_SERVER_DATA_DIR", dir.path().join("data"))
         .output()
         .unwrap();
     assert!(!server.status.success(), "the server refuses it too");

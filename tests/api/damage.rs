@@ -45,6 +45,8 @@ fn open_damaged(original: &Path, damage: impl FnOnce(&Path)) -> Result<usize, St
     let copy = tempfile::tempdir().unwrap();
     let data = copy.path().join("data");
     copy_dir(original, &data);
+    // The master key file beside the data directory goes with it.
+    std::fs::copy(original.with_extension("key"), copy.path().join("data.key")).unwrap();
     damage(&data.join("db"));
     let service = open_service(&Settings::for_data_dir(&data)).map_err(|e| e.to_string())?;
     let n = service.assets().map_err(|e| e.to_string())?.len();

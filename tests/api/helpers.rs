@@ -34,7 +34,8 @@ pub struct TestApp {
 /// Start a server on a fresh temporary data directory.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().to_path_buf();
+    // The master key file goes beside the data directory, inside the temporary directory.
+    let path = dir.path().join("data");
     let mut app = spawn_app_on(path).await;
     app.data_dir = Some(dir);
     app
@@ -48,7 +49,7 @@ pub async fn spawn_app_on(data_path: PathBuf) -> TestApp {
 /// Start a server on a fresh temporary data directory with some settings changed.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut app = spawn_app_configured(dir.path().to_path_buf(), configure).await;
+    let mut app = spawn_app_configured(dir.path().join("data"), configure).await;
     app.data_dir = Some(dir);
     app
 }
@@ -111,6 +112,11 @@ impl TestApp {
             j.await.unwrap().unwrap();
         }
         self.data_dir.take()
+    }
+
+    /// The server has stopped (by itself).
+    pub fn has_stopped(&self) -> bool {
+        self.join.as_ref().is_none_or(|j| j.is_finished())
     }
 
     /// Wait (at most `within`) for the server to stop by itself; what `run_until_stopped` gave.

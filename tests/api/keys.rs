@@ -622,9 +622,10 @@ fn the_debugger_verifies_asymmetric_tokens_and_explains_failures() {
     use jwt_asset_server::service::{AssetInput, DebugKey, KeyInput, UserInput};
 
     let dir = tempfile::tempdir().unwrap();
-    let service =
-        jwt_asset_server::app::open_service(&jwt_asset_server::Settings::for_data_dir(dir.path()))
-            .unwrap();
+    let service = jwt_asset_server::app::open_service(&jwt_asset_server::Settings::for_data_dir(
+        dir.path().join("data"),
+    ))
+    .unwrap();
     service
         .create_user(
             "test",
@@ -788,7 +789,7 @@ fn the_cli_creates_asymmetric_assets_and_rotates_their_keys() {
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_jwt-asset-server"))
             .args(args)
-            .env("JWT_ASSET_SERVER_DATA_DIR", dir.path())
+            .env("JWT_ASSET_SERVER_DATA_DIR", dir.path().join("data"))
             .env_remove("JWT_ASSET_SERVER_ADMIN_PASSWORD")
             .env("JWT_ASSET_SERVER_LOG", "warn")
             .output()

@@ -19,6 +19,7 @@ mod lifecycle;
 mod paths;
 mod presets;
 mod restart;
+mod sealed;
 mod sessions;
 mod smoke;
 mod tokens;

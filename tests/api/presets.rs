@@ -539,7 +539,7 @@ fn the_cli_creates_an_asset_from_a_preset() {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_jwt-asset-server"))
             .args(args)
-            .env("JWT_ASSET_SERVER_DATA_DIR", dir.path())
+            .env("JWT_ASSET_SERVER_DATA_DIR", dir.path().join("data"))
             .env("JWT_ASSET_SERVER_LOG", "warn")
             .env_remove("JWT_ASSET_SERVER_ADMIN_PASSWORD")
             .output()

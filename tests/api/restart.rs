@@ -67,7 +67,7 @@ async fn everything_is_still_there_after_a_restart_on_the_same_data_dir() {
         .unwrap();
 
     let dir = app.stop().await.expect("the first app owns the temp dir");
-    let app = spawn_app_on(dir.path().to_path_buf()).await;
+    let app = spawn_app_on(dir.path().join("data")).await;
 
     let assets_after: Value = app
         .api(Method::GET, "/api/v1/assets", None)

@@ -33,7 +33,9 @@ export const TIMEOUT = 15_000;
  */
 export async function startServer({ timeoutMs = 30_000 } = {}) {
   assert.ok(existsSync(serverBin), `server binary missing: ${serverBin} (run cargo build)`);
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'jas-browser-'));
+  // The data directory and its master key file (data.key beside it) in one temporary directory.
+  const tmpDir = mkdtempSync(path.join(tmpdir(), 'jas-browser-'));
+  const dataDir = path.join(tmpDir, 'data');
   const child = spawn(serverBin, ['--data-dir', dataDir, '--bind', '127.0.0.1:0'], {
     env: {
       ...process.env,
@@ -84,7 +86,7 @@ export async function startServer({ timeoutMs = 30_000 } = {}) {
         await exited;
         clearTimeout(t);
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(tmpDir, { recursive: true, force: true });
     },
   };
 }

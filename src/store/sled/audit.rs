@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn audit_batches_read_back_newest_first_and_trim_exactly() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = SledStore::open_for_test(dir.path()).unwrap();
         // 600 events in one call: three records (256 + 256 + 88), then 10 more in another.
         let first: Vec<AuditEvent> = (0..600).map(event).collect();
         store.append_audit(&first).unwrap();
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(store.audit.len(), 4);
         assert_eq!(store.audit_len().unwrap(), 610);
         drop(store);
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = SledStore::open_for_test(dir.path()).unwrap();
         assert_eq!(
             store.audit_len().unwrap(),
             610,
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn audit_records_of_the_first_layout_are_still_read_and_trimmed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = SledStore::open_for_test(dir.path()).unwrap();
         // The first layout: one event per record under an 8-byte sequence number.
         for i in 0..3 {
             let seq = store.db.generate_id().unwrap();

@@ -11,9 +11,12 @@ use sled::{Db, Transactional, Tree};
 
 pub mod audit;
 mod files;
+mod keyring;
 mod ledger;
+mod migrate;
 mod records;
 mod refused;
+mod sealed;
 
 use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
@@ -23,9 +26,11 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
+use crate::store::sealing::{MasterKey, MasterKeySource};
+use keyring::Keyring;
 use ledger::Ledger;
 use records::{AUDIT_COUNT, decode, decode_count, encode};
-use refused::RefusedAssets;
+use refused::{Prior, RefusedWrites};
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -69,8 +74,10 @@ pub struct SledStore {
     feed: ChangeFeed,
     failed_sign_ins: FailedSignIns,
     ledger: Ledger,
-    /// Asset writes refused but not taken back (see [`refused`]).
-    refused: RefusedAssets,
+    /// The data keys that seal each asset's secrets (see [`keyring`]).
+    keyring: Keyring,
+    /// Writes refused but not taken back (see [`refused`]).
+    refused: RefusedWrites,
     /// The data directory.
     dir: std::path::PathBuf,
     /// A write failed and no probe has succeeded since.
@@ -94,6 +101,9 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
 
 /// `meta` key of the number of acknowledged (durable) writes; see [`ledger`].
 const DURABLE_WRITES: &str = "durable_writes";
+
+/// `meta` key of the id of the master key that wraps the store's data keys.
+const MASTER_KEY_ID: &str = "master_key_id";
 
 impl SledStore {
     /// Hand a change to the feed (best-effort writes).
@@ -131,52 +141,35 @@ impl SledStore {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The values `keys` hold now: what reads answer if the write about to touch them is
+    /// refused and cannot be taken back.
+    fn prior(&self, keys: &[(&Tree, &[u8])]) -> Result<Vec<Prior>, StoreError> {
+        keys.iter()
+            .map(|(tree, key)| Prior::of(tree, key).map_err(StoreError::from))
+            .collect()
+    }
+
     /// Make the write durable and publish its change; when it cannot be made durable (a full
-    /// disk), take it back with `undo` so that nothing serves a write that was refused. When even
-    /// that fails (sled stays failed after an I/O error), `stuck` decides what readers see.
-    fn commit_or_undo<E>(
+    /// disk), put the `prior` values back so that nothing serves a write that was refused. When
+    /// even that fails (sled stays failed after an I/O error), reads answer the prior values
+    /// instead, and `stuck` tells the caches (an asset's change carries the refused asset, so it
+    /// is not published).
+    fn commit_or_undo(
         &self,
         change: Change,
-        undo: impl FnOnce() -> Result<(), E>,
+        prior: Vec<Prior>,
         stuck: impl FnOnce(&Change),
-    ) -> Result<(), StoreError>
-    where
-        StoreError: From<E>,
-    {
+    ) -> Result<(), StoreError> {
         let Err(refused) = self.make_durable() else {
             self.feed.publish(&change);
             return Ok(());
         };
-        if let Err(e) = undo() {
+        if let Err(e) = Prior::restore(&prior) {
             tracing::error!(error = %StoreError::from(e), "could not take back a refused write");
+            self.refused.remember(prior);
             stuck(&change);
         }
         Err(refused)
-    }
-
-    /// An asset write that was made durable, or refused and left in sled: reads answer the
-    /// durable version (`durable`) until the restart.
-    fn commit_asset<E>(
-        &self,
-        change: Change,
-        id: &AssetId,
-        durable: Option<Asset>,
-        undo: impl FnOnce() -> Result<(), E>,
-    ) -> Result<(), StoreError>
-    where
-        StoreError: From<E>,
-    {
-        self.commit_or_undo(change, undo, |_| self.refused.remember(id, durable))?;
-        self.refused.forget(id);
-        Ok(())
-    }
-
-    /// Make the write durable, then publish its change (published even when that fails: the
-    /// caches must match what sled now serves).
-    fn commit(&self, change: Change) -> Result<(), StoreError> {
-        let durable = self.make_durable();
-        self.feed.publish(&change);
-        durable
     }
 
     /// Remove a session and its index entry.
@@ -189,9 +182,9 @@ impl SledStore {
         Ok(())
     }
 
-    /// Delete the oldest events, at most `n` of them (whole stored records); returns how many went.
-    /// Open (or create) the store in a directory, checking and migrating the schema version.
-    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+    /// Open (or create) the store in a directory, checking and migrating the schema version and
+    /// unsealing its data keys with the master key from `master`.
+    pub fn open(dir: &Path, master: &MasterKeySource) -> Result<SledStore, StoreError> {
         files::private_from_now_on();
         files::create_private_dir(dir)?;
         let loosened = files::tighten(dir)?;
@@ -203,6 +196,98 @@ impl SledStore {
             );
         }
         files::probe_write(dir)?;
+        migrate::finish(dir)?;
+        let (db, meta, key) = match Self::open_db(dir, master)? {
+            Opened::Current(db, meta, key) => (db, meta, key),
+            Opened::Unsealed(key) => {
+                migrate::seal_secrets(dir, &key)?;
+                match Self::open_db(dir, master)? {
+                    Opened::Current(db, meta, key) => (db, meta, key),
+                    Opened::Unsealed(_) => {
+                        return Err(StoreError::Corrupt(
+                            "the schema migration did not take".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        let durable_writes = match meta.get(DURABLE_WRITES)? {
+            Some(v) => decode_count(&v)?,
+            None => 0,
+        };
+        let ledger = Ledger::open(dir, durable_writes)?;
+        let store = SledStore {
+            users: db.open_tree("users")?,
+            usernames: db.open_tree("usernames")?,
+            sessions: db.open_tree("sessions")?,
+            user_sessions: db.open_tree("user_sessions")?,
+            api_keys: db.open_tree("api_keys")?,
+            api_key_digests: db.open_tree("api_key_digests")?,
+            assets: db.open_tree("assets")?,
+            asset_paths: db.open_tree("asset_paths")?,
+            audit: db.open_tree("audit")?,
+            meta,
+            db,
+            feed: ChangeFeed::new(),
+            failed_sign_ins: FailedSignIns::default(),
+            ledger,
+            keyring: Keyring::open(dir, key)?,
+            refused: RefusedWrites::default(),
+            dir: dir.to_path_buf(),
+            unwritable: std::sync::atomic::AtomicBool::new(false),
+            durable_writes: std::sync::Mutex::new(durable_writes),
+        };
+        store.check_keys()?;
+        Ok(store)
+    }
+
+    /// Replace the store's master key `old` by `new` (on a stopped store): every data key is
+    /// wrapped anew, then the store records the new key's id. Run again after an interruption, it
+    /// finishes the work (keys already under `new` are left alone). Returns how many data keys
+    /// were wrapped anew.
+    pub fn rekey(dir: &Path, old: &MasterKey, new: &MasterKey) -> Result<usize, StoreError> {
+        // A full open proves the store whole (and seals an older store first); a store whose
+        // rekey was cut short does not open with either key alone.
+        let meta = match SledStore::open(dir, &MasterKeySource::Given(old.clone())) {
+            Ok(store) => {
+                let meta = store.meta.clone();
+                let db = store.db.clone();
+                drop(store);
+                (db, meta)
+            }
+            Err(StoreError::MasterKey(_)) => {
+                let db = sled::Config::new().path(dir).open()?;
+                let meta = db.open_tree("meta")?;
+                (db, meta)
+            }
+            Err(e) => return Err(e),
+        };
+        let (db, meta) = meta;
+        let sealed_by = meta
+            .get(MASTER_KEY_ID)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        if sealed_by != old.id() && sealed_by != new.id() {
+            return Err(StoreError::MasterKey(format!(
+                "the store in {} is sealed with the master key {sealed_by}, not with the current key {}",
+                dir.display(),
+                old.id()
+            )));
+        }
+        let rewrapped = Keyring::rewrap(dir, old, new)?;
+        meta.insert(MASTER_KEY_ID, new.id().as_bytes())?;
+        db.flush()?;
+        Ok(rewrapped)
+    }
+
+    /// Open a store for a test, with its master key in a file inside the directory.
+    #[cfg(test)]
+    pub(crate) fn open_for_test(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open(dir, &MasterKeySource::File(dir.join("test-master.key")))
+    }
+
+    /// Open sled in `dir`, create the schema record of a new store, and find the master key.
+    fn open_db(dir: &Path, master: &MasterKeySource) -> Result<Opened, StoreError> {
         let existed = dir.join("db").exists();
         let db = sled::Config::new()
             .path(dir)
@@ -220,7 +305,7 @@ impl SledStore {
         // sled may have created its files before the umask applied to them (an older store).
         files::tighten(dir)?;
         let meta = db.open_tree("meta")?;
-        match meta.get("schema_version")? {
+        let found = match meta.get("schema_version")? {
             None if existed => {
                 return Err(StoreError::Corrupt(format!(
                     "{} holds a database without its schema record (damaged, or not written by jwt-asset-server); \
@@ -229,58 +314,78 @@ impl SledStore {
                 )));
             }
             None => {
+                let key = master.load_or_create()?;
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                meta.insert(MASTER_KEY_ID, key.id().as_bytes())?;
                 meta.insert(AUDIT_COUNT, &0u64.to_be_bytes())?;
                 db.flush()?;
+                return Ok(Opened::Current(db, meta, key));
             }
-            Some(v) => {
-                let found = u32::from_be_bytes(
-                    v.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("schema version record".into()))?,
-                );
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::TooNew { found });
-                }
-                // Forward migrations from `found` to SCHEMA_VERSION go here, one step per version.
-            }
-        }
-        let durable_writes = match meta.get(DURABLE_WRITES)? {
-            Some(v) => decode_count(&v)?,
-            None => 0,
+            Some(v) => u32::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("schema version record".into()))?,
+            ),
         };
-        let ledger = Ledger::open(dir, durable_writes)?;
-        Ok(SledStore {
-            users: db.open_tree("users")?,
-            usernames: db.open_tree("usernames")?,
-            sessions: db.open_tree("sessions")?,
-            user_sessions: db.open_tree("user_sessions")?,
-            api_keys: db.open_tree("api_keys")?,
-            api_key_digests: db.open_tree("api_key_digests")?,
-            assets: db.open_tree("assets")?,
-            asset_paths: db.open_tree("asset_paths")?,
-            audit: db.open_tree("audit")?,
-            meta,
-            db,
-            feed: ChangeFeed::new(),
-            failed_sign_ins: FailedSignIns::default(),
-            ledger,
-            refused: RefusedAssets::default(),
-            dir: dir.to_path_buf(),
-            unwritable: std::sync::atomic::AtomicBool::new(false),
-            durable_writes: std::sync::Mutex::new(durable_writes),
-        })
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { found });
+        }
+        if found < 2 {
+            // Schema 1 kept secrets in the clear: it had no master key yet.
+            return Ok(Opened::Unsealed(master.load_or_create()?));
+        }
+        let sealed_by = meta
+            .get(MASTER_KEY_ID)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .ok_or_else(|| StoreError::Corrupt("the master key record is missing".into()))?;
+        let key = master.load()?.ok_or_else(|| {
+            StoreError::MasterKey(format!(
+                "the store in {} is sealed with the master key {sealed_by}, and {} does not exist. \
+                 Give the server that key (--master-key-file, or JWT_ASSET_SERVER_MASTER_KEY): \
+                 restore the key file from your backup. Without it the store's secrets cannot be opened",
+                dir.display(),
+                master.describe()
+            ))
+        })?;
+        if key.id() != sealed_by {
+            return Err(StoreError::MasterKey(format!(
+                "{} holds the master key {}, but the store in {} is sealed with the master key {sealed_by}: \
+                 give the server the store's own key (if a `rekey` was interrupted, run it again)",
+                master.describe(),
+                key.id(),
+                dir.display()
+            )));
+        }
+        Ok(Opened::Current(db, meta, key))
     }
 
-    fn all<T: DeserializeOwned>(tree: &Tree) -> Result<Vec<T>, StoreError> {
-        tree.iter().values().map(|v| decode(&v?)).collect()
+    /// Every record of `tree`, as durable.
+    fn all<T: DeserializeOwned>(&self, tree: &Tree) -> Result<Vec<T>, StoreError> {
+        self.refused
+            .values(tree)?
+            .iter()
+            .map(|v| decode(v))
+            .collect()
     }
+}
+
+/// What [`SledStore::open_db`] found.
+enum Opened {
+    /// A store of the current schema, and its master key.
+    Current(Db, Tree, MasterKey),
+    /// A store whose secrets are not sealed yet (schema 1; sled is closed again), and the key to
+    /// seal them with.
+    Unsealed(MasterKey),
 }
 
 impl Store for SledStore {
     fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let record = encode(user)?;
         let key = user.username.key();
+        let prior = self.prior(&[
+            (&self.users, user.id.as_str().as_bytes()),
+            (&self.usernames, key.as_bytes()),
+        ])?;
         let trees = (&self.users, &self.usernames);
         trees.transaction(|(users, names)| {
             if names.get(key.as_bytes())?.is_some() {
@@ -296,20 +401,14 @@ impl Store for SledStore {
         let change = Change::UserChanged {
             id: user.id.clone(),
         };
-        let undo = || {
-            trees.transaction(|(users, names)| {
-                names.remove(key.as_bytes())?;
-                users.remove(user.id.as_str().as_bytes())?;
-                Ok(())
-            })
-        };
-        self.commit_or_undo(change, undo, |c| self.feed.publish(c))
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
     fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError> {
         let record = encode(user)?;
         let id = user.id.as_str();
-        let old = self.users.transaction(|users| {
+        let prior = self.prior(&[(&self.users, id.as_bytes())])?;
+        self.users.transaction(|users| {
             let Some(old) = users.get(id)? else {
                 return abort(StoreError::Missing);
             };
@@ -318,31 +417,35 @@ impl Store for SledStore {
                 return abort(StoreError::VersionMismatch);
             }
             users.insert(id.as_bytes(), record.as_slice())?;
-            Ok(old)
+            Ok(())
         })?;
         let change = Change::UserChanged {
             id: user.id.clone(),
         };
-        let undo = || self.users.insert(id, old).map(drop);
-        self.commit_or_undo(change, undo, |c| self.feed.publish(c))
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
-        self.users
-            .get(id.as_str())?
+        self.refused
+            .get(&self.users, id.as_str().as_bytes())?
             .map(|v| decode::<User>(&v).map(Arc::new))
             .transpose()
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        match self.usernames.get(username.to_ascii_lowercase())? {
-            Some(id) => self.users.get(id)?.map(|v| decode(&v)).transpose(),
+        let name = username.to_ascii_lowercase();
+        match self.refused.get(&self.usernames, name.as_bytes())? {
+            Some(id) => self
+                .refused
+                .get(&self.users, &id)?
+                .map(|v| decode(&v))
+                .transpose(),
             None => Ok(None),
         }
     }
 
     fn users(&self) -> Result<Vec<User>, StoreError> {
-        let mut users: Vec<User> = Self::all(&self.users)?;
+        let mut users: Vec<User> = self.all(&self.users)?;
         users.sort_by_key(|u| u.username.key());
         Ok(users)
     }
@@ -359,16 +462,28 @@ impl Store for SledStore {
             Some(a) if a.as_str() >= prefix.as_str() => Bound::Excluded(a.into_bytes()),
             _ => Bound::Included(prefix.clone().into_bytes()),
         };
+        let entries: Vec<(sled::IVec, sled::IVec)> = if self.refused.any() {
+            let in_range = |name: &[u8]| match &start {
+                Bound::Included(s) => name >= s.as_slice(),
+                Bound::Excluded(s) => name > s.as_slice(),
+                Bound::Unbounded => true,
+            };
+            self.refused
+                .entries(&self.usernames)?
+                .into_iter()
+                .filter(|(name, _)| in_range(name))
+                .collect()
+        } else {
+            self.usernames
+                .range::<Vec<u8>, _>((start, Bound::Unbounded))
+                .collect::<Result<_, _>>()?
+        };
         let mut out = Vec::new();
-        for entry in self
-            .usernames
-            .range::<Vec<u8>, _>((start, Bound::Unbounded))
-        {
-            let (name, id) = entry?;
+        for (name, id) in entries {
             if !name.starts_with(prefix.as_bytes()) || out.len() >= limit {
                 break;
             }
-            if let Some(v) = self.users.get(id)? {
+            if let Some(v) = self.refused.get(&self.users, &id)? {
                 out.push(decode(&v)?);
             }
         }
@@ -376,31 +491,42 @@ impl Store for SledStore {
     }
 
     fn has_users(&self) -> Result<bool, StoreError> {
+        if self.refused.any() {
+            return Ok(!self.refused.entries(&self.users)?.is_empty());
+        }
         Ok(!self.users.is_empty())
     }
 
     fn put_session(&self, digest: &CredentialDigest, session: &Session) -> Result<(), StoreError> {
         let record = encode(session)?;
         let index = user_session_key(&session.user_id, digest);
-        (&self.sessions, &self.user_sessions).transaction(|(sessions, index_tree)| {
+        let prior = self.prior(&[(&self.sessions, &digest[..]), (&self.user_sessions, &index)])?;
+        let trees = (&self.sessions, &self.user_sessions);
+        trees.transaction(|(sessions, index_tree)| {
             sessions.insert(&digest[..], record.as_slice())?;
             index_tree.insert(index.as_slice(), &[][..])?;
             Ok(())
         })?;
-        self.commit(Change::SessionChanged { digest: *digest })?;
-        Ok(())
+        let change = Change::SessionChanged { digest: *digest };
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
     fn session(&self, digest: &CredentialDigest) -> Result<Option<Arc<Session>>, StoreError> {
-        self.sessions
-            .get(digest)?
+        self.refused
+            .get(&self.sessions, digest)?
             .map(|v| decode::<Session>(&v).map(Arc::new))
             .transpose()
     }
 
     fn remove_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
+        let mut prior = self.prior(&[(&self.sessions, &digest[..])])?;
+        if let Some(Ok(session)) = self.sessions.get(digest)?.map(|v| decode::<Session>(&v)) {
+            let index = user_session_key(&session.user_id, digest);
+            prior.extend(self.prior(&[(&self.user_sessions, &index)])?);
+        }
         self.forget_session(digest)?;
-        self.commit(Change::SessionChanged { digest: *digest })
+        let change = Change::SessionChanged { digest: *digest };
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
     fn discard_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
@@ -456,7 +582,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for k in self.user_sessions.scan_prefix(&prefix).keys() {
             let k = k?;
-            if let Some(v) = self.sessions.get(&k[prefix.len()..])? {
+            if let Some(v) = self.refused.get(&self.sessions, &k[prefix.len()..])? {
                 out.push(decode(&v)?);
             }
         }
@@ -465,27 +591,37 @@ impl Store for SledStore {
 
     fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let record = encode(key)?;
-        (&self.api_keys, &self.api_key_digests).transaction(|(keys, digests)| {
+        let id = key.id.as_str().as_bytes();
+        let prior = self.prior(&[
+            (&self.api_keys, id),
+            (&self.api_key_digests, &key.digest[..]),
+        ])?;
+        let trees = (&self.api_keys, &self.api_key_digests);
+        trees.transaction(|(keys, digests)| {
             if digests.get(key.digest)?.is_some() {
                 return abort(StoreError::Conflict("duplicate API key".into()));
             }
-            keys.insert(key.id.as_str().as_bytes(), record.as_slice())?;
-            digests.insert(&key.digest[..], key.id.as_str().as_bytes())?;
+            keys.insert(id, record.as_slice())?;
+            digests.insert(&key.digest[..], id)?;
             Ok(())
         })?;
-        self.commit(Change::ApiKeyChanged {
+        let change = Change::ApiKeyChanged {
             digest: Some(key.digest),
-        })?;
-        Ok(())
+        };
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
     fn api_key_by_digest(
         &self,
         digest: &CredentialDigest,
     ) -> Result<Option<Arc<ApiKey>>, StoreError> {
-        match self.api_key_digests.get(digest)? {
+        match self.refused.get(&self.api_key_digests, digest)? {
             Some(id) => {
-                let key: Option<ApiKey> = self.api_keys.get(id)?.map(|v| decode(&v)).transpose()?;
+                let key: Option<ApiKey> = self
+                    .refused
+                    .get(&self.api_keys, &id)?
+                    .map(|v| decode(&v))
+                    .transpose()?;
                 Ok(key.filter(|k| k.revoked_at.is_none()).map(Arc::new))
             }
             None => Ok(None),
@@ -520,6 +656,14 @@ impl Store for SledStore {
         id: &ApiKeyId,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<ApiKey, StoreError> {
+        let mut prior = self.prior(&[(&self.api_keys, id.as_str().as_bytes())])?;
+        if let Some(Ok(key)) = self
+            .api_keys
+            .get(id.as_str())?
+            .map(|v| decode::<ApiKey>(&v))
+        {
+            prior.extend(self.prior(&[(&self.api_key_digests, &key.digest[..])])?);
+        }
         let revoked = (&self.api_keys, &self.api_key_digests).transaction(|(keys, digests)| {
             let Some(old) = keys.get(id.as_str())? else {
                 return abort(StoreError::Missing);
@@ -534,29 +678,30 @@ impl Store for SledStore {
                 encode(&key).map_err(ConflictableTransactionError::Abort)?,
             )?;
             Ok(key)
-        });
-        // On failure the digest is only known from the record: every cached key is forgotten.
-        let flushed = self.make_durable();
-        self.publish(Change::ApiKeyChanged {
-            digest: revoked.as_ref().ok().map(|key| key.digest),
-        });
-        let revoked = revoked?;
-        flushed?;
+        })?;
+        let change = Change::ApiKeyChanged {
+            digest: Some(revoked.digest),
+        };
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))?;
         Ok(revoked)
     }
 
     fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
-        let mut keys: Vec<ApiKey> = Self::all(&self.api_keys)?;
+        let mut keys: Vec<ApiKey> = self.all(&self.api_keys)?;
         keys.retain(|k| &k.user_id == user);
         keys.sort_by_key(|k| k.created_at);
         Ok(keys)
     }
 
     fn insert_asset(&self, asset: &Asset) -> Result<(), StoreError> {
-        let record = encode(asset)?;
         let (id, path) = (asset.id.as_str(), asset.path.as_str());
+        let prior = self.prior(&[
+            (&self.assets, id.as_bytes()),
+            (&self.asset_paths, path.as_bytes()),
+        ])?;
+        let (record, key_name) = self.seal_asset(asset)?;
         let trees = (&self.assets, &self.asset_paths);
-        trees.transaction(|(assets, paths)| {
+        let inserted = trees.transaction(|(assets, paths)| {
             if paths.get(path)?.is_some() {
                 return abort(StoreError::Conflict(format!(
                     "the path {path} is used by another asset"
@@ -565,32 +710,38 @@ impl Store for SledStore {
             paths.insert(path.as_bytes(), id.as_bytes())?;
             assets.insert(id.as_bytes(), record.as_slice())?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = inserted {
+            self.keyring.delete(&key_name);
+            return Err(e.into());
+        }
         let change = Change::AssetChanged {
             asset: Arc::new(asset.clone()),
             old_path: None,
         };
-        let undo = || {
-            trees.transaction(|(assets, paths)| {
-                paths.remove(path.as_bytes())?;
-                assets.remove(id.as_bytes())?;
-                Ok(())
-            })
-        };
-        self.commit_asset(change, &asset.id, None, undo)
+        self.commit_or_undo(change, prior, |_| {})
     }
 
     fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
-        let record = encode(asset)?;
         let id = asset.id.as_str();
+        let mut prior = self.prior(&[
+            (&self.assets, id.as_bytes()),
+            (&self.asset_paths, asset.path.as_str().as_bytes()),
+        ])?;
+        if let Some(old) = self.assets.get(id)? {
+            let old = self.open_asset(&old)?;
+            prior.extend(self.prior(&[(&self.asset_paths, old.path.as_str().as_bytes())])?);
+        }
+        let (record, key_name) = self.seal_asset(asset)?;
         let trees = (&self.assets, &self.asset_paths);
-        let (old_record, old_path) =
+        let replaced =
             trees.transaction(|(assets, paths): &(TransactionalTree, TransactionalTree)| {
                 let Some(old_record) = assets.get(id)? else {
                     return abort(StoreError::Missing);
                 };
-                let old: Asset =
-                    decode(&old_record).map_err(ConflictableTransactionError::Abort)?;
+                let old = self
+                    .open_asset(&old_record)
+                    .map_err(ConflictableTransactionError::Abort)?;
                 if old.version != expected_version {
                     return abort(StoreError::VersionMismatch);
                 }
@@ -605,75 +756,72 @@ impl Store for SledStore {
                     paths.insert(asset.path.as_str(), id.as_bytes())?;
                 }
                 assets.insert(id.as_bytes(), record.as_slice())?;
-                Ok((old_record, (old.path != asset.path).then_some(old.path)))
-            })?;
+                let old_path = (old.path != asset.path).then(|| old.path.clone());
+                Ok((old_record, old_path))
+            });
+        let (old_record, old_path) = match replaced {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                self.keyring.delete(&key_name);
+                return Err(e.into());
+            }
+        };
         let change = Change::AssetChanged {
             asset: Arc::new(asset.clone()),
             old_path: old_path.clone(),
         };
-        let durable = decode::<Asset>(&old_record).ok();
-        self.commit_asset(change, &asset.id, durable, || {
-            trees.transaction(|(assets, paths)| {
-                if let Some(old) = &old_path {
-                    paths.remove(asset.path.as_str())?;
-                    paths.insert(old.as_str(), id.as_bytes())?;
-                }
-                assets.insert(id.as_bytes(), old_record.clone())?;
-                Ok(())
-            })
-        })
+        self.commit_or_undo(change, prior, |_| {})?;
+        self.retire_key_of(&old_record);
+        Ok(())
     }
 
     fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError> {
-        if let Some(durable) = self.refused.get(id) {
-            return Ok(durable);
-        }
-        self.assets
-            .get(id.as_str())?
-            .map(|v| decode(&v))
+        self.refused
+            .get(&self.assets, id.as_str().as_bytes())?
+            .map(|v| self.open_asset(&v))
             .transpose()
     }
 
     fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError> {
-        let id = self.asset_paths.get(path)?;
-        let sled_id = id
-            .as_ref()
-            .map(|id| AssetId::from_string(String::from_utf8_lossy(id)));
-        if let Some(durable) = self.refused.at_path(path, sled_id.as_ref()) {
-            return Ok(durable);
-        }
-        match id {
-            Some(id) => self.assets.get(id)?.map(|v| decode(&v)).transpose(),
+        match self.refused.get(&self.asset_paths, path.as_bytes())? {
+            Some(id) => self
+                .refused
+                .get(&self.assets, &id)?
+                .map(|v| self.open_asset(&v))
+                .transpose(),
             None => Ok(None),
         }
     }
 
     fn assets(&self) -> Result<Vec<Asset>, StoreError> {
-        Ok(self.refused.patch(Self::all(&self.assets)?))
+        self.all_assets()
     }
 
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
+        let mut prior = self.prior(&[(&self.assets, id.as_str().as_bytes())])?;
+        if let Some(old) = self.assets.get(id.as_str())? {
+            let old = self.open_asset(&old)?;
+            prior.extend(self.prior(&[(&self.asset_paths, old.path.as_str().as_bytes())])?);
+        }
         let trees = (&self.assets, &self.asset_paths);
-        let (old_record, path) = trees.transaction(|(assets, paths)| {
+        let (old_record, durable) = trees.transaction(|(assets, paths)| {
             let Some(old_record) = assets.remove(id.as_str())? else {
                 return abort(StoreError::Missing);
             };
-            let old: Asset = decode(&old_record).map_err(ConflictableTransactionError::Abort)?;
+            let old = self
+                .open_asset(&old_record)
+                .map_err(ConflictableTransactionError::Abort)?;
             paths.remove(old.path.as_str())?;
-            Ok((old_record, old.path))
+            Ok((old_record, old))
         })?;
         let change = Change::AssetPurged {
             id: id.clone(),
-            path: path.clone(),
+            path: durable.path,
         };
-        let durable = decode::<Asset>(&old_record).ok();
-        self.commit_asset(change, id, durable, || {
-            trees.transaction(|(assets, paths)| {
-                assets.insert(id.as_str().as_bytes(), old_record.clone())?;
-                paths.insert(path.as_str().as_bytes(), id.as_str().as_bytes())?;
-                Ok(())
-            })
-        })
+        self.commit_or_undo(change, prior, |_| {})?;
+        // The purged asset's last data key: without it, no copy of the record opens any more.
+        self.retire_key_of(&old_record);
+        Ok(())
     }
 
     fn changes(&self) -> &ChangeFeed {
