@@ -35,6 +35,28 @@ pub enum Command {
     /// Check the store without starting the server: it opens only when it holds every write it
     /// acknowledged (exit 0, with what it holds), else the reason and a non-zero exit.
     Check,
+    /// Write the whole store (users with their password hashes, API-key digests, assets, the
+    /// audit trail) as a JSON dump: a backup, or a move to another machine. Sessions are not kept.
+    Export {
+        /// Write to this file (created 0600; an existing file is refused). Default: standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Seal the asset secrets for a passphrase (read from standard input) instead of the
+        /// master key, so the dump can be restored where that key is not.
+        #[arg(long)]
+        passphrase_stdin: bool,
+        /// Write the asset secrets in the clear: handle the dump as a secret itself.
+        #[arg(long, conflicts_with = "passphrase_stdin")]
+        secrets_in_clear: bool,
+    },
+    /// Restore a dump into a new (empty) data directory.
+    Import {
+        /// The dump file.
+        file: PathBuf,
+        /// Read the dump's passphrase from standard input.
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
     /// Replace the master key (on a stopped server): a new key is made, every data key of the
     /// store is wrapped with it, and it replaces the key file (or goes to --new-key-file). Run
     /// again after an interruption, it finishes.

@@ -11,7 +11,7 @@ use crate::domain::delivery::{Delivery, DeliveryMode, RedirectDelivery};
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, KeyInput, Service, UserInput};
+use crate::service::{AssetInput, ExportSealing, KeyInput, Service, UserInput};
 
 const CLI_ACTOR: &str = "cli";
 
@@ -58,6 +58,15 @@ pub(super) fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppErr
         Command::Apikey(cmd) => apikey(service, cmd),
         Command::Asset(cmd) => asset(service, cmd),
         Command::Check => check(service),
+        Command::Export {
+            output,
+            passphrase_stdin,
+            secrets_in_clear,
+        } => export(service, output, passphrase_stdin, secrets_in_clear),
+        Command::Import {
+            file,
+            passphrase_stdin,
+        } => import(service, &file, passphrase_stdin),
         Command::Rekey { .. } => unreachable!("rekey runs on the store, not the service"),
     }
 }
@@ -67,6 +76,65 @@ fn check(service: &Service) -> Result<(), AppError> {
     let (users, assets) = (service.users()?.len(), service.assets()?.len());
     println!("store OK: every acknowledged write is present; {users} users, {assets} assets");
     Ok(())
+}
+
+/// `export`: the dump to a new private file, or to standard output.
+fn export(
+    service: &Service,
+    output: Option<PathBuf>,
+    passphrase_stdin: bool,
+    secrets_in_clear: bool,
+) -> Result<(), AppError> {
+    let sealing = if passphrase_stdin {
+        ExportSealing::Passphrase(stdin_line("passphrase")?)
+    } else if secrets_in_clear {
+        ExportSealing::InTheClear
+    } else {
+        ExportSealing::MasterKey
+    };
+    let dump = service.export(CLI_ACTOR, sealing)?.to_json()?;
+    let written = match &output {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|mut f| {
+                    std::io::Write::write_all(&mut f, &dump)?;
+                    f.sync_all()
+                })
+        }
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &dump),
+    };
+    written.map_err(|e| {
+        AppError::Unexpected(format!(
+            "cannot write the dump to {}: {e}",
+            output
+                .as_ref()
+                .map_or("standard output".into(), |p| p.display().to_string())
+        ))
+    })?;
+    if let Some(path) = output {
+        eprintln!("exported the store to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `import`: a dump into the (empty) store.
+fn import(
+    service: &Service,
+    file: &std::path::Path,
+    passphrase_stdin: bool,
+) -> Result<(), AppError> {
+    let text = std::fs::read(file).map_err(|e| {
+        AppError::Unexpected(format!("cannot read the dump {}: {e}", file.display()))
+    })?;
+    let passphrase = passphrase_stdin
+        .then(|| stdin_line("passphrase"))
+        .transpose()?;
+    print_json(&service.import(&text, passphrase.as_ref())?)
 }
 
 /// `user …`

@@ -69,6 +69,9 @@ pub enum AuditAction {
     /// `trash.empty`: the trash emptied.
     #[serde(rename = "trash.empty")]
     TrashEmpty,
+    /// `store.export`: the whole store exported (a backup).
+    #[serde(rename = "store.export")]
+    StoreExport,
     /// An action this version does not know (written by a newer one).
     #[serde(other, rename = "unknown")]
     Unknown,
@@ -99,6 +102,7 @@ impl AuditAction {
             AuditAction::AssetNextSecretCancel => "asset.next_secret_cancel",
             AuditAction::AssetPreview => "asset.preview",
             AuditAction::TrashEmpty => "trash.empty",
+            AuditAction::StoreExport => "store.export",
             AuditAction::Unknown => "unknown",
         }
     }

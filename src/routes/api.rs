@@ -16,7 +16,7 @@ use crate::domain::user::User;
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, NextSecretInput, Service, UserInput, blocking};
+use crate::service::{AssetInput, ExportSealing, NextSecretInput, Service, UserInput, blocking};
 
 /// Largest accepted JSON body.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -435,4 +435,50 @@ pub async fn audit_events(
 /// Unknown `/api/v1/…` URLs.
 pub async fn not_found() -> ApiResult {
     Err(AppError::NotFound.into())
+}
+
+/// The body of `POST /api/v1/export`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRequest {
+    passphrase: Option<SecretString>,
+}
+
+/// `POST /api/v1/export`: the whole store as a dump, a consistent snapshot. The asset secrets are
+/// sealed for the server's master key, or for `{"passphrase": "…"}` when the body gives one;
+/// never in the clear here (the CLI can, when asked).
+pub async fn export(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    body: web::Bytes,
+) -> ApiResult {
+    let sealing = if body.iter().all(u8::is_ascii_whitespace) {
+        ExportSealing::MasterKey
+    } else {
+        // serde's message could quote the value: not for a passphrase.
+        let request: ExportRequest = serde_json::from_slice(&body).map_err(|_| {
+            AppError::invalid(
+                "body",
+                "the body must be empty or a JSON object with a \"passphrase\" string",
+            )
+        })?;
+        match request.passphrase {
+            Some(p) => ExportSealing::Passphrase(p),
+            None => ExportSealing::MasterKey,
+        }
+    };
+    let service = service.into_inner();
+    let dump = blocking(move || {
+        let dump = service.export(actor.username.as_str(), sealing)?;
+        Ok(dump.to_json()?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"jwt-asset-server-dump.json\""),
+        ))
+        .body(dump))
 }

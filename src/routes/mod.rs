@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(api::create_user)),
             )
             .service(web::resource("/users/{username}").route(web::get().to(api::get_user)))
+            .service(web::resource("/export").route(web::post().to(api::export)))
             .service(
                 web::resource("/users/{username}/password").route(web::put().to(api::set_password)),
             )

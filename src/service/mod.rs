@@ -6,6 +6,7 @@ mod asset_keys;
 mod assets;
 pub mod audit_log;
 mod audit_trail;
+mod backup;
 mod blocking;
 mod catalog;
 mod debugger;
@@ -20,6 +21,7 @@ mod users;
 mod views;
 
 pub use crate::domain::asset_input::{AssetInput, KeyInput};
+pub use backup::{ExportSealing, Imported};
 pub use blocking::blocking;
 pub use catalog::AssetPage;
 pub use debugger::{DebugKey, Debugged};

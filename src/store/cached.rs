@@ -202,4 +202,12 @@ impl Store for CachedStore {
     fn close(&self) -> Result<(), StoreError> {
         self.inner.close()
     }
+
+    fn export_key(&self) -> Result<(String, super::sealing::SealingKey), StoreError> {
+        self.inner.export_key()
+    }
+
+    fn load(&self, records: &super::dump::StoreRecords) -> Result<(), StoreError> {
+        self.inner.load(records)
+    }
 }

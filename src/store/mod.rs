@@ -4,6 +4,7 @@ pub mod cache;
 pub mod cached;
 #[cfg(test)]
 mod contract_tests;
+pub mod dump;
 pub mod feed;
 pub mod sealing;
 pub mod sled;
@@ -180,4 +181,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// At shutdown: make the best-effort writes durable too.
     fn close(&self) -> Result<(), StoreError>;
+
+    /// The key that seals a dump for this store's master key, and the master key's public id.
+    fn export_key(&self) -> Result<(String, sealing::SealingKey), StoreError>;
+
+    /// Restore: write every record into this empty store, made durable as one write at the end.
+    /// The records are checked to be consistent first ([`dump::StoreRecords::check`]); if the
+    /// write fails part-way, the store must be discarded.
+    fn load(&self, records: &dump::StoreRecords) -> Result<(), StoreError>;
 }

@@ -41,6 +41,11 @@ impl SealingKey {
         Ok(SealingKey(Secret::new(random_key()?.to_vec())))
     }
 
+    /// A key from its 32 bytes (derived elsewhere, e.g. from a passphrase).
+    pub fn from_array(bytes: [u8; KEY_BYTES]) -> SealingKey {
+        SealingKey(Secret::new(bytes.to_vec()))
+    }
+
     fn from_bytes(bytes: &[u8]) -> Option<SealingKey> {
         (bytes.len() == KEY_BYTES).then(|| SealingKey(Secret::new(bytes.to_vec())))
     }

@@ -3,6 +3,7 @@
 mod api_keys;
 mod assets;
 mod audit;
+mod backup;
 mod claims;
 mod cli;
 mod crash;

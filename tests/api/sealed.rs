@@ -67,17 +67,19 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// In which encoding `secret` can be read in `bytes`, if any.
+pub(crate) fn found_in(bytes: &[u8], secret: &[u8]) -> Option<String> {
+    encodings(secret)
+        .into_iter()
+        .find(|(_, needle)| bytes.windows(needle.len()).any(|w| w == needle))
+        .map(|(encoding, _)| encoding)
+}
+
 /// Where (file and encoding) `secret` can be read under `dir`, if anywhere.
 fn found(dir: &Path, secret: &[u8]) -> Option<String> {
-    let files = files_under(dir);
-    for (encoding, needle) in encodings(secret) {
-        for (path, bytes) in &files {
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                return Some(format!("{} ({encoding})", path.display()));
-            }
-        }
-    }
-    None
+    files_under(dir).iter().find_map(|(path, bytes)| {
+        found_in(bytes, secret).map(|encoding| format!("{} ({encoding})", path.display()))
+    })
 }
 
 fn assert_nowhere(dir: &Path, what: &str, secret: &[u8]) {

@@ -116,6 +116,11 @@ impl Keyring {
         })
     }
 
+    /// The key that seals a dump for this store's master key, and the master key's id.
+    pub(super) fn export_key(&self) -> (String, SealingKey) {
+        (self.master.id().to_owned(), self.master.export_key())
+    }
+
     /// A new data key for `asset`, written and synced before it is used.
     pub(super) fn create(&self, asset: &AssetId) -> Result<(String, Arc<SealingKey>), StoreError> {
         let name = format!("{}.{}", asset.as_str(), random_token::<9>());

@@ -891,4 +891,49 @@ impl Store for SledStore {
         self.db.flush()?;
         Ok(())
     }
+
+    fn export_key(&self) -> Result<(String, crate::store::sealing::SealingKey), StoreError> {
+        Ok(self.keyring.export_key())
+    }
+
+    fn load(&self, records: &crate::store::dump::StoreRecords) -> Result<(), StoreError> {
+        records.check()?;
+        if self.has_users()? || !self.assets.is_empty() || !self.api_keys.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "{} is not empty: a dump is restored into a new data directory",
+                self.dir.display()
+            )));
+        }
+        for user in &records.users {
+            self.usernames
+                .insert(user.username.key().as_bytes(), user.id.as_str().as_bytes())?;
+            self.users
+                .insert(user.id.as_str().as_bytes(), encode(user)?)?;
+        }
+        for key in &records.api_keys {
+            if key.revoked_at.is_none() {
+                self.api_key_digests
+                    .insert(&key.digest[..], key.id.as_str().as_bytes())?;
+            }
+            self.api_keys
+                .insert(key.id.as_str().as_bytes(), encode(key)?)?;
+        }
+        for asset in &records.assets {
+            let (record, _) = self.seal_asset(asset)?;
+            self.asset_paths
+                .insert(asset.path.as_str().as_bytes(), asset.id.as_str().as_bytes())?;
+            self.assets.insert(asset.id.as_str().as_bytes(), record)?;
+        }
+        for chunk in records.audit.chunks(audit::AUDIT_RECORD_EVENTS) {
+            self.append_audit_events(chunk)?;
+        }
+        self.make_durable()?;
+        for asset in &records.assets {
+            self.publish(Change::AssetChanged {
+                asset: Arc::new(asset.clone()),
+                old_path: None,
+            });
+        }
+        Ok(())
+    }
 }
