@@ -545,3 +545,13 @@ pub fn location(res: &Response) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A key fixture's text (`tests/fixtures/keys/NAME`).
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keys")
+            .join(name),
+    )
+    .unwrap()
+}

@@ -9,19 +9,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_SECRET, TestApp, api_error, spawn_app, verify_hs};
+use crate::helpers::{TEST_SECRET, TestApp, api_error, fixture, spawn_app, verify_hs};
 
 const TEMPLATE: &str = r#"{"sub": "%globals_user_attribute_username%"}"#;
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
-    )
-    .unwrap()
-}
 
 fn asym_body(path: &str, algorithm: &str) -> Value {
     json!({ "name": format!("Asset {algorithm}"), "path": path, "algorithm": algorithm, "template": TEMPLATE })

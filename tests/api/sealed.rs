@@ -14,7 +14,7 @@ use p256::pkcs8::DecodePrivateKey;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_on, verify_hs};
+use crate::helpers::{fixture, spawn_app, spawn_app_on, verify_hs};
 
 const CANARY: &str = "CANARY-7f3a9c1e5b2d4f6a8c0e1d2b3a";
 const NEXT_CANARY: &str = "NEXTCANARY-5d1e9b7c3a8f2e6d4b0c9a";
@@ -117,15 +117,6 @@ fn the_search_finds_a_secret_in_every_encoding_it_knows() {
             "{encoding} not found in {text}"
         );
     }
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
-    )
-    .unwrap()
 }
 
 #[tokio::test]

@@ -2,23 +2,12 @@
 //! PEM and JWK, download, rotation), the next HMAC secret, the preview and the debugger with a
 //! pasted public key, driven through their HTML forms as a browser without JavaScript does.
 
-use std::path::Path;
-
 use reqwest::{Method, Response, StatusCode, header};
 use serde_json::Value;
 
-use crate::helpers::{Browser, TEST_SECRET, TestApp, location, spawn_app, verify_hs};
+use crate::helpers::{Browser, TEST_SECRET, TestApp, fixture, location, spawn_app, verify_hs};
 
 const TEMPLATE: &str = r#"{"sub": "%globals_user_attribute_username%"}"#;
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
-    )
-    .unwrap()
-}
 
 fn expected(name: &str) -> Value {
     let all: Value = serde_json::from_str(&fixture("expected.json")).unwrap();
