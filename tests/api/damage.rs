@@ -48,7 +48,21 @@ fn open_damaged(original: &Path, damage: impl FnOnce(&Path)) -> Result<usize, St
     // The master key file beside the data directory goes with it.
     std::fs::copy(original.with_extension("key"), copy.path().join("data.key")).unwrap();
     damage(&data.join("db"));
-    let service = open_service(&Settings::for_data_dir(&data)).map_err(|e| e.to_string())?;
+    let before = std::fs::read(data.join("db")).unwrap();
+    let service = match open_service(&Settings::for_data_dir(&data)) {
+        Ok(service) => service,
+        Err(refused) => {
+            assert!(
+                std::fs::read(data.join("db")).unwrap() == before,
+                "a refused store's database file was changed"
+            );
+            assert!(
+                !data.join(".before-open").exists(),
+                "the copy made before opening was left behind"
+            );
+            return Err(refused.to_string());
+        }
+    };
     let n = service.assets().map_err(|e| e.to_string())?.len();
     service.shutdown().map_err(|e| e.to_string())?;
     Ok(n)

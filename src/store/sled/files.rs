@@ -73,3 +73,25 @@ pub(super) fn tighten(dir: &Path) -> Result<usize, StoreError> {
     }
     Ok(loosened)
 }
+
+/// Is this one of sled's own entries in a data directory?
+pub(super) fn is_sled_entry(name: &str) -> bool {
+    matches!(name, "conf" | "db" | "blobs") || name.starts_with("snap.")
+}
+
+/// The store's own lock, held while it is open: taken before anything in the directory is
+/// touched, so a second process is told the directory is in use before it copies or repairs
+/// anything (sled's lock is only taken once sled opens its files).
+pub(super) fn lock(dir: &Path) -> Result<fs::File, StoreError> {
+    let path = dir.join("lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Io(format!("cannot open {}: {e}", path.display())))?;
+    #[cfg(target_os = "linux")]
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(|_| StoreError::Locked(dir.display().to_string()))?;
+    Ok(file)
+}

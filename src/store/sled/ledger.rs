@@ -32,8 +32,7 @@ impl Ledger {
                     "{}: the store lost writes it had acknowledged: it holds {recovered} of the \
                      {acknowledged} recorded in {LEDGER_FILE} (the newest {} are missing, most \
                      likely from a damaged or truncated database file). Refusing to serve a partial \
-                     store. Restore the directory from a backup (sled's recovery may already have \
-                     cut the damaged part from the file; the ledger was left as it was)",
+                     store. Restore the directory from a backup",
                     dir.display(),
                     acknowledged - recovered
                 )));

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::files;
+use super::files::{self, is_sled_entry};
 use super::keyring::Keyring;
 use super::records::{decode, encode};
 use crate::domain::asset::Asset;
@@ -21,11 +21,6 @@ const COMPLETE: &str = "complete";
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError {
     let path = path.display().to_string();
     move |e| StoreError::Io(format!("while sealing the store's secrets, {path}: {e}"))
-}
-
-/// Is this one of sled's own entries in a data directory?
-fn is_sled_entry(name: &str) -> bool {
-    matches!(name, "conf" | "db" | "blobs") || name.starts_with("snap.")
 }
 
 /// Copy the schema-1 store in `dir` into a fresh database with its secrets sealed under `master`

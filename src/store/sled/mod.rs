@@ -14,6 +14,7 @@ mod files;
 mod keyring;
 mod ledger;
 mod migrate;
+mod pristine;
 mod records;
 mod refused;
 mod sealed;
@@ -29,6 +30,7 @@ use crate::ids::{ApiKeyId, AssetId, UserId};
 use crate::store::sealing::{MasterKey, MasterKeySource};
 use keyring::Keyring;
 use ledger::Ledger;
+use pristine::BeforeOpen;
 use records::{AUDIT_COUNT, decode, decode_count, encode};
 use refused::{Prior, RefusedWrites};
 
@@ -80,6 +82,8 @@ pub struct SledStore {
     refused: RefusedWrites,
     /// The data directory.
     dir: std::path::PathBuf,
+    /// The store's own lock on the directory (see [`files::lock`]).
+    _lock: std::fs::File,
     /// A write failed and no probe has succeeded since.
     unwritable: std::sync::atomic::AtomicBool,
     /// Durable writes so far (also in `meta`); held while one is made durable.
@@ -196,7 +200,46 @@ impl SledStore {
             );
         }
         files::probe_write(dir)?;
+        let lock = files::lock(dir)?;
         migrate::finish(dir)?;
+        let before = BeforeOpen::keep(dir)?;
+        // The store keeps a second handle of the lock; this one holds it until the files are back.
+        let held = lock.try_clone().map_err(|e| {
+            StoreError::Io(format!("cannot hold the lock of {}: {e}", dir.display()))
+        })?;
+        match Self::open_locked(dir, master, held) {
+            Ok(store) => {
+                before.discard();
+                Ok(store)
+            }
+            // sled is closed again: its files go back to how they were found.
+            Err(refused) => match before.put_back() {
+                Ok(true) => Err(match refused {
+                    StoreError::Corrupt(why) => StoreError::Corrupt(format!(
+                        "{why} (its files were left exactly as they were found)"
+                    )),
+                    other => other,
+                }),
+                Ok(false) => {
+                    tracing::warn!(
+                        "no copy of the store could be made: sled's repairs of its files stay"
+                    );
+                    Err(refused)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not put the store's files back as they were found");
+                    Err(refused)
+                }
+            },
+        }
+    }
+
+    /// Open the store whose lock is held: schema, migration, ledger, keys.
+    fn open_locked(
+        dir: &Path,
+        master: &MasterKeySource,
+        lock: std::fs::File,
+    ) -> Result<SledStore, StoreError> {
         let (db, meta, key) = match Self::open_db(dir, master)? {
             Opened::Current(db, meta, key) => (db, meta, key),
             Opened::Unsealed(key) => {
@@ -236,6 +279,7 @@ impl SledStore {
             dir: dir.to_path_buf(),
             unwritable: std::sync::atomic::AtomicBool::new(false),
             durable_writes: std::sync::Mutex::new(durable_writes),
+            _lock: lock,
         };
         store.check_keys()?;
         Ok(store)
@@ -297,7 +341,7 @@ impl SledStore {
                 StoreError::Locked(dir.display().to_string())
             }
             sled::Error::Corruption { .. } => StoreError::Corrupt(format!(
-                "{}: the database files hold corrupted data; nothing was changed. Restore the directory from a backup",
+                "{}: the database files hold corrupted data. Restore the directory from a backup",
                 dir.display()
             )),
             other => other.into(),
@@ -889,6 +933,7 @@ impl Store for SledStore {
 
     fn close(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        pristine::mark_closed(&self.dir);
         Ok(())
     }
 
