@@ -26,6 +26,16 @@ pub(super) fn rekey(settings: &Settings, new_key_file: Option<PathBuf>) -> Resul
             ));
         }
     };
+    let current_file = match &source {
+        MasterKeySource::File(path) => Some(path.clone()),
+        MasterKeySource::Given(_) => None,
+    };
+    if current_file.as_ref() != Some(&target) && target.exists() {
+        return Err(StoreError::MasterKey(format!(
+            "{} exists: name a new file for the new key",
+            target.display()
+        )));
+    }
     let pending = PathBuf::from(format!("{}.new", target.display()));
     let new = match read_key_file(&pending)? {
         Some(key) => key,
@@ -36,6 +46,17 @@ pub(super) fn rekey(settings: &Settings, new_key_file: Option<PathBuf>) -> Resul
         }
     };
     let rewrapped = SledStore::rekey(&settings.data_dir, &old, &new)?;
+    // The old key is kept beside the new one when the new one replaces it: backups of the
+    // directory and dumps sealed for the master key before now open only with it.
+    let kept_old = if current_file.as_ref() == Some(&target) {
+        let kept = PathBuf::from(format!("{}.old-{}", target.display(), old.id()));
+        if read_key_file(&kept)?.is_none() {
+            write_key_file(&kept, &old)?;
+        }
+        Some(kept)
+    } else {
+        None
+    };
     std::fs::rename(&pending, &target)
         .and_then(|()| {
             let dir = target.parent().filter(|p| !p.as_os_str().is_empty());
@@ -55,6 +76,18 @@ pub(super) fn rekey(settings: &Settings, new_key_file: Option<PathBuf>) -> Resul
         old.id(),
         target.display()
     );
+    match (&kept_old, &current_file) {
+        (Some(kept), _) => println!(
+            "The old key is kept in {}: backups and master-key dumps made before now need it. \
+             Move it to your offline key backup, or delete it if it was compromised.",
+            kept.display()
+        ),
+        (None, Some(old_file)) => println!(
+            "The old key in {} no longer opens this store; keep it only while older backups need it.",
+            old_file.display()
+        ),
+        (None, None) => {}
+    }
     if matches!(source, MasterKeySource::Given(_)) {
         println!(
             "Give the server the new key (the file's content) as JWT_ASSET_SERVER_MASTER_KEY."

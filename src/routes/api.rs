@@ -441,12 +441,14 @@ pub async fn not_found() -> ApiResult {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportRequest {
+    /// Refused with a pointer to the CLI.
     passphrase: Option<SecretString>,
 }
 
-/// `POST /api/v1/export`: the whole store as a dump, a consistent snapshot. The asset secrets are
-/// sealed for the server's master key, or for `{"passphrase": "…"}` when the body gives one;
-/// never in the clear here (the CLI can, when asked).
+/// `POST /api/v1/export`: the whole store as a dump, a consistent snapshot, audited. The asset
+/// secrets are sealed for the server's master key, never for a passphrase or in the clear here:
+/// an administrator's credential alone must not be enough to read them (the CLI, on the server,
+/// can do both).
 pub async fn export(
     Admin(actor): Admin,
     service: web::Data<Service>,
@@ -462,10 +464,16 @@ pub async fn export(
                 "the body must be empty or a JSON object with a \"passphrase\" string",
             )
         })?;
-        match request.passphrase {
-            Some(p) => ExportSealing::Passphrase(p),
-            None => ExportSealing::MasterKey,
+        if request.passphrase.is_some() {
+            // Over HTTP an administrator credential must not be enough to read every secret.
+            return Err(AppError::invalid(
+                "passphrase",
+                "over the API, secrets stay sealed for the server's master key; a dump for a \
+                 passphrase is made on the server: jwt-asset-server export --passphrase-stdin",
+            )
+            .into());
         }
+        ExportSealing::MasterKey
     };
     let service = service.into_inner();
     let dump = blocking(move || {

@@ -35,7 +35,8 @@ pub struct Imported {
 
 impl Service {
     /// The whole store as a dump: a consistent snapshot, taken while no admin write can run.
-    /// Audited (after the snapshot, so the dump does not name itself). Blocking.
+    /// Audited durably before it is returned (after the snapshot, so the dump does not name
+    /// itself). Blocking.
     pub fn export(&self, actor: &str, sealing: ExportSealing) -> Result<Dump, AppError> {
         if let ExportSealing::Passphrase(p) = &sealing
             && p.expose().chars().count() < MIN_PASSPHRASE_CHARS
@@ -61,7 +62,8 @@ impl Service {
         };
         let mut event = AuditEvent::admin(actor, AuditAction::StoreExport, "store");
         event.detail = Some(detail.into());
-        self.audit.record(event);
+        // Written before the dump is handed out: an export that cannot be audited is refused.
+        self.store.append_audit(&[event])?;
         Ok(Dump::new(records, &key))
     }
 

@@ -15,13 +15,14 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use super::sealing::{SealedAsset, SealingKey};
 use super::{Store, StoreError};
-use crate::domain::asset::Asset;
+use crate::domain::asset::{Asset, AssetPath};
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::ApiKey;
-use crate::domain::user::User;
+use crate::domain::user::{User, Username};
 
 /// The `format` of every dump.
 pub const FORMAT: &str = "jwt-asset-server dump";
@@ -72,6 +73,28 @@ impl StoreRecords {
                 "the dump is inconsistent: {what}"
             )))
         };
+        // Ids name files and index keys: only what this server generates (base64url).
+        let ids = self.users.iter().map(|u| u.id.as_str()).chain(
+            self.api_keys
+                .iter()
+                .flat_map(|k| [k.id.as_str(), k.user_id.as_str()]),
+        );
+        if let Some(id) = ids
+            .chain(self.assets.iter().map(|a| a.id.as_str()))
+            .find(|id| !is_record_id(id))
+        {
+            return bad(format!("{id:?} is not a record id"));
+        }
+        for u in &self.users {
+            if Username::parse(u.username.as_str()).ok().as_ref() != Some(&u.username) {
+                return bad(format!("{:?} is not a username", u.username.as_str()));
+            }
+        }
+        for a in &self.assets {
+            if AssetPath::parse(a.path.as_str()).ok().as_ref() != Some(&a.path) {
+                return bad(format!("{:?} is not an asset path", a.path.as_str()));
+            }
+        }
         let mut seen = HashSet::new();
         for u in &self.users {
             if !seen.insert(format!("user id {}", u.id.as_str()))
@@ -102,6 +125,14 @@ impl StoreRecords {
         }
         Ok(())
     }
+}
+
+/// A record id as this server makes them: 1 to 64 base64url characters.
+pub fn is_record_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// How a dump's secrets are sealed.
@@ -156,6 +187,23 @@ pub struct Dump {
     pub assets: Vec<DumpAsset>,
     /// Audit events, oldest first.
     pub audit: Vec<AuditEvent>,
+    /// HMAC-SHA256 (base64url) of the whole dump without this field, under a key derived from
+    /// the dump key: a sealed dump cannot be changed (an administrator added, a hash replaced)
+    /// without the import noticing. Absent in a dump in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+/// What a dump's MAC covers: the dump without its `mac`.
+#[derive(Serialize)]
+struct DumpBody<'a> {
+    format: &'a str,
+    version: u32,
+    secrets: &'a DumpSealing,
+    users: &'a [User],
+    api_keys: &'a [ApiKey],
+    assets: &'a [DumpAsset],
+    audit: &'a [AuditEvent],
 }
 
 /// The key a dump is sealed with, and how the dump says so.
@@ -303,7 +351,7 @@ impl Dump {
                 },
             })
             .collect();
-        Dump {
+        let mut dump = Dump {
             format: FORMAT.into(),
             version: VERSION,
             secrets: key.sealing.clone(),
@@ -311,7 +359,28 @@ impl Dump {
             api_keys: records.api_keys,
             assets,
             audit: records.audit,
-        }
+            mac: None,
+        };
+        dump.mac = key
+            .key
+            .as_ref()
+            .map(|k| URL_SAFE_NO_PAD.encode(dump.body_mac(k)));
+        dump
+    }
+
+    /// The MAC of the dump's body (everything but `mac`).
+    fn body_mac(&self, key: &SealingKey) -> [u8; 32] {
+        let body = serde_json::to_vec(&DumpBody {
+            format: &self.format,
+            version: self.version,
+            secrets: &self.secrets,
+            users: &self.users,
+            api_keys: &self.api_keys,
+            assets: &self.assets,
+            audit: &self.audit,
+        })
+        .expect("a dump encodes as JSON");
+        key.derive(b"jwt-asset-server dump mac").mac(&body)
     }
 
     /// Read a dump from its JSON text: its format and version checked.
@@ -343,6 +412,20 @@ impl Dump {
 
     /// The records, secrets opened with `key`.
     pub fn open(self, key: &DumpKey) -> Result<StoreRecords, StoreError> {
+        if let Some(k) = &key.key {
+            let given = self
+                .mac
+                .as_deref()
+                .and_then(|m| URL_SAFE_NO_PAD.decode(m).ok())
+                .unwrap_or_default();
+            if !bool::from(given.as_slice().ct_eq(&self.body_mac(k))) {
+                return Err(StoreError::MasterKey(
+                    "the dump does not verify with this key: a wrong passphrase or master key, or \
+                     a dump changed since it was written"
+                        .into(),
+                ));
+            }
+        }
         let assets = self
             .assets
             .into_iter()
@@ -380,5 +463,31 @@ impl Dump {
             .map_err(|e| StoreError::Corrupt(format!("cannot write the dump: {e}")))?;
         out.push(b'\n');
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AssetId;
+
+    #[test]
+    fn ids_that_could_name_a_file_elsewhere_are_refused() {
+        for id in ["../../etc/x", "/abs", "a.b", "", "with space"] {
+            let mut asset = crate::store::contract_tests::asset("/d/one");
+            asset.id = AssetId::from_string(id);
+            let records = StoreRecords {
+                users: Vec::new(),
+                api_keys: Vec::new(),
+                assets: vec![asset],
+                audit: Vec::new(),
+            };
+            let refused = records.check().err().unwrap();
+            assert!(
+                refused.to_string().contains("not a record id"),
+                "{id}: {refused}"
+            );
+        }
+        assert!(is_record_id(AssetId::generate().as_str()));
     }
 }

@@ -68,7 +68,9 @@ impl SealingKey {
     /// gives the same output (an export that can be compared with the next one). Equal
     /// plaintexts in the same context are visible as such; nothing else is.
     pub fn seal_deterministic(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose())
+        // The nonce comes from a key of its own, derived from this one.
+        let nonce_key = self.derive(b"jwt-asset-server deterministic nonce");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(nonce_key.0.expose())
             .expect("HMAC takes a key of any length");
         mac.update(&(context.len() as u64).to_be_bytes());
         mac.update(context);
@@ -77,6 +79,22 @@ impl SealingKey {
         let mut nonce = [0u8; NONCE_BYTES];
         nonce.copy_from_slice(&digest[..NONCE_BYTES]);
         self.seal_with(nonce, context, plaintext)
+    }
+
+    /// A key derived from this one for another purpose (HMAC-SHA256 of `purpose`).
+    pub fn derive(&self, purpose: &[u8]) -> SealingKey {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose())
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose);
+        SealingKey(Secret::new(mac.finalize().into_bytes().to_vec()))
+    }
+
+    /// HMAC-SHA256 of `message` under this key.
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose())
+            .expect("HMAC takes a key of any length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     fn seal_with(&self, nonce: [u8; NONCE_BYTES], context: &[u8], plaintext: &[u8]) -> Vec<u8> {
@@ -181,10 +199,7 @@ impl MasterKey {
 
     /// The key that seals an export for this master key.
     pub fn export_key(&self) -> SealingKey {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.0.expose())
-            .expect("HMAC takes a key of any length");
-        mac.update(b"jwt-asset-server export key");
-        SealingKey(Secret::new(mac.finalize().into_bytes().to_vec()))
+        self.key.derive(b"jwt-asset-server export key")
     }
 }
 
@@ -285,14 +300,24 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), StoreError> {
             path.display()
         ))
     };
+    // Written whole and synced under a temporary name, then linked into place (which, like
+    // create_new, refuses an existing file): a crash never leaves an empty key file.
+    let tmp = PathBuf::from(format!(
+        "{}.{}.tmp",
+        path.display(),
+        crate::ids::random_token::<6>()
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(format!("{}\n", key.to_text()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(fail)?;
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(format!("{}\n", key.to_text()).as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(fail)?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -297,6 +297,17 @@ async fn rekey_replaces_the_master_key_and_the_old_one_no_longer_opens_the_store
     let key_file = parent.path().join("data.key");
     let old_key = std::fs::read_to_string(&key_file).unwrap();
 
+    // A mistyped data directory is refused, and the key file is left alone.
+    let out = Command::new(env!("CARGO_BIN_EXE_jwt-asset-server"))
+        .arg("rekey")
+        .env("JWT_ASSET_SERVER_DATA_DIR", parent.path().join("dtaa"))
+        .env("JWT_ASSET_SERVER_MASTER_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no store"));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), old_key);
+
     let out = Command::new(env!("CARGO_BIN_EXE_jwt-asset-server"))
         .arg("rekey")
         .env("JWT_ASSET_SERVER_DATA_DIR", &data)
@@ -312,6 +323,17 @@ async fn rekey_replaces_the_master_key_and_the_old_one_no_longer_opens_the_store
     assert!(stdout.contains("1 data keys"), "{stdout}");
     let new_key = std::fs::read_to_string(&key_file).unwrap();
     assert_ne!(old_key, new_key);
+    // The old key is kept beside it (backups made before need it), the owner's alone.
+    let kept = std::fs::read_dir(parent.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("data.key.old-"))
+        .expect("the old key is kept");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), old_key);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&kept).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(stdout.contains("old key is kept"), "{stdout}");
     assert!(
         !stdout.contains(new_key.trim()) && !stdout.contains(old_key.trim()),
         "{stdout}"

@@ -59,7 +59,7 @@ fn parse_key_file(bytes: &[u8]) -> Option<(&str, &[u8])> {
 /// Write `bytes` to `path` so that a crash leaves the old file or the new one: a temporary file,
 /// synced, renamed, and the directory synced.
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension("tmp");
+    let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), random_token::<6>()));
     let mut file = fs::File::create(&tmp).map_err(io(&tmp, "write"))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
@@ -124,6 +124,12 @@ impl Keyring {
     /// A new data key for `asset`, written and synced before it is used.
     pub(super) fn create(&self, asset: &AssetId) -> Result<(String, Arc<SealingKey>), StoreError> {
         let name = format!("{}.{}", asset.as_str(), random_token::<9>());
+        if !is_key_name(&name) {
+            return Err(StoreError::Conflict(format!(
+                "{:?} is not an asset id this store can name a key file after",
+                asset.as_str()
+            )));
+        }
         let key = SealingKey::generate()?;
         let mut bytes = format!("{}\n", self.master.id()).into_bytes();
         bytes.extend_from_slice(&self.master.wrap(&name, &key)?);
@@ -153,12 +159,10 @@ impl Keyring {
     }
 
     /// Delete a data key no record names any more (best-effort: a key left behind is deleted at
-    /// the next start).
+    /// the next start). Its file goes; this process keeps it in memory until it stops, for a
+    /// reader that fetched the old record just before the write (the master key is in memory
+    /// anyway).
     pub(super) fn delete(&self, name: &str) {
-        self.keys
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
         let path = self.dir.join(name);
         if let Err(e) = fs::remove_file(&path)
             .map_err(io(&path, "delete"))
@@ -178,7 +182,9 @@ impl Keyring {
             .filter(|name| !used.contains(*name))
             .cloned()
             .collect();
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         for name in unused {
+            keys.remove(&name);
             self.delete(&name);
         }
     }

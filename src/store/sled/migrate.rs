@@ -108,6 +108,11 @@ pub(super) fn finish(dir: &Path) -> Result<(), StoreError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
+    // The mark goes first, durably: a copy half removed is never moved in again over newer files.
+    remove(&marker)?;
+    fs::File::open(&fresh)
+        .and_then(|d| d.sync_all())
+        .map_err(io(&fresh))?;
     fs::remove_dir_all(&fresh).map_err(io(&fresh))
 }
 

@@ -106,6 +106,9 @@ fn user_session_key(user: &UserId, digest: &CredentialDigest) -> Vec<u8> {
 /// `meta` key of the number of acknowledged (durable) writes; see [`ledger`].
 const DURABLE_WRITES: &str = "durable_writes";
 
+/// `meta` key present while an import is being written.
+const IMPORT_IN_PROGRESS: &str = "import_in_progress";
+
 /// `meta` key of the id of the master key that wraps the store's data keys.
 const MASTER_KEY_ID: &str = "master_key_id";
 
@@ -146,7 +149,9 @@ impl SledStore {
     }
 
     /// The values `keys` hold now: what reads answer if the write about to touch them is
-    /// refused and cannot be taken back.
+    /// refused and cannot be taken back. Read before the write's transaction, which is right
+    /// because writes to one record do not race: the service serializes admin writes
+    /// (`Service::lock_writes`), and sessions and API keys are created under fresh random ids.
     fn prior(&self, keys: &[(&Tree, &[u8])]) -> Result<Vec<Prior>, StoreError> {
         keys.iter()
             .map(|(tree, key)| Prior::of(tree, key).map_err(StoreError::from))
@@ -168,8 +173,13 @@ impl SledStore {
             self.feed.publish(&change);
             return Ok(());
         };
-        if let Err(e) = Prior::restore(&prior) {
-            tracing::error!(error = %StoreError::from(e), "could not take back a refused write");
+        // Taken back durably: a refused write that reached the disk anyway (another write's
+        // flush, or a ledger that could not be written) must not come back after a restart.
+        let undone = Prior::restore(&prior)
+            .and_then(|()| self.db.flush().map(drop))
+            .map_err(StoreError::from);
+        if let Err(e) = undone {
+            tracing::error!(error = %e, "could not take back a refused write");
             self.refused.remember(prior);
             stuck(&change);
         }
@@ -191,6 +201,8 @@ impl SledStore {
     pub fn open(dir: &Path, master: &MasterKeySource) -> Result<SledStore, StoreError> {
         files::private_from_now_on();
         files::create_private_dir(dir)?;
+        // The lock first: a second process touches nothing in a directory in use.
+        let lock = files::lock(dir)?;
         let loosened = files::tighten(dir)?;
         if loosened > 0 {
             tracing::warn!(
@@ -200,7 +212,11 @@ impl SledStore {
             );
         }
         files::probe_write(dir)?;
-        let lock = files::lock(dir)?;
+        if !dir.join("db").exists() {
+            // A new store: its master key exists (or is made) before sled writes anything, so
+            // a key that cannot be written leaves no half-made store behind.
+            master.load_or_create()?;
+        }
         migrate::finish(dir)?;
         let before = BeforeOpen::keep(dir)?;
         // The store keeps a second handle of the lock; this one holds it until the files are back.
@@ -209,8 +225,14 @@ impl SledStore {
         })?;
         match Self::open_locked(dir, master, held) {
             Ok(store) => {
-                before.discard();
+                before.discard()?;
                 Ok(store)
+            }
+            // Another process holds sled's own lock (one that does not take ours): its files
+            // are not ours to put back.
+            Err(refused @ StoreError::Locked(_)) => {
+                before.discard()?;
+                Err(refused)
             }
             // sled is closed again: its files go back to how they were found.
             Err(refused) => match before.put_back() {
@@ -290,23 +312,32 @@ impl SledStore {
     /// finishes the work (keys already under `new` are left alone). Returns how many data keys
     /// were wrapped anew.
     pub fn rekey(dir: &Path, old: &MasterKey, new: &MasterKey) -> Result<usize, StoreError> {
+        if !dir.join("db").exists() {
+            return Err(StoreError::MasterKey(format!(
+                "{} holds no store: rekey works on an existing data directory (check --data-dir)",
+                dir.display()
+            )));
+        }
+        // The lock is held throughout, so no other process opens (or copies) the store meanwhile.
+        let lock = files::lock(dir)?;
+        let held = lock.try_clone().map_err(|e| {
+            StoreError::Io(format!("cannot hold the lock of {}: {e}", dir.display()))
+        })?;
         // A full open proves the store whole (and seals an older store first); a store whose
-        // rekey was cut short does not open with either key alone.
-        let meta = match SledStore::open(dir, &MasterKeySource::Given(old.clone())) {
-            Ok(store) => {
-                let meta = store.meta.clone();
-                let db = store.db.clone();
-                drop(store);
-                (db, meta)
-            }
-            Err(StoreError::MasterKey(_)) => {
+        // rekey was cut short opens with neither key alone, and is opened bare.
+        let store = match Self::open_locked(dir, &MasterKeySource::Given(old.clone()), held) {
+            Ok(store) => Some(store),
+            Err(StoreError::MasterKey(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let (db, meta) = match &store {
+            Some(store) => (store.db.clone(), store.meta.clone()),
+            None => {
                 let db = sled::Config::new().path(dir).open()?;
                 let meta = db.open_tree("meta")?;
                 (db, meta)
             }
-            Err(e) => return Err(e),
         };
-        let (db, meta) = meta;
         let sealed_by = meta
             .get(MASTER_KEY_ID)?
             .map(|v| String::from_utf8_lossy(&v).into_owned())
@@ -321,6 +352,8 @@ impl SledStore {
         let rewrapped = Keyring::rewrap(dir, old, new)?;
         meta.insert(MASTER_KEY_ID, new.id().as_bytes())?;
         db.flush()?;
+        drop((store, meta, db));
+        drop(lock);
         Ok(rewrapped)
     }
 
@@ -377,6 +410,13 @@ impl SledStore {
         if found < 2 {
             // Schema 1 kept secrets in the clear: it had no master key yet.
             return Ok(Opened::Unsealed(master.load_or_create()?));
+        }
+        if meta.contains_key(IMPORT_IN_PROGRESS)? {
+            return Err(StoreError::Corrupt(format!(
+                "an import into {} was cut short, so it holds part of a dump: delete the directory \
+                 and import again",
+                dir.display()
+            )));
         }
         let sealed_by = meta
             .get(MASTER_KEY_ID)?
@@ -756,7 +796,11 @@ impl Store for SledStore {
             Ok(())
         });
         if let Err(e) = inserted {
-            self.keyring.delete(&key_name);
+            // After a storage error the record may still reach the disk: its key stays (an
+            // unused one is deleted at the next start).
+            if matches!(e, TransactionError::Abort(_)) {
+                self.keyring.delete(&key_name);
+            }
             return Err(e.into());
         }
         let change = Change::AssetChanged {
@@ -806,7 +850,9 @@ impl Store for SledStore {
         let (old_record, old_path) = match replaced {
             Ok(replaced) => replaced,
             Err(e) => {
-                self.keyring.delete(&key_name);
+                if matches!(e, TransactionError::Abort(_)) {
+                    self.keyring.delete(&key_name);
+                }
                 return Err(e.into());
             }
         };
@@ -949,6 +995,10 @@ impl Store for SledStore {
                 self.dir.display()
             )));
         }
+        // Until the last write is durable the store is marked: an import cut short leaves a
+        // store that refuses to open, never one that serves part of the dump.
+        self.meta.insert(IMPORT_IN_PROGRESS, &[1])?;
+        self.db.flush()?;
         for user in &records.users {
             self.usernames
                 .insert(user.username.key().as_bytes(), user.id.as_str().as_bytes())?;
@@ -972,6 +1022,7 @@ impl Store for SledStore {
         for chunk in records.audit.chunks(audit::AUDIT_RECORD_EVENTS) {
             self.append_audit_events(chunk)?;
         }
+        self.meta.remove(IMPORT_IN_PROGRESS)?;
         self.make_durable()?;
         for asset in &records.assets {
             self.publish(Change::AssetChanged {
@@ -980,5 +1031,21 @@ impl Store for SledStore {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_cut_short_leaves_a_store_that_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_for_test(dir.path()).unwrap();
+        store.meta.insert(IMPORT_IN_PROGRESS, &[1]).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        let refused = SledStore::open_for_test(dir.path()).err().unwrap();
+        assert!(refused.to_string().contains("import"), "{refused}");
     }
 }

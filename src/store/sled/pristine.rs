@@ -104,6 +104,15 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Remove a copy: first its `complete` mark, durably, then the rest.
+pub(super) fn forget_copy(copy: &Path) -> Result<(), StoreError> {
+    remove(&copy.join(COMPLETE))?;
+    fs::File::open(copy)
+        .and_then(|d| d.sync_all())
+        .map_err(io(copy))?;
+    remove(copy)
+}
+
 fn remove(path: &Path) -> Result<(), StoreError> {
     let removed = match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
@@ -174,12 +183,12 @@ impl BeforeOpen {
         }
     }
 
-    /// The store opened: the copy is not needed.
-    pub(super) fn discard(self) {
-        if let Some(copy) = &self.copy
-            && let Err(e) = remove(copy)
-        {
-            tracing::warn!(error = %e, "could not remove the copy made before opening the store");
+    /// The store opened: the copy is not needed. Its `complete` mark goes first (and durably),
+    /// so that a copy half removed is never put back over newer writes.
+    pub(super) fn discard(self) -> Result<(), StoreError> {
+        match &self.copy {
+            Some(copy) => forget_copy(copy),
+            None => Ok(()),
         }
     }
 
@@ -213,7 +222,7 @@ fn put_back(dir: &Path, copy: &Path) -> Result<(), StoreError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
-    remove(copy)
+    forget_copy(copy)
 }
 
 #[cfg(test)]
@@ -229,7 +238,7 @@ mod tests {
         mark_closed(d);
         let kept = BeforeOpen::keep(d).unwrap();
         assert!(kept.copy.is_none(), "unchanged since the clean close");
-        kept.discard();
+        kept.discard().unwrap();
 
         // No fingerprint (a crash): copied, and put back after a refusal.
         let kept = BeforeOpen::keep(d).unwrap();
@@ -247,7 +256,7 @@ mod tests {
         fs::write(d.join("db"), b"0123456788").unwrap();
         let kept = BeforeOpen::keep(d).unwrap();
         assert!(kept.copy.is_some());
-        kept.discard();
+        kept.discard().unwrap();
         assert!(!d.join(COPY_DIR).exists());
     }
 
@@ -261,6 +270,6 @@ mod tests {
         std::mem::forget(kept); // the process died here
         let kept = BeforeOpen::keep(d).unwrap();
         assert_eq!(fs::read(d.join("db")).unwrap(), b"original");
-        kept.discard();
+        kept.discard().unwrap();
     }
 }
