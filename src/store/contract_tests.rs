@@ -4,80 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeZone, Utc};
-
+use super::test_records::{api_key, asset, now, user};
 use super::{Change, Store, StoreError};
-use crate::domain::asset::{AccessRule, Asset, AssetPath, AssetState};
+use crate::domain::asset::{AssetPath, AssetState};
 use crate::domain::audit::{AuditAction, AuditEvent};
-use crate::domain::credentials::{ApiKey, Session, digest};
-use crate::domain::user::{User, Username};
-use crate::ids::{ApiKeyId, AssetId, UserId};
+use crate::domain::credentials::{Session, digest};
+use crate::domain::user::User;
 use crate::secret::Secret;
-use crate::signing::Algorithm;
-
-fn now() -> DateTime<Utc> {
-    Utc.timestamp_opt(1_700_000_000, 0).unwrap()
-}
-
-fn user(name: &str) -> User {
-    User {
-        id: UserId::generate(),
-        username: Username::parse(name).unwrap(),
-        password_hash: None,
-        attributes: Default::default(),
-        groups: vec!["staff".into()],
-        admin: false,
-        disabled: false,
-        created_at: now(),
-        updated_at: now(),
-        version: 1,
-    }
-}
-
-pub(crate) fn asset(path: &str) -> Asset {
-    Asset {
-        id: AssetId::generate(),
-        name: "Chat".into(),
-        path: AssetPath::parse(path).unwrap(),
-        state: AssetState::Live,
-        algorithm: Algorithm::HS256,
-        secret: Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
-        keys: Vec::new(),
-        next_secret: None,
-        next_secret_at: None,
-        key_id: None,
-        preset: None,
-        delivery: Default::default(),
-        cors_origins: Vec::new(),
-        secret_changed_at: now(),
-        weak_secret_accepted: false,
-        template: r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#.into(),
-        expiry_seconds: Some(600),
-        issuer: None,
-        audience: None,
-        not_before: false,
-        jti: false,
-        read: None,
-        write: AccessRule::default(),
-        created_at: now(),
-        created_by: "admin".into(),
-        updated_at: now(),
-        updated_by: "admin".into(),
-        version: 1,
-    }
-}
-
-fn api_key(owner: &User, secret: &str) -> ApiKey {
-    ApiKey {
-        id: ApiKeyId::generate(),
-        user_id: owner.id.clone(),
-        prefix: secret.chars().take(8).collect(),
-        digest: digest(secret),
-        created_at: now(),
-        last_used_at: None,
-        revoked_at: None,
-    }
-}
 
 fn session(owner: &User) -> Session {
     Session {

@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn ids_that_could_name_a_file_elsewhere_are_refused() {
         for id in ["../../etc/x", "/abs", "a.b", "", "with space"] {
-            let mut asset = crate::store::contract_tests::asset("/d/one");
+            let mut asset = crate::store::test_records::asset("/d/one");
             asset.id = AssetId::from_string(id);
             let records = StoreRecords {
                 users: Vec::new(),

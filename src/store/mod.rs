@@ -8,6 +8,8 @@ pub mod dump;
 pub mod feed;
 pub mod sealing;
 pub mod sled;
+#[cfg(test)]
+mod test_records;
 pub mod throttle;
 
 use std::sync::Arc;

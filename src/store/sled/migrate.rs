@@ -158,9 +158,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let canary = b"CANARY-7f3a9c1e5b2d4f6a8c0e1d2b3a".to_vec();
-        let mut asset = crate::store::contract_tests::asset("/t/old");
+        let mut asset = crate::store::test_records::asset("/t/old");
         asset.secret = Secret::new(canary.clone());
-        let mut rsa = crate::store::contract_tests::asset("/t/rsa");
+        let mut rsa = crate::store::test_records::asset("/t/rsa");
         rsa.secret = Secret::new(Vec::new());
         rsa.keys = vec![KeyPair::generate(KeyType::P256, chrono::Utc::now()).unwrap()];
         let der = rsa.keys[0].private_key.expose().to_vec();
