@@ -663,9 +663,21 @@ impl Store for SledStore {
     fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
         let mut prefix = user.as_str().as_bytes().to_vec();
         prefix.push(0);
+        let keys: Vec<sled::IVec> = if self.refused.any() {
+            self.refused
+                .entries(&self.user_sessions)?
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(&prefix))
+                .collect()
+        } else {
+            self.user_sessions
+                .scan_prefix(&prefix)
+                .keys()
+                .collect::<Result<_, _>>()?
+        };
         let mut out = Vec::new();
-        for k in self.user_sessions.scan_prefix(&prefix).keys() {
-            let k = k?;
+        for k in keys {
             if let Some(v) = self.refused.get(&self.sessions, &k[prefix.len()..])? {
                 out.push(decode(&v)?);
             }
