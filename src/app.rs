@@ -149,7 +149,7 @@ impl Application {
             server = server.workers(n.max(1));
         }
         let server = server.run();
-        tracing::info!(port, data_dir = %settings.data_dir.display(), "listening on http://{}:{port}", settings.bind.ip());
+        tracing::info!(port, data_dir = %settings.data_dir.display(), instance = crate::telemetry::instance_id(), "listening on http://{}:{port}", settings.bind.ip());
         Ok(Application {
             port,
             server,
@@ -281,6 +281,7 @@ async fn edge(
         route,
         status = res.status().as_u16(),
         micros = elapsed.as_micros() as u64,
+        instance = crate::telemetry::instance_id(),
         "request"
     );
     Ok(res)

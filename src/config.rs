@@ -9,6 +9,15 @@ use crate::secret::SecretString;
 use crate::store::StoreError;
 use crate::store::sealing::{MasterKey, MasterKeySource};
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; colour only when stderr is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Server and store settings shared by `serve` and the administrative subcommands.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -121,6 +130,17 @@ pub struct Settings {
     )]
     pub log: String,
 
+    /// Log line format: `text` (coloured only on a terminal) or `json` (one object per line, for
+    /// a log pipeline).
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        value_enum
+    )]
+    pub log_format: LogFormat,
+
     /// Password for the `admin` user created on the first start with an empty store. When unset a
     /// random password is generated and printed once to stderr. Environment variable only.
     #[arg(skip = admin_password_from_env())]
@@ -186,6 +206,7 @@ impl Settings {
             max_failed_sign_ins_per_address: 100,
             trusted_proxies: Vec::new(),
             log: "info".into(),
+            log_format: LogFormat::Text,
             admin_password: None,
             master_key_file: None,
             master_key: None,

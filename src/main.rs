@@ -7,6 +7,6 @@ use jwt_asset_server::cli::{Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    jwt_asset_server::telemetry::init(&cli.settings.log);
+    jwt_asset_server::telemetry::init(&cli.settings.log, cli.settings.log_format);
     run(cli)
 }

@@ -52,7 +52,17 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(data: &Path, admin_password: Option<&str>) -> Server {
+        Server::start_with(data, admin_password, &[])
+    }
+
+    /// Start with extra environment variables.
+    pub(crate) fn start_with(
+        data: &Path,
+        admin_password: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = Command::new(BIN);
+        cmd.envs(env.iter().copied());
         cmd.args(["--bind", "127.0.0.1:0"])
             .env("JWT_ASSET_SERVER_DATA_DIR", data)
             .env("JWT_ASSET_SERVER_LOG", "info")
@@ -359,5 +369,40 @@ fn a_data_dir_that_cannot_be_created_is_a_clear_error() {
         stderr(&out).starts_with("error: storage I/O error: cannot create"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn log_lines_are_plain_text_on_a_pipe_and_one_json_object_each_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, Some("admin-password-xyz"));
+    reqwest::get(server.url("/healthz")).await.unwrap();
+    let log = server.log();
+    assert!(!log.contains('\u{1b}'), "colour codes on a pipe: {log}");
+    drop(server);
+
+    let server = Server::start_with(&data, None, &[("JWT_ASSET_SERVER_LOG_FORMAT", "json")]);
+    reqwest::get(server.url("/healthz")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let request = loop {
+        let log = server.log();
+        if let Some(line) = log.lines().find(|l| l.contains("\"route\":\"/healthz\"")) {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no request line: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for line in server.log().lines() {
+        let parsed: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        assert!(parsed.is_object(), "{line}");
+    }
+    let request: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(request["status"], 200);
+    assert!(request["micros"].is_u64(), "{request}");
+    assert!(
+        request["instance"].as_str().is_some_and(|i| !i.is_empty()),
+        "{request}"
     );
 }
