@@ -12,7 +12,7 @@ use crate::config::LogFormat;
 /// behind one load balancer can be told apart.
 pub fn instance_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| crate::ids::random_token::<6>())
+    ID.get_or_init(crate::ids::random_token::<6>)
 }
 
 /// Install the global subscriber (once; later calls are ignored, which suits tests).
