@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::ast::{Member, Part};
 use super::context::{CompileError, MAX_DEPTH, MAX_KEYWORDS, MAX_TEMPLATE_BYTES};
 use super::modifiers::{Arg, Modifier};
-use super::render::{Keyword, Source, is_json_number};
+use super::render::{Keyword, Source, fits_a_double, is_json_number};
 
 const UNTERMINATED_KEYWORD_LINE: &str =
     "unterminated keyword: no closing '%' before the end of the line";
@@ -413,6 +413,12 @@ impl<'s> Parser<'s> {
         let text = self.slice(start, self.pos);
         if !is_json_number(text) {
             return Err(self.fail(start, format!("invalid number {text:?}")));
+        }
+        if !fits_a_double(text) {
+            return Err(self.fail(
+                start,
+                "number too large for JSON readers (beyond about 1.8e308)",
+            ));
         }
         self.emit(text);
         Ok(())

@@ -14,6 +14,9 @@ const MAX_NUMBER_CHARS: usize = 40;
 const TEXT_IN_VALUE_POSITION: &str =
     "produced text in a value position; wrap it in quotes or add ^json_encode";
 
+const NUMBER_OUT_OF_RANGE: &str =
+    "produced a number too large for JSON readers (beyond about 1.8e308); add ^json_encode";
+
 /// A compiled keyword: where its value comes from and how it is transformed.
 #[derive(Debug, Clone)]
 pub(super) struct Keyword {
@@ -200,6 +203,8 @@ impl Keyword {
             out.push('"');
         } else if is_json_scalar(&text) {
             out.push_str(&text);
+        } else if text.len() <= MAX_NUMBER_CHARS && is_json_number(&text) {
+            return Err(self.error(NUMBER_OUT_OF_RANGE));
         } else {
             return Err(self.error(TEXT_IN_VALUE_POSITION));
         }
@@ -243,7 +248,14 @@ fn hex_digit(nibble: u8) -> char {
 /// Whether text may be emitted bare in a value position.
 fn is_json_scalar(text: &str) -> bool {
     matches!(text, "true" | "false" | "null")
-        || (text.len() <= MAX_NUMBER_CHARS && is_json_number(text))
+        || (text.len() <= MAX_NUMBER_CHARS && is_json_number(text) && fits_a_double(text))
+}
+
+/// Whether a JSON number's magnitude fits a double. JSON readers (serde_json, the debugger,
+/// a preset's claim checks, most consumers) refuse a number that rounds to infinity, such as
+/// `1e400`, so such a number would make a token that no one can read.
+pub(super) fn fits_a_double(number: &str) -> bool {
+    number.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// Whether text is exactly one number in the strict RFC 8259 grammar.

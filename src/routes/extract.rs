@@ -32,11 +32,8 @@ impl<'r> Credential<'r> {
             ));
         }
         if let Some(value) = first {
-            return value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|key| Credential::ApiKey(key.trim()))
+            return bearer_key(value.as_bytes())
+                .map(Credential::ApiKey)
                 .ok_or_else(|| {
                     AppError::Forbidden("Authorization is not a Bearer API key".into())
                 });
@@ -45,6 +42,21 @@ impl<'r> Credential<'r> {
             .map(Credential::Session)
             .ok_or_else(|| AppError::Forbidden("not signed in".into()))
     }
+}
+
+/// The API key in an `Authorization` header value: the text after `Bearer ` (that exact, case
+/// sensitive prefix), trimmed; `None` for any other value. A value with a byte that is not
+/// visible ASCII or a tab is refused, as `HeaderValue::to_str` refuses it. Pure, so it can be
+/// fuzzed without a request.
+pub fn bearer_key(value: &[u8]) -> Option<&str> {
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return None;
+    }
+    let value = std::str::from_utf8(value).ok()?;
+    value.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// A signed-in requester: the user, and their session when they came with the cookie.
@@ -77,4 +89,27 @@ impl Requester {
 /// The session cookie's value, when the request carries one (pages and sign-in read only this).
 pub fn session_cookie(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_key;
+
+    #[test]
+    fn a_bearer_key_is_the_trimmed_text_after_the_exact_prefix() {
+        assert_eq!(bearer_key(b"Bearer jas_abc"), Some("jas_abc"));
+        assert_eq!(bearer_key(b"Bearer \t jas_abc  "), Some("jas_abc"));
+        assert_eq!(bearer_key(b"Bearer "), Some(""));
+        for refused in [
+            &b"bearer jas_abc"[..],
+            b"Basic YWxpY2U6c2VjcmV0",
+            b"Bearerjas_abc",
+            b"Bearer jas_\xc3\xa9",
+            b"Bearer jas\x7f",
+            b"Bearer jas\n",
+            b"",
+        ] {
+            assert_eq!(bearer_key(refused), None, "{refused:?}");
+        }
+    }
 }

@@ -93,15 +93,8 @@ impl Service {
         key: DebugKey,
         now: DateTime<Utc>,
     ) -> Result<Debugged, AppError> {
-        let token = token.trim();
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AppError::invalid(
-                "token",
-                format!("is longer than {MAX_TOKEN_BYTES} bytes"),
-            ));
-        }
-        let mut out = Debugged::undecoded(token);
-        let Some((header, claims)) = out.decode() else {
+        let (mut out, decoded) = Debugged::decode_token(token)?;
+        let Some((header, claims)) = decoded else {
             return Ok(out);
         };
         let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
@@ -144,6 +137,23 @@ impl Service {
 }
 
 impl Debugged {
+    /// The debugger's first step for pasted text, checking no key: trimmed, refused over
+    /// [`MAX_TOKEN_BYTES`], split into parts, header and claims decoded. Also returns the decoded
+    /// header and claims, or `None` (with `decode_error` set) when the token is not three parts
+    /// of base64url JSON. Needs no store, so it can be fuzzed alone.
+    pub fn decode_token(token: &str) -> Result<(Debugged, Option<(Value, Value)>), AppError> {
+        let token = token.trim();
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AppError::invalid(
+                "token",
+                format!("is longer than {MAX_TOKEN_BYTES} bytes"),
+            ));
+        }
+        let mut out = Debugged::undecoded(token);
+        let decoded = out.decode();
+        Ok((out, decoded))
+    }
+
     /// A token split into its parts, nothing decoded or checked yet.
     fn undecoded(token: &str) -> Debugged {
         Debugged {

@@ -23,6 +23,20 @@ fn invalid_json_is_refused_at_the_offending_token() {
     assert_compile_error("{\"a\":\n  [1, 2}", 2, 8, "expected ',' or ']'");
 }
 
+// Found by the `template` fuzz target: `{"+":5e332}` compiled, and every token from it carried
+// a number serde_json (the debugger, a preset's checks) refuses as out of range.
+#[test]
+fn a_number_too_large_for_json_readers_is_refused() {
+    assert_compile_error("{\"+\":5e332}", 1, 6, "too large");
+    assert_compile_error("{\"a\": [-1E+309]}", 1, 8, "too large");
+    let digits = format!("{{\"a\": {}}}", "9".repeat(400));
+    assert_compile_error(&digits, 1, 7, "too large");
+    assert_eq!(
+        render("{\"a\": 1.7e308, \"b\": 1e-400, \"c\": -0}"),
+        "{\"a\":1.7e308,\"b\":1e-400,\"c\":-0}"
+    );
+}
+
 #[test]
 fn the_top_level_must_be_an_object() {
     assert_compile_error("", 1, 1, "empty");

@@ -53,6 +53,27 @@ fn a_value_position_accepts_only_json_scalars() {
     }
 }
 
+// Found by the `template` fuzz target: a bare `1e400` attribute rendered as a number that
+// serde_json (the debugger, a preset's checks) refuses as out of range.
+#[test]
+fn a_value_position_number_too_large_for_json_readers_is_a_render_error() {
+    for value in ["1e400", "-2E+308", "1.9e308"] {
+        let fixture = Fixture::alice().with_attribute("x", value);
+        let error = fixture.render_error(r#"{"v": %globals_user_attribute_x%}"#);
+        assert!(error.message.contains("too large"), "{value:?}: {error}");
+        assert!(!error.to_string().contains(value), "never the user's data");
+        assert_eq!(
+            fixture.render(r#"{"v": %globals_user_attribute_x^json_encode%}"#),
+            format!("{{\"v\":\"{value}\"}}")
+        );
+    }
+    let fixture = Fixture::alice().with_attribute("x", "1.7e308");
+    assert_eq!(
+        fixture.render(r#"{"v": %globals_user_attribute_x%}"#),
+        "{\"v\":1.7e308}"
+    );
+}
+
 #[test]
 fn literals_are_copied_verbatim_and_whitespace_is_dropped() {
     let template = "{\n  \"a\" : [ 1 , -2.5e+3 , true , false , null , { } , [ ] ] ,\n  \"b\" : { \"c\\u0021\" : \"x\\/y\\n\\u00e9\" , \"d\" : [ \"%asset_assetid%\" , %globals_user_groups% ] }\n}\n";
