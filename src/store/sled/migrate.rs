@@ -10,13 +10,13 @@ use std::path::Path;
 
 use super::files::{self, is_sled_entry};
 use super::keyring::Keyring;
+use super::pristine::{self, COMPLETE};
 use super::records::{decode, encode};
 use crate::domain::asset::Asset;
 use crate::store::StoreError;
 use crate::store::sealing::{MasterKey, SealedAsset};
 
 const FRESH_DIR: &str = ".sealing";
-const COMPLETE: &str = "complete";
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError {
     let path = path.display().to_string();
@@ -65,11 +65,7 @@ pub(super) fn seal_secrets(dir: &Path, master: &MasterKey) -> Result<(), StoreEr
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| is_sled_entry(n))
         .collect();
-    let marker = fresh.join(COMPLETE);
-    fs::write(&marker, entries.join("\n"))
-        .and_then(|()| fs::File::open(&marker)?.sync_all())
-        .and_then(|()| fs::File::open(&fresh)?.sync_all())
-        .map_err(io(&marker))?;
+    pristine::mark_complete(&fresh, &entries).map_err(io(&fresh))?;
     finish(dir)
 }
 
@@ -77,53 +73,13 @@ pub(super) fn seal_secrets(dir: &Path, master: &MasterKey) -> Result<(), StoreEr
 /// a copy cut short. Nothing to do when there is no copy.
 pub(super) fn finish(dir: &Path) -> Result<(), StoreError> {
     let fresh = dir.join(FRESH_DIR);
-    let marker = fresh.join(COMPLETE);
-    let listed = match fs::read_to_string(&marker) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if fresh.exists() {
-                fs::remove_dir_all(&fresh).map_err(io(&fresh))?;
-            }
-            return Ok(());
-        }
-        Err(e) => return Err(io(&marker)(e)),
-    };
-    let new_entries: Vec<&str> = listed.lines().filter(|l| is_sled_entry(l)).collect();
-    // The old database's entries that the copy does not replace (older snapshots).
-    for entry in fs::read_dir(dir).map_err(io(dir))? {
-        let name = entry.map_err(io(dir))?.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if is_sled_entry(name) && !new_entries.contains(&name) {
-            remove(&dir.join(name))?;
-        }
+    if fresh.join(COMPLETE).exists() {
+        return pristine::put_back(dir, &fresh);
     }
-    for name in &new_entries {
-        let from = fresh.join(name);
-        if from.exists() {
-            let to = dir.join(name);
-            remove(&to)?;
-            fs::rename(&from, &to).map_err(io(&to))?;
-        }
+    if fresh.exists() {
+        fs::remove_dir_all(&fresh).map_err(io(&fresh))?;
     }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    // The mark goes first, durably: a copy half removed is never moved in again over newer files.
-    remove(&marker)?;
-    fs::File::open(&fresh)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&fresh))?;
-    fs::remove_dir_all(&fresh).map_err(io(&fresh))
-}
-
-fn remove(path: &Path) -> Result<(), StoreError> {
-    let removed = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    };
-    removed.map_err(io(path))
+    Ok(())
 }
 
 #[cfg(test)]

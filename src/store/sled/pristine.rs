@@ -22,8 +22,8 @@ use crate::store::StoreError;
 const CLOSED_CLEANLY: &str = "closed-cleanly";
 /// Where the copy is kept while sled opens the store.
 const COPY_DIR: &str = ".before-open";
-/// Written into the copy once it is whole.
-const COMPLETE: &str = "complete";
+/// Written into a copy once it is whole: the names of the sled entries it holds.
+pub(super) const COMPLETE: &str = "complete";
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError {
     let path = path.display().to_string();
@@ -161,10 +161,7 @@ impl BeforeOpen {
             for name in &entries {
                 copy_tree(&dir.join(name), &copy.join(name))?;
             }
-            let mut complete = fs::File::create(copy.join(COMPLETE))?;
-            complete.write_all(entries.join("\n").as_bytes())?;
-            complete.sync_all()?;
-            fs::File::open(&copy)?.sync_all()
+            mark_complete(&copy, &entries)
         })();
         match copied {
             Ok(()) => Ok(BeforeOpen {
@@ -202,8 +199,17 @@ impl BeforeOpen {
     }
 }
 
-/// Replace sled's files in `dir` by the complete copy in `copy`, then remove the copy.
-fn put_back(dir: &Path, copy: &Path) -> Result<(), StoreError> {
+/// Mark a copy whole (durably): it holds the sled entries `entries`.
+pub(super) fn mark_complete(copy: &Path, entries: &[String]) -> std::io::Result<()> {
+    let mut complete = fs::File::create(copy.join(COMPLETE))?;
+    complete.write_all(entries.join("\n").as_bytes())?;
+    complete.sync_all()?;
+    fs::File::open(copy)?.sync_all()
+}
+
+/// Replace sled's files in `dir` by the complete copy in `copy` (again, after a crash), then
+/// remove the copy. Used to put a store back as it was found, and to move a migrated copy in.
+pub(super) fn put_back(dir: &Path, copy: &Path) -> Result<(), StoreError> {
     let listed = fs::read_to_string(copy.join(COMPLETE)).map_err(io(copy))?;
     let names: Vec<&str> = listed.lines().filter(|n| is_sled_entry(n)).collect();
     for name in sled_entries(dir)? {
