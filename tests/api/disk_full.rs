@@ -43,6 +43,12 @@ fn fill(dir: &Path) -> PathBuf {
     path
 }
 
+/// `GET /api/v1/assets`.
+async fn assets_json(app: &crate::helpers::TestApp) -> serde_json::Value {
+    let res = app.api(Method::GET, "/api/v1/assets", None).await;
+    res.json().await.unwrap()
+}
+
 /// `GET /api/v1/users`, as text.
 async fn users_text(app: &crate::helpers::TestApp) -> String {
     let res = app.api(Method::GET, "/api/v1/users", None).await;
@@ -72,12 +78,7 @@ async fn a_full_disk_refuses_writes_without_a_trace_and_tokens_keep_flowing() {
     let filler = fill(&fs.0);
     let res = app.post_asset(asset("/t/during")).await;
     assert!(res.status().is_server_error(), "{}", res.status());
-    let listed: serde_json::Value = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = assets_json(&app).await;
     let paths: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -176,12 +177,7 @@ async fn a_full_disk_refuses_writes_without_a_trace_and_tokens_keep_flowing() {
         }
     }
     let app = spawn_app_on(dir).await;
-    let listed: serde_json::Value = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = assets_json(&app).await;
     assert_eq!(listed.as_array().unwrap().len(), expected, "{listed}");
     assert!(!listed.to_string().contains("/t/during"), "{listed}");
     let users = users_text(&app).await;

@@ -74,6 +74,24 @@ pub(super) fn tighten(dir: &Path) -> Result<usize, StoreError> {
     Ok(loosened)
 }
 
+/// Write `bytes` to `path` so that a crash leaves the old file or the new one: `<path>.tmp`
+/// written and synced, renamed over `path`, and the directory synced.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let io = |e: std::io::Error| StoreError::Io(format!("cannot write {}: {e}", path.display()));
+    let tmp = std::path::PathBuf::from(format!("{}.tmp", path.display()));
+    let mut file = fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
 /// Is this one of sled's own entries in a data directory?
 pub(super) fn is_sled_entry(name: &str) -> bool {
     matches!(name, "conf" | "db" | "blobs") || name.starts_with("snap.")

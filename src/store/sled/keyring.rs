@@ -8,10 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use super::files::write_atomically;
 use crate::ids::{AssetId, random_token};
 use crate::store::StoreError;
 use crate::store::sealing::{MasterKey, SealingKey};
@@ -54,18 +54,6 @@ fn parse_key_file(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let newline = bytes.iter().position(|&b| b == b'\n')?;
     let id = std::str::from_utf8(&bytes[..newline]).ok()?;
     Some((id, &bytes[newline + 1..]))
-}
-
-/// Write `bytes` to `path` so that a crash leaves the old file or the new one: a temporary file,
-/// synced, renamed, and the directory synced.
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), random_token::<6>()));
-    let mut file = fs::File::create(&tmp).map_err(io(&tmp, "write"))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io(&tmp, "write"))?;
-    fs::rename(&tmp, path).map_err(io(path, "write"))?;
-    sync_dir(dir)
 }
 
 impl Keyring {
@@ -133,7 +121,7 @@ impl Keyring {
         let key = SealingKey::generate()?;
         let mut bytes = format!("{}\n", self.master.id()).into_bytes();
         bytes.extend_from_slice(&self.master.wrap(&name, &key)?);
-        write_atomically(&self.dir, &self.dir.join(&name), &bytes)?;
+        write_atomically(&self.dir.join(&name), &bytes)?;
         let key = Arc::new(key);
         self.keys
             .write()
@@ -226,7 +214,7 @@ impl Keyring {
             let key = old.unwrap(name, wrapped).ok_or_else(damaged)?;
             let mut out = format!("{}\n", new.id()).into_bytes();
             out.extend_from_slice(&new.wrap(name, &key)?);
-            write_atomically(&dir, &path, &out)?;
+            write_atomically(&path, &out)?;
             count += 1;
         }
         Ok(count)

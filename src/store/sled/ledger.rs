@@ -5,7 +5,6 @@
 //! is behind the ledger has lost writes that were acknowledged: it is refused, not served.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::store::StoreError;
@@ -64,18 +63,6 @@ impl Ledger {
     /// Record `count` acknowledged writes durably: a new file, synced, renamed over the old one,
     /// and the directory synced, so a crash leaves the old count or the new one.
     pub(super) fn acknowledge(&self, count: u64) -> Result<(), StoreError> {
-        let io = |e: std::io::Error| {
-            StoreError::Io(format!("cannot write {}: {e}", self.path.display()))
-        };
-        let tmp = self.path.with_extension("tmp");
-        let mut file = fs::File::create(&tmp).map_err(io)?;
-        file.write_all(format!("{count}\n").as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
-        fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent() {
-            fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        }
-        Ok(())
+        super::files::write_atomically(&self.path, format!("{count}\n").as_bytes())
     }
 }

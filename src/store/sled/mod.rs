@@ -220,10 +220,7 @@ impl SledStore {
         migrate::finish(dir)?;
         let before = BeforeOpen::keep(dir)?;
         // The store keeps a second handle of the lock; this one holds it until the files are back.
-        let held = lock.try_clone().map_err(|e| {
-            StoreError::Io(format!("cannot hold the lock of {}: {e}", dir.display()))
-        })?;
-        match Self::open_locked(dir, master, held) {
+        match Self::open_locked(dir, master, &lock) {
             Ok(store) => {
                 before.discard()?;
                 Ok(store)
@@ -260,8 +257,11 @@ impl SledStore {
     fn open_locked(
         dir: &Path,
         master: &MasterKeySource,
-        lock: std::fs::File,
+        lock: &std::fs::File,
     ) -> Result<SledStore, StoreError> {
+        let lock = lock.try_clone().map_err(|e| {
+            StoreError::Io(format!("cannot hold the lock of {}: {e}", dir.display()))
+        })?;
         let (db, meta, key) = match Self::open_db(dir, master)? {
             Opened::Current(db, meta, key) => (db, meta, key),
             Opened::Unsealed(key) => {
@@ -320,12 +320,9 @@ impl SledStore {
         }
         // The lock is held throughout, so no other process opens (or copies) the store meanwhile.
         let lock = files::lock(dir)?;
-        let held = lock.try_clone().map_err(|e| {
-            StoreError::Io(format!("cannot hold the lock of {}: {e}", dir.display()))
-        })?;
         // A full open proves the store whole (and seals an older store first); a store whose
         // rekey was cut short opens with neither key alone, and is opened bare.
-        let store = match Self::open_locked(dir, &MasterKeySource::Given(old.clone()), held) {
+        let store = match Self::open_locked(dir, &MasterKeySource::Given(old.clone()), &lock) {
             Ok(store) => Some(store),
             Err(StoreError::MasterKey(_)) => None,
             Err(e) => return Err(e),
@@ -829,7 +826,7 @@ impl Store for SledStore {
             (&self.asset_paths, asset.path.as_str().as_bytes()),
         ])?;
         if let Some(old) = self.assets.get(id)? {
-            let old = self.open_asset(&old)?;
+            let old = sealed::bare_asset(&old)?;
             prior.extend(self.prior(&[(&self.asset_paths, old.path.as_str().as_bytes())])?);
         }
         let (record, key_name) = self.seal_asset(asset)?;
@@ -839,9 +836,8 @@ impl Store for SledStore {
                 let Some(old_record) = assets.get(id)? else {
                     return abort(StoreError::Missing);
                 };
-                let old = self
-                    .open_asset(&old_record)
-                    .map_err(ConflictableTransactionError::Abort)?;
+                let old =
+                    sealed::bare_asset(&old_record).map_err(ConflictableTransactionError::Abort)?;
                 if old.version != expected_version {
                     return abort(StoreError::VersionMismatch);
                 }
@@ -902,7 +898,7 @@ impl Store for SledStore {
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
         let mut prior = self.prior(&[(&self.assets, id.as_str().as_bytes())])?;
         if let Some(old) = self.assets.get(id.as_str())? {
-            let old = self.open_asset(&old)?;
+            let old = sealed::bare_asset(&old)?;
             prior.extend(self.prior(&[(&self.asset_paths, old.path.as_str().as_bytes())])?);
         }
         let trees = (&self.assets, &self.asset_paths);
@@ -910,9 +906,8 @@ impl Store for SledStore {
             let Some(old_record) = assets.remove(id.as_str())? else {
                 return abort(StoreError::Missing);
             };
-            let old = self
-                .open_asset(&old_record)
-                .map_err(ConflictableTransactionError::Abort)?;
+            let old =
+                sealed::bare_asset(&old_record).map_err(ConflictableTransactionError::Abort)?;
             paths.remove(old.path.as_str())?;
             Ok((old_record, old))
         })?;

@@ -105,7 +105,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Remove a copy: first its `complete` mark, durably, then the rest.
-pub(super) fn forget_copy(copy: &Path) -> Result<(), StoreError> {
+fn forget_copy(copy: &Path) -> Result<(), StoreError> {
     remove(&copy.join(COMPLETE))?;
     fs::File::open(copy)
         .and_then(|d| d.sync_all())

@@ -22,6 +22,11 @@ pub(super) fn key_name(record: &[u8]) -> Result<String, StoreError> {
     decode::<KeyName>(record).map(|k| k.key)
 }
 
+/// A stored asset without its secret material (not opened): enough for its version and path.
+pub(super) fn bare_asset(record: &[u8]) -> Result<Asset, StoreError> {
+    decode::<SealedAsset>(record).map(|sealed| sealed.asset)
+}
+
 impl SledStore {
     /// An asset record to store, sealed under a new data key; returns the key's name too, to be
     /// deleted if the record is not stored after all.
