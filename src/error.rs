@@ -46,6 +46,9 @@ pub enum AppError {
     /// A template that renders an error for a particular user (shown by the admin preview).
     #[error("render error: {0}")]
     Render(FieldError),
+    /// The database cannot be reached now: try again shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// Anything else: storage failures, bugs.
     #[error("unexpected error: {0}")]
     Unexpected(String),
@@ -63,6 +66,7 @@ impl AppError {
             AppError::Throttled(_) | AppError::ThrottledAddress(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Config(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -79,6 +83,7 @@ impl From<StoreError> for AppError {
             StoreError::VersionMismatch => AppError::Conflict(
                 "the record was changed by someone else meanwhile; try again".into(),
             ),
+            StoreError::Unavailable(why) => AppError::Unavailable(why),
             other => AppError::Unexpected(other.to_string()),
         }
     }

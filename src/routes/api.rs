@@ -70,6 +70,11 @@ impl ResponseError for ApiError {
             AppError::NotFound => body["message"] = json!("not found"),
             AppError::Conflict(m) | AppError::TooLarge(m) => body["message"] = json!(m),
             AppError::Config(m) => body["message"] = json!(m),
+            AppError::Unavailable(_) => {
+                tracing::warn!(error = %self.0, "API request failed: the database is unavailable");
+                body["message"] =
+                    json!("the database is unavailable; nothing was changed, try again shortly");
+            }
             AppError::Unexpected(_) => {
                 tracing::error!(error = %self.0, "API request failed");
                 body["message"] = json!("internal error; see the server log");

@@ -6,8 +6,12 @@ pub mod cached;
 mod contract_tests;
 pub mod dump;
 pub mod feed;
+pub mod postgres;
 pub mod sealing;
 pub mod sled;
+#[cfg(test)]
+#[path = "../../tests/support/postgres.rs"]
+pub(crate) mod test_postgres;
 #[cfg(test)]
 mod test_records;
 pub mod throttle;
@@ -50,6 +54,19 @@ pub enum StoreError {
         /// The version found on disk.
         found: u32,
     },
+    /// The database was migrated by a newer version of this program.
+    #[error(
+        "the database was migrated by a newer jwt-asset-server (schema {found}, this binary knows up to {known}); refusing to use it"
+    )]
+    TooNewDatabase {
+        /// The version found in the database.
+        found: u32,
+        /// The newest this binary knows.
+        known: u32,
+    },
+    /// The database cannot be reached now (a shared backend); the caller may try again later.
+    #[error("{0}")]
+    Unavailable(String),
     /// The master key is missing, wrong or unreadable.
     #[error("{0}")]
     MasterKey(String),

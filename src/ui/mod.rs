@@ -123,6 +123,10 @@ impl ResponseError for UiError {
             AppError::Throttled(_) | AppError::ThrottledAddress(_) | AppError::Stale { .. } => {
                 ("Cannot do that now", e.to_string())
             }
+            AppError::Unavailable(_) => {
+                tracing::warn!(error = %e, "admin page failed: the database is unavailable");
+                ("Try again shortly", "The database cannot be reached right now, so nothing was changed. Try again in a moment.".to_owned())
+            }
             AppError::Config(_) | AppError::Unexpected(_) => {
                 tracing::error!(error = %e, "admin page failed");
                 ("Something went wrong", "The server could not show this page; the server log has the details.".to_owned())
