@@ -223,6 +223,7 @@ async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
                         was_down = false;
                     }
                     // Catch up on what happened while not listening.
+                    inner.listening.store(true, Ordering::Release);
                     let _ = wake.try_send(());
                     while notifications.recv().await.is_some() {
                         let _ = wake.try_send(());
@@ -231,6 +232,7 @@ async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
                         }
                     }
                 }
+                inner.listening.store(false, Ordering::Release);
                 driver.abort();
                 if !inner.closed.load(Ordering::Acquire) {
                     tracing::warn!(

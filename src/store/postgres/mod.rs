@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     writer: String,
     /// The last change applied from the log.
     applied: AtomicI64,
+    /// Whether the connection that listens for changes is up.
+    listening: AtomicBool,
     closed: AtomicBool,
     touches: Mutex<Touches>,
 }
@@ -198,6 +200,7 @@ impl PgStore {
             master,
             writer: options.instance.clone(),
             applied: AtomicI64::new(applied),
+            listening: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             touches: Mutex::new(Touches::default()),
         });
@@ -207,6 +210,11 @@ impl PgStore {
             inner,
             runtime: Mutex::new(Some(runtime)),
         })
+    }
+
+    /// Whether this instance hears of changes at once (else it polls).
+    pub fn listening(&self) -> bool {
+        self.inner.listening.load(Ordering::Acquire)
     }
 
     /// Apply every change other instances recorded so far (tests; the follower does it anyway).
@@ -1316,3 +1324,6 @@ async fn record_change(
 ) -> Result<(), StoreError> {
     record(tx, writer, &[Recorded::of(change)]).await
 }
+
+#[cfg(test)]
+mod tests;
