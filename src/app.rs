@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::routes::{self, session::CookiePolicy};
 use crate::service::{Service, SessionPolicy};
 use crate::store::cached::CachedStore;
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
 
@@ -42,12 +43,24 @@ pub enum StartupError {
     Templates(String),
 }
 
-/// Open the store in `settings.data_dir` and build the service over it (server and CLI).
+/// Open the store (PostgreSQL when a database URL is set, else the embedded store in
+/// `settings.data_dir`) and build the service over it (server and CLI).
 pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
-    let backend: Arc<dyn Store> = Arc::new(SledStore::open(
-        &settings.data_dir,
-        &settings.master_key_source()?,
-    )?);
+    let backend: Arc<dyn Store> = match &settings.database_url {
+        Some(url) => Arc::new(PgStore::open(
+            &PgOptions {
+                url: url.expose().to_owned(),
+                pool_size: settings.database_pool_size,
+                poll: std::time::Duration::from_millis(settings.change_poll_ms.max(10)),
+                instance: crate::telemetry::instance_id().to_owned(),
+            },
+            &settings.master_key_source()?,
+        )?),
+        None => Arc::new(SledStore::open(
+            &settings.data_dir,
+            &settings.master_key_source()?,
+        )?),
+    };
     let store = Arc::new(CachedStore::new(backend));
     let policy = SessionPolicy {
         max_failures_per_address: settings.max_failed_sign_ins_per_address,
@@ -149,7 +162,17 @@ impl Application {
             server = server.workers(n.max(1));
         }
         let server = server.run();
-        tracing::info!(port, data_dir = %settings.data_dir.display(), instance = crate::telemetry::instance_id(), "listening on http://{}:{port}", settings.bind.ip());
+        let store = match &settings.database_url {
+            Some(_) => "postgresql".to_owned(),
+            None => settings.data_dir.display().to_string(),
+        };
+        tracing::info!(
+            port,
+            store,
+            instance = crate::telemetry::instance_id(),
+            "listening on http://{}:{port}",
+            settings.bind.ip()
+        );
         Ok(Application {
             port,
             server,
@@ -219,7 +242,9 @@ async fn watch_store(
         let Some(service) = service.upgrade() else {
             return;
         };
-        if let Err(e @ StoreError::Failed(_)) = service.store().health() {
+        let probe = service.clone();
+        let health = tokio::task::spawn_blocking(move || probe.store().health()).await;
+        if let Ok(Err(e @ StoreError::Failed(_))) = health {
             tracing::error!(error = %e, "stopping: a supervisor should restart the server");
             *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
             drop(service);

@@ -39,6 +39,41 @@ pub struct Settings {
     )]
     pub data_dir: PathBuf,
 
+    /// Keep everything in PostgreSQL instead of the embedded store (for several instances on one
+    /// database): a `postgres://user:password@host:port/database` URL. The schema is created and
+    /// migrated at start. TLS to the database is not spoken yet (`sslmode=disable` or `prefer`):
+    /// use a local connection or a tunnel.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        value_parser = parse_secret,
+        help_heading = "PostgreSQL"
+    )]
+    pub database_url: Option<SecretString>,
+
+    /// Connections each instance keeps open to PostgreSQL at most.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_DATABASE_POOL_SIZE",
+        default_value_t = 16,
+        global = true,
+        help_heading = "PostgreSQL"
+    )]
+    pub database_pool_size: usize,
+
+    /// With PostgreSQL: changes made by other instances arrive at once by notification; this
+    /// poll (milliseconds) bounds the delay if a notification is lost.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_CHANGE_POLL_MS",
+        default_value_t = 500,
+        global = true,
+        help_heading = "PostgreSQL"
+    )]
+    pub change_poll_ms: u64,
+
     /// The master key file: 32 random bytes (base64) that seal every signing secret and private
     /// key in the store. Created 0600 at the first start; keep it (and back it up) apart from the
     /// data directory. Default: beside the data directory, `<data-dir>.key` (`./data.key`).
@@ -151,6 +186,10 @@ pub struct Settings {
     pub master_key: Option<SecretString>,
 }
 
+fn parse_secret(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::new(s.to_owned()))
+}
+
 fn secret_from_env(name: &str) -> Option<SecretString> {
     std::env::var(name)
         .ok()
@@ -210,6 +249,9 @@ impl Settings {
             admin_password: None,
             master_key_file: None,
             master_key: None,
+            database_url: None,
+            database_pool_size: 16,
+            change_poll_ms: 500,
         }
     }
 }

@@ -10,6 +10,13 @@ use crate::store::sled::SledStore;
 /// Make a new master key (kept in `<target>.new` until the store uses it, so an interrupted run
 /// picks up the same key), wrap every data key with it, then move it to the target.
 pub(super) fn rekey(settings: &Settings, new_key_file: Option<PathBuf>) -> Result<(), StoreError> {
+    if settings.database_url.is_some() {
+        return Err(StoreError::MasterKey(
+            "rekey works on the embedded store only so far; for PostgreSQL, export with the old key \
+             and import into a new database with the new one"
+                .into(),
+        ));
+    }
     let source = settings.master_key_source()?;
     let old = source.load()?.ok_or_else(|| {
         StoreError::MasterKey(format!(

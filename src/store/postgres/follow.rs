@@ -224,6 +224,7 @@ async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
                     }
                     // Catch up on what happened while not listening.
                     inner.listening.store(true, Ordering::Release);
+                    inner.down.store(false, Ordering::Release);
                     let _ = wake.try_send(());
                     while notifications.recv().await.is_some() {
                         let _ = wake.try_send(());
@@ -234,6 +235,12 @@ async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
                 }
                 inner.listening.store(false, Ordering::Release);
                 driver.abort();
+                // Dropped: find out at once whether the database is gone or only this connection.
+                if !inner.closed.load(Ordering::Acquire)
+                    && inner.config.connect(NoTls).await.is_err()
+                {
+                    inner.down.store(true, Ordering::Release);
+                }
                 if !inner.closed.load(Ordering::Acquire) {
                     tracing::warn!(
                         "lost the connection that listens for changes; polling until it is back"
@@ -242,6 +249,7 @@ async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
                 }
             }
             Err(e) => {
+                inner.down.store(true, Ordering::Release);
                 if !was_down {
                     tracing::warn!(error = %e, "cannot listen for changes; polling until the database is back");
                     was_down = true;

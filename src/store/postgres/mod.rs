@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     applied: AtomicI64,
     /// Whether the connection that listens for changes is up.
     listening: AtomicBool,
+    /// Whether the database was found unreachable (and not reached since).
+    down: AtomicBool,
     closed: AtomicBool,
     touches: Mutex<Touches>,
 }
@@ -201,11 +203,17 @@ impl PgStore {
             writer: options.instance.clone(),
             applied: AtomicI64::new(applied),
             listening: AtomicBool::new(false),
+            down: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             touches: Mutex::new(Touches::default()),
         });
         follow::start(&inner, options.poll)?;
         start_housekeeping(&inner)?;
+        // Start once changes are heard, so that the first health check tells the truth.
+        let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
+        while !inner.listening.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Ok(PgStore {
             inner,
             runtime: Mutex::new(Some(runtime)),
@@ -369,6 +377,14 @@ impl Inner {
     ) -> Result<T, StoreError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        // While the database is known to be down, answer at once instead of waiting for a
+        // connection that cannot be made: a request that misses the cache fails fast and never
+        // holds an HTTP worker for the connect timeout.
+        if self.down.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable(
+                "the database is unreachable (reconnecting every second)".into(),
+            ));
         }
         block_on(&self.handle, fut)
     }
@@ -1197,12 +1213,16 @@ impl Store for PgStore {
     }
 
     fn health(&self) -> Result<(), StoreError> {
-        self.query(|c| {
-            Box::pin(async move {
-                c.execute("SELECT 1", &[]).await.map_err(db_error)?;
-                Ok(())
-            })
-        })
+        // No query: the listening connection says whether the database is there (it is
+        // re-established every second while down), so a health check answers at once even while
+        // the database does not.
+        if self.listening() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the database is unreachable (reconnecting every second)".into(),
+            ))
+        }
     }
 
     fn close(&self) -> Result<(), StoreError> {
