@@ -387,3 +387,86 @@ async fn the_admin_api_exports_a_consistent_snapshot_while_the_server_runs() {
     assert_eq!(exported, 2, "each export is audited");
     app.stop().await;
 }
+
+/// Moving a store: embedded → PostgreSQL → embedded, through `export` and `import`, changes
+/// nothing (the dumps are byte for byte the same) and the PostgreSQL store serves what the
+/// embedded one did.
+#[tokio::test]
+async fn a_store_moves_to_postgresql_and_back_unchanged() {
+    let Some(database) = crate::postgres::new_database() else {
+        return;
+    };
+    let (dir, data, bob_key) = populated().await;
+    let key_file = dir.path().join("data.key");
+    let first = dir.path().join("first.json");
+    ok(run(
+        &data,
+        &[],
+        &["export", "-o", first.to_str().unwrap()],
+        None,
+    ));
+
+    let on_pg = [
+        ("JWT_ASSET_SERVER_MASTER_KEY_FILE", key_file.as_path()),
+        ("JWT_ASSET_SERVER_DATABASE_URL", Path::new(&database)),
+    ];
+    let unused = dir.path().join("unused");
+    let out = ok(run(
+        &unused,
+        &on_pg,
+        &["import", first.to_str().unwrap()],
+        None,
+    ));
+    let counts: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counts["assets"], 3);
+    assert!(
+        !unused.exists(),
+        "with a database URL no data directory is made"
+    );
+    let second = dir.path().join("second.json");
+    ok(run(
+        &unused,
+        &on_pg,
+        &["export", "-o", second.to_str().unwrap()],
+        None,
+    ));
+    assert!(
+        std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
+        "embedded → PostgreSQL changed the dump"
+    );
+    // A database that holds a store refuses a second import, and keeps what it has.
+    let out = run(&unused, &on_pg, &["import", first.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
+
+    // Back to a new embedded store.
+    let back = dir.path().join("back");
+    let same_key = [("JWT_ASSET_SERVER_MASTER_KEY_FILE", key_file.as_path())];
+    ok(run(
+        &back,
+        &same_key,
+        &["import", second.to_str().unwrap()],
+        None,
+    ));
+    let third = dir.path().join("third.json");
+    ok(run(
+        &back,
+        &same_key,
+        &["export", "-o", third.to_str().unwrap()],
+        None,
+    ));
+    assert!(
+        std::fs::read(&first).unwrap() == std::fs::read(&third).unwrap(),
+        "PostgreSQL → embedded changed the dump"
+    );
+
+    // The server on PostgreSQL serves the moved store.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.database_url = Some(jwt_asset_server::secret::SecretString::new(
+            database.clone(),
+        ));
+        s.master_key_file = Some(key_file.clone());
+    })
+    .await;
+    check_restored(&app, &bob_key).await;
+}

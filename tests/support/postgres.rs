@@ -1,3 +1,4 @@
+#![allow(dead_code)] // Each test crate that includes this uses a part of it.
 //! A throwaway PostgreSQL for tests: `scripts/pg-test-cluster` starts one cluster per test process
 //! (deleted when the process ends) and each caller gets a new, empty database in it. Set
 //! `JWT_ASSET_SERVER_TEST_DATABASE_URL` to use an existing server instead. Without PostgreSQL the
@@ -6,6 +7,65 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// A cluster of this test process's own (deleted when the process ends).
+pub struct Cluster {
+    /// `postgres://…/postgres`.
+    pub url: String,
+    /// Its directory, with the `start` and `stop` scripts.
+    pub dir: std::path::PathBuf,
+}
+
+impl Cluster {
+    /// Start a new cluster, or `None` (after a printed note) without PostgreSQL.
+    pub fn start() -> Option<Cluster> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-test-cluster");
+        let out = std::process::Command::new(script)
+            .arg(std::process::id().to_string())
+            .stderr(std::process::Stdio::piped())
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                let mut lines = text.lines();
+                let url = lines.next()?.trim().to_owned();
+                let dir = lines.next()?.trim().into();
+                Some(Cluster { url, dir })
+            }
+            Ok(out) => {
+                unavailable(&String::from_utf8_lossy(&out.stderr));
+                None
+            }
+            Err(e) => {
+                unavailable(&e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Stop the server (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        let ok = std::process::Command::new(self.dir.join("stop"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot stop the test cluster");
+    }
+
+    /// Start it again on the same port.
+    pub fn restart(&self) {
+        let ok = std::process::Command::new(self.dir.join("start"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot start the test cluster again");
+    }
+
+    /// A new, empty database in this cluster.
+    pub fn new_database(&self) -> String {
+        create_database(&self.url)
+    }
+}
+
 fn server() -> Option<&'static str> {
     static SERVER: OnceLock<Option<String>> = OnceLock::new();
     SERVER
@@ -13,24 +73,7 @@ fn server() -> Option<&'static str> {
             if let Ok(url) = std::env::var("JWT_ASSET_SERVER_TEST_DATABASE_URL") {
                 return Some(url);
             }
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-test-cluster");
-            let out = std::process::Command::new(script)
-                .arg(std::process::id().to_string())
-                .stderr(std::process::Stdio::piped())
-                .output();
-            match out {
-                Ok(out) if out.status.success() => {
-                    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-                }
-                Ok(out) => {
-                    unavailable(&String::from_utf8_lossy(&out.stderr));
-                    None
-                }
-                Err(e) => {
-                    unavailable(&e.to_string());
-                    None
-                }
-            }
+            Cluster::start().map(|c| c.url)
         })
         .as_deref()
 }
@@ -47,8 +90,11 @@ fn unavailable(why: &str) {
 
 /// The URL of a new, empty database, or `None` (after a printed note) without PostgreSQL.
 pub fn new_database() -> Option<String> {
+    Some(create_database(server()?))
+}
+
+fn create_database(server: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let server = server()?;
     let name = format!(
         "jas_test_{}_{}",
         std::process::id(),
@@ -76,5 +122,5 @@ pub fn new_database() -> Option<String> {
     .join()
     .expect("the database-creating thread");
     let (base, _) = server.rsplit_once('/').expect("a URL with a database name");
-    Some(format!("{base}/{name}"))
+    format!("{base}/{name}")
 }

@@ -1159,7 +1159,8 @@ impl Store for PgStore {
         at: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<(u32, DateTime<Utc>), StoreError> {
-        let key = key.to_owned();
+        // Bytes: a throttle key may hold any character (NUL too), which `text` cannot.
+        let key = key.as_bytes().to_vec();
         let window = window.num_milliseconds() as f64 / 1000.0;
         let row = self.query(move |c| {
             Box::pin(async move {
@@ -1184,7 +1185,8 @@ impl Store for PgStore {
         at: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<Option<(u32, DateTime<Utc>)>, StoreError> {
-        let key = key.to_owned();
+        // Bytes: a throttle key may hold any character (NUL too), which `text` cannot.
+        let key = key.as_bytes().to_vec();
         let window = window.num_milliseconds() as f64 / 1000.0;
         let row = self.query(move |c| {
             Box::pin(async move {
@@ -1201,7 +1203,8 @@ impl Store for PgStore {
     }
 
     fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError> {
-        let key = key.to_owned();
+        // Bytes: a throttle key may hold any character (NUL too), which `text` cannot.
+        let key = key.as_bytes().to_vec();
         self.query(move |c| {
             Box::pin(async move {
                 c.execute("DELETE FROM failed_sign_ins WHERE key = $1", &[&key])

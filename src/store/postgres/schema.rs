@@ -16,7 +16,9 @@ pub(super) const CHANGE_LOCK: i64 = 0x6a61_735f_6368_67;
 
 /// The migrations, in order: the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[
-    // 1: the store contract's records, the change log, the shared sign-in throttle.
+    // 1: the store contract's records, the change log, the shared sign-in throttle. Users and
+    // assets are `json`, kept as written: their maps (attributes, a public JWK) keep their order,
+    // which `jsonb` would not (an export must read back exactly as it was written).
     r#"
     CREATE TABLE meta (
         key text PRIMARY KEY,
@@ -26,7 +28,7 @@ const MIGRATIONS: &[&str] = &[
         id text PRIMARY KEY,
         username_key text COLLATE "C" NOT NULL UNIQUE,
         version bigint NOT NULL,
-        record jsonb NOT NULL
+        record json NOT NULL
     );
     CREATE TABLE sessions (
         digest bytea PRIMARY KEY,
@@ -47,7 +49,7 @@ const MIGRATIONS: &[&str] = &[
         path text COLLATE "C" NOT NULL UNIQUE,
         version bigint NOT NULL,
         data_key bytea NOT NULL,
-        record jsonb NOT NULL
+        record json NOT NULL
     );
     CREATE TABLE audit (
         seq bigserial PRIMARY KEY,
@@ -58,7 +60,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_actor ON audit (actor_key, seq);
     CREATE INDEX audit_by_target ON audit (target, seq);
     CREATE TABLE failed_sign_ins (
-        key text PRIMARY KEY,
+        key bytea PRIMARY KEY,
         failures integer NOT NULL,
         since timestamptz NOT NULL
     );
