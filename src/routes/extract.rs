@@ -68,6 +68,38 @@ pub struct Requester {
 }
 
 impl Requester {
+    /// [`Requester::authenticate`] from async code: from the caches on this worker, or, when a
+    /// record must be read from a shared database, on a blocking thread.
+    pub async fn authenticate_off_worker(
+        req: &HttpRequest,
+        service: &Arc<Service>,
+    ) -> Result<Requester, AppError> {
+        if let Some(answer) =
+            crate::store::without_waiting(|| Requester::authenticate(req, service))
+        {
+            return answer;
+        }
+        let credential = match Credential::of(req)? {
+            Credential::ApiKey(key) => Err(key.to_owned()),
+            Credential::Session(id) => Ok(id),
+        };
+        let service = service.clone();
+        crate::service::blocking(move || match credential {
+            Err(key) => Ok(Requester {
+                user: service.authenticate_api_key(&key)?,
+                session: None,
+            }),
+            Ok(id) => {
+                let (user, session) = service.authenticate_session(&id)?;
+                Ok(Requester {
+                    user,
+                    session: Some(session),
+                })
+            }
+        })
+        .await
+    }
+
     /// Check the request's credential against the service.
     pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<Requester, AppError> {
         match Credential::of(req)? {

@@ -141,6 +141,22 @@ pub async fn login(
             retry,
             "from your network address",
         ),
+        Err(e @ AppError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "sign-in failed: the database is unavailable");
+            let mut res = page(
+                &tera,
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                Some(
+                    "Sign-in is unavailable for a moment (the server cannot reach its database). Try again shortly.",
+                ),
+                &form.username,
+                safe_next(form.next.as_deref()),
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             HttpResponse::InternalServerError().finish()

@@ -23,7 +23,8 @@ pub async fn token(
     service: web::Data<Service>,
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
-    let asset = match resolve(&req, &service, &metrics) {
+    let service = service.into_inner();
+    let asset = match resolve(&req, &service, &metrics).await {
         Ok(asset) => asset,
         Err(status) => return empty(status),
     };
@@ -40,7 +41,8 @@ pub async fn token(
             return cors.apply(empty(StatusCode::BAD_REQUEST));
         }
     };
-    let issued = Requester::authenticate(&req, &service)
+    let issued = Requester::authenticate_off_worker(&req, &service)
+        .await
         .map_err(Refusal::from)
         .and_then(|who| service.issue(&asset, &who.user, mode));
     let mut res = match issued {
@@ -59,12 +61,21 @@ pub async fn token(
 
 /// The live asset at the request's path, or the status to answer instead: 404 (no such asset)
 /// or 500 (the store could not be read).
-fn resolve(
+async fn resolve(
     req: &HttpRequest,
-    service: &Service,
+    service: &Arc<Service>,
     metrics: &Metrics,
 ) -> Result<Arc<CompiledAsset>, StatusCode> {
-    match service.live_asset(req.path()) {
+    // From memory on this worker; an asset not compiled yet is read on a blocking thread when the
+    // store would wait for a shared database.
+    let found = match crate::store::without_waiting(|| service.live_asset(req.path())) {
+        Some(found) => found,
+        None => {
+            let (service, path) = (service.clone(), req.path().to_owned());
+            crate::service::blocking(move || service.live_asset(&path)).await
+        }
+    };
+    match found {
         Ok(Some(asset)) => Ok(asset),
         Ok(None) => {
             metrics.token(TokenOutcome::NotFound);

@@ -108,20 +108,31 @@ impl Service {
         client: Option<IpAddr>,
     ) -> Result<SignedIn, AppError> {
         let throttle_key: String = username.to_ascii_lowercase().chars().take(64).collect();
-        if let Some(retry) = self.login_throttled(&throttle_key, MAX_LOGIN_FAILURES)? {
-            return Err(AppError::Throttled(retry));
-        }
         let per_address = self.sessions.max_failures_per_address;
         let address_key = client.filter(|_| per_address > 0).map(address_key);
-        if let Some(key) = &address_key
-            && let Some(retry) = self.login_throttled(key, per_address)?
-        {
-            return Err(AppError::ThrottledAddress(retry));
-        }
-        let user = match Username::parse(username) {
-            Ok(name) => self.store.user_by_username(name.as_str())?,
-            Err(_) => None,
-        };
+        // The throttle counts and the user are read from the store: off the async worker (a
+        // shared database is a network round trip away).
+        let (service, name, key, by_address) = (
+            self.clone(),
+            username.to_owned(),
+            throttle_key.clone(),
+            address_key.clone(),
+        );
+        let user = blocking(move || {
+            if let Some(retry) = service.login_throttled(&key, MAX_LOGIN_FAILURES)? {
+                return Err(AppError::Throttled(retry));
+            }
+            if let Some(key) = &by_address
+                && let Some(retry) = service.login_throttled(key, per_address)?
+            {
+                return Err(AppError::ThrottledAddress(retry));
+            }
+            Ok(match Username::parse(&name) {
+                Ok(name) => service.store.user_by_username(name.as_str())?,
+                Err(_) => None,
+            })
+        })
+        .await?;
         let hash = user
             .as_ref()
             .filter(|u| !u.disabled)
@@ -137,12 +148,18 @@ impl Service {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
-                let now = Utc::now();
-                self.store
-                    .note_failed_sign_in(&throttle_key, now, LOGIN_WINDOW)?;
-                if let Some(key) = &address_key {
-                    self.store.note_failed_sign_in(key, now, LOGIN_WINDOW)?;
-                }
+                let service = self.clone();
+                blocking(move || {
+                    let now = Utc::now();
+                    service
+                        .store
+                        .note_failed_sign_in(&throttle_key, now, LOGIN_WINDOW)?;
+                    if let Some(key) = &address_key {
+                        service.store.note_failed_sign_in(key, now, LOGIN_WINDOW)?;
+                    }
+                    Ok(())
+                })
+                .await?;
                 self.audit.record(AuditEvent {
                     outcome: AuditOutcome::Forbidden,
                     ..AuditEvent::admin(username, AuditAction::SessionLogin, username)

@@ -28,6 +28,37 @@ use crate::ids::{ApiKeyId, AssetId, UserId};
 
 pub use feed::{Change, ChangeFeed};
 
+thread_local! {
+    static NO_WAITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static WOULD_HAVE_WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` on an async worker where a store read must not wait for the network: a backend whose
+/// read would (a cache miss on a shared database) refuses it at once, and the answer is `None` —
+/// run `f` again on a blocking thread. Reads that answer from memory or local disk go through.
+pub fn without_waiting<T>(f: impl FnOnce() -> T) -> Option<T> {
+    NO_WAITING.with(|c| c.set(true));
+    WOULD_HAVE_WAITED.with(|c| c.set(false));
+    let out = f();
+    NO_WAITING.with(|c| c.set(false));
+    if WOULD_HAVE_WAITED.with(|c| c.replace(false)) {
+        None
+    } else {
+        Some(out)
+    }
+}
+
+/// For backends: whether this call may wait for the network (not inside [`without_waiting`]);
+/// when it may not, the refusal is noted for `without_waiting` to report.
+pub fn may_wait() -> bool {
+    if NO_WAITING.with(|c| c.get()) {
+        WOULD_HAVE_WAITED.with(|c| c.set(true));
+        false
+    } else {
+        true
+    }
+}
+
 /// The schema this binary writes. Older stores are migrated forward at open; newer ones refused.
 pub const SCHEMA_VERSION: u32 = 2;
 

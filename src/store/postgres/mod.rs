@@ -378,6 +378,11 @@ impl Inner {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("the store is closed".into()));
         }
+        if !super::may_wait() {
+            return Err(StoreError::Unavailable(
+                "a database read on an async worker (to be run on a blocking thread)".into(),
+            ));
+        }
         // While the database is known to be down, answer at once instead of waiting for a
         // connection that cannot be made: a request that misses the cache fails fast and never
         // holds an HTTP worker for the connect timeout.
