@@ -18,6 +18,8 @@ mod keys;
 mod known_answer;
 mod lifecycle;
 mod paths;
+#[path = "../support/postgres.rs"]
+mod postgres;
 mod presets;
 mod restart;
 mod sealed;
