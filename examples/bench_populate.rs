@@ -23,6 +23,9 @@
 //!   `last_name` attributes and two groups, no password; an API key for every user whose number
 //!   is a multiple of `--key-every` (default 10 000).
 //!
+//! With `JWT_ASSET_SERVER_DATABASE_URL` set it fills that (empty) PostgreSQL database instead;
+//! the master key file is then `<data-dir>.key` all the same.
+//!
 //! Writes `KEY=value` lines (a file `bash` can `source`) to `--out` (default: stdout):
 //! `DEMO_KEY`, `DEMO_SECRET`, `DEMO_PATH`, `DEMO_USER`, `DEMO_PASSWORD`, `ADMIN_PASSWORD`,
 //! `ASYM_ALGORITHMS` (space-separated names) and `ASYM_PATH_<name>` for each (e.g.
@@ -152,6 +155,10 @@ fn main() {
     }
     let mut settings = Settings::for_data_dir(&args.data_dir);
     settings.log = "warn".into();
+    // PostgreSQL instead of the data directory (the master key file still goes beside it).
+    if let Ok(url) = std::env::var("JWT_ASSET_SERVER_DATABASE_URL") {
+        settings.database_url = Some(SecretString::new(url));
+    }
     let t_all = Instant::now();
     let service = open_service(&settings).unwrap_or_else(|e| {
         eprintln!("bench_populate: cannot open the store: {e}");

@@ -28,7 +28,8 @@ use serde_json::Value;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-pub use schema::PG_SCHEMA_VERSION;
+/// The schema version this binary writes to PostgreSQL.
+pub const PG_SCHEMA_VERSION: i32 = schema::PG_SCHEMA_VERSION;
 
 use super::dump::StoreRecords;
 use super::feed::{Change, ChangeFeed};
@@ -39,7 +40,6 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId, random_token};
-use follow::Recorded;
 
 /// How long one database call may take before it is answered as unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -347,7 +347,7 @@ fn start_housekeeping(inner: &Arc<Inner>) -> Result<(), StoreError> {
 async fn record(
     tx: &Transaction<'_>,
     writer: &str,
-    changes: &[Recorded],
+    changes: &[follow::Recorded],
 ) -> Result<(), StoreError> {
     if changes.is_empty() {
         return Ok(());
@@ -447,7 +447,7 @@ impl Inner {
                 digest: Some(*digest),
             });
         }
-        let recorded: Vec<Recorded> = changes.iter().map(Recorded::of).collect();
+        let recorded: Vec<follow::Recorded> = changes.iter().map(follow::Recorded::of).collect();
         let (pool, writer) = (self.pool.clone(), self.writer.clone());
         let written = self.run(async move {
             let mut client = pool.get().await.map_err(pool_error)?;
@@ -519,7 +519,7 @@ impl PgStore {
             > + Send
             + 'static,
     {
-        let recorded: Vec<Recorded> = changes.iter().map(Recorded::of).collect();
+        let recorded: Vec<follow::Recorded> = changes.iter().map(follow::Recorded::of).collect();
         let (pool, writer) = (self.pool(), self.writer());
         let out = self.run(async move {
             let mut client = pool.get().await.map_err(pool_error)?;
@@ -753,7 +753,7 @@ impl Store for PgStore {
         // Best-effort and off the caller's thread: the session's times refuse it anyway.
         let (pool, d, writer) = (self.pool(), digest.to_vec(), self.writer());
         let change = Change::SessionChanged { digest: *digest };
-        let recorded = vec![Recorded::of(&change)];
+        let recorded = vec![follow::Recorded::of(&change)];
         let inner = self.inner.clone();
         self.inner.handle.spawn(async move {
             let discarded: Result<(), StoreError> = async {
@@ -799,7 +799,7 @@ impl Store for PgStore {
                 user: owner,
                 digests: digests.clone(),
             };
-            record(&tx, &writer, &[Recorded::of(&change)]).await?;
+            record(&tx, &writer, &[follow::Recorded::of(&change)]).await?;
             tx.commit().await.map_err(db_error)?;
             Ok(digests)
         })?;
@@ -1350,7 +1350,7 @@ async fn record_change(
     writer: &str,
     change: &Change,
 ) -> Result<(), StoreError> {
-    record(tx, writer, &[Recorded::of(change)]).await
+    record(tx, writer, &[follow::Recorded::of(change)]).await
 }
 
 #[cfg(test)]
