@@ -149,14 +149,38 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
         drop(p);
 
         if !batch.is_empty() {
-            if let Err(e) = store.append_audit(&batch) {
-                tracing::error!(error = %e, events = batch.len(), "could not write audit events");
-                shared
-                    .dropped
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
-            if let Err(e) = store.keep_newest_audit(retention) {
-                tracing::error!(error = %e, "could not trim the audit log");
+            match store.append_audit(&batch) {
+                Ok(()) => {
+                    if let Err(e) = store.keep_newest_audit(retention) {
+                        tracing::error!(error = %e, "could not trim the audit log");
+                    }
+                }
+                // A shared database out of reach: keep the events (as many as the queue holds)
+                // and try again in a second, so that an outage does not cost the trail.
+                Err(e @ crate::store::StoreError::Unavailable(_)) if !stop => {
+                    let mut p = lock(&shared.state);
+                    let room = QUEUE.saturating_sub(p.events.len());
+                    let kept = batch.len().min(room);
+                    let lost = batch.len() - kept;
+                    let newer = std::mem::take(&mut p.events);
+                    p.events = batch.into_iter().take(kept).collect();
+                    p.events.extend(newer);
+                    // Nobody waits on a flush for the length of an outage.
+                    p.flushed = ticket;
+                    drop(p);
+                    if lost > 0 {
+                        shared.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+                    }
+                    tracing::warn!(error = %e, kept, lost, "audit events wait for the database");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, events = batch.len(), "could not write audit events");
+                    shared
+                        .dropped
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
             }
         }
 
