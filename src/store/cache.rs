@@ -83,6 +83,20 @@ impl<K: Hash + Eq + Clone, V> ReadCache<K, V> {
         inner.generation += 1;
     }
 
+    /// Replace a cached record with `f` of it (a newer last-use time, say), keeping it cached;
+    /// nothing happens when it is not cached. Not an invalidation: a load racing with it may
+    /// still keep what it read, so use it only for fields where an older value is harmless.
+    pub fn update<Q>(&self, key: &Q, f: impl FnOnce(&V) -> V)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut inner = self.write();
+        if let Some(v) = inner.map.get_mut(key) {
+            *v = Arc::new(f(v));
+        }
+    }
+
     /// Forget every record (after a write whose keys are not known one by one).
     pub fn clear(&self) {
         let mut inner = self.write();
@@ -162,6 +176,17 @@ mod tests {
         assert!(cache.is_empty(), "the stale record must not be cached");
         let v = cache.get_or_load(&1, || ok(Some("fresh"))).unwrap();
         assert_eq!(v.as_deref().map(String::as_str), Some("fresh"));
+    }
+
+    #[test]
+    fn an_update_changes_a_cached_record_in_place_and_caches_nothing_new() {
+        let cache: ReadCache<u32, String> = ReadCache::new(10);
+        cache.update(&1, |v| format!("{v}!"));
+        assert!(cache.is_empty());
+        cache.get_or_load(&1, || ok(Some("one"))).unwrap();
+        cache.update(&1, |v| format!("{v}!"));
+        let v = cache.get_or_load(&1, || ok(Some("reloaded"))).unwrap();
+        assert_eq!(v.as_deref().map(String::as_str), Some("one!"));
     }
 
     #[test]

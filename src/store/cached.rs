@@ -38,6 +38,19 @@ impl Caches {
                 digest: Some(digest),
             } => self.keys.invalidate(digest),
             Change::ApiKeyChanged { digest: None } => self.keys.clear(),
+            Change::SessionTouched { digest, last_seen } => {
+                self.sessions.update(digest, |s| Session {
+                    last_seen: s.last_seen.max(*last_seen),
+                    ..s.clone()
+                })
+            }
+            Change::ApiKeyTouched {
+                digest,
+                last_used_at,
+            } => self.keys.update(digest, |k| ApiKey {
+                last_used_at: k.last_used_at.max(Some(*last_used_at)),
+                ..k.clone()
+            }),
             Change::AssetChanged { .. } | Change::AssetPurged { .. } => {}
         }
     }

@@ -38,7 +38,8 @@ fn record_changes(store: &dyn Store) -> Arc<Mutex<Vec<String>>> {
             ),
             Change::AssetPurged { path, .. } => format!("purged {path}"),
             Change::UserChanged { .. } => "user".into(),
-            Change::SessionChanged { .. } => "session".into(),
+            Change::SessionChanged { .. } | Change::SessionTouched { .. } => "session".into(),
+            Change::ApiKeyTouched { .. } => "key true".into(),
             Change::SessionsEnded { digests, .. } => format!("sessions ended {}", digests.len()),
             Change::ApiKeyChanged { digest } => format!("key {}", digest.is_some()),
         };

@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, RwLock};
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::asset::{Asset, AssetPath};
 use crate::domain::credentials::CredentialDigest;
 use crate::ids::{AssetId, UserId};
@@ -43,6 +45,21 @@ pub enum Change {
         user: UserId,
         /// The digests of the sessions that ended.
         digests: Vec<CredentialDigest>,
+    },
+    /// A session's last-seen time moved forward (nothing else about it changed): caches keep the
+    /// session and take the newer time, so a person active on another instance is not idle here.
+    SessionTouched {
+        /// The session's digest.
+        digest: CredentialDigest,
+        /// The newer last-seen time.
+        last_seen: DateTime<Utc>,
+    },
+    /// An API key's last-use time moved forward (nothing else about it changed).
+    ApiKeyTouched {
+        /// The key's digest.
+        digest: CredentialDigest,
+        /// The newer last-use time.
+        last_used_at: DateTime<Utc>,
     },
     /// An API key was added, used or revoked; `None` when the backend cannot tell which digest.
     ApiKeyChanged {

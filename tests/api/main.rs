@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod claims;
 mod cli;
+mod cluster;
 mod crash;
 mod damage;
 mod delivery;

@@ -48,6 +48,14 @@ pub(super) enum Recorded {
     ApiKey {
         digest: Option<String>,
     },
+    SessionTouched {
+        digest: String,
+        last_seen: chrono::DateTime<chrono::Utc>,
+    },
+    ApiKeyTouched {
+        digest: String,
+        last_used_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 fn hex(d: &CredentialDigest) -> String {
@@ -88,6 +96,17 @@ impl Recorded {
             Change::ApiKeyChanged { digest } => Recorded::ApiKey {
                 digest: digest.as_ref().map(hex),
             },
+            Change::SessionTouched { digest, last_seen } => Recorded::SessionTouched {
+                digest: hex(digest),
+                last_seen: *last_seen,
+            },
+            Change::ApiKeyTouched {
+                digest,
+                last_used_at,
+            } => Recorded::ApiKeyTouched {
+                digest: hex(digest),
+                last_used_at: *last_used_at,
+            },
         }
     }
 }
@@ -116,6 +135,20 @@ impl Inner {
             },
             Recorded::ApiKey { digest } => Change::ApiKeyChanged {
                 digest: digest.as_deref().and_then(unhex),
+            },
+            Recorded::SessionTouched { digest, last_seen } => match unhex(&digest) {
+                Some(digest) => Change::SessionTouched { digest, last_seen },
+                None => return Ok(None),
+            },
+            Recorded::ApiKeyTouched {
+                digest,
+                last_used_at,
+            } => match unhex(&digest) {
+                Some(digest) => Change::ApiKeyTouched {
+                    digest,
+                    last_used_at,
+                },
+                None => return Ok(None),
             },
         }))
     }

@@ -66,8 +66,17 @@ pub struct PgOptions {
 /// A database error as the store contract names it. Connection failures are `Unavailable`.
 fn db_error(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
         if *db.code() == SqlState::UNIQUE_VIOLATION {
             return StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned());
+        }
+        // Connection exceptions (08…), a server shutting down or restarting (57P01–57P03), too
+        // many connections (53300): the database is not there now, nothing was committed.
+        if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+            return StoreError::Unavailable(format!(
+                "the database is unreachable: {}",
+                db.message()
+            ));
         }
         return StoreError::Io(format!("database error: {}", db.message()));
     }
@@ -436,15 +445,22 @@ impl Inner {
         }
         let mut changes = Vec::new();
         let mut sessions = Vec::new();
+        // Published as touches: caches here and on the other instances keep the record and take
+        // the newer time (forgetting it would send the next request to the database, which
+        // during an outage means a refused token).
         for (digest, at) in &touches.sessions {
             sessions.push((digest.to_vec(), encode(at)?, *at));
-            changes.push(Change::SessionChanged { digest: *digest });
+            changes.push(Change::SessionTouched {
+                digest: *digest,
+                last_seen: *at,
+            });
         }
         let mut keys = Vec::new();
         for (id, (digest, at)) in &touches.keys {
             keys.push((id.as_str().to_owned(), encode(at)?));
-            changes.push(Change::ApiKeyChanged {
-                digest: Some(*digest),
+            changes.push(Change::ApiKeyTouched {
+                digest: *digest,
+                last_used_at: *at,
             });
         }
         let recorded: Vec<follow::Recorded> = changes.iter().map(follow::Recorded::of).collect();

@@ -8,11 +8,11 @@ use super::db_error;
 use crate::store::StoreError;
 
 /// The advisory lock held while migrating (an arbitrary constant: "jas" + "mig").
-const MIGRATION_LOCK: i64 = 0x6a61_735f_6d69_67;
+const MIGRATION_LOCK: i64 = 0x006a_6173_5f6d_6967;
 
 /// The advisory lock every write takes just before it records its change, so that change
 /// sequence numbers become visible in the order they were taken (see `follow`).
-pub(super) const CHANGE_LOCK: i64 = 0x6a61_735f_6368_67;
+pub(super) const CHANGE_LOCK: i64 = 0x006a_6173_5f63_6867;
 
 /// The migrations, in order: the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[

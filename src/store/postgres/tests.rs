@@ -43,6 +43,8 @@ fn follow(store: &PgStore) -> Arc<Mutex<Vec<String>>> {
             Change::AssetPurged { path, .. } => format!("purged {path}"),
             Change::UserChanged { .. } => "user".into(),
             Change::SessionChanged { .. } => "session".into(),
+            Change::SessionTouched { .. } => "session touched".into(),
+            Change::ApiKeyTouched { .. } => "key touched".into(),
             Change::SessionsEnded { digests, .. } => format!("sessions ended {}", digests.len()),
             Change::ApiKeyChanged { digest } => format!("key {}", digest.is_some()),
         };
@@ -159,7 +161,7 @@ fn every_instance_sees_every_change_of_the_others_in_order() {
     let mut later = s.clone();
     later.last_seen = now() + chrono::Duration::minutes(5);
     a.touch_session(&d, &later).unwrap();
-    until(&on_b, &["session"]);
+    until(&on_b, &["session touched"]);
     mine(&on_a);
     assert_eq!(b.session(&d).unwrap().unwrap().last_seen, later.last_seen);
     b.remove_user_sessions(&alice.id).unwrap();
