@@ -82,8 +82,12 @@ fn unavailable(why: &str) {
     if std::env::var("JAS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
         panic!("PostgreSQL is required (JAS_REQUIRE_POSTGRES=1) but cannot be started: {why}");
     }
-    eprintln!(
-        "note: skipping the PostgreSQL tests: {} (install PostgreSQL, or run scripts/pg-test-cluster --install)",
+    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests,
+    // and this note must be seen.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: skipping the PostgreSQL tests: {} (scripts/pg-test-cluster --install installs it)",
         why.trim()
     );
 }
