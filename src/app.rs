@@ -53,6 +53,7 @@ pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
                 pool_size: settings.database_pool_size,
                 poll: std::time::Duration::from_millis(settings.change_poll_ms.max(10)),
                 instance: crate::telemetry::instance_id().to_owned(),
+                ca_file: settings.database_ca_file.clone(),
             },
             &settings.master_key_source()?,
         )?),

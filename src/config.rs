@@ -41,8 +41,8 @@ pub struct Settings {
 
     /// Keep everything in PostgreSQL instead of the embedded store (for several instances on one
     /// database): a `postgres://user:password@host:port/database` URL. The schema is created and
-    /// migrated at start. TLS to the database is not spoken yet (`sslmode=disable` or `prefer`):
-    /// use a local connection or a tunnel.
+    /// migrated at start. Add `?sslmode=require` to insist on TLS with a verified certificate
+    /// (the default, `prefer`, encrypts when the server offers TLS without verifying it).
     #[arg(
         long,
         env = "JWT_ASSET_SERVER_DATABASE_URL",
@@ -52,6 +52,18 @@ pub struct Settings {
         help_heading = "PostgreSQL"
     )]
     pub database_url: Option<SecretString>,
+
+    /// A CA certificate (PEM) to trust for PostgreSQL's TLS certificate, besides the system's
+    /// roots: with `sslmode=require` in the URL the server's certificate and host name are
+    /// verified against them.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_DATABASE_CA_FILE",
+        global = true,
+        value_name = "PATH",
+        help_heading = "PostgreSQL"
+    )]
+    pub database_ca_file: Option<PathBuf>,
 
     /// Connections each instance keeps open to PostgreSQL at most.
     #[arg(
@@ -250,6 +262,7 @@ impl Settings {
             master_key_file: None,
             master_key: None,
             database_url: None,
+            database_ca_file: None,
             database_pool_size: 16,
             change_poll_ms: 500,
         }

@@ -420,6 +420,7 @@ mod postgres_backend {
             pool_size: 4,
             poll: Duration::from_millis(200),
             instance: crate::ids::random_token::<6>(),
+            ca_file: None,
         }
     }
 

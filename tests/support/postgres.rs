@@ -66,16 +66,28 @@ impl Cluster {
     }
 }
 
-fn server() -> Option<&'static str> {
-    static SERVER: OnceLock<Option<String>> = OnceLock::new();
+fn shared() -> Option<&'static (String, Option<std::path::PathBuf>)> {
+    static SERVER: OnceLock<Option<(String, Option<std::path::PathBuf>)>> = OnceLock::new();
     SERVER
         .get_or_init(|| {
             if let Ok(url) = std::env::var("JWT_ASSET_SERVER_TEST_DATABASE_URL") {
-                return Some(url);
+                return Some((url, None));
             }
-            Cluster::start().map(|c| c.url)
+            Cluster::start().map(|c| (c.url, Some(c.dir)))
         })
-        .as_deref()
+        .as_ref()
+}
+
+fn server() -> Option<&'static str> {
+    shared().map(|(url, _)| url.as_str())
+}
+
+/// The TLS certificate of the test cluster (self-signed, for `localhost` and `127.0.0.1`), when
+/// the tests started the cluster themselves.
+pub fn server_certificate() -> Option<std::path::PathBuf> {
+    shared()
+        .and_then(|(_, dir)| dir.as_ref())
+        .map(|d| d.join("server.crt"))
 }
 
 fn unavailable(why: &str) {

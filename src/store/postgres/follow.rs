@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::{Inner, db_error};
 use crate::domain::asset::AssetPath;
@@ -228,7 +228,7 @@ pub(super) fn start(inner: &Arc<Inner>, poll: Duration) -> Result<(), StoreError
 async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
     let mut was_down = false;
     while !inner.closed.load(Ordering::Acquire) {
-        match inner.config.connect(NoTls).await {
+        match inner.config.connect(inner.tls.clone()).await {
             Ok((client, mut connection)) => {
                 let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
                 let driver = tokio::spawn(async move {
@@ -270,7 +270,7 @@ async fn listen(inner: Arc<Inner>, wake: std::sync::mpsc::SyncSender<()>) {
                 driver.abort();
                 // Dropped: find out at once whether the database is gone or only this connection.
                 if !inner.closed.load(Ordering::Acquire)
-                    && inner.config.connect(NoTls).await.is_err()
+                    && inner.config.connect(inner.tls.clone()).await.is_err()
                 {
                     inner.down.store(true, Ordering::Release);
                 }
