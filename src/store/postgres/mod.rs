@@ -1446,7 +1446,7 @@ impl AuditRows {
         client
             .execute(
                 "INSERT INTO audit (actor_key, target, event) \
-                 SELECT a, t, e FROM unnest($1::text[], $2::text[], $3::jsonb[]) \
+                 SELECT a, t, e FROM unnest($1::text[], $2::text[], $3::json[]) \
                  WITH ORDINALITY AS u(a, t, e, n) ORDER BY n",
                 &[&self.actors, &self.targets, &self.events],
             )
