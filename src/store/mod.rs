@@ -204,8 +204,7 @@ pub trait Store: Send + Sync + 'static {
     /// Number of stored audit events.
     fn audit_len(&self) -> Result<u64, StoreError>;
     /// Retention: delete the oldest events so that about `keep` remain (never fewer; a backend
-    /// may keep some more: the embedded store up to the granularity it stores events in,
-    /// PostgreSQL up to an eighth more, at most 4096); returns how many went.
+    /// may keep a few more, up to the granularity it stores events in); returns how many went.
     fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError>;
 
     /// A failed sign-in for the (case-folded) name `key` at `at`: returns the failures counted in

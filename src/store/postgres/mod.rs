@@ -47,9 +47,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often last-use touches are written.
 const TOUCH_FLUSH: Duration = Duration::from_secs(1);
-/// The audit log may exceed its retention by an eighth, at most this many events, before it is
-/// trimmed.
-const AUDIT_TRIM_SLACK: i64 = 4096;
 /// Changes are kept this long for instances that were cut off from the database to catch up.
 const CHANGES_KEPT_HOURS: i32 = 24;
 
@@ -1179,8 +1176,11 @@ impl Store for PgStore {
         let rows = self.query(move |c| {
             Box::pin(async move {
                 c.query(
-                    "SELECT event FROM audit WHERE ($1::text IS NULL OR actor_key = $1) \
-                     AND ($2::text IS NULL OR target = $2) ORDER BY seq DESC LIMIT $3",
+                    "SELECT e.value FROM audit a \
+                     CROSS JOIN LATERAL json_array_elements(a.events) WITH ORDINALITY AS e(value, i) \
+                     WHERE ($1::text IS NULL OR lower(e.value->>'actor') = $1) \
+                     AND ($2::text IS NULL OR e.value->>'target' = $2) \
+                     ORDER BY a.seq DESC, e.i DESC LIMIT $3",
                     &[&actor, &target, &limit],
                 )
                 .await
@@ -1193,10 +1193,12 @@ impl Store for PgStore {
     fn audit_len(&self) -> Result<u64, StoreError> {
         let n: i64 = self.query(|c| {
             Box::pin(async move {
-                Ok(c.query_one("SELECT count(*) FROM audit", &[])
-                    .await
-                    .map_err(db_error)?
-                    .get(0))
+                Ok(
+                    c.query_one("SELECT coalesce(sum(n), 0)::int8 FROM audit", &[])
+                        .await
+                        .map_err(db_error)?
+                        .get(0),
+                )
             })
         })?;
         Ok(n as u64)
@@ -1204,33 +1206,26 @@ impl Store for PgStore {
 
     fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError> {
         let keep = keep.min(i64::MAX as u64 / 2) as i64;
-        let removed = self.query(move |c| {
+        let removed: i64 = self.query(move |c| {
             Box::pin(async move {
-                // The span of sequence numbers bounds the count from above and costs two index
-                // lookups: only when it exceeds the limit by a slack is the exact trim (a scan of
-                // `keep` index entries) worth running, so a full log is trimmed every few batches,
-                // not after each one. Never fewer than `keep` remain.
-                let span: i64 = c
-                    .query_one(
-                        "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM audit",
-                        &[],
-                    )
-                    .await
-                    .map_err(db_error)?
-                    .get(0);
-                if span <= keep + (keep / 8).min(AUDIT_TRIM_SLACK) {
-                    return Ok(0);
-                }
-                c.execute(
-                    "DELETE FROM audit WHERE seq <= \
-                     (SELECT seq FROM audit ORDER BY seq DESC OFFSET $1 LIMIT 1)",
+                // Whole rows go: the oldest ones beyond the newest row at which the count of
+                // newer events reaches `keep` (so never fewer than `keep` remain).
+                Ok(c.query_one(
+                    "WITH boundary AS ( \
+                         SELECT seq FROM ( \
+                             SELECT seq, sum(n) OVER (ORDER BY seq DESC) AS newer FROM audit \
+                         ) counted WHERE newer >= $1 ORDER BY seq DESC LIMIT 1 \
+                     ), gone AS ( \
+                         DELETE FROM audit WHERE seq < (SELECT seq FROM boundary) RETURNING n \
+                     ) SELECT coalesce(sum(n), 0)::int8 FROM gone",
                     &[&keep],
                 )
                 .await
-                .map_err(db_error)
+                .map_err(db_error)?
+                .get(0))
             })
         })?;
-        Ok(removed)
+        Ok(removed as u64)
     }
 
     fn note_failed_sign_in(
@@ -1361,7 +1356,7 @@ impl Store for PgStore {
         }
         let audit = records
             .audit
-            .chunks(4096)
+            .chunks(64 * AUDIT_ROW_EVENTS)
             .map(AuditRows::of)
             .collect::<Result<Vec<_>, _>>()?;
         // One transaction: the dump lands whole or not at all.
@@ -1415,40 +1410,40 @@ impl Store for PgStore {
     }
 }
 
-/// Audit events as columns, inserted by one statement (a batch of a thousand events is one round
-/// trip and one plan, not a thousand).
+/// Audit events as the database keeps them: rows of up to [`AUDIT_ROW_EVENTS`] events (oldest
+/// first), all inserted by one statement.
 struct AuditRows {
-    actors: Vec<String>,
-    targets: Vec<String>,
-    events: Vec<Value>,
+    counts: Vec<i32>,
+    rows: Vec<Value>,
 }
+
+/// Events per audit row (as the embedded store's records).
+const AUDIT_ROW_EVENTS: usize = 256;
 
 impl AuditRows {
     fn of(events: &[AuditEvent]) -> Result<AuditRows, StoreError> {
         let mut rows = AuditRows {
-            actors: Vec::with_capacity(events.len()),
-            targets: Vec::with_capacity(events.len()),
-            events: Vec::with_capacity(events.len()),
+            counts: Vec::new(),
+            rows: Vec::new(),
         };
-        for e in events {
-            rows.actors.push(e.actor.to_ascii_lowercase());
-            rows.targets.push(e.target.clone());
-            rows.events.push(encode(e)?);
+        for chunk in events.chunks(AUDIT_ROW_EVENTS) {
+            rows.counts.push(chunk.len() as i32);
+            rows.rows.push(encode(&chunk)?);
         }
         Ok(rows)
     }
 
     /// Insert them in order (`unnest` keeps the arrays' order, and so the sequence numbers do).
     async fn insert(&self, client: &impl tokio_postgres::GenericClient) -> Result<(), StoreError> {
-        if self.events.is_empty() {
+        if self.rows.is_empty() {
             return Ok(());
         }
         client
             .execute(
-                "INSERT INTO audit (actor_key, target, event) \
-                 SELECT a, t, e FROM unnest($1::text[], $2::text[], $3::json[]) \
-                 WITH ORDINALITY AS u(a, t, e, n) ORDER BY n",
-                &[&self.actors, &self.targets, &self.events],
+                "INSERT INTO audit (n, events) \
+                 SELECT n, e FROM unnest($1::int4[], $2::json[]) WITH ORDINALITY AS u(n, e, i) \
+                 ORDER BY i",
+                &[&self.counts, &self.rows],
             )
             .await
             .map_err(db_error)?;
