@@ -491,6 +491,19 @@ impl Inner {
             .transpose()
     }
 
+    /// Run a write (see [`in_transaction`]) and publish its changes here once committed.
+    fn write<T: Send + 'static, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: for<'t> FnOnce(&'t Transaction<'_>) -> TxBody<'t, T> + Send + 'static,
+    {
+        let (out, changes) =
+            self.run(in_transaction(self.pool.clone(), self.writer.clone(), body))?;
+        for change in &changes {
+            self.feed.publish(change);
+        }
+        Ok(out)
+    }
+
     /// Write the last-use times noted since the last flush, with their changes.
     fn flush_touches(&self) -> Result<(), StoreError> {
         let touches = std::mem::take(&mut *self.touches.lock().unwrap_or_else(|e| e.into_inner()));
@@ -517,32 +530,29 @@ impl Inner {
                 last_used_at: *at,
             });
         }
-        let recorded: Vec<follow::Recorded> = changes.iter().map(follow::Recorded::of).collect();
-        let (pool, writer) = (self.pool.clone(), self.writer.clone());
-        let written = self.run(async move {
-            let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(db_error)?;
-            for (digest, json, at) in &sessions {
-                tx.execute(
-                    "UPDATE sessions SET record = jsonb_set(record, '{last_seen}', $2) \
-                     WHERE digest = $1 AND (record->>'last_seen')::timestamptz < $3",
-                    &[digest, json, at],
-                )
-                .await
-                .map_err(db_error)?;
-            }
-            for (id, at) in &keys {
-                // Never brings back a key revoked meanwhile: a revoked key has no digest.
-                tx.execute(
-                    "UPDATE api_keys SET record = jsonb_set(record, '{last_used_at}', $2) \
-                     WHERE id = $1 AND digest IS NOT NULL",
-                    &[id, at],
-                )
-                .await
-                .map_err(db_error)?;
-            }
-            record(&tx, &writer, &recorded).await?;
-            tx.commit().await.map_err(db_error)
+        let written = self.write(move |tx| {
+            Box::pin(async move {
+                for (digest, json, at) in &sessions {
+                    tx.execute(
+                        "UPDATE sessions SET record = jsonb_set(record, '{last_seen}', $2) \
+                         WHERE digest = $1 AND (record->>'last_seen')::timestamptz < $3",
+                        &[digest, json, at],
+                    )
+                    .await
+                    .map_err(db_error)?;
+                }
+                for (id, at) in &keys {
+                    // Never brings back a key revoked meanwhile: a revoked key has no digest.
+                    tx.execute(
+                        "UPDATE api_keys SET record = jsonb_set(record, '{last_used_at}', $2) \
+                         WHERE id = $1 AND digest IS NOT NULL",
+                        &[id, at],
+                    )
+                    .await
+                    .map_err(db_error)?;
+                }
+                Ok(((), changes))
+            })
         });
         if let Err(e) = written {
             // Put them back (unless newer ones arrived) for the next flush.
@@ -554,9 +564,6 @@ impl Inner {
                 pending.keys.entry(id).or_insert(v);
             }
             return Err(e);
-        }
-        for change in &changes {
-            self.feed.publish(change);
         }
         Ok(())
     }
@@ -578,8 +585,7 @@ impl PgStore {
         self.inner.writer.clone()
     }
 
-    /// Run a write in one transaction that also records its changes; publish them here once
-    /// committed.
+    /// Run a write whose changes are known before it runs (see [`Inner::write`]).
     fn write<T: Send + 'static, F>(&self, changes: Vec<Change>, body: F) -> Result<T, StoreError>
     where
         F: for<'t> FnOnce(
@@ -589,20 +595,8 @@ impl PgStore {
             > + Send
             + 'static,
     {
-        let recorded: Vec<follow::Recorded> = changes.iter().map(follow::Recorded::of).collect();
-        let (pool, writer) = (self.pool(), self.writer());
-        let out = self.run(async move {
-            let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(db_error)?;
-            let out = body(&tx).await?;
-            record(&tx, &writer, &recorded).await?;
-            tx.commit().await.map_err(db_error)?;
-            Ok(out)
-        })?;
-        for change in &changes {
-            self.inner.feed.publish(change);
-        }
-        Ok(out)
+        self.inner
+            .write(move |tx| Box::pin(async move { Ok((body(tx).await?, changes)) }))
     }
 
     fn query<T: Send + 'static, F>(&self, body: F) -> Result<T, StoreError>
@@ -620,6 +614,12 @@ impl PgStore {
             body(&client).await
         })
     }
+}
+
+/// An asset path as stored, checked again on the way out.
+fn stored_path(id: &str, path: &str) -> Result<crate::domain::asset::AssetPath, StoreError> {
+    crate::domain::asset::AssetPath::parse(path)
+        .map_err(|_| StoreError::Corrupt(format!("asset {id} has a stored path that is not valid")))
 }
 
 /// A unique-index conflict named for the person who caused it.
@@ -823,23 +823,21 @@ impl Store for PgStore {
         // Best-effort and off the caller's thread: the session's times refuse it anyway.
         let (pool, d, writer) = (self.pool(), digest.to_vec(), self.writer());
         let change = Change::SessionChanged { digest: *digest };
-        let recorded = vec![follow::Recorded::of(&change)];
         let inner = self.inner.clone();
         self.inner.handle.spawn(async move {
-            let discarded: Result<(), StoreError> = async {
-                let mut client = pool.get().await.map_err(pool_error)?;
-                let tx = client.transaction().await.map_err(db_error)?;
-                tx.execute("DELETE FROM sessions WHERE digest = $1", &[&d])
-                    .await
-                    .map_err(db_error)?;
-                record(&tx, &writer, &recorded).await?;
-                tx.commit().await.map_err(db_error)
-            }
+            let discarded = in_transaction(pool, writer, move |tx| {
+                Box::pin(async move {
+                    tx.execute("DELETE FROM sessions WHERE digest = $1", &[&d])
+                        .await
+                        .map_err(db_error)?;
+                    Ok(((), vec![change]))
+                })
+            })
             .await;
             match discarded {
                 // Published once gone, so that no cache reads it back meanwhile (the subscribers
                 // only forget cached records: nothing that waits on this runtime).
-                Ok(()) => inner.feed.publish(&change),
+                Ok(((), changes)) => changes.iter().for_each(|c| inner.feed.publish(c)),
                 Err(e) => tracing::debug!(error = %e, "cannot forget an expired session now"),
             }
         });
@@ -847,38 +845,29 @@ impl Store for PgStore {
     }
 
     fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
-        // The digests are known only once deleted: the change is recorded in the same
-        // transaction, then published here.
-        let (pool, writer, id) = (self.pool(), self.writer(), user.as_str().to_owned());
-        let owner = user.clone();
-        let digests = self.run(async move {
-            let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(db_error)?;
-            let rows = tx
-                .query(
-                    "DELETE FROM sessions WHERE user_id = $1 RETURNING digest",
-                    &[&id],
-                )
-                .await
-                .map_err(db_error)?;
-            let digests: Vec<CredentialDigest> = rows
-                .iter()
-                .filter_map(|r| r.get::<_, Vec<u8>>(0).try_into().ok())
-                .collect();
-            let change = Change::SessionsEnded {
-                user: owner,
-                digests: digests.clone(),
-            };
-            record(&tx, &writer, &[follow::Recorded::of(&change)]).await?;
-            tx.commit().await.map_err(db_error)?;
-            Ok(digests)
-        })?;
-        let removed = digests.len();
-        self.inner.feed.publish(&Change::SessionsEnded {
-            user: user.clone(),
-            digests,
-        });
-        Ok(removed)
+        // The digests are known only once deleted, inside the transaction.
+        let (id, owner) = (user.as_str().to_owned(), user.clone());
+        self.inner.write(move |tx| {
+            Box::pin(async move {
+                let rows = tx
+                    .query(
+                        "DELETE FROM sessions WHERE user_id = $1 RETURNING digest",
+                        &[&id],
+                    )
+                    .await
+                    .map_err(db_error)?;
+                let digests: Vec<CredentialDigest> = rows
+                    .iter()
+                    .filter_map(|r| r.get::<_, Vec<u8>>(0).try_into().ok())
+                    .collect();
+                let removed = digests.len();
+                let change = Change::SessionsEnded {
+                    user: owner,
+                    digests,
+                };
+                Ok((removed, vec![change]))
+            })
+        })
     }
 
     fn user_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
@@ -950,42 +939,36 @@ impl Store for PgStore {
     }
 
     fn revoke_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> Result<ApiKey, StoreError> {
-        let (pool, writer, key_id) = (self.pool(), self.writer(), id.as_str().to_owned());
-        let revoked = self.run(async move {
-            let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(db_error)?;
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT record FROM api_keys WHERE id = $1 FOR UPDATE",
-                    &[&key_id],
+        let key_id = id.as_str().to_owned();
+        self.inner.write(move |tx| {
+            Box::pin(async move {
+                let Some(row) = tx
+                    .query_opt(
+                        "SELECT record FROM api_keys WHERE id = $1 FOR UPDATE",
+                        &[&key_id],
+                    )
+                    .await
+                    .map_err(db_error)?
+                else {
+                    return Err(StoreError::Missing);
+                };
+                let mut key: ApiKey = decode(row.get(0))?;
+                if key.revoked_at.is_none() {
+                    key.revoked_at = Some(at);
+                }
+                let record = encode(&key)?;
+                tx.execute(
+                    "UPDATE api_keys SET digest = NULL, record = $2 WHERE id = $1",
+                    &[&key_id, &record],
                 )
                 .await
-                .map_err(db_error)?
-            else {
-                return Err(StoreError::Missing);
-            };
-            let mut key: ApiKey = decode(row.get(0))?;
-            if key.revoked_at.is_none() {
-                key.revoked_at = Some(at);
-            }
-            let record = encode(&key)?;
-            tx.execute(
-                "UPDATE api_keys SET digest = NULL, record = $2 WHERE id = $1",
-                &[&key_id, &record],
-            )
-            .await
-            .map_err(db_error)?;
-            let change = Change::ApiKeyChanged {
-                digest: Some(key.digest),
-            };
-            record_change(&tx, &writer, &change).await?;
-            tx.commit().await.map_err(db_error)?;
-            Ok(key)
-        })?;
-        self.inner.feed.publish(&Change::ApiKeyChanged {
-            digest: Some(revoked.digest),
-        });
-        Ok(revoked)
+                .map_err(db_error)?;
+                let change = Change::ApiKeyChanged {
+                    digest: Some(key.digest),
+                };
+                Ok((key, vec![change]))
+            })
+        })
     }
 
     fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
@@ -1030,7 +1013,6 @@ impl Store for PgStore {
 
     fn replace_asset(&self, asset: &Asset, expected_version: u64) -> Result<(), StoreError> {
         let (record, wrapped) = self.inner.seal(asset)?;
-        let (pool, writer) = (self.pool(), self.writer());
         let (id, path, version) = (
             asset.id.as_str().to_owned(),
             asset.path.as_str().to_owned(),
@@ -1038,59 +1020,43 @@ impl Store for PgStore {
         );
         let expected = expected_version as i64;
         let stored = Arc::new(asset.clone());
-        let changed = stored.clone();
-        let old_path = self
-            .run(async move {
-                let mut client = pool.get().await.map_err(pool_error)?;
-                let tx = client.transaction().await.map_err(db_error)?;
-                let Some(row) = tx
-                    .query_opt(
-                        "SELECT version, path FROM assets WHERE id = $1 FOR UPDATE",
-                        &[&id],
+        self.inner
+            .write(move |tx| {
+                Box::pin(async move {
+                    let Some(row) = tx
+                        .query_opt(
+                            "SELECT version, path FROM assets WHERE id = $1 FOR UPDATE",
+                            &[&id],
+                        )
+                        .await
+                        .map_err(db_error)?
+                    else {
+                        return Err(StoreError::Missing);
+                    };
+                    if row.get::<_, i64>(0) != expected {
+                        return Err(StoreError::VersionMismatch);
+                    }
+                    let old: String = row.get(1);
+                    tx.execute(
+                        "UPDATE assets SET path = $2, version = $3, data_key = $4, record = $5 \
+                         WHERE id = $1 AND version = $6",
+                        &[&id, &path, &version, &wrapped, &record, &expected],
                     )
                     .await
-                    .map_err(db_error)?
-                else {
-                    return Err(StoreError::Missing);
-                };
-                if row.get::<_, i64>(0) != expected {
-                    return Err(StoreError::VersionMismatch);
-                }
-                let old: String = row.get(1);
-                tx.execute(
-                    "UPDATE assets SET path = $2, version = $3, data_key = $4, record = $5 \
-                     WHERE id = $1 AND version = $6",
-                    &[&id, &path, &version, &wrapped, &record, &expected],
-                )
-                .await
-                .map_err(db_error)?;
-                let old_path = if old != path {
-                    Some(crate::domain::asset::AssetPath::parse(&old).map_err(|_| {
-                        StoreError::Corrupt(format!(
-                            "asset {id} has a stored path that is not valid"
-                        ))
-                    })?)
-                } else {
-                    None
-                };
-                let change = Change::AssetChanged {
-                    asset: changed,
-                    old_path: old_path.clone(),
-                };
-                record_change(&tx, &writer, &change).await?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(old_path)
+                    .map_err(db_error)?;
+                    let old_path = (old != path).then(|| stored_path(&id, &old)).transpose()?;
+                    let change = Change::AssetChanged {
+                        asset: stored,
+                        old_path,
+                    };
+                    Ok(((), vec![change]))
+                })
             })
             .map_err(|e| {
                 conflict(e, || {
                     format!("the path {} is used by another asset", asset.path)
                 })
-            })?;
-        self.inner.feed.publish(&Change::AssetChanged {
-            asset: stored,
-            old_path,
-        });
-        Ok(())
+            })
     }
 
     fn asset(&self, id: &AssetId) -> Result<Option<Asset>, StoreError> {
@@ -1127,28 +1093,20 @@ impl Store for PgStore {
     }
 
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
-        let (pool, writer, key) = (self.pool(), self.writer(), id.as_str().to_owned());
-        let asset_id = id.clone();
-        let change = self.run(async move {
-            let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(db_error)?;
-            let Some(row) = tx
-                .query_opt("DELETE FROM assets WHERE id = $1 RETURNING path", &[&key])
-                .await
-                .map_err(db_error)?
-            else {
-                return Err(StoreError::Missing);
-            };
-            let path = crate::domain::asset::AssetPath::parse(row.get(0)).map_err(|_| {
-                StoreError::Corrupt(format!("asset {key} has a stored path that is not valid"))
-            })?;
-            let change = Change::AssetPurged { id: asset_id, path };
-            record_change(&tx, &writer, &change).await?;
-            tx.commit().await.map_err(db_error)?;
-            Ok(change)
-        })?;
-        self.inner.feed.publish(&change);
-        Ok(())
+        let (key, asset_id) = (id.as_str().to_owned(), id.clone());
+        self.inner.write(move |tx| {
+            Box::pin(async move {
+                let Some(row) = tx
+                    .query_opt("DELETE FROM assets WHERE id = $1 RETURNING path", &[&key])
+                    .await
+                    .map_err(db_error)?
+                else {
+                    return Err(StoreError::Missing);
+                };
+                let path = stored_path(&key, row.get(0))?;
+                Ok(((), vec![Change::AssetPurged { id: asset_id, path }]))
+            })
+        })
     }
 
     fn changes(&self) -> &ChangeFeed {
@@ -1451,12 +1409,27 @@ impl AuditRows {
     }
 }
 
-async fn record_change(
-    tx: &Transaction<'_>,
-    writer: &str,
-    change: &Change,
-) -> Result<(), StoreError> {
-    record(tx, writer, &[follow::Recorded::of(change)]).await
+/// What a write runs inside its transaction: its value and the changes it made.
+type TxBody<'t, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<(T, Vec<Change>), StoreError>> + Send + 't>>;
+
+/// Run `body` in one transaction that also records the changes it answers (in change-log order,
+/// for the other instances), and commit.
+async fn in_transaction<T, F>(
+    pool: Pool,
+    writer: String,
+    body: F,
+) -> Result<(T, Vec<Change>), StoreError>
+where
+    F: for<'t> FnOnce(&'t Transaction<'_>) -> TxBody<'t, T>,
+{
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = client.transaction().await.map_err(db_error)?;
+    let (out, changes) = body(&tx).await?;
+    let recorded: Vec<follow::Recorded> = changes.iter().map(follow::Recorded::of).collect();
+    record(&tx, &writer, &recorded).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok((out, changes))
 }
 
 #[cfg(test)]
