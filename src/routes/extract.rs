@@ -1,6 +1,7 @@
 //! Who is asking: the one place that reads a Bearer API key or a session cookie off a request.
 //! Handlers ask for a [`Requester`] (anyone signed in) instead of reading headers themselves.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
@@ -13,8 +14,9 @@ use crate::service::Service;
 
 /// The credential a request carries, before it is checked.
 pub enum Credential<'r> {
-    /// `Authorization: Bearer <key>` (present means used: no fallback to the cookie).
-    ApiKey(&'r str),
+    /// `Authorization: Bearer <key>` (present means used: no fallback to the cookie); borrowed
+    /// from the request unless it must outlive it.
+    ApiKey(Cow<'r, str>),
     /// The session cookie's value.
     Session(String),
 }
@@ -33,7 +35,7 @@ impl<'r> Credential<'r> {
         }
         if let Some(value) = first {
             return bearer_key(value.as_bytes())
-                .map(Credential::ApiKey)
+                .map(|key| Credential::ApiKey(Cow::Borrowed(key)))
                 .ok_or_else(|| {
                     AppError::Forbidden("Authorization is not a Bearer API key".into())
                 });
@@ -41,6 +43,14 @@ impl<'r> Credential<'r> {
         session_cookie(req)
             .map(Credential::Session)
             .ok_or_else(|| AppError::Forbidden("not signed in".into()))
+    }
+
+    /// The same credential, owning its text (to check it on another thread).
+    pub fn into_owned(self) -> Credential<'static> {
+        match self {
+            Credential::ApiKey(key) => Credential::ApiKey(Cow::Owned(key.into_owned())),
+            Credential::Session(id) => Credential::Session(id),
+        }
     }
 }
 
@@ -79,32 +89,21 @@ impl Requester {
         {
             return answer;
         }
-        let credential = match Credential::of(req)? {
-            Credential::ApiKey(key) => Err(key.to_owned()),
-            Credential::Session(id) => Ok(id),
-        };
+        let credential = Credential::of(req)?.into_owned();
         let service = service.clone();
-        crate::service::blocking(move || match credential {
-            Err(key) => Ok(Requester {
-                user: service.authenticate_api_key(&key)?,
-                session: None,
-            }),
-            Ok(id) => {
-                let (user, session) = service.authenticate_session(&id)?;
-                Ok(Requester {
-                    user,
-                    session: Some(session),
-                })
-            }
-        })
-        .await
+        crate::service::blocking(move || Requester::check(credential, &service)).await
     }
 
     /// Check the request's credential against the service.
     pub fn authenticate(req: &HttpRequest, service: &Service) -> Result<Requester, AppError> {
-        match Credential::of(req)? {
+        Requester::check(Credential::of(req)?, service)
+    }
+
+    /// Check a credential against the service.
+    fn check(credential: Credential<'_>, service: &Service) -> Result<Requester, AppError> {
+        match credential {
             Credential::ApiKey(key) => Ok(Requester {
-                user: service.authenticate_api_key(key)?,
+                user: service.authenticate_api_key(&key)?,
                 session: None,
             }),
             Credential::Session(id) => {
