@@ -127,6 +127,7 @@ impl Application {
             secure: settings.cookie_secure,
             max_age_seconds: settings.session_max_seconds,
             trusted_proxies: settings.trusted_proxies.clone(),
+            public_url: settings.public_url.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -104,6 +104,18 @@ pub struct Settings {
     #[arg(long, env = "JWT_ASSET_SERVER_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Server")]
     pub cookie_secure: bool,
 
+    /// The URL people reach this server at (e.g. `https://tokens.example.org`): the OpenID
+    /// Connect redirect URI registered at a provider is `<public-url>/login/oidc/<id>/callback`.
+    /// When unset, it is taken from each request's scheme and host.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_PUBLIC_URL",
+        value_name = "URL",
+        value_parser = parse_public_url,
+        help_heading = "Sign-in"
+    )]
+    pub public_url: Option<String>,
+
     /// A session ends after this many seconds without a request.
     #[arg(
         long,
@@ -256,6 +268,7 @@ impl Settings {
             max_password_checks: 2,
             max_failed_sign_ins_per_address: 100,
             trusted_proxies: Vec::new(),
+            public_url: None,
             log: "info".into(),
             log_format: LogFormat::Text,
             admin_password: None,
@@ -267,4 +280,17 @@ impl Settings {
             change_poll_ms: 500,
         }
     }
+}
+
+/// A public URL: `http(s)://host[:port][/path]`, kept without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let trimmed = s.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or("must start with https:// (or http://)")?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
+        return Err("must be a URL with a host, without a query or fragment".into());
+    }
+    Ok(trimmed.to_owned())
 }

@@ -48,6 +48,14 @@ impl SecretString {
     }
 }
 
+/// Serialized only into records the store seals (a provider's client secret); views never
+/// hold a `SecretString`.
+impl serde::Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl std::fmt::Debug for SecretString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretString(***)")

@@ -32,6 +32,9 @@ pub enum Command {
     /// Manage assets.
     #[command(subcommand)]
     Asset(AssetCommand),
+    /// Manage upstream sign-in: OpenID Connect identity providers and the sign-in policy.
+    #[command(subcommand)]
+    Idp(IdpCommand),
     /// Check the store without starting the server: it opens only when it holds every write it
     /// acknowledged (exit 0, with what it holds), else the reason and a non-zero exit.
     Check,
@@ -105,6 +108,77 @@ pub enum UserCommand {
     Enable {
         /// Username.
         name: String,
+    },
+    /// Link an account to an identity provider: the person's first sign-in there completes the
+    /// link (with `--unlink`, remove it).
+    Link {
+        /// Username.
+        name: String,
+        /// The provider's id.
+        #[arg(required_unless_present = "unlink")]
+        provider: Option<String>,
+        /// Remove the link instead.
+        #[arg(long, conflicts_with = "provider")]
+        unlink: bool,
+    },
+}
+
+/// `idp …`
+// Parsed once per run: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum IdpCommand {
+    /// Add an OpenID Connect provider; the client secret is read from standard input. Register
+    /// `<public URL>/login/oidc/<ID>/callback` as the redirect URI at the provider.
+    Add {
+        /// Short id, used in URLs (a-z, 0-9, '-').
+        id: String,
+        /// The issuer URL (discovery at `<issuer>/.well-known/openid-configuration`).
+        #[arg(long)]
+        issuer: String,
+        /// The client id registered at the provider.
+        #[arg(long)]
+        client_id: String,
+        /// The button's label (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope to ask for (repeatable; default: openid profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// The claim mapped to the username (default: preferred_username).
+        #[arg(long)]
+        username_claim: Option<String>,
+        /// The claim holding the person's groups, e.g. `groups`.
+        #[arg(long)]
+        groups_claim: Option<String>,
+        /// Keep only this upstream group (repeatable; default: all).
+        #[arg(long = "group-allowed")]
+        groups_allowed: Vec<String>,
+        /// Prefix the kept groups with this text.
+        #[arg(long)]
+        groups_prefix: Option<String>,
+        /// `create` accounts at first sign-in (default), or admit only `existing` ones.
+        #[arg(long, value_parser = ["create", "existing"])]
+        provisioning: Option<String>,
+        /// Sign-out also ends the session at the provider (RP-initiated logout).
+        #[arg(long)]
+        end_upstream_session: bool,
+    },
+    /// List the providers and the sign-in policy (never a client secret).
+    List,
+    /// Remove a provider (its accounts stay).
+    Remove {
+        /// The provider's id.
+        id: String,
+    },
+    /// Turn local passwords off for everyone but the break-glass administrators, or back on.
+    Policy {
+        /// `true`: upstream sign-in only; `false`: passwords work again.
+        #[arg(long, action = clap::ArgAction::Set)]
+        upstream_only: bool,
+        /// An administrator who keeps their password (repeatable; needed with upstream only).
+        #[arg(long = "break-glass", value_name = "USERNAME")]
+        break_glass: Vec<String>,
     },
 }
 

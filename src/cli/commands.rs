@@ -5,9 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::args::{ApiKeyCommand, AssetCommand, Command, CreateAsset, UserCommand};
+use super::args::{ApiKeyCommand, AssetCommand, Command, CreateAsset, IdpCommand, UserCommand};
 use crate::domain::asset::AccessRule;
 use crate::domain::delivery::{Delivery, DeliveryMode, RedirectDelivery};
+use crate::domain::identity::{ProviderInput, Provisioning};
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
@@ -57,6 +58,7 @@ pub(super) fn execute(service: &Arc<Service>, cmd: Command) -> Result<(), AppErr
         Command::User(cmd) => user(service, cmd),
         Command::Apikey(cmd) => apikey(service, cmd),
         Command::Asset(cmd) => asset(service, cmd),
+        Command::Idp(cmd) => idp(service, cmd),
         Command::Check => check(service),
         Command::Export {
             output,
@@ -151,6 +153,60 @@ fn user(service: &Service, cmd: UserCommand) -> Result<(), AppError> {
         UserCommand::List => user_list(service),
         UserCommand::Disable { name } => print_json(&service.set_disabled(CLI_ACTOR, &name, true)?),
         UserCommand::Enable { name } => print_json(&service.set_disabled(CLI_ACTOR, &name, false)?),
+        UserCommand::Link {
+            name,
+            provider,
+            unlink: _,
+        } => {
+            service.link_user(CLI_ACTOR, &name, provider.as_deref())?;
+            print_json(&service.user(&name)?)
+        }
+    }
+}
+
+/// `idp …`
+fn idp(service: &Service, cmd: IdpCommand) -> Result<(), AppError> {
+    match cmd {
+        IdpCommand::Add {
+            id,
+            issuer,
+            client_id,
+            name,
+            scopes,
+            username_claim,
+            groups_claim,
+            groups_allowed,
+            groups_prefix,
+            provisioning,
+            end_upstream_session,
+        } => {
+            let client_secret = stdin_line("client secret")?;
+            let input = ProviderInput {
+                id,
+                name,
+                issuer,
+                client_id,
+                client_secret: Some(client_secret),
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                username_claim,
+                groups_claim,
+                groups_allowed: Some(groups_allowed),
+                groups_prefix,
+                provisioning: match provisioning.as_deref() {
+                    Some("existing") => Some(Provisioning::Existing),
+                    Some(_) => Some(Provisioning::Create),
+                    None => None,
+                },
+                end_upstream_session: Some(end_upstream_session),
+            };
+            print_json(&service.add_identity_provider(CLI_ACTOR, input)?)
+        }
+        IdpCommand::List => print_json(&service.sign_in_policy()?),
+        IdpCommand::Remove { id } => service.remove_identity_provider(CLI_ACTOR, &id),
+        IdpCommand::Policy {
+            upstream_only,
+            break_glass,
+        } => print_json(&service.set_sign_in_policy(CLI_ACTOR, upstream_only, break_glass)?),
     }
 }
 

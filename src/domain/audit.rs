@@ -72,6 +72,9 @@ pub enum AuditAction {
     /// `store.export`: the whole store exported (a backup).
     #[serde(rename = "store.export")]
     StoreExport,
+    /// `settings.sign_in`: identity providers or the sign-in policy changed.
+    #[serde(rename = "settings.sign_in")]
+    SignInSettings,
     /// An action this version does not know (written by a newer one).
     #[serde(other, rename = "unknown")]
     Unknown,
@@ -85,6 +88,7 @@ impl AuditAction {
             AuditAction::SessionLogin => "session.login",
             AuditAction::SessionLogout => "session.logout",
             AuditAction::UserCreate => "user.create",
+            AuditAction::SignInSettings => "settings.sign_in",
             AuditAction::UserUpdate => "user.update",
             AuditAction::UserPassword => "user.password",
             AuditAction::UserDisable => "user.disable",

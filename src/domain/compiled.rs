@@ -251,6 +251,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            upstream: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod compiled;
 pub mod credentials;
 pub mod delivery;
 pub mod field;
+pub mod identity;
 pub mod password;
 pub mod preset;
 pub mod presets;

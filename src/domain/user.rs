@@ -137,6 +137,10 @@ pub struct User {
     /// Incremented on every change; a change is stored only over the version it was made from.
     #[serde(default)]
     pub version: u64,
+    /// The upstream identity (OpenID Connect provider or trusted proxy) the person signs in
+    /// with, when the account is linked to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::domain::identity::UpstreamLink>,
 }
 
 impl User {

@@ -12,6 +12,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::extract::{Requester, session_cookie};
+use crate::domain::identity::ProviderInput;
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::ids::AssetId;
@@ -494,4 +495,125 @@ pub async fn export(
             HeaderValue::from_static("attachment; filename=\"jwt-asset-server-dump.json\""),
         ))
         .body(dump))
+}
+
+/// `GET /api/v1/identity-providers`: the providers (never a client secret) and the sign-in
+/// policy.
+pub async fn list_identity_providers(_: Admin, service: web::Data<Service>) -> ApiResult {
+    let service = service.into_inner();
+    Ok(HttpResponse::Ok().json(blocking(move || service.sign_in_policy()).await?.providers))
+}
+
+/// `POST /api/v1/identity-providers`.
+pub async fn create_identity_provider(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    body: web::Json<ProviderInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let view =
+        blocking(move || service.add_identity_provider(actor.username.as_str(), body.into_inner()))
+            .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// `GET /api/v1/identity-providers/{id}`.
+pub async fn get_identity_provider(
+    _: Admin,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let policy = blocking(move || service.sign_in_policy()).await?;
+    let provider = policy
+        .providers
+        .into_iter()
+        .find(|p| p.id == *path)
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(provider))
+}
+
+/// `PUT /api/v1/identity-providers/{id}`: a new client secret only when given.
+pub async fn update_identity_provider(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<ProviderInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let view = blocking(move || {
+        service.update_identity_provider(actor.username.as_str(), &path, body.into_inner())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/identity-providers/{id}`.
+pub async fn delete_identity_provider(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let service = service.into_inner();
+    blocking(move || service.remove_identity_provider(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `PUT /api/v1/sign-in-policy`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    upstream_only: bool,
+    #[serde(default)]
+    break_glass: Vec<String>,
+}
+
+/// `GET /api/v1/sign-in-policy`.
+pub async fn get_sign_in_policy(_: Admin, service: web::Data<Service>) -> ApiResult {
+    let service = service.into_inner();
+    Ok(HttpResponse::Ok().json(blocking(move || service.sign_in_policy()).await?))
+}
+
+/// `PUT /api/v1/sign-in-policy`: upstream only (with break-glass administrators), or not.
+pub async fn set_sign_in_policy(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    body: web::Json<PolicyInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let body = body.into_inner();
+    let view = blocking(move || {
+        service.set_sign_in_policy(
+            actor.username.as_str(),
+            body.upstream_only,
+            body.break_glass,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Body of `PUT /api/v1/users/{username}/upstream`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    provider: Option<String>,
+}
+
+/// `PUT /api/v1/users/{username}/upstream`: link the account to a provider (completed at the
+/// person's first sign-in there), or unlink it (`null`).
+pub async fn link_user(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<LinkInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let provider = body.into_inner().provider;
+    let user = blocking(move || {
+        service.link_user(actor.username.as_str(), &path, provider.as_deref())?;
+        service.user(&path)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
 }

@@ -28,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(session::login_form))
             .route(web::post().to(session::login)),
     )
+    .route("/login/oidc/{id}", web::get().to(session::oidc_start))
+    .route(
+        "/login/oidc/{id}/callback",
+        web::get().to(session::oidc_callback),
+    )
     .service(web::resource("/logout").route(web::post().to(session::logout)))
     .service(
         web::scope("/api/v1")
@@ -85,6 +90,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(api::public_key_pem)),
             )
             .service(web::resource("/audit").route(web::get().to(api::audit_events)))
+            .service(
+                web::resource("/identity-providers")
+                    .route(web::get().to(api::list_identity_providers))
+                    .route(web::post().to(api::create_identity_provider)),
+            )
+            .service(
+                web::resource("/identity-providers/{id}")
+                    .route(web::get().to(api::get_identity_provider))
+                    .route(web::put().to(api::update_identity_provider))
+                    .route(web::delete().to(api::delete_identity_provider)),
+            )
+            .service(
+                web::resource("/sign-in-policy")
+                    .route(web::get().to(api::get_sign_in_policy))
+                    .route(web::put().to(api::set_sign_in_policy)),
+            )
+            .service(
+                web::resource("/users/{username}/upstream").route(web::put().to(api::link_user)),
+            )
             .default_service(web::to(api::not_found)),
     )
     .route("/static/{name}", web::get().to(ui::static_files::file))

@@ -11,8 +11,10 @@ use super::extract::session_cookie;
 use crate::domain::credentials::SESSION_COOKIE;
 use crate::error::AppError;
 use crate::secret::SecretString;
+use crate::service::PASSWORDS_OFF;
 use crate::service::Service;
 use crate::service::blocking;
+use crate::service::upstream::{Callback, PENDING_COOKIE, UpstreamError};
 
 /// Settings the session routes need.
 #[derive(Debug, Clone)]
@@ -23,6 +25,40 @@ pub struct CookiePolicy {
     pub max_age_seconds: u64,
     /// Proxies whose `X-Forwarded-For` names the client (for the sign-in throttle).
     pub trusted_proxies: Vec<IpAddr>,
+    /// The URL people reach the server at (redirect URIs), when configured.
+    pub public_url: Option<String>,
+}
+
+impl CookiePolicy {
+    /// This server's base URL as people reach it: the configured one, else the request's.
+    fn base_url(&self, req: &HttpRequest) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
+    }
+
+    fn cookie<'c>(&self, name: &'c str, value: String, path: &'c str, max_age: i64) -> Cookie<'c> {
+        Cookie::build(name, value)
+            .path(path)
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(CookieDuration::seconds(max_age))
+            .finish()
+    }
+
+    fn session_cookie(&self, session_id: String) -> Cookie<'static> {
+        self.cookie(
+            SESSION_COOKIE,
+            session_id,
+            "/",
+            self.max_age_seconds.min(i64::MAX as u64) as i64,
+        )
+    }
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
@@ -63,6 +99,8 @@ pub async fn login_form(
     let signed_in = session_cookie(&req)
         .and_then(|c| service.authenticate_session(&c).ok())
         .map(|(u, _)| u.username.to_string());
+    let service = service.into_inner();
+    let buttons = service.sign_in_buttons().await;
     page(
         &tera,
         actix_web::http::StatusCode::OK,
@@ -70,7 +108,92 @@ pub async fn login_form(
         None,
         "",
         safe_next(query.next.as_deref()),
+        &buttons,
     )
+}
+
+/// `GET /login/oidc/{id}`: off to the provider, with a fresh state, nonce and PKCE verifier in
+/// a sealed cookie.
+pub async fn oidc_start(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
+    id: web::Path<String>,
+    query: web::Query<LoginQuery>,
+) -> HttpResponse {
+    let service = service.into_inner();
+    let redirect_uri = format!("{}/login/oidc/{id}/callback", policy.base_url(&req));
+    let next = safe_next(query.next.as_deref()).map(str::to_owned);
+    match service
+        .start_upstream_sign_in(&id, &redirect_uri, next.clone())
+        .await
+    {
+        Ok(started) => {
+            let mut res = see_other(&started.location);
+            let _ =
+                res.add_cookie(&policy.cookie(PENDING_COOKIE, started.cookie, "/login/oidc", 600));
+            res
+        }
+        Err(e) => upstream_failed(&service, &tera, &id, e, next.as_deref()).await,
+    }
+}
+
+/// `GET /login/oidc/{id}/callback`: the provider sends the person back here.
+pub async fn oidc_callback(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
+    id: web::Path<String>,
+    query: web::Query<Callback>,
+) -> HttpResponse {
+    let service = service.into_inner();
+    let redirect_uri = format!("{}/login/oidc/{id}/callback", policy.base_url(&req));
+    let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    let previous = session_cookie(&req);
+    let finished = service
+        .finish_upstream_sign_in(
+            &id,
+            &redirect_uri,
+            query.into_inner(),
+            pending.as_deref(),
+            previous.as_deref(),
+        )
+        .await;
+    // The pending sign-in is spent either way.
+    let mut spent = policy.cookie(PENDING_COOKIE, String::new(), "/login/oidc", 0);
+    spent.make_removal();
+    let mut res = match finished {
+        Ok(done) => {
+            tracing::info!(provider = %id, username = %done.signed_in.user.username, "signed in upstream");
+            let mut res = see_other(safe_next(done.next.as_deref()).unwrap_or("/admin"));
+            let _ = res.add_cookie(&policy.session_cookie(done.signed_in.session_id));
+            res
+        }
+        Err(e) => upstream_failed(&service, &tera, &id, e, None).await,
+    };
+    let _ = res.add_cookie(&spent);
+    res
+}
+
+/// The sign-in page with what went wrong for the person; the precise reason in the log.
+async fn upstream_failed(
+    service: &std::sync::Arc<Service>,
+    tera: &tera::Tera,
+    provider: &str,
+    e: UpstreamError,
+    next: Option<&str>,
+) -> HttpResponse {
+    if e.status >= 500 {
+        tracing::warn!(provider, reason = %e.reason, "upstream sign-in failed");
+    } else {
+        tracing::info!(provider, reason = %e.reason, "upstream sign-in refused");
+    }
+    let buttons = service.sign_in_buttons().await;
+    let status = actix_web::http::StatusCode::from_u16(e.status)
+        .unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
+    page(tera, status, None, Some(&e.person), "", next, &buttons)
 }
 
 /// Sign-in form fields.
@@ -98,33 +221,32 @@ pub async fn login(
     let previous = session_cookie(&req);
     let client = client_address(&req, &policy.trusted_proxies);
     let service = service.into_inner();
+    let tera = tera.into_inner();
     match service
         .login(&form.username, form.password, previous.as_deref(), client)
         .await
     {
         Ok(signed_in) => {
-            let cookie = Cookie::build(SESSION_COOKIE, signed_in.session_id)
-                .path("/")
-                .http_only(true)
-                .secure(policy.secure)
-                .same_site(SameSite::Lax)
-                .max_age(CookieDuration::seconds(
-                    policy.max_age_seconds.min(i64::MAX as u64) as i64,
-                ))
-                .finish();
+            let cookie = policy.session_cookie(signed_in.session_id);
             let mut res = see_other(safe_next(form.next.as_deref()).unwrap_or("/admin"));
             let _ = res.add_cookie(&cookie);
             res
         }
         Err(AppError::Forbidden(reason)) => {
             tracing::info!(%reason, "sign-in refused");
+            let message = if reason == PASSWORDS_OFF {
+                "Passwords are turned off here: sign in with your organisation's account below."
+            } else {
+                "Wrong username or password."
+            };
             page(
                 &tera,
                 actix_web::http::StatusCode::UNAUTHORIZED,
                 None,
-                Some("Wrong username or password."),
+                Some(message),
                 &form.username,
                 safe_next(form.next.as_deref()),
+                &service.sign_in_buttons().await,
             )
         }
         Err(AppError::Throttled(retry)) => throttled(
@@ -152,6 +274,7 @@ pub async fn login(
                 ),
                 &form.username,
                 safe_next(form.next.as_deref()),
+                &[],
             );
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -186,6 +309,7 @@ fn throttled(
         Some(&message),
         username,
         safe_next(next),
+        &[],
     );
     if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -202,11 +326,20 @@ pub async fn logout(
     if !crate::ui::same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
+    let mut upstream = None;
     if let Some(session_id) = session_cookie(&req) {
         let service = service.into_inner();
-        if let Err(e) = blocking(move || service.logout(&session_id)).await {
-            tracing::error!(error = %e, "sign-out failed");
-            return HttpResponse::InternalServerError().finish();
+        let ended = service.clone();
+        match blocking(move || ended.logout(&session_id)).await {
+            Ok(Some(provider)) => {
+                let back = format!("{}/login", policy.base_url(&req));
+                upstream = service.upstream_sign_out(&provider, &back).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "sign-out failed");
+                return HttpResponse::InternalServerError().finish();
+            }
         }
     }
     let mut cookie = Cookie::build(SESSION_COOKIE, "")
@@ -215,7 +348,7 @@ pub async fn logout(
         .secure(policy.secure)
         .finish();
     cookie.make_removal();
-    let mut res = see_other("/login");
+    let mut res = see_other(upstream.as_deref().unwrap_or("/login"));
     let _ = res.add_cookie(&cookie);
     res
 }
@@ -245,8 +378,27 @@ fn page(
     error: Option<&str>,
     username: &str,
     next: Option<&str>,
+    providers: &[(String, String)],
 ) -> HttpResponse {
     let mut ctx = tera::Context::new();
+    let next_query = next
+        .map(|n| {
+            format!(
+                "?next={}",
+                percent_encoding::utf8_percent_encode(n, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .unwrap_or_default();
+    let providers: Vec<_> = providers
+        .iter()
+        .map(|(id, name)| {
+            serde_json::json!({
+                "href": format!("/login/oidc/{id}{next_query}"),
+                "name": name,
+            })
+        })
+        .collect();
+    ctx.insert("providers", &providers);
     ctx.insert("signed_in", &signed_in);
     ctx.insert("error", &error);
     ctx.insert("username", username);

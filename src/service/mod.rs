@@ -16,7 +16,9 @@ mod people;
 mod preview;
 pub mod registry;
 mod sign_in;
+mod sign_in_settings;
 mod state;
+pub mod upstream;
 mod users;
 mod views;
 
@@ -28,6 +30,8 @@ pub use debugger::{DebugKey, Debugged};
 pub use issue::Refusal;
 pub use people::{SessionView, UserUpdate};
 pub use registry::AssetSummary;
+pub use sign_in::PASSWORDS_OFF;
+pub use sign_in_settings::{ProviderView, SignInPolicyView};
 pub use state::{
     LOGIN_WINDOW, MAX_EXPIRY_SECONDS, MAX_LOGIN_FAILURES, MAX_NAME_CHARS, Service, SessionPolicy,
 };

@@ -19,6 +19,10 @@ use crate::ids::random_token;
 use crate::secret::SecretString;
 use crate::store::StoreError;
 
+/// Why a correct password was refused: local passwords are off (upstream only) for this user.
+pub const PASSWORDS_OFF: &str =
+    "local passwords are turned off; sign in with the identity provider";
+
 impl Service {
     /// The user behind an API key (`Authorization: Bearer …`).
     pub fn authenticate_api_key(&self, key: &str) -> Result<Arc<User>, AppError> {
@@ -127,12 +131,14 @@ impl Service {
             {
                 return Err(AppError::ThrottledAddress(retry));
             }
-            Ok(match Username::parse(&name) {
+            let user = match Username::parse(&name) {
                 Ok(name) => service.store.user_by_username(name.as_str())?,
                 Err(_) => None,
-            })
+            };
+            Ok((user, service.store.sign_in_settings()?))
         })
         .await?;
+        let (user, settings) = user;
         let hash = user
             .as_ref()
             .filter(|u| !u.disabled)
@@ -145,6 +151,12 @@ impl Service {
                 super::password_pool::PoolError::Busy => AppError::Throttled(1),
                 super::password_pool::PoolError::Stopped => AppError::Unexpected(e.to_string()),
             })?;
+        if let Some(u) = &user
+            && ok
+            && !settings.password_allowed(u.username.as_str(), u.admin)
+        {
+            return Err(AppError::Forbidden(PASSWORDS_OFF.into()));
+        }
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
@@ -169,18 +181,20 @@ impl Service {
         };
         let service = self.clone();
         let previous = previous_session.map(digest);
-        blocking(move || service.open_session(user, &throttle_key, previous)).await
+        blocking(move || service.open_session(user, Some(&throttle_key), previous)).await
     }
 
-    /// After a good password: forget the failures, end the session the browser had, and store a
-    /// new one (durable writes: on a blocking thread).
-    fn open_session(
+    /// After a good password (or an upstream sign-in): forget the failures, end the session the
+    /// browser had, and store a new one (durable writes: on a blocking thread).
+    pub(super) fn open_session(
         &self,
         user: User,
-        throttle_key: &str,
+        throttle_key: Option<&str>,
         previous: Option<CredentialDigest>,
     ) -> Result<SignedIn, AppError> {
-        self.store.clear_failed_sign_ins(throttle_key)?;
+        if let Some(key) = throttle_key {
+            self.store.clear_failed_sign_ins(key)?;
+        }
         if let Some(old) = previous {
             self.store.remove_session(&old)?;
         }
@@ -213,12 +227,15 @@ impl Service {
             .map(|(_, since)| (since + window - now).num_seconds().max(1) as u64))
     }
 
-    /// End a session (a durable write: call from a blocking thread).
-    pub fn logout(&self, session_id: &str) -> Result<(), AppError> {
+    /// End a session (a durable write: call from a blocking thread); the provider the person
+    /// came from, if any.
+    pub fn logout(&self, session_id: &str) -> Result<Option<String>, AppError> {
         let d = digest(session_id);
+        let mut provider = None;
         if let Some(s) = self.store.session(&d)? {
             self.store.remove_session(&d)?;
             if let Some(u) = self.store.user(&s.user_id)? {
+                provider = u.upstream.as_ref().map(|l| l.provider.clone());
                 self.audit.record(AuditEvent::admin(
                     u.username.as_str(),
                     AuditAction::SessionLogout,
@@ -226,7 +243,7 @@ impl Service {
                 ));
             }
         }
-        Ok(())
+        Ok(provider)
     }
 }
 

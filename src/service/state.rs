@@ -38,6 +38,8 @@ pub struct Service {
     /// Best-effort writes of the token path that failed.
     pub(super) touch_failures: std::sync::atomic::AtomicU64,
     pub(super) passwords: super::password_pool::PasswordPool,
+    /// The OpenID Connect relying party.
+    pub(super) upstream: super::upstream::Upstream,
 }
 
 /// After this many failed sign-ins for one username within [`LOGIN_WINDOW`], sign-in for that
@@ -59,7 +61,10 @@ impl Service {
         store
             .changes()
             .subscribe(move |change| follower.apply(change));
+        let upstream =
+            super::upstream::Upstream::new(store.export_key()?.1).map_err(StoreError::Io)?;
         Ok(Service {
+            upstream,
             audit: AuditLog::start(store.clone(), audit_retention)?,
             store,
             registry,

@@ -47,6 +47,7 @@ impl Service {
             created_at: now,
             updated_at: now,
             version: 1,
+            upstream: None,
         };
         let _guard = self.lock_writes();
         self.store.insert_user(&user)?;

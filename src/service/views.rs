@@ -240,6 +240,13 @@ pub struct UserView {
     pub has_password: bool,
     /// Created at.
     pub created_at: DateTime<Utc>,
+    /// Where the account comes from: `local`, or an identity provider's id (`proxy` for the
+    /// trusted proxy).
+    pub source: String,
+    /// For an upstream account, whether its first sign-in has linked it to the person's identity
+    /// (an account an administrator linked waits for that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_subject: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -253,6 +260,15 @@ impl From<&User> for UserView {
             disabled: u.disabled,
             has_password: u.password_hash.is_some(),
             created_at: u.created_at,
+            source: u
+                .upstream
+                .as_ref()
+                .map_or_else(|| "local".to_owned(), |l| l.provider.clone()),
+            upstream_subject: u
+                .upstream
+                .as_ref()
+                .filter(|l| !l.is_pending())
+                .map(|l| l.subject.clone()),
         }
     }
 }

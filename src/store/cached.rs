@@ -12,6 +12,7 @@ use super::{Store, StoreError};
 use crate::domain::asset::Asset;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
 
@@ -51,7 +52,9 @@ impl Caches {
                 last_used_at: k.last_used_at.max(Some(*last_used_at)),
                 ..k.clone()
             }),
-            Change::AssetChanged { .. } | Change::AssetPurged { .. } => {}
+            Change::AssetChanged { .. }
+            | Change::AssetPurged { .. }
+            | Change::SignInSettingsChanged => {}
         }
     }
 }
@@ -169,6 +172,17 @@ impl Store for CachedStore {
     }
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
         self.inner.delete_asset(id)
+    }
+    fn sign_in_settings(&self) -> Result<SignInSettings, StoreError> {
+        self.inner.sign_in_settings()
+    }
+    fn replace_sign_in_settings(
+        &self,
+        settings: &SignInSettings,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .replace_sign_in_settings(settings, expected_version)
     }
     fn changes(&self) -> &ChangeFeed {
         self.inner.changes()

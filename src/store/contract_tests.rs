@@ -38,6 +38,7 @@ fn record_changes(store: &dyn Store) -> Arc<Mutex<Vec<String>>> {
             ),
             Change::AssetPurged { path, .. } => format!("purged {path}"),
             Change::UserChanged { .. } => "user".into(),
+            Change::SignInSettingsChanged => "sign-in settings".into(),
             Change::SessionChanged { .. } | Change::SessionTouched { .. } => "session".into(),
             Change::ApiKeyTouched { .. } => "key true".into(),
             Change::SessionsEnded { digests, .. } => format!("sessions ended {}", digests.len()),
@@ -232,6 +233,40 @@ pub fn user_updates_need_the_version_they_were_read_at(store: &dyn Store) {
     assert_eq!(taken(&seen), ["user"]);
 }
 
+/// The sign-in settings start as the defaults, are replaced only over the version they were read
+/// at, and keep a provider's client secret.
+pub fn sign_in_settings_need_the_version_they_were_read_at(store: &dyn Store) {
+    let empty = store.sign_in_settings().unwrap();
+    assert_eq!((empty.version, empty.providers.len()), (0, 0));
+    let seen = record_changes(store);
+    let provider = crate::domain::identity::ProviderInput {
+        id: "corp".into(),
+        issuer: "https://id.example.org".into(),
+        client_id: "jas".into(),
+        client_secret: Some(crate::secret::SecretString::new("client-secret-1".into())),
+        ..Default::default()
+    }
+    .check(None)
+    .unwrap();
+    let settings = crate::domain::identity::SignInSettings {
+        providers: vec![provider],
+        upstream_only: true,
+        break_glass: vec!["root".into()],
+        version: 1,
+    };
+    store.replace_sign_in_settings(&settings, 0).unwrap();
+    let read = store.sign_in_settings().unwrap();
+    assert_eq!(read.version, 1);
+    assert!(read.upstream_only);
+    assert_eq!(
+        read.provider("corp").unwrap().client_secret.expose(),
+        "client-secret-1"
+    );
+    let err = store.replace_sign_in_settings(&settings, 0).unwrap_err();
+    assert!(matches!(err, StoreError::VersionMismatch), "{err:?}");
+    assert_eq!(taken(&seen), ["sign-in settings"]);
+}
+
 /// Failed sign-ins are counted per name within the window, forgotten when cleared, and a
 /// window that has passed starts over.
 pub fn failed_sign_ins_are_counted_per_name_within_the_window(store: &dyn Store) {
@@ -342,6 +377,12 @@ fn a_dump_loads_into_an_empty_store_as_it_was_read(from: &dyn Store, to: &dyn St
         "/c/one",
     )])
     .unwrap();
+    let settings = crate::domain::identity::SignInSettings {
+        break_glass: vec!["alice".into()],
+        version: 1,
+        ..Default::default()
+    };
+    from.replace_sign_in_settings(&settings, 0).unwrap();
 
     let records = super::dump::StoreRecords::read(from).unwrap();
     to.load(&records).unwrap();
@@ -350,6 +391,7 @@ fn a_dump_loads_into_an_empty_store_as_it_was_read(from: &dyn Store, to: &dyn St
         serde_json::to_string(&(&r.users, &r.api_keys, &r.assets, &r.audit)).unwrap()
     };
     assert_eq!(json(&records), json(&again));
+    assert_eq!(to.sign_in_settings().unwrap().break_glass, ["alice"]);
     assert_eq!(
         to.asset_by_path("/c/one").unwrap().unwrap().next_secret,
         a.next_secret
@@ -369,6 +411,7 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     sessions_of_a_user_end_together(open().as_ref());
     audit_reads_newest_first_and_retention_keeps_the_newest(open().as_ref());
     user_updates_need_the_version_they_were_read_at(open().as_ref());
+    sign_in_settings_need_the_version_they_were_read_at(open().as_ref());
     failed_sign_ins_are_counted_per_name_within_the_window(open().as_ref());
     touches_are_published(open().as_ref());
 }

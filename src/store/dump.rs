@@ -22,6 +22,7 @@ use super::{Store, StoreError};
 use crate::domain::asset::{Asset, AssetPath};
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::ApiKey;
+use crate::domain::identity::SignInSettings;
 use crate::domain::user::{User, Username};
 
 /// The `format` of every dump.
@@ -41,6 +42,8 @@ pub struct StoreRecords {
     pub assets: Vec<Asset>,
     /// Audit events, oldest first.
     pub audit: Vec<AuditEvent>,
+    /// The sign-in settings (identity providers with their client secrets), when ever set.
+    pub sign_in_settings: Option<SignInSettings>,
 }
 
 impl StoreRecords {
@@ -57,11 +60,13 @@ impl StoreRecords {
         assets.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
         let mut audit = store.audit_events(None, None, usize::MAX)?;
         audit.reverse();
+        let sign_in_settings = Some(store.sign_in_settings()?).filter(|s| s.version > 0);
         Ok(StoreRecords {
             users,
             api_keys,
             assets,
             audit,
+            sign_in_settings,
         })
     }
 
@@ -127,6 +132,9 @@ impl StoreRecords {
     }
 }
 
+/// The context the sign-in settings are sealed under in a dump.
+const DUMP_SETTINGS_CONTEXT: &[u8] = b"jwt-asset-server dump sign-in settings";
+
 /// A record id as this server makes them: 1 to 64 base64url characters.
 pub fn is_record_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -187,6 +195,10 @@ pub struct Dump {
     pub assets: Vec<DumpAsset>,
     /// Audit events, oldest first.
     pub audit: Vec<AuditEvent>,
+    /// The sign-in settings: sealed like the asset secrets (a base64url string), or the
+    /// settings themselves in a dump in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_settings: Option<serde_json::Value>,
     /// HMAC-SHA256 (base64url) of the whole dump without this field, under a key derived from
     /// the dump key: a sealed dump cannot be changed (an administrator added, a hash replaced)
     /// without the import noticing. Absent in a dump in the clear.
@@ -204,6 +216,8 @@ struct DumpBody<'a> {
     api_keys: &'a [ApiKey],
     assets: &'a [DumpAsset],
     audit: &'a [AuditEvent],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sign_in_settings: &'a Option<serde_json::Value>,
 }
 
 /// The key a dump is sealed with, and how the dump says so.
@@ -351,6 +365,15 @@ impl Dump {
                 },
             })
             .collect();
+        let sign_in_settings = records.sign_in_settings.as_ref().map(|s| match &key.key {
+            Some(k) => {
+                let plain = serde_json::to_vec(s).expect("settings encode as JSON");
+                serde_json::Value::String(
+                    URL_SAFE_NO_PAD.encode(k.seal_deterministic(DUMP_SETTINGS_CONTEXT, &plain)),
+                )
+            }
+            None => serde_json::to_value(s).expect("settings encode as JSON"),
+        });
         let mut dump = Dump {
             format: FORMAT.into(),
             version: VERSION,
@@ -359,6 +382,7 @@ impl Dump {
             api_keys: records.api_keys,
             assets,
             audit: records.audit,
+            sign_in_settings,
             mac: None,
         };
         dump.mac = key
@@ -378,6 +402,7 @@ impl Dump {
             api_keys: &self.api_keys,
             assets: &self.assets,
             audit: &self.audit,
+            sign_in_settings: &self.sign_in_settings,
         })
         .expect("a dump encodes as JSON");
         key.derive(b"jwt-asset-server dump mac").mac(&body)
@@ -447,11 +472,37 @@ impl Dump {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let unreadable = || {
+            StoreError::MasterKey(
+                "the dump's sign-in settings do not open with this key (a wrong passphrase or master key, or a changed dump)".into(),
+            )
+        };
+        let sign_in_settings = match (self.sign_in_settings, &key.key) {
+            (None, _) => None,
+            (Some(serde_json::Value::String(sealed)), Some(k)) => {
+                let sealed = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| unreadable())?;
+                let plain = k
+                    .open(DUMP_SETTINGS_CONTEXT, &sealed)
+                    .ok_or_else(unreadable)?;
+                Some(serde_json::from_slice(&plain).map_err(|_| unreadable())?)
+            }
+            (Some(v @ serde_json::Value::Object(_)), None) => {
+                Some(serde_json::from_value(v).map_err(|e| {
+                    StoreError::Corrupt(format!("the dump's sign-in settings: {e}"))
+                })?)
+            }
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "the dump's sign-in settings do not match its \"secrets\" sealing".into(),
+                ));
+            }
+        };
         let records = StoreRecords {
             users: self.users,
             api_keys: self.api_keys,
             assets,
             audit: self.audit,
+            sign_in_settings,
         };
         records.check()?;
         Ok(records)
@@ -481,6 +532,7 @@ mod tests {
                 api_keys: Vec::new(),
                 assets: vec![asset],
                 audit: Vec::new(),
+                sign_in_settings: None,
             };
             let refused = records.check().err().unwrap();
             assert!(

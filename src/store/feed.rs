@@ -29,6 +29,8 @@ pub enum Change {
         /// The path it had.
         path: AssetPath,
     },
+    /// The sign-in settings changed (identity providers, upstream-only).
+    SignInSettingsChanged,
     /// A user record changed (attributes, groups, password, disabled, admin).
     UserChanged {
         /// The user.

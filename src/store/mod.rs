@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::asset::Asset;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
 
@@ -188,6 +189,17 @@ pub trait Store: Send + Sync + 'static {
     fn assets(&self) -> Result<Vec<Asset>, StoreError>;
     /// Remove an asset record, its secret and its path index for good.
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError>;
+
+    /// The sign-in settings (identity providers, upstream-only), sealed at rest; the defaults
+    /// before the first write.
+    fn sign_in_settings(&self) -> Result<SignInSettings, StoreError>;
+    /// Replace the sign-in settings whose stored version is `expected_version` (0 before the
+    /// first write): `VersionMismatch` when they changed meanwhile.
+    fn replace_sign_in_settings(
+        &self,
+        settings: &SignInSettings,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
 
     /// The feed on which this store publishes a [`Change`] for each committed write.
     fn changes(&self) -> &ChangeFeed;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::asset::Asset;
+use crate::domain::identity::SignInSettings;
 use crate::ids::AssetId;
 use crate::secret::Secret;
 use crate::store::StoreError;
@@ -201,7 +202,28 @@ impl MasterKey {
     pub fn export_key(&self) -> SealingKey {
         self.key.derive(b"jwt-asset-server export key")
     }
+
+    /// Seal the sign-in settings (they hold the providers' client secrets).
+    pub fn seal_settings(&self, settings: &SignInSettings) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_vec(settings)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode the sign-in settings: {e}")))?;
+        self.key
+            .derive(SETTINGS_CONTEXT)
+            .seal(SETTINGS_CONTEXT, &plain)
+    }
+
+    /// Open sealed sign-in settings; `None` when this is not the key that sealed them or the
+    /// bytes were changed.
+    pub fn open_settings(&self, sealed: &[u8]) -> Option<SignInSettings> {
+        let plain = self
+            .key
+            .derive(SETTINGS_CONTEXT)
+            .open(SETTINGS_CONTEXT, sealed)?;
+        serde_json::from_slice(&plain).ok()
+    }
 }
+
+const SETTINGS_CONTEXT: &[u8] = b"jwt-asset-server sign-in settings";
 
 fn wrap_context(name: &str) -> Vec<u8> {
     [b"jwt-asset-server data key\0".as_slice(), name.as_bytes()].concat()

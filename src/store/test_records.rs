@@ -26,6 +26,7 @@ pub(crate) fn user(name: &str) -> User {
         created_at: now(),
         updated_at: now(),
         version: 1,
+        upstream: None,
     }
 }
 

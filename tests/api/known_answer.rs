@@ -68,6 +68,7 @@ fn a_fixed_secret_template_user_and_clock_give_an_exact_token() {
         created_at: at,
         updated_at: at,
         version: 1,
+        upstream: None,
     };
     let asset = Asset {
         id: AssetId::from_string("kat-asset-id"),

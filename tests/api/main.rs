@@ -18,6 +18,9 @@ mod injection;
 mod keys;
 mod known_answer;
 mod lifecycle;
+#[path = "../support/oidc.rs"]
+mod oidc;
+mod oidc_sign_in;
 mod paths;
 #[path = "../support/postgres.rs"]
 mod postgres;

@@ -38,6 +38,7 @@ pub(super) enum Recorded {
     User {
         id: UserId,
     },
+    SignInSettings,
     Session {
         digest: String,
     },
@@ -86,6 +87,7 @@ impl Recorded {
                 path: path.clone(),
             },
             Change::UserChanged { id } => Recorded::User { id: id.clone() },
+            Change::SignInSettingsChanged => Recorded::SignInSettings,
             Change::SessionChanged { digest } => Recorded::Session {
                 digest: hex(digest),
             },
@@ -125,6 +127,7 @@ impl Inner {
             },
             Recorded::Purged { id, path } => Change::AssetPurged { id, path },
             Recorded::User { id } => Change::UserChanged { id },
+            Recorded::SignInSettings => Change::SignInSettingsChanged,
             Recorded::Session { digest } => match unhex(&digest) {
                 Some(digest) => Change::SessionChanged { digest },
                 None => return Ok(None),

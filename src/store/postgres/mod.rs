@@ -38,6 +38,7 @@ use super::{Store, StoreError};
 use crate::domain::asset::Asset;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId, random_token};
 
@@ -1109,6 +1110,59 @@ impl Store for PgStore {
         })
     }
 
+    fn sign_in_settings(&self) -> Result<SignInSettings, StoreError> {
+        let row = self.query(move |c| {
+            Box::pin(async move {
+                c.query_opt("SELECT sealed FROM sign_in_settings", &[])
+                    .await
+                    .map_err(db_error)
+            })
+        })?;
+        match row {
+            Some(row) => self
+                .inner
+                .master
+                .open_settings(&row.get::<_, Vec<u8>>(0))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(
+                        "the sign-in settings do not open with the master key (damaged, or sealed by another key)"
+                            .into(),
+                    )
+                }),
+            None => Ok(SignInSettings::default()),
+        }
+    }
+
+    fn replace_sign_in_settings(
+        &self,
+        settings: &SignInSettings,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let sealed = self.inner.master.seal_settings(settings)?;
+        let (version, expected) = (settings.version as i64, expected_version as i64);
+        self.write(vec![Change::SignInSettingsChanged], move |tx| {
+            Box::pin(async move {
+                let found = tx
+                    .query_opt("SELECT version FROM sign_in_settings FOR UPDATE", &[])
+                    .await
+                    .map_err(db_error)?
+                    .map(|r| r.get::<_, i64>(0))
+                    .unwrap_or(0);
+                if found != expected {
+                    return Err(StoreError::VersionMismatch);
+                }
+                tx.execute(
+                    "INSERT INTO sign_in_settings (id, version, sealed) VALUES (true, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET version = $1, sealed = $2",
+                    &[&version, &sealed],
+                )
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            })
+        })
+    }
+
     fn changes(&self) -> &ChangeFeed {
         &self.inner.feed
     }
@@ -1317,6 +1371,10 @@ impl Store for PgStore {
             .chunks(64 * AUDIT_ROW_EVENTS)
             .map(AuditRows::of)
             .collect::<Result<Vec<_>, _>>()?;
+        let settings = match &records.sign_in_settings {
+            Some(st) => Some((st.version as i64, self.inner.master.seal_settings(st)?)),
+            None => None,
+        };
         // One transaction: the dump lands whole or not at all.
         self.write(changes, move |tx| {
             Box::pin(async move {
@@ -1334,6 +1392,14 @@ impl Store for PgStore {
                         "the database is not empty: a dump is restored into a new, empty database"
                             .into(),
                     ));
+                }
+                if let Some((version, sealed)) = &settings {
+                    tx.execute(
+                        "INSERT INTO sign_in_settings (id, version, sealed) VALUES (true, $1, $2)",
+                        &[version, sealed],
+                    )
+                    .await
+                    .map_err(db_error)?;
                 }
                 for (id, key, version, record) in &users {
                     tx.execute(

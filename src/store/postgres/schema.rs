@@ -71,6 +71,14 @@ const MIGRATIONS: &[&str] = &[
         change jsonb NOT NULL
     );
     "#,
+    // 2: the sign-in settings (identity providers with their client secrets), one sealed row.
+    r#"
+    CREATE TABLE sign_in_settings (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        version bigint NOT NULL,
+        sealed bytea NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -43,6 +43,7 @@ fn follow(store: &PgStore) -> Arc<Mutex<Vec<String>>> {
             ),
             Change::AssetPurged { path, .. } => format!("purged {path}"),
             Change::UserChanged { .. } => "user".into(),
+            Change::SignInSettingsChanged => "sign-in settings".into(),
             Change::SessionChanged { .. } => "session".into(),
             Change::SessionTouched { .. } => "session touched".into(),
             Change::ApiKeyTouched { .. } => "key touched".into(),

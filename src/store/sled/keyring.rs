@@ -104,6 +104,11 @@ impl Keyring {
         })
     }
 
+    /// The master key.
+    pub(super) fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
     /// The key that seals a dump for this store's master key, and the master key's id.
     pub(super) fn export_key(&self) -> (String, SealingKey) {
         (self.master.id().to_owned(), self.master.export_key())

@@ -25,6 +25,7 @@ use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::asset::Asset;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
+use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
 use crate::ids::{ApiKeyId, AssetId, UserId};
 use crate::store::sealing::{MasterKey, MasterKeySource};
@@ -108,6 +109,9 @@ const DURABLE_WRITES: &str = "durable_writes";
 
 /// `meta` key present while an import is being written.
 const IMPORT_IN_PROGRESS: &str = "import_in_progress";
+
+/// `meta` key of the sealed sign-in settings.
+const SIGN_IN_SETTINGS: &str = "sign_in_settings";
 
 /// `meta` key of the id of the master key that wraps the store's data keys.
 const MASTER_KEY_ID: &str = "master_key_id";
@@ -347,6 +351,18 @@ impl SledStore {
             )));
         }
         let rewrapped = Keyring::rewrap(dir, old, new)?;
+        // The sign-in settings are sealed with a key derived from the master key: sealed anew
+        // (already done when an interrupted rekey runs again and they open with `new`).
+        if let Some(sealed) = meta.get(SIGN_IN_SETTINGS)?
+            && new.open_settings(&sealed).is_none()
+        {
+            let settings = old.open_settings(&sealed).ok_or_else(|| {
+                StoreError::Corrupt(
+                    "the sign-in settings open with neither the old nor the new master key".into(),
+                )
+            })?;
+            meta.insert(SIGN_IN_SETTINGS, new.seal_settings(&settings)?)?;
+        }
         meta.insert(MASTER_KEY_ID, new.id().as_bytes())?;
         db.flush()?;
         drop((store, meta, db));
@@ -921,6 +937,35 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn sign_in_settings(&self) -> Result<SignInSettings, StoreError> {
+        match self.refused.get(&self.meta, SIGN_IN_SETTINGS.as_bytes())? {
+            Some(sealed) => self.keyring.master().open_settings(&sealed).ok_or_else(|| {
+                StoreError::Corrupt(
+                    "the sign-in settings do not open with the master key (damaged, or sealed by another key)"
+                        .into(),
+                )
+            }),
+            None => Ok(SignInSettings::default()),
+        }
+    }
+
+    fn replace_sign_in_settings(
+        &self,
+        settings: &SignInSettings,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let stored = self.sign_in_settings()?;
+        if stored.version != expected_version {
+            return Err(StoreError::VersionMismatch);
+        }
+        let sealed = self.keyring.master().seal_settings(settings)?;
+        let prior = self.prior(&[(&self.meta, SIGN_IN_SETTINGS.as_bytes())])?;
+        self.meta.insert(SIGN_IN_SETTINGS, sealed)?;
+        self.commit_or_undo(Change::SignInSettingsChanged, prior, |c| {
+            self.feed.publish(c)
+        })
+    }
+
     fn changes(&self) -> &ChangeFeed {
         &self.feed
     }
@@ -1028,6 +1073,12 @@ impl Store for SledStore {
         }
         for chunk in records.audit.chunks(audit::AUDIT_RECORD_EVENTS) {
             self.append_audit_events(chunk)?;
+        }
+        if let Some(settings) = &records.sign_in_settings {
+            self.meta.insert(
+                SIGN_IN_SETTINGS,
+                self.keyring.master().seal_settings(settings)?,
+            )?;
         }
         self.meta.remove(IMPORT_IN_PROGRESS)?;
         self.make_durable()?;
