@@ -38,6 +38,9 @@ pub enum StartupError {
     /// The first administrator could not be created.
     #[error("cannot create the first administrator: {0}")]
     Bootstrap(AppError),
+    /// Settings that contradict each other.
+    #[error("{0}")]
+    Settings(String),
     /// The HTML templates are broken (a build defect).
     #[error("cannot load the HTML templates: {0}")]
     Templates(String),
@@ -94,6 +97,11 @@ pub struct Application {
 impl Application {
     /// Open the store, create the first administrator if the store is empty, and bind.
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        if settings.proxy_auth && settings.trusted_proxies.is_empty() {
+            return Err(StartupError::Settings(
+                "--proxy-auth needs --trusted-proxy: the addresses of the proxies whose identity headers are believed".into(),
+            ));
+        }
         let service = open_service(&settings)?;
         if let Some(password) = service
             .bootstrap_admin(settings.admin_password.as_ref())
@@ -129,8 +137,17 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             public_url: settings.public_url.clone(),
         });
+        let proxy_auth = web::Data::new(crate::routes::extract::ProxyAuth {
+            enabled: settings.proxy_auth,
+            trusted: settings.trusted_proxies.clone(),
+            user_header: settings.proxy_user_header.clone(),
+            email_header: settings.proxy_email_header.clone(),
+            name_header: settings.proxy_name_header.clone(),
+            groups_header: settings.proxy_groups_header.clone(),
+        });
         let mut server = HttpServer::new(move || {
             App::new()
+                .app_data(proxy_auth.clone())
                 .app_data(data.clone())
                 .app_data(tera.clone())
                 .app_data(metrics.clone())

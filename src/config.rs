@@ -169,16 +169,67 @@ pub struct Settings {
     )]
     pub max_failed_sign_ins_per_address: u32,
 
-    /// A reverse proxy (IP address; repeatable, or comma-separated in the variable) whose
-    /// `X-Forwarded-For` names the client: sign-in throttling then counts the address it forwarded
-    /// for. From any other peer the header is ignored and the peer's address counts.
+    /// Reverse proxies (IP addresses or address ranges such as `10.0.0.0/8`; repeatable, or
+    /// comma-separated in the variable) whose `X-Forwarded-For` names the client: sign-in
+    /// throttling then counts the address it forwarded for. With `--proxy-auth`, also the only
+    /// peers whose identity headers are believed. From any other peer those headers are ignored.
     #[arg(
         long = "trusted-proxy",
+        alias = "trusted-proxies",
         env = "JWT_ASSET_SERVER_TRUSTED_PROXIES",
         value_delimiter = ',',
+        value_parser = parse_address_range,
         help_heading = "Server"
     )]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Trusted-proxy sign-in: behind an authenticating proxy (oauth2-proxy, Authelia, authentik),
+    /// take the person from its headers (`--proxy-user-header` …), but only on connections from a
+    /// `--trusted-proxy` address. The proxy must remove these headers from what clients send.
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_PROXY_AUTH",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        help_heading = "Sign-in"
+    )]
+    pub proxy_auth: bool,
+
+    /// The header naming the person (trusted-proxy sign-in).
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_PROXY_USER_HEADER",
+        default_value = "Remote-User",
+        help_heading = "Sign-in"
+    )]
+    pub proxy_user_header: String,
+
+    /// The header with the person's e-mail (trusted-proxy sign-in).
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_PROXY_EMAIL_HEADER",
+        default_value = "Remote-Email",
+        help_heading = "Sign-in"
+    )]
+    pub proxy_email_header: String,
+
+    /// The header with the person's display name (trusted-proxy sign-in).
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_PROXY_NAME_HEADER",
+        default_value = "Remote-Name",
+        help_heading = "Sign-in"
+    )]
+    pub proxy_name_header: String,
+
+    /// The header with the person's groups, comma-separated (trusted-proxy sign-in).
+    #[arg(
+        long,
+        env = "JWT_ASSET_SERVER_PROXY_GROUPS_HEADER",
+        default_value = "Remote-Groups",
+        help_heading = "Sign-in"
+    )]
+    pub proxy_groups_header: String,
 
     /// Log filter in `tracing` syntax, e.g. `info` or `jwt_asset_server=debug,actix_web=info`.
     #[arg(
@@ -268,6 +319,11 @@ impl Settings {
             max_password_checks: 2,
             max_failed_sign_ins_per_address: 100,
             trusted_proxies: Vec::new(),
+            proxy_auth: false,
+            proxy_user_header: "Remote-User".into(),
+            proxy_email_header: "Remote-Email".into(),
+            proxy_name_header: "Remote-Name".into(),
+            proxy_groups_header: "Remote-Groups".into(),
             public_url: None,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -293,4 +349,12 @@ fn parse_public_url(s: &str) -> Result<String, String> {
         return Err("must be a URL with a host, without a query or fragment".into());
     }
     Ok(trimmed.to_owned())
+}
+
+/// An address (`10.1.2.3`, a /32 or /128) or a range (`10.0.0.0/8`).
+fn parse_address_range(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or address range (e.g. 10.0.0.0/8)"))
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::FieldError;
+pub use crate::domain::user::UpstreamLink;
 use crate::ids::UserId;
 use crate::secret::SecretString;
 
@@ -92,27 +93,6 @@ impl SignInSettings {
                     .break_glass
                     .iter()
                     .any(|b| b.eq_ignore_ascii_case(username)))
-    }
-}
-
-/// Where an account comes from, when not (only) from this server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpstreamLink {
-    /// The provider's id in the settings (`proxy` for the trusted proxy).
-    pub provider: String,
-    /// The issuer that vouches for the person (empty until the first sign-in of an account an
-    /// administrator linked by hand).
-    #[serde(default)]
-    pub issuer: String,
-    /// The person's `sub` at that issuer (empty until the first sign-in, as above).
-    #[serde(default)]
-    pub subject: String,
-}
-
-impl UpstreamLink {
-    /// Whether the link is waiting for its first sign-in (made by an administrator).
-    pub fn is_pending(&self) -> bool {
-        self.subject.is_empty()
     }
 }
 

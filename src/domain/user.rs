@@ -113,6 +113,27 @@ pub fn validate_password(password: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Where an account comes from, when not (only) from this server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLink {
+    /// The provider's id in the settings (`proxy` for the trusted proxy).
+    pub provider: String,
+    /// The issuer that vouches for the person (empty until the first sign-in of an account an
+    /// administrator linked by hand).
+    #[serde(default)]
+    pub issuer: String,
+    /// The person's `sub` at that issuer (empty until the first sign-in, as above).
+    #[serde(default)]
+    pub subject: String,
+}
+
+impl UpstreamLink {
+    /// Whether the link is waiting for its first sign-in (made by an administrator).
+    pub fn is_pending(&self) -> bool {
+        self.subject.is_empty()
+    }
+}
+
 /// A stored user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
@@ -140,7 +161,7 @@ pub struct User {
     /// The upstream identity (OpenID Connect provider or trusted proxy) the person signs in
     /// with, when the account is linked to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<crate::domain::identity::UpstreamLink>,
+    pub upstream: Option<UpstreamLink>,
 }
 
 impl User {

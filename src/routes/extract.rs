@@ -11,6 +11,7 @@ use crate::domain::credentials::{SESSION_COOKIE, Session};
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::service::Service;
+pub use crate::service::upstream::ProxyIdentity;
 
 /// The credential a request carries, before it is checked.
 pub enum Credential<'r> {
@@ -69,6 +70,63 @@ pub fn bearer_key(value: &[u8]) -> Option<&str> {
     value.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// Trusted-proxy sign-in: which peers may vouch for a person, and in which headers.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyAuth {
+    /// Whether identity headers are read at all.
+    pub enabled: bool,
+    /// The proxies' addresses.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// Header names: the username, e-mail, display name, groups.
+    pub user_header: String,
+    /// See `user_header`.
+    pub email_header: String,
+    /// See `user_header`.
+    pub name_header: String,
+    /// See `user_header`.
+    pub groups_header: String,
+}
+
+/// The person a trusted proxy vouches for on this request: `None` when the proxy mode is off, the
+/// request carries no identity header, or comes from anywhere but a trusted proxy (then the
+/// headers are ignored, and the attempt logged).
+pub fn proxy_identity(req: &HttpRequest) -> Option<ProxyIdentity> {
+    let auth = req.app_data::<actix_web::web::Data<ProxyAuth>>()?;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let username = header(&auth.user_header)?;
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted =
+        auth.enabled && peer.is_some_and(|ip| auth.trusted.iter().any(|range| range.contains(&ip)));
+    if !trusted {
+        tracing::warn!(
+            peer = ?peer,
+            header = %auth.user_header,
+            proxy_auth = auth.enabled,
+            "identity header ignored: not from a trusted proxy"
+        );
+        return None;
+    }
+    Some(ProxyIdentity {
+        username,
+        email: header(&auth.email_header),
+        name: header(&auth.name_header),
+        groups: header(&auth.groups_header).map(|g| {
+            g.split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
+    })
+}
+
 /// A signed-in requester: the user, and their session when they came with the cookie.
 pub struct Requester {
     /// The user.
@@ -84,6 +142,20 @@ impl Requester {
         req: &HttpRequest,
         service: &Arc<Service>,
     ) -> Result<Requester, AppError> {
+        // A person an authenticating proxy vouches for (unless an API key is given): on a
+        // blocking thread, as their account may be created or refreshed.
+        if req.headers().get(header::AUTHORIZATION).is_none()
+            && let Some(identity) = proxy_identity(req)
+        {
+            let service = service.clone();
+            return crate::service::blocking(move || {
+                Ok(Requester {
+                    user: service.authenticate_proxy(&identity)?,
+                    session: None,
+                })
+            })
+            .await;
+        }
         if let Some(answer) =
             crate::store::without_waiting(|| Requester::authenticate(req, service))
         {

@@ -202,6 +202,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(ui::tools::debug)),
             )
             .service(web::resource("/audit").route(web::get().to(ui::tools::audit)))
+            .service(web::resource("/sign-in").route(web::get().to(ui::sign_in::settings)))
+            .service(
+                web::resource("/sign-in/providers")
+                    .route(web::post().to(ui::sign_in::add_provider)),
+            )
+            .service(
+                web::resource("/sign-in/providers/{id}")
+                    .route(web::post().to(ui::sign_in::save_provider)),
+            )
+            .service(
+                web::resource("/sign-in/providers/{id}/remove")
+                    .route(web::post().to(ui::sign_in::remove_provider)),
+            )
+            .service(
+                web::resource("/sign-in/policy").route(web::post().to(ui::sign_in::save_policy)),
+            )
+            .service(
+                web::resource("/users/{username}/upstream")
+                    .route(web::post().to(ui::sign_in::link_user)),
+            )
             .service(web::resource("/my-tokens").route(web::get().to(ui::tools::my_tokens)))
             .default_service(web::to(ui::not_found)),
     )

@@ -13,8 +13,9 @@ use crate::error::AppError;
 use crate::secret::SecretString;
 use crate::service::PASSWORDS_OFF;
 use crate::service::Service;
+use crate::service::UpstreamError;
 use crate::service::blocking;
-use crate::service::upstream::{Callback, PENDING_COOKIE, UpstreamError};
+use crate::service::upstream::{Callback, PENDING_COOKIE};
 
 /// Settings the session routes need.
 #[derive(Debug, Clone)]
@@ -24,14 +25,14 @@ pub struct CookiePolicy {
     /// Cookie lifetime (the session's absolute timeout).
     pub max_age_seconds: u64,
     /// Proxies whose `X-Forwarded-For` names the client (for the sign-in throttle).
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The URL people reach the server at (redirect URIs), when configured.
     pub public_url: Option<String>,
 }
 
 impl CookiePolicy {
     /// This server's base URL as people reach it: the configured one, else the request's.
-    fn base_url(&self, req: &HttpRequest) -> String {
+    pub fn base_url(&self, req: &HttpRequest) -> String {
         match &self.public_url {
             Some(url) => url.clone(),
             None => {
@@ -63,9 +64,9 @@ impl CookiePolicy {
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
 /// its `X-Forwarded-For` (the one it saw; earlier entries are the client's own word).
-fn client_address(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    if !trusted.contains(&peer) {
+    if !trusted.iter().any(|range| range.contains(&peer)) {
         return Some(peer);
     }
     let forwarded = req
@@ -94,12 +95,42 @@ pub async fn login_form(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
     query: web::Query<LoginQuery>,
 ) -> HttpResponse {
     let signed_in = session_cookie(&req)
         .and_then(|c| service.authenticate_session(&c).ok())
         .map(|(u, _)| u.username.to_string());
     let service = service.into_inner();
+    // Behind an authenticating proxy that vouches for the person: a session for them, at once.
+    if let Some(identity) = super::extract::proxy_identity(&req) {
+        let previous = session_cookie(&req);
+        let svc = service.clone();
+        let next = safe_next(query.next.as_deref())
+            .unwrap_or("/admin")
+            .to_owned();
+        return match blocking(move || svc.proxy_sign_in(&identity, previous.as_deref())).await {
+            Ok(signed_in) => {
+                let mut res = see_other(&next);
+                let _ = res.add_cookie(&policy.session_cookie(signed_in.session_id));
+                res
+            }
+            Err(e) => {
+                tracing::info!(reason = %e, "trusted-proxy sign-in refused");
+                page(
+                    &tera,
+                    e.status(),
+                    None,
+                    Some(
+                        "The sign-in your proxy vouched for is not admitted here. Ask your administrator.",
+                    ),
+                    "",
+                    None,
+                    &[],
+                )
+            }
+        };
+    }
     let buttons = service.sign_in_buttons().await;
     page(
         &tera,

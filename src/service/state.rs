@@ -39,7 +39,7 @@ pub struct Service {
     pub(super) touch_failures: std::sync::atomic::AtomicU64,
     pub(super) passwords: super::password_pool::PasswordPool,
     /// The OpenID Connect relying party.
-    pub(super) upstream: super::upstream::Upstream,
+    pub(super) upstream: super::oidc::Upstream,
 }
 
 /// After this many failed sign-ins for one username within [`LOGIN_WINDOW`], sign-in for that
@@ -61,8 +61,7 @@ impl Service {
         store
             .changes()
             .subscribe(move |change| follower.apply(change));
-        let upstream =
-            super::upstream::Upstream::new(store.export_key()?.1).map_err(StoreError::Io)?;
+        let upstream = super::oidc::Upstream::new(store.export_key()?.1).map_err(StoreError::Io)?;
         Ok(Service {
             upstream,
             audit: AuditLog::start(store.clone(), audit_retention)?,

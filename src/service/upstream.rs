@@ -1,16 +1,13 @@
-//! Upstream sign-in with OpenID Connect: this server is the relying party. The authorization
-//! code flow with PKCE (S256), `state` and `nonce`; the ID token checked as OpenID Connect Core
-//! §3.1.3.7 and RFC 8725 ask (signature against the provider's JWKS, refreshed on an unknown
-//! `kid`; only the asymmetric algorithms the provider advertises; `iss`, `aud`/`azp`, `exp`/`iat`
-//! with a minute's leeway, `nonce`); the person's account found by (issuer, `sub`).
+//! Upstream sign-in with OpenID Connect, the flow: `/login/oidc/{id}` starts it (a fresh state,
+//! nonce and PKCE verifier), the provider sends the person back to the callback, which checks
+//! what came back, exchanges the code, verifies the ID token (`oidc`), and finds or creates the
+//! person's account by (issuer, `sub`).
 //!
 //! The pending sign-in (state, nonce, PKCE verifier, where to go next) travels in a cookie sealed
 //! with a key derived from the master key, so any instance can finish what another started; the
 //! `state` is also recorded as used in the shared store, so a callback works once, anywhere.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +17,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::blocking::blocking;
+use super::oidc::{PENDING_SECONDS, UpstreamError};
 use super::state::Service;
 use super::views::SignedIn;
 use crate::domain::identity::{
@@ -28,374 +26,9 @@ use crate::domain::identity::{
 use crate::domain::user::{User, Username};
 use crate::error::AppError;
 use crate::ids::random_token;
-use crate::store::sealing::SealingKey;
-
-/// A sign-in must come back from the provider within this time.
-const PENDING_SECONDS: i64 = 600;
-/// Clock leeway for `exp` and `iat`.
-const LEEWAY_SECONDS: u64 = 60;
-/// Discovery documents are read again after this long.
-const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
-/// An unknown `kid` fetches the JWKS again, at most this often per provider.
-const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(5);
-/// Every request to a provider gives up after this long.
-const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Responses from a provider larger than this are refused.
-const MAX_PROVIDER_RESPONSE: usize = 512 * 1024;
-/// The ID token algorithms this relying party accepts (when the provider advertises them):
-/// asymmetric only, so a public key can never be used as an HMAC secret.
-const ACCEPTED_ALGORITHMS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
 
 /// The cookie that carries a pending sign-in between `/login/oidc/{id}` and its callback.
 pub const PENDING_COOKIE: &str = "jas_oidc";
-
-/// Why an upstream sign-in failed: what the person is told, and the precise reason for the
-/// operator's log (neither ever holds a token, code or secret).
-#[derive(Debug)]
-pub struct UpstreamError {
-    /// HTTP status of the page.
-    pub status: u16,
-    /// For the person, on the sign-in page.
-    pub person: String,
-    /// For the log.
-    pub reason: String,
-}
-
-impl UpstreamError {
-    fn refused(person: impl Into<String>, reason: impl Into<String>) -> Self {
-        UpstreamError {
-            status: 403,
-            person: person.into(),
-            reason: reason.into(),
-        }
-    }
-
-    fn provider_down(provider: &IdentityProvider, reason: impl Into<String>) -> Self {
-        UpstreamError {
-            status: 502,
-            person: format!(
-                "{} cannot be reached right now, so sign-in with it is not possible. Try again later.",
-                provider.name
-            ),
-            reason: reason.into(),
-        }
-    }
-
-    fn invalid_token(provider: &IdentityProvider, reason: impl Into<String>) -> Self {
-        UpstreamError::refused(
-            format!(
-                "The sign-in with {} could not be verified, so it was refused. Try again; if it keeps failing, tell your administrator (the server log says why).",
-                provider.name
-            ),
-            reason,
-        )
-    }
-
-    fn from_app(e: AppError) -> Self {
-        let status = e.status().as_u16();
-        let person = match &e {
-            AppError::Unavailable(_) => {
-                "Sign-in is unavailable for a moment (the server cannot reach its database). Try again shortly."
-                    .to_owned()
-            }
-            AppError::NotFound => "There is no such sign-in provider.".to_owned(),
-            _ => "Sign-in failed because of an error on this server. Try again later.".to_owned(),
-        };
-        UpstreamError {
-            status,
-            person,
-            reason: e.to_string(),
-        }
-    }
-}
-
-impl From<crate::store::StoreError> for UpstreamError {
-    fn from(e: crate::store::StoreError) -> Self {
-        UpstreamError::from_app(e.into())
-    }
-}
-
-impl From<AppError> for UpstreamError {
-    fn from(e: AppError) -> Self {
-        UpstreamError::from_app(e)
-    }
-}
-
-/// What a provider's discovery document says (the fields this relying party uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProviderMetadata {
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    jwks_uri: String,
-    #[serde(default)]
-    userinfo_endpoint: Option<String>,
-    #[serde(default)]
-    end_session_endpoint: Option<String>,
-    #[serde(default)]
-    id_token_signing_alg_values_supported: Vec<String>,
-    #[serde(default)]
-    code_challenge_methods_supported: Vec<String>,
-}
-
-struct Discovered {
-    metadata: Arc<ProviderMetadata>,
-    at: Instant,
-}
-
-struct Keys {
-    set: Arc<jsonwebtoken::jwk::JwkSet>,
-    /// When an unknown `kid` last made us fetch the set again.
-    refreshed: Option<Instant>,
-}
-
-/// The relying party's state: an HTTP client, the key that seals pending sign-ins, and what
-/// was learnt from each provider (discovery, keys).
-pub struct Upstream {
-    http: reqwest::Client,
-    pending_key: SealingKey,
-    discovered: Mutex<HashMap<String, Discovered>>,
-    keys: Mutex<HashMap<String, Keys>>,
-}
-
-impl Upstream {
-    /// A relying party sealing its pending sign-ins with `key` (derived from the master key,
-    /// the same on every instance).
-    pub fn new(key: SealingKey) -> Result<Upstream, String> {
-        let http = reqwest::Client::builder()
-            .timeout(PROVIDER_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("jwt-asset-server/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Upstream {
-            http,
-            pending_key: key.derive(b"jwt-asset-server pending upstream sign-in"),
-            discovered: Mutex::new(HashMap::new()),
-            keys: Mutex::new(HashMap::new()),
-        })
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        provider: &IdentityProvider,
-        what: &str,
-        request: reqwest::RequestBuilder,
-    ) -> Result<T, UpstreamError> {
-        let response = request.send().await.map_err(|e| {
-            UpstreamError::provider_down(provider, format!("{what}: {}", without_url(&e)))
-        })?;
-        let status = response.status();
-        let body = read_limited(response).await.map_err(|e| {
-            UpstreamError::provider_down(provider, format!("{what}: reading the answer: {e}"))
-        })?;
-        if !status.is_success() {
-            // An OAuth error answer names its `error` (never a secret): worth logging.
-            let error = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
-            let reason = format!("{what}: the provider answered {status} {error}");
-            return Err(if status.is_server_error() {
-                UpstreamError::provider_down(provider, reason)
-            } else {
-                UpstreamError::invalid_token(provider, reason)
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| {
-            UpstreamError::provider_down(provider, format!("{what}: not the expected JSON: {e}"))
-        })
-    }
-
-    /// The provider's discovery document (cached for an hour); its `issuer` must be the one
-    /// configured, exactly (OpenID Connect Discovery §4.3).
-    async fn metadata(
-        &self,
-        provider: &IdentityProvider,
-    ) -> Result<Arc<ProviderMetadata>, UpstreamError> {
-        if let Some(d) = lock(&self.discovered).get(&provider.issuer)
-            && d.at.elapsed() < DISCOVERY_TTL
-        {
-            return Ok(d.metadata.clone());
-        }
-        let url = format!("{}/.well-known/openid-configuration", provider.issuer);
-        let metadata: ProviderMetadata = self
-            .get_json(provider, "discovery", self.http.get(&url))
-            .await?;
-        if metadata.issuer != provider.issuer {
-            return Err(UpstreamError::provider_down(
-                provider,
-                format!(
-                    "discovery at {url} names the issuer {:?}, not the configured {:?}",
-                    metadata.issuer, provider.issuer
-                ),
-            ));
-        }
-        let metadata = Arc::new(metadata);
-        lock(&self.discovered).insert(
-            provider.issuer.clone(),
-            Discovered {
-                metadata: metadata.clone(),
-                at: Instant::now(),
-            },
-        );
-        Ok(metadata)
-    }
-
-    /// The provider's signing keys; `refresh` fetches them again (an unknown `kid`: the
-    /// provider rotated), though not more often than every few seconds (tokens with made-up
-    /// `kid`s cannot make us hammer the provider).
-    async fn key_set(
-        &self,
-        provider: &IdentityProvider,
-        metadata: &ProviderMetadata,
-        refresh: bool,
-    ) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, UpstreamError> {
-        if let Some(k) = lock(&self.keys).get(&metadata.jwks_uri)
-            && (!refresh
-                || k.refreshed
-                    .is_some_and(|t| t.elapsed() < JWKS_REFETCH_AFTER))
-        {
-            return Ok(k.set.clone());
-        }
-        let set: jsonwebtoken::jwk::JwkSet = self
-            .get_json(provider, "the JWKS", self.http.get(&metadata.jwks_uri))
-            .await?;
-        let set = Arc::new(set);
-        lock(&self.keys).insert(
-            metadata.jwks_uri.clone(),
-            Keys {
-                set: set.clone(),
-                refreshed: refresh.then(Instant::now),
-            },
-        );
-        Ok(set)
-    }
-
-    /// Check an ID token; its claims when every check passes.
-    async fn verify_id_token(
-        &self,
-        provider: &IdentityProvider,
-        metadata: &ProviderMetadata,
-        token: &str,
-        nonce: &str,
-    ) -> Result<Map<String, Value>, UpstreamError> {
-        let bad = |why: String| UpstreamError::invalid_token(provider, format!("ID token: {why}"));
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| bad(format!("unreadable header: {e}")))?;
-        let alg = format!("{:?}", header.alg);
-        let advertised: Vec<&str> = if metadata.id_token_signing_alg_values_supported.is_empty() {
-            vec!["RS256"]
-        } else {
-            metadata
-                .id_token_signing_alg_values_supported
-                .iter()
-                .map(String::as_str)
-                .collect()
-        };
-        if !ACCEPTED_ALGORITHMS.contains(&alg.as_str()) || !advertised.contains(&alg.as_str()) {
-            return Err(bad(format!(
-                "signed with {alg}, which is not an asymmetric algorithm the provider advertises ({})",
-                advertised.join(", ")
-            )));
-        }
-        let find = |set: &jsonwebtoken::jwk::JwkSet| match &header.kid {
-            Some(kid) => set.find(kid).cloned(),
-            None if set.keys.len() == 1 => set.keys.first().cloned(),
-            None => None,
-        };
-        let mut jwk = find(&*self.key_set(provider, metadata, false).await?);
-        if jwk.is_none() {
-            jwk = find(&*self.key_set(provider, metadata, true).await?);
-        }
-        let jwk = jwk.ok_or_else(|| {
-            bad(format!(
-                "no key {:?} in the provider's JWKS (even after fetching it again)",
-                header.kid.as_deref().unwrap_or("(none)")
-            ))
-        })?;
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk)
-            .map_err(|e| bad(format!("the provider's key cannot be used: {e}")))?;
-        let mut validation = jsonwebtoken::Validation::new(header.alg);
-        validation.set_issuer(&[&provider.issuer]);
-        validation.set_audience(&[&provider.client_id]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation.leeway = LEEWAY_SECONDS;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|e| bad(format!("refused: {e}")))?
-            .claims;
-        let now = Utc::now().timestamp();
-        match claims.get("iat").and_then(Value::as_i64) {
-            Some(iat) if iat <= now + LEEWAY_SECONDS as i64 => {}
-            _ => return Err(bad("`iat` is missing or in the future".into())),
-        }
-        // With several audiences the authorized party must be named, and be us (Core §3.1.3.7).
-        let several = claims
-            .get("aud")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.len() > 1);
-        match claims.get("azp").and_then(Value::as_str) {
-            Some(azp) if azp != provider.client_id => {
-                return Err(bad(format!("issued to another party (azp {azp:?})")));
-            }
-            None if several => return Err(bad("several audiences and no `azp`".into())),
-            _ => {}
-        }
-        let given = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            given.as_bytes(),
-            nonce.as_bytes(),
-        )) {
-            return Err(bad("the nonce is not the one this sign-in sent".into()));
-        }
-        match claims.get("sub").and_then(Value::as_str) {
-            Some(sub) if !sub.is_empty() && sub.len() <= 255 => Ok(claims),
-            _ => Err(bad(
-                "`sub` is missing, empty or longer than 255 characters".into()
-            )),
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A request error without the URL (a URL may carry a code or state).
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({detail})")
-    }
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| without_url(&e))? {
-        if body.len() + chunk.len() > MAX_PROVIDER_RESPONSE {
-            return Err(format!("larger than {MAX_PROVIDER_RESPONSE} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
 
 /// A sign-in on its way through the provider, as the pending cookie carries it (sealed).
 #[derive(Serialize, Deserialize)]
@@ -857,6 +490,117 @@ impl Service {
         tracing::info!(provider = %provider.id, username = %user.username, "account created at first upstream sign-in");
         Ok(user)
     }
+}
+
+/// A person an authenticating proxy vouches for, from its headers.
+#[derive(Debug, Clone)]
+pub struct ProxyIdentity {
+    /// The username header.
+    pub username: String,
+    /// The e-mail header.
+    pub email: Option<String>,
+    /// The display-name header.
+    pub name: Option<String>,
+    /// The groups header, split at commas (absent: groups are managed here).
+    pub groups: Option<Vec<String>>,
+}
+
+/// The trusted proxy as an identity provider: the issuer its links record.
+const PROXY_ISSUER: &str = "trusted-proxy";
+
+impl Service {
+    /// The account of the person a trusted proxy vouches for: found by the proxy's username
+    /// (or an account an administrator linked to `proxy`), created at first sight, its e-mail,
+    /// names and groups refreshed from the headers (blocking: it may write).
+    pub fn authenticate_proxy(&self, identity: &ProxyIdentity) -> Result<Arc<User>, AppError> {
+        let id = upstream_user_id(PROXY_ISSUER, &identity.username);
+        if let Some(user) = self.store.user(&id)?
+            && !user.disabled
+            && proxy_fresh(&user, identity)
+        {
+            return Ok(user);
+        }
+        let provider = IdentityProvider {
+            id: crate::domain::identity::PROXY_PROVIDER.into(),
+            name: "the trusted proxy".into(),
+            issuer: PROXY_ISSUER.into(),
+            client_id: String::new(),
+            client_secret: Default::default(),
+            scopes: Vec::new(),
+            username_claim: "preferred_username".into(),
+            groups_claim: identity.groups.as_ref().map(|_| "groups".to_owned()),
+            groups_allowed: Vec::new(),
+            groups_prefix: String::new(),
+            provisioning: Provisioning::Create,
+            end_upstream_session: false,
+        };
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::from(identity.username.clone()));
+        claims.insert(
+            "preferred_username".into(),
+            Value::from(identity.username.clone()),
+        );
+        if let Some(email) = &identity.email {
+            claims.insert("email".into(), Value::from(email.clone()));
+        }
+        if let Some(name) = &identity.name {
+            let (first, last) = name.rsplit_once(' ').unwrap_or((name, ""));
+            claims.insert("given_name".into(), Value::from(first.trim()));
+            if !last.is_empty() {
+                claims.insert("family_name".into(), Value::from(last));
+            }
+        }
+        if let Some(groups) = &identity.groups {
+            claims.insert("groups".into(), Value::from(groups.clone()));
+        }
+        self.upstream_account(&provider, PROXY_ISSUER, &identity.username, &claims)
+            .map(Arc::new)
+            .map_err(|e| {
+                if e.status >= 500 {
+                    AppError::Unexpected(e.reason)
+                } else {
+                    AppError::Forbidden(format!("trusted proxy: {}", e.reason))
+                }
+            })
+    }
+
+    /// A session for the person a trusted proxy vouches for (the admin pages need one).
+    pub fn proxy_sign_in(
+        &self,
+        identity: &ProxyIdentity,
+        previous_session: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        let user = self.authenticate_proxy(identity)?;
+        self.open_session(
+            User::clone(&user),
+            None,
+            previous_session.map(crate::domain::credentials::digest),
+        )
+    }
+}
+
+/// Whether the stored account already says what the proxy's headers say (no write needed).
+fn proxy_fresh(user: &User, identity: &ProxyIdentity) -> bool {
+    let attr = |k: &str| user.attributes.get(k).map(String::as_str);
+    identity
+        .email
+        .as_deref()
+        .is_none_or(|e| attr("email") == Some(e))
+        && identity.name.as_deref().is_none_or(|n| {
+            let (first, last) = n.rsplit_once(' ').unwrap_or((n, ""));
+            attr("first_name") == Some(first.trim())
+                && (last.is_empty() || attr("last_name") == Some(last))
+        })
+        && identity.groups.as_ref().is_none_or(|g| {
+            let mut g: Vec<String> = g
+                .iter()
+                .filter(|g| crate::domain::user::validate_group_name(g).is_ok())
+                .cloned()
+                .collect();
+            g.sort();
+            g.dedup();
+            g == user.groups
+        })
 }
 
 /// `client_secret_basic` form-encodes the id and secret before Basic (RFC 6749 §2.3.1).

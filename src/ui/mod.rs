@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod extract;
 pub mod people;
+pub mod sign_in;
 pub mod static_files;
 pub mod tools;
 
@@ -41,6 +42,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/debugger.html"),
     ),
     ("audit.html", include_str!("../../templates/audit.html")),
+    ("sign_in.html", include_str!("../../templates/sign_in.html")),
     (
         "my_tokens.html",
         include_str!("../../templates/my_tokens.html"),

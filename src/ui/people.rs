@@ -472,7 +472,14 @@ fn user_view(
             revoked: k.revoked_at.map(Moment::of),
         })
         .collect();
+    let providers: Vec<String> = service
+        .sign_in_settings()?
+        .providers
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     let mut ctx = super::context(viewer, "users");
+    ctx.insert("providers", &providers);
     ctx.insert("user", user);
     ctx.insert("created", &Moment::of(user.created_at));
     ctx.insert(

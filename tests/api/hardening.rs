@@ -229,7 +229,7 @@ async fn spraying_usernames_from_one_address_is_throttled() {
 async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_count() {
     let app = spawn_app_with(|s| {
         s.max_failed_sign_ins_per_address = 3;
-        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     for i in 0..3 {

@@ -25,6 +25,7 @@ mod paths;
 #[path = "../support/postgres.rs"]
 mod postgres;
 mod presets;
+mod proxy_sign_in;
 mod restart;
 mod sealed;
 mod sessions;
