@@ -31,6 +31,7 @@ struct UserRow {
     disabled: bool,
     has_password: bool,
     sessions: usize,
+    source: String,
 }
 
 /// What the create form shows (everything typed except the password).
@@ -331,6 +332,7 @@ fn users_page(
                 disabled: u.disabled,
                 has_password: u.has_password,
                 sessions,
+                source: u.source,
             }
         })
         .collect();

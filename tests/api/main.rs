@@ -20,6 +20,7 @@ mod known_answer;
 mod lifecycle;
 #[path = "../support/oidc.rs"]
 mod oidc;
+mod oidc_provider;
 mod oidc_sign_in;
 mod paths;
 #[path = "../support/postgres.rs"]

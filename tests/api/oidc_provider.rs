@@ -1,8 +1,7 @@
 //! The OpenID test provider itself (tests/oidc, tests/support/oidc.rs) does what the sign-in
 //! tests rely on: discovery, registration, a PKCE code flow through its login form, key rotation.
 
-#[path = "support/oidc.rs"]
-mod oidc;
+use crate::oidc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
