@@ -606,3 +606,40 @@ async fn sign_out_can_end_the_upstream_session_too() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_same_name_and_email_at_another_provider_is_someone_else() {
+    let Some((provider, app)) = setup(json!({})).await else {
+        return;
+    };
+    let Some(other) = Provider::start().await else {
+        return;
+    };
+    add_provider(&other, &app, "other", json!({})).await;
+    sign_in(&app, &provider, "alice").await;
+    let alice = user(&app, "alice").await;
+    // alice at the other provider has the same username and e-mail: a different person here.
+    let res = app
+        .client
+        .get(app.url("/login/oidc/other"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = pending_cookie(&res).unwrap();
+    let callback = other
+        .sign_in(&location(&res), "alice", PASSWORD)
+        .await
+        .unwrap();
+    let html = refused(
+        finish(&app, &callback, Some(&cookie)).await,
+        StatusCode::FORBIDDEN,
+        &callback,
+    )
+    .await;
+    assert!(html.contains("already taken by another account"), "{html}");
+    let after = user(&app, "alice").await;
+    assert_eq!(after["id"], alice["id"]);
+    assert_eq!(after["source"], "corp");
+    assert_eq!(after["upstream_subject"], "sub-alice-0001");
+}
