@@ -117,6 +117,10 @@ pub enum UserCommand {
         /// The provider's id.
         #[arg(required_unless_present = "unlink")]
         provider: Option<String>,
+        /// The person's `sub` at the provider: the link is complete at once (without it, the
+        /// first sign-in completes it, with the account's username and verified e-mail).
+        #[arg(long, conflicts_with = "unlink")]
+        subject: Option<String>,
         /// Remove the link instead.
         #[arg(long, conflicts_with = "provider")]
         unlink: bool,

@@ -156,9 +156,10 @@ fn user(service: &Service, cmd: UserCommand) -> Result<(), AppError> {
         UserCommand::Link {
             name,
             provider,
+            subject,
             unlink: _,
         } => {
-            service.link_user(CLI_ACTOR, &name, provider.as_deref())?;
+            service.link_user(CLI_ACTOR, &name, provider.as_deref(), subject.as_deref())?;
             print_json(&service.user(&name)?)
         }
     }

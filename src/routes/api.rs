@@ -598,6 +598,8 @@ pub async fn set_sign_in_policy(
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
     provider: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
 }
 
 /// `PUT /api/v1/users/{username}/upstream`: link the account to a provider (completed at the
@@ -609,9 +611,14 @@ pub async fn link_user(
     body: web::Json<LinkInput>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let provider = body.into_inner().provider;
+    let LinkInput { provider, subject } = body.into_inner();
     let user = blocking(move || {
-        service.link_user(actor.username.as_str(), &path, provider.as_deref())?;
+        service.link_user(
+            actor.username.as_str(),
+            &path,
+            provider.as_deref(),
+            subject.as_deref(),
+        )?;
         service.user(&path)
     })
     .await?;

@@ -224,31 +224,57 @@ impl Service {
         self.sign_in_policy()
     }
 
-    /// Link an account to a provider (its first sign-in there completes the link with the
-    /// person's `sub`), or remove the link (`None`).
+    /// Link an account to a provider, or remove the link (`None`). With the person's `sub` at
+    /// the provider the link is complete at once; without it, it is completed by the person's
+    /// first sign-in there with the account's username and a verified e-mail equal to the
+    /// account's.
     pub fn link_user(
         &self,
         actor: &str,
         username: &str,
         provider: Option<&str>,
+        subject: Option<&str>,
     ) -> Result<(), AppError> {
-        if let Some(id) = provider
-            && id != PROXY_PROVIDER
-            && self.sign_in_settings()?.provider(id).is_none()
-        {
-            return Err(AppError::Invalid(FieldError::new(
-                "upstream",
-                format!("there is no identity provider {id:?}"),
-            )));
+        let subject = subject.map(str::trim).filter(|s| !s.is_empty());
+        if subject.is_some_and(|s| s.len() > 255 || s.chars().any(char::is_control)) {
+            return Err(AppError::invalid(
+                "subject",
+                "must be at most 255 characters, without control characters",
+            ));
         }
+        let issuer = match provider {
+            Some(PROXY_PROVIDER) => "trusted-proxy".to_owned(),
+            Some(id) => self
+                .sign_in_settings()?
+                .provider(id)
+                .map(|p| p.issuer.clone())
+                .ok_or_else(|| {
+                    AppError::Invalid(FieldError::new(
+                        "upstream",
+                        format!("there is no identity provider {id:?}"),
+                    ))
+                })?,
+            None => String::new(),
+        };
         let _guard = self.lock_writes();
         let mut user = self.user_named(username)?;
-        let link = provider.map(|p| UpstreamLink {
-            provider: p.to_owned(),
-            issuer: String::new(),
-            subject: String::new(),
+        let link = provider.map(|p| match subject {
+            Some(sub) => UpstreamLink {
+                provider: p.to_owned(),
+                issuer: issuer.clone(),
+                subject: if p == PROXY_PROVIDER {
+                    sub.to_ascii_lowercase()
+                } else {
+                    sub.to_owned()
+                },
+            },
+            None => UpstreamLink {
+                provider: p.to_owned(),
+                issuer: String::new(),
+                subject: String::new(),
+            },
         });
-        if user.upstream.as_ref().map(|l| &l.provider) == link.as_ref().map(|l| &l.provider) {
+        if user.upstream == link {
             return Ok(());
         }
         user.upstream = link;

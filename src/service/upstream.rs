@@ -370,34 +370,8 @@ impl Service {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let found = match self.store.user(&upstream_user_id(issuer, subject))? {
-            Some(user) => Some(User::clone(&user)),
-            None => match Username::parse(&claimed_name) {
-                Ok(name) => self.store.user_by_username(name.as_str())?.filter(|u| {
-                    u.upstream.as_ref().is_some_and(|l| {
-                        *l == link || (l.provider == provider.id && l.is_pending())
-                    })
-                }),
-                Err(_) => None,
-            },
-        };
-        let mut user = match found {
-            Some(user) => {
-                if user
-                    .upstream
-                    .as_ref()
-                    .is_some_and(|l| !l.is_pending() && *l != link)
-                {
-                    return Err(UpstreamError::refused(
-                        "Your account here is linked to another identity. Ask your administrator.",
-                        format!(
-                            "the account {} is linked to another upstream identity",
-                            user.username
-                        ),
-                    ));
-                }
-                user
-            }
+        let mut user = match self.linked_account(provider, &link, &claimed_name, claims)? {
+            Some(user) => user,
             None => self.new_upstream_account(provider, &link, &claimed_name)?,
         };
         if user.disabled {
@@ -423,6 +397,74 @@ impl Service {
             self.save_user(&mut user)?;
         }
         Ok(user)
+    }
+
+    /// The account of `link`, if there is one: the account made for it (found by its id, and
+    /// still its own only while linked to it), or one an administrator linked — to this very
+    /// identity (found by name, or, when the provider renamed the person, by a search), or
+    /// pending for this provider with the claimed username and a verified e-mail equal to the
+    /// account's.
+    fn linked_account(
+        &self,
+        provider: &IdentityProvider,
+        link: &UpstreamLink,
+        claimed_name: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<Option<User>, UpstreamError> {
+        if let Some(user) = self
+            .store
+            .user(&upstream_user_id(&link.issuer, &link.subject))?
+        {
+            if user.upstream.as_ref() != Some(link) {
+                return Err(UpstreamError::refused(
+                    format!(
+                        "Your account here is no longer linked to {}. Ask your administrator.",
+                        provider.name
+                    ),
+                    format!(
+                        "the account {} was made for subject {:?} of {} but is no longer linked to it",
+                        user.username, link.subject, provider.id
+                    ),
+                ));
+            }
+            return Ok(Some(User::clone(&user)));
+        }
+        let by_name = match Username::parse(claimed_name) {
+            Ok(name) => self.store.user_by_username(name.as_str())?,
+            Err(_) => None,
+        };
+        match by_name {
+            Some(user) if user.upstream.as_ref() == Some(link) => return Ok(Some(user)),
+            Some(user)
+                if user
+                    .upstream
+                    .as_ref()
+                    .is_some_and(|l| l.provider == provider.id && l.is_pending()) =>
+            {
+                if provider.id == crate::domain::identity::PROXY_PROVIDER
+                    || verified_email_matches(&user, claims)
+                {
+                    return Ok(Some(user));
+                }
+                return Err(UpstreamError::refused(
+                    format!(
+                        "Your account here waits to be linked to {}, but that needs your verified e-mail address to be the account's. Ask your administrator.",
+                        provider.name
+                    ),
+                    format!(
+                        "the pending link of {} to {} was not completed for subject {:?}: the ID token's e-mail is not verified or not the account's (an administrator can link by subject instead)",
+                        user.username, provider.id, link.subject
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        // An account an administrator linked, under a name the provider no longer sends.
+        Ok(self
+            .store
+            .users()?
+            .into_iter()
+            .find(|u| u.upstream.as_ref() == Some(link)))
     }
 
     fn new_upstream_account(
@@ -513,9 +555,14 @@ impl Service {
     /// (or an account an administrator linked to `proxy`), created at first sight, its e-mail,
     /// names and groups refreshed from the headers (blocking: it may write).
     pub fn authenticate_proxy(&self, identity: &ProxyIdentity) -> Result<Arc<User>, AppError> {
-        let id = upstream_user_id(PROXY_ISSUER, &identity.username);
+        // The proxy's usernames are its subjects: without regard to case, like usernames here.
+        let subject = identity.username.to_ascii_lowercase();
+        let id = upstream_user_id(PROXY_ISSUER, &subject);
         if let Some(user) = self.store.user(&id)?
             && !user.disabled
+            && user.upstream.as_ref().is_some_and(|l| {
+                l.provider == crate::domain::identity::PROXY_PROVIDER && l.subject == subject
+            })
             && proxy_fresh(&user, identity)
         {
             return Ok(user);
@@ -553,7 +600,8 @@ impl Service {
         if let Some(groups) = &identity.groups {
             claims.insert("groups".into(), Value::from(groups.clone()));
         }
-        self.upstream_account(&provider, PROXY_ISSUER, &identity.username, &claims)
+        claims.insert("sub".into(), Value::from(subject.clone()));
+        self.upstream_account(&provider, PROXY_ISSUER, &subject, &claims)
             .map(Arc::new)
             .map_err(|e| {
                 if e.status >= 500 {
@@ -618,13 +666,30 @@ fn url_form(s: &str) -> String {
     utf8_percent_encode(s, FORM).to_string().replace("%20", "+")
 }
 
+/// Whether the claims carry a verified e-mail equal (without regard to case) to the account's.
+fn verified_email_matches(user: &User, claims: &Map<String, Value>) -> bool {
+    let verified = claims.get("email_verified").and_then(Value::as_bool) == Some(true);
+    let email = claims.get("email").and_then(Value::as_str);
+    verified
+        && email.is_some_and(|e| {
+            user.attributes
+                .get("email")
+                .is_some_and(|mine| !mine.is_empty() && mine.eq_ignore_ascii_case(e))
+        })
+}
+
 /// Names, e-mail and (when the provider names a groups claim) groups from the claims.
 fn refresh_from_claims(user: &mut User, provider: &IdentityProvider, claims: &Map<String, Value>) {
+    // An e-mail the provider says it did not verify is not passed on to consumers.
+    let unverified = claims.get("email_verified").and_then(Value::as_bool) == Some(false);
     for (claim, attribute) in [
         ("given_name", "first_name"),
         ("family_name", "last_name"),
         ("email", "email"),
     ] {
+        if claim == "email" && unverified {
+            continue;
+        }
         if let Some(v) = claims.get(claim).and_then(Value::as_str)
             && v.len() <= 1024
             && !v.chars().any(char::is_control)

@@ -315,6 +315,8 @@ pub struct LinkForm {
     csrf: String,
     #[serde(default)]
     provider: String,
+    #[serde(default)]
+    subject: String,
 }
 
 impl WithCsrf for LinkForm {
@@ -334,8 +336,16 @@ pub async fn link_user(
     let username = path.into_inner();
     let target = username.clone();
     let provider = Some(form.provider).filter(|p| !p.is_empty() && p != "local");
-    blocking(move || service.link_user(actor.username.as_str(), &target, provider.as_deref()))
-        .await?;
+    let subject = form.subject;
+    blocking(move || {
+        service.link_user(
+            actor.username.as_str(),
+            &target,
+            provider.as_deref(),
+            Some(subject.as_str()),
+        )
+    })
+    .await?;
     Ok(super::see_other(&format!(
         "/admin/users/{}?done=user_saved",
         super::encode(&username)

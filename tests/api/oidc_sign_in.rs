@@ -370,33 +370,46 @@ async fn existing_provisioning_admits_only_accounts_an_admin_linked() {
     let Some((provider, app)) = setup(json!({"provisioning": "existing"})).await else {
         return;
     };
-    let (callback, cookie) = to_callback(&app, &provider, "bob", None).await;
-    let html = refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::FORBIDDEN,
-        &callback,
-    )
-    .await;
+    let attempt = |login: &'static str| {
+        let (app, provider) = (&app, &provider);
+        async move {
+            let (callback, cookie) = to_callback(app, provider, login, None).await;
+            let res = finish(app, &callback, Some(&cookie)).await;
+            (res, callback)
+        }
+    };
+    let (res, callback) = attempt("bob").await;
+    let html = refused(res, StatusCode::FORBIDDEN, &callback).await;
     assert!(html.contains("no account here for you"), "{html}");
+    // Created but not linked: still not bob's.
     app.create_user(json!({"username": "bob", "groups": ["old"]}))
         .await;
-    // Created but not linked: still not bob's.
-    let (callback, cookie) = to_callback(&app, &provider, "bob", None).await;
-    refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::FORBIDDEN,
-        &callback,
-    )
-    .await;
-    let res = app
-        .api(
-            Method::PUT,
-            "/api/v1/users/bob/upstream",
-            Some(json!({"provider": "corp"})),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let (res, callback) = attempt("bob").await;
+    refused(res, StatusCode::FORBIDDEN, &callback).await;
+    let link = |name: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            app.api(
+                Method::PUT,
+                &format!("/api/v1/users/{name}/upstream"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Linked, waiting: whoever has the name at the provider is not enough — the account's
+    // e-mail must be the person's verified one.
+    assert_eq!(
+        link("bob", json!({"provider": "corp"})).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(user(&app, "bob").await["source"], "corp");
+    let (res, callback) = attempt("bob").await;
+    let html = refused(res, StatusCode::FORBIDDEN, &callback).await;
+    assert!(html.contains("verified e-mail"), "{html}");
+    assert_eq!(user(&app, "bob").await["upstream_subject"], Value::Null);
+    // With the e-mail on the account, bob's first sign-in completes the link.
+    set_email(&app, "bob", "BOB@example.org").await;
     sign_in(&app, &provider, "bob").await;
     let bob = user(&app, "bob").await;
     assert_eq!(bob["upstream_subject"], "sub-bob-0002");
@@ -406,6 +419,50 @@ async fn existing_provisioning_admits_only_accounts_an_admin_linked() {
         "groups refreshed from the claim"
     );
     assert_eq!(bob["attributes"]["last_name"], "Builder");
+    // Linked by subject, the link is complete at once (no e-mail needed).
+    app.create_user(json!({"username": "alice"})).await;
+    let res = link(
+        "alice",
+        json!({"provider": "corp", "subject": "sub-alice-0001"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        user(&app, "alice").await["upstream_subject"],
+        "sub-alice-0001"
+    );
+    sign_in(&app, &provider, "alice").await;
+    // Unlinked, the person is out again.
+    assert_eq!(
+        link("alice", json!({"provider": null})).await.status(),
+        StatusCode::OK
+    );
+    let (res, callback) = attempt("alice").await;
+    refused(res, StatusCode::FORBIDDEN, &callback).await;
+}
+
+/// Set a user's e-mail attribute through the admin form.
+async fn set_email(app: &TestApp, name: &str, email: &str) {
+    let admin = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &admin,
+            &format!("/admin/users/{name}"),
+            &[
+                ("first_name", ""),
+                ("last_name", ""),
+                ("email", email),
+                ("attributes", ""),
+                ("groups", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
 }
 
 #[tokio::test]
