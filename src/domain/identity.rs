@@ -187,7 +187,7 @@ impl ProviderInput {
         if let Err(e) = validate_provider_id(&self.id) {
             errors.push(e);
         }
-        let issuer = self.issuer.trim().trim_end_matches('/').to_owned();
+        let issuer = self.issuer.trim().to_owned();
         if let Err(why) = check_issuer(&issuer) {
             errors.push(FieldError::new("issuer", why));
         }
@@ -199,6 +199,9 @@ impl ProviderInput {
                 "is required (1 to 512 characters, as registered at the provider)",
             ));
         }
+        // A stored secret goes only to the issuer (and client) it was given for: changing them
+        // needs the secret again, or an administrator could send it to a server of their own.
+        let existing = existing.filter(|old| old.issuer == issuer && old.client_id == client_id);
         let client_secret = match (self.client_secret, existing) {
             (Some(s), _) if !s.expose().is_empty() => {
                 if s.expose().len() > 1024 || s.expose().chars().any(char::is_control) {
@@ -213,7 +216,7 @@ impl ProviderInput {
             _ => {
                 errors.push(FieldError::new(
                     "client_secret",
-                    "is required (the secret the provider issued for this client)",
+                    "is required (the secret the provider issued for this client; given again when the issuer or client id changes)",
                 ));
                 SecretString::default()
             }
@@ -305,33 +308,38 @@ impl ProviderInput {
     }
 }
 
-/// An issuer must be an absolute `https://` URL (or `http://` on a loopback address, for a
-/// provider on the same machine) without a query or fragment.
+/// An issuer must be an absolute `https://` URL (or `http://` to this machine, for a provider on
+/// the same host) without a query or fragment; it is kept exactly as given (some issuers end in
+/// `/`, and the ID token's `iss` must equal it).
 pub fn check_issuer(issuer: &str) -> Result<(), String> {
-    let rest = if let Some(rest) = issuer.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = issuer.strip_prefix("http://") {
-        let host = rest.split(['/', ':']).next().unwrap_or_default();
-        if !(host == "localhost" || host == "127.0.0.1" || host.starts_with("127.") || host == "[")
-        {
-            return Err(
-                "must be an https:// URL (plain http:// only for a provider on this machine: localhost or 127.x.x.x)"
-                    .into(),
-            );
-        }
-        rest
-    } else {
-        return Err("must be an https:// URL, e.g. https://id.example.org/realms/main".into());
-    };
-    if rest.is_empty()
-        || rest.starts_with('/')
-        || issuer.len() > 512
-        || rest.contains(['?', '#', ' ', '"', '<', '>', '\\'])
-        || rest.chars().any(char::is_control)
-    {
-        return Err("must be a URL with a host, without spaces, query or fragment".into());
+    check_endpoint(issuer)?;
+    if issuer.len() > 512 || issuer.contains(['?', '#']) {
+        return Err("must be at most 512 characters, without a query or fragment".into());
     }
     Ok(())
+}
+
+/// A URL this server may send a provider's secrets or trust keys from: `https://`, or
+/// `http://` only to this machine (`localhost`, 127.0.0.0/8, `[::1]`); no user name or password
+/// in it.
+pub fn check_endpoint(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|_| {
+        "must be an https:// URL, e.g. https://id.example.org/realms/main".to_owned()
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some(url::Host::Domain("localhost"))) => Ok(()),
+        ("http", Some(url::Host::Ipv4(a))) if a.is_loopback() => Ok(()),
+        ("http", Some(url::Host::Ipv6(a))) if a.is_loopback() => Ok(()),
+        ("http", _) => Err(
+            "must be an https:// URL (plain http:// only to this machine: localhost, 127.x.x.x or [::1])"
+                .into(),
+        ),
+        _ => Err("must be an https:// URL, e.g. https://id.example.org/realms/main".into()),
+    }
 }
 
 /// The groups an upstream person gets here: the claim's groups, filtered and prefixed by the
@@ -365,7 +373,7 @@ mod tests {
     #[test]
     fn a_provider_gets_the_documented_defaults() {
         let p = input().check(None).unwrap();
-        assert_eq!(p.issuer, "https://id.example.org/realms/main");
+        assert_eq!(p.issuer, "https://id.example.org/realms/main/");
         assert_eq!(p.scopes, ["openid", "profile", "email"]);
         assert_eq!(p.username_claim, "preferred_username");
         assert_eq!(p.provisioning, Provisioning::Create);
@@ -399,8 +407,30 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_issuer_needs_the_secret_again() {
+        let old = input().check(None).unwrap();
+        let errors = ProviderInput {
+            client_secret: None,
+            issuer: "https://elsewhere.example".into(),
+            ..input()
+        }
+        .check(Some(&old))
+        .unwrap_err();
+        assert_eq!(errors[0].field, "client_secret");
+    }
+
+    #[test]
     fn plain_http_issuers_only_on_this_machine() {
         assert!(check_issuer("http://127.0.0.1:4444").is_ok());
+        assert!(check_issuer("http://[::1]:4444/x").is_ok());
+        for remote in [
+            "http://127.evil.example",
+            "http://localhost:1@evil.example/",
+            "http://[2001:db8::1]/",
+            "https://user:pw@id.example.org",
+        ] {
+            assert!(check_issuer(remote).is_err(), "{remote}");
+        }
         assert!(check_issuer("http://localhost/x").is_ok());
         assert!(check_issuer("http://idp.example.org").is_err());
         assert!(check_issuer("https://idp.example.org?x=1").is_err());

@@ -101,16 +101,20 @@ pub fn proxy_identity(req: &HttpRequest) -> Option<ProxyIdentity> {
             .map(str::to_owned)
     };
     let username = header(&auth.user_header)?;
-    let peer = req.peer_addr().map(|a| a.ip());
+    // An IPv4 peer of a dual-stack listener shows as ::ffff:a.b.c.d: matched as IPv4.
+    let peer = req.peer_addr().map(|a| a.ip().to_canonical());
     let trusted =
         auth.enabled && peer.is_some_and(|ip| auth.trusted.iter().any(|range| range.contains(&ip)));
     if !trusted {
-        tracing::warn!(
-            peer = ?peer,
-            header = %auth.user_header,
-            proxy_auth = auth.enabled,
-            "identity header ignored: not from a trusted proxy"
-        );
+        if auth.enabled {
+            tracing::warn!(
+                peer = ?peer,
+                header = %auth.user_header,
+                "identity header ignored: not from a trusted proxy"
+            );
+        } else {
+            tracing::debug!(peer = ?peer, "identity header ignored: --proxy-auth is off");
+        }
         return None;
     }
     Some(ProxyIdentity {

@@ -15,7 +15,7 @@ use crate::service::PASSWORDS_OFF;
 use crate::service::Service;
 use crate::service::UpstreamError;
 use crate::service::blocking;
-use crate::service::upstream::{Callback, PENDING_COOKIE};
+use crate::service::upstream::{Callback, pending_cookie_name};
 
 /// Settings the session routes need.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ impl CookiePolicy {
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
 /// its `X-Forwarded-For` (the one it saw; earlier entries are the client's own word).
 fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
+    let peer = req.peer_addr()?.ip().to_canonical();
     if !trusted.iter().any(|range| range.contains(&peer)) {
         return Some(peer);
     }
@@ -104,11 +104,18 @@ pub async fn login_form(
     let service = service.into_inner();
     // Behind an authenticating proxy that vouches for the person: a session for them, at once.
     if let Some(identity) = super::extract::proxy_identity(&req) {
-        let previous = session_cookie(&req);
-        let svc = service.clone();
         let next = safe_next(query.next.as_deref())
             .unwrap_or("/admin")
             .to_owned();
+        // Already signed in as that person: no new session (this is a GET).
+        if signed_in
+            .as_deref()
+            .is_some_and(|name| name.eq_ignore_ascii_case(&identity.username))
+        {
+            return see_other(&next);
+        }
+        let previous = session_cookie(&req);
+        let svc = service.clone();
         return match blocking(move || svc.proxy_sign_in(&identity, previous.as_deref())).await {
             Ok(signed_in) => {
                 let mut res = see_other(&next);
@@ -162,8 +169,12 @@ pub async fn oidc_start(
     {
         Ok(started) => {
             let mut res = see_other(&started.location);
-            let _ =
-                res.add_cookie(&policy.cookie(PENDING_COOKIE, started.cookie, "/login/oidc", 600));
+            let _ = res.add_cookie(&policy.cookie(
+                &started.cookie_name,
+                started.cookie,
+                "/login/oidc",
+                600,
+            ));
             res
         }
         Err(e) => upstream_failed(&service, &tera, &id, e, next.as_deref()).await,
@@ -177,23 +188,21 @@ pub async fn oidc_callback(
     tera: web::Data<tera::Tera>,
     policy: web::Data<CookiePolicy>,
     id: web::Path<String>,
-    query: web::Query<Callback>,
 ) -> HttpResponse {
     let service = service.into_inner();
-    let redirect_uri = format!("{}/login/oidc/{id}/callback", policy.base_url(&req));
-    let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    // A query that is not what a provider sends (a parameter twice …) is a callback without
+    // code or state: the person gets the page saying so, not a bare 400.
+    let query = web::Query::<Callback>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let cookie_name = pending_cookie_name(query.state.as_deref().unwrap_or_default());
+    let pending = req.cookie(&cookie_name).map(|c| c.value().to_owned());
     let previous = session_cookie(&req);
     let finished = service
-        .finish_upstream_sign_in(
-            &id,
-            &redirect_uri,
-            query.into_inner(),
-            pending.as_deref(),
-            previous.as_deref(),
-        )
+        .finish_upstream_sign_in(&id, query, pending.as_deref(), previous.as_deref())
         .await;
-    // The pending sign-in is spent either way.
-    let mut spent = policy.cookie(PENDING_COOKIE, String::new(), "/login/oidc", 0);
+    // This sign-in's pending cookie is spent either way (other tabs' are left alone).
+    let mut spent = policy.cookie(&cookie_name, String::new(), "/login/oidc", 0);
     spent.make_removal();
     let mut res = match finished {
         Ok(done) => {

@@ -29,6 +29,8 @@ pub(super) const PENDING_SECONDS: i64 = 600;
 const LEEWAY_SECONDS: u64 = 60;
 /// Discovery documents are read again after this long.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// After a failed discovery, the provider is not asked again for this long.
+const DISCOVERY_RETRY_AFTER: Duration = Duration::from_secs(3);
 /// An unknown `kid` fetches the JWKS again, at most this often per provider.
 const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(5);
 /// Every request to a provider gives up after this long.
@@ -137,6 +139,9 @@ struct Discovered {
 
 struct Keys {
     set: Arc<jsonwebtoken::jwk::JwkSet>,
+    /// When the set was fetched (it is fetched again after [`DISCOVERY_TTL`], so a key the
+    /// provider withdrew stops being trusted).
+    at: Instant,
     /// When an unknown `kid` last made us fetch the set again.
     refreshed: Option<Instant>,
 }
@@ -148,6 +153,8 @@ pub struct Upstream {
     pub(super) pending_key: SealingKey,
     discovered: Mutex<HashMap<String, Discovered>>,
     keys: Mutex<HashMap<String, Keys>>,
+    /// When discovery last failed, by issuer.
+    failed: Mutex<HashMap<String, Instant>>,
 }
 
 impl Upstream {
@@ -166,6 +173,7 @@ impl Upstream {
             pending_key: key.derive(b"jwt-asset-server pending upstream sign-in"),
             discovered: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -184,9 +192,13 @@ impl Upstream {
         })?;
         if !status.is_success() {
             // An OAuth error answer names its `error` (never a secret): worth logging.
-            let error = serde_json::from_slice::<Value>(&body)
+            let error: String = serde_json::from_slice::<Value>(&body)
                 .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+                .and_then(|v| {
+                    v.get("error")
+                        .and_then(Value::as_str)
+                        .map(|e| e.chars().filter(char::is_ascii_graphic).take(64).collect())
+                })
                 .unwrap_or_default();
             let reason = format!("{what}: the provider answered {status} {error}");
             return Err(if status.is_server_error() {
@@ -211,7 +223,34 @@ impl Upstream {
         {
             return Ok(d.metadata.clone());
         }
-        let url = format!("{}/.well-known/openid-configuration", provider.issuer);
+        // A provider that just failed is not asked again for a few seconds: people clicking its
+        // button while it is down get the page at once, and it is not flooded.
+        if lock(&self.failed)
+            .get(&provider.issuer)
+            .is_some_and(|t| t.elapsed() < DISCOVERY_RETRY_AFTER)
+        {
+            return Err(UpstreamError::provider_down(
+                provider,
+                "discovery failed moments ago; not asked again yet",
+            ));
+        }
+        let found = self.discover(provider).await;
+        let mut failed = lock(&self.failed);
+        match &found {
+            Ok(_) => failed.remove(&provider.issuer),
+            Err(_) => failed.insert(provider.issuer.clone(), Instant::now()),
+        };
+        found
+    }
+
+    async fn discover(
+        &self,
+        provider: &IdentityProvider,
+    ) -> Result<Arc<ProviderMetadata>, UpstreamError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            provider.issuer.trim_end_matches('/')
+        );
         let metadata: ProviderMetadata = self
             .get_json(provider, "discovery", self.http.get(&url))
             .await?;
@@ -223,6 +262,21 @@ impl Upstream {
                     metadata.issuer, provider.issuer
                 ),
             ));
+        }
+        let endpoints = [
+            Some(&metadata.authorization_endpoint),
+            Some(&metadata.token_endpoint),
+            Some(&metadata.jwks_uri),
+            metadata.userinfo_endpoint.as_ref(),
+            metadata.end_session_endpoint.as_ref(),
+        ];
+        for endpoint in endpoints.into_iter().flatten() {
+            if let Err(why) = crate::domain::identity::check_endpoint(endpoint) {
+                return Err(UpstreamError::provider_down(
+                    provider,
+                    format!("discovery names the endpoint {endpoint:?}, which {why}"),
+                ));
+            }
         }
         let metadata = Arc::new(metadata);
         lock(&self.discovered).insert(
@@ -245,20 +299,34 @@ impl Upstream {
         refresh: bool,
     ) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, UpstreamError> {
         if let Some(k) = lock(&self.keys).get(&metadata.jwks_uri)
+            && k.at.elapsed() < DISCOVERY_TTL
             && (!refresh
                 || k.refreshed
                     .is_some_and(|t| t.elapsed() < JWKS_REFETCH_AFTER))
         {
             return Ok(k.set.clone());
         }
-        let set: jsonwebtoken::jwk::JwkSet = self
+        // Keys this relying party cannot read (another key type, a curve for encryption) are
+        // skipped, not a reason to refuse every sign-in.
+        #[derive(Deserialize)]
+        struct AnyKeys {
+            keys: Vec<Value>,
+        }
+        let any: AnyKeys = self
             .get_json(provider, "the JWKS", self.http.get(&metadata.jwks_uri))
             .await?;
-        let set = Arc::new(set);
+        let set = Arc::new(jsonwebtoken::jwk::JwkSet {
+            keys: any
+                .keys
+                .into_iter()
+                .filter_map(|k| serde_json::from_value(k).ok())
+                .collect(),
+        });
         lock(&self.keys).insert(
             metadata.jwks_uri.clone(),
             Keys {
                 set: set.clone(),
+                at: Instant::now(),
                 refreshed: refresh.then(Instant::now),
             },
         );

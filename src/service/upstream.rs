@@ -27,8 +27,17 @@ use crate::domain::user::{User, Username};
 use crate::error::AppError;
 use crate::ids::random_token;
 
-/// The cookie that carries a pending sign-in between `/login/oidc/{id}` and its callback.
-pub const PENDING_COOKIE: &str = "jas_oidc";
+/// The cookie that carries a pending sign-in between `/login/oidc/{id}` and its callback; one per
+/// sign-in (its name ends with the start of its state), so sign-ins in several tabs do not undo
+/// each other.
+pub fn pending_cookie_name(state: &str) -> String {
+    let tag: String = state
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(12)
+        .collect();
+    format!("jas_oidc_{tag}")
+}
 
 /// A sign-in on its way through the provider, as the pending cookie carries it (sealed).
 #[derive(Serialize, Deserialize)]
@@ -38,6 +47,8 @@ struct Pending {
     nonce: String,
     verifier: String,
     next: Option<String>,
+    /// The redirect URI sent: the code exchange must name the same one.
+    redirect_uri: String,
     at: i64,
 }
 
@@ -47,6 +58,8 @@ const PENDING_CONTEXT: &[u8] = b"jwt-asset-server pending sign-in";
 pub struct Started {
     /// The provider's authorization URL.
     pub location: String,
+    /// The pending cookie's name (see [`pending_cookie_name`]).
+    pub cookie_name: String,
     /// The sealed pending sign-in for the cookie.
     pub cookie: String,
 }
@@ -157,6 +170,7 @@ impl Service {
             nonce: random_token::<32>(),
             verifier: random_token::<32>(),
             next,
+            redirect_uri: redirect_uri.to_owned(),
             at: Utc::now().timestamp(),
         };
         let scope = provider.scopes.join(" ");
@@ -196,6 +210,7 @@ impl Service {
             .map_err(|e| AppError::Unexpected(e.to_string()))?;
         Ok(Started {
             location: format!("{}{separator}{query}", metadata.authorization_endpoint),
+            cookie_name: pending_cookie_name(&pending.state),
             cookie: URL_SAFE_NO_PAD.encode(sealed),
         })
     }
@@ -205,7 +220,6 @@ impl Service {
     pub async fn finish_upstream_sign_in(
         self: &Arc<Self>,
         id: &str,
-        redirect_uri: &str,
         callback: Callback,
         pending_cookie: Option<&str>,
         previous_session: Option<&str>,
@@ -280,7 +294,7 @@ impl Service {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
-            ("redirect_uri", redirect_uri),
+            ("redirect_uri", pending.redirect_uri.as_str()),
             ("code_verifier", pending.verifier.as_str()),
         ];
         let tokens: TokenResponse = self

@@ -121,6 +121,19 @@ impl StoreRecords {
                 return bad(format!("the API key {} appears twice", k.prefix));
             }
         }
+        if let Some(settings) = &self.sign_in_settings {
+            for p in &settings.providers {
+                let checked = crate::domain::identity::validate_provider_id(&p.id)
+                    .map_err(|e| e.message)
+                    .and_then(|()| crate::domain::identity::check_issuer(&p.issuer));
+                if let Err(why) = checked {
+                    return bad(format!("the identity provider {:?}: {why}", p.id));
+                }
+                if !seen.insert(format!("provider {}", p.id)) {
+                    return bad(format!("the identity provider {:?} appears twice", p.id));
+                }
+            }
+        }
         for a in &self.assets {
             if !seen.insert(format!("asset id {}", a.id.as_str()))
                 || !seen.insert(format!("path {}", a.path))

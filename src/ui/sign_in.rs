@@ -169,10 +169,15 @@ async fn page(
             "provisioning": p.provisioning, "end_upstream_session": p.end_upstream_session,
         }))
     });
+    // Only an existing provider can be edited (the id becomes the form's action).
+    let editing = shown
+        .editing
+        .clone()
+        .filter(|id| policy.providers.iter().any(|p| p.id == *id));
     ctx.insert("policy", &policy);
     ctx.insert("base_url", &base);
     ctx.insert("form", &form.unwrap_or_else(|| serde_json::json!({"scopes": "openid profile email", "username_claim": "preferred_username", "provisioning": "create"})));
-    ctx.insert("editing", &shown.editing);
+    ctx.insert("editing", &editing);
     ctx.insert("error", &shown.error);
     ctx.insert("notice", &shown.notice);
     super::render(

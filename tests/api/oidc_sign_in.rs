@@ -95,21 +95,22 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The pending sign-in cookie a response sets, as `name=value`.
 fn pending_cookie(res: &Response) -> Option<String> {
     res.headers()
         .get_all(header::SET_COOKIE)
         .iter()
         .find_map(|v| {
-            let rest = v.to_str().ok()?.strip_prefix("jas_oidc=")?;
-            let value = rest.split(';').next()?;
-            (!value.is_empty()).then(|| value.to_owned())
+            let v = v.to_str().ok()?;
+            let pair = v.split(';').next()?;
+            (pair.starts_with("jas_oidc_") && !pair.ends_with('=')).then(|| pair.to_owned())
         })
 }
 
 async fn finish(app: &TestApp, callback: &str, cookie: Option<&str>) -> Response {
     let mut req = app.client.get(callback);
     if let Some(c) = cookie {
-        req = req.header(header::COOKIE, format!("jas_oidc={c}"));
+        req = req.header(header::COOKIE, c);
     }
     req.send().await.unwrap()
 }
@@ -699,4 +700,30 @@ async fn the_same_name_and_email_at_another_provider_is_someone_else() {
     assert_eq!(after["id"], alice["id"]);
     assert_eq!(after["source"], "corp");
     assert_eq!(after["upstream_subject"], "sub-alice-0001");
+}
+
+#[tokio::test]
+async fn sign_ins_in_two_tabs_both_finish() {
+    let Some((provider, app)) = setup(json!({})).await else {
+        return;
+    };
+    let (first, first_cookie) = to_callback(&app, &provider, "alice", None).await;
+    let (second, second_cookie) = to_callback(&app, &provider, "alice", None).await;
+    assert_ne!(first_cookie, second_cookie);
+    // The browser holds both cookies; each callback finds its own.
+    let both = format!("{first_cookie}; {second_cookie}");
+    for callback in [&second, &first] {
+        let res = finish(&app, callback, Some(&both)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(session_cookie(&res).is_some());
+    }
+    // A callback whose query is not what a provider sends gets the page, not a bare 400.
+    let res = finish(&app, &format!("{first}&state=twice"), Some(&both)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("expired or was already used")
+    );
 }
