@@ -50,6 +50,10 @@ pub struct Session {
     pub last_seen: DateTime<Utc>,
     /// Token the JSON API requires in `X-CSRF-Token` when called with this session.
     pub csrf_token: String,
+    /// The identity provider the session was opened through (absent: a password, or the
+    /// trusted proxy): sign-out may continue there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 impl Session {
@@ -124,6 +128,7 @@ mod tests {
             created_at: now,
             last_seen: now,
             csrf_token: String::new(),
+            via: None,
         };
         assert!(s.is_current(now, 60, 3600));
         assert!(!s.is_current(now + chrono::Duration::seconds(61), 60, 3600));

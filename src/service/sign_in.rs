@@ -181,7 +181,7 @@ impl Service {
         };
         let service = self.clone();
         let previous = previous_session.map(digest);
-        blocking(move || service.open_session(user, Some(&throttle_key), previous)).await
+        blocking(move || service.open_session(user, Some(&throttle_key), previous, None)).await
     }
 
     /// After a good password (or an upstream sign-in): forget the failures, end the session the
@@ -191,6 +191,7 @@ impl Service {
         user: User,
         throttle_key: Option<&str>,
         previous: Option<CredentialDigest>,
+        via: Option<String>,
     ) -> Result<SignedIn, AppError> {
         if let Some(key) = throttle_key {
             self.store.clear_failed_sign_ins(key)?;
@@ -205,6 +206,7 @@ impl Service {
             created_at: now,
             last_seen: now,
             csrf_token: random_token::<32>(),
+            via,
         };
         self.store.put_session(&digest(&session_id), &session)?;
         self.audit.record(AuditEvent::admin(
@@ -227,15 +229,15 @@ impl Service {
             .map(|(_, since)| (since + window - now).num_seconds().max(1) as u64))
     }
 
-    /// End a session (a durable write: call from a blocking thread); the provider the person
-    /// came from, if any.
+    /// End a session (a durable write: call from a blocking thread); the identity provider the
+    /// session was opened through, if any.
     pub fn logout(&self, session_id: &str) -> Result<Option<String>, AppError> {
         let d = digest(session_id);
         let mut provider = None;
         if let Some(s) = self.store.session(&d)? {
             self.store.remove_session(&d)?;
+            provider = s.via.clone();
             if let Some(u) = self.store.user(&s.user_id)? {
-                provider = u.upstream.as_ref().map(|l| l.provider.clone());
                 self.audit.record(AuditEvent::admin(
                     u.username.as_str(),
                     AuditAction::SessionLogout,

@@ -354,7 +354,8 @@ impl Service {
                 Ok(user) => user,
                 Err(e) => return Ok(Err(e)),
             };
-            service.open_session(user, None, previous).map(Ok)
+            let via = Some(provider.id.clone());
+            service.open_session(user, None, previous, via).map(Ok)
         })
         .await??;
         Ok(Finished {
@@ -637,6 +638,7 @@ impl Service {
             User::clone(&user),
             None,
             previous_session.map(crate::domain::credentials::digest),
+            None,
         )
     }
 }

@@ -18,6 +18,7 @@ fn session(owner: &User) -> Session {
         created_at: now(),
         last_seen: now(),
         csrf_token: "csrf".into(),
+        via: None,
     }
 }
 

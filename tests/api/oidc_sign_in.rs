@@ -663,6 +663,29 @@ async fn sign_out_can_end_the_upstream_session_too() {
         .get_token_with_session("/api/v1/session", &session)
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // A session opened with a password ends here only, even for an account linked to the
+    // provider.
+    let res = app
+        .api(
+            Method::PUT,
+            "/api/v1/users/alice/password",
+            Some(json!({"password": "alice-local-password"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let session = app
+        .login_session("alice", "alice-local-password")
+        .await
+        .expect("a password session");
+    let res = app
+        .client
+        .post(app.url("/logout"))
+        .header(header::COOKIE, format!("jas_session={session}"))
+        .header(header::ORIGIN, app.address.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/login");
 }
 
 #[tokio::test]

@@ -75,6 +75,26 @@ async fn the_proxys_headers_are_believed_only_from_the_proxy() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // The proxy's word opens token URLs, never the admin JSON API (it carries no CSRF token):
+    // not even for an administrator.
+    let admin = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/users/alice",
+            &[
+                ("admin", "on"),
+                ("email", "alice@example.org"),
+                ("groups", "staff, dev"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = as_person(from("127.0.0.2").get(app.url("/api/v1/users")), "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // Groups follow the headers.
     let res = from("127.0.0.2")
         .get(app.url("/t/chat"))

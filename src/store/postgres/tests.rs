@@ -155,6 +155,7 @@ fn every_instance_sees_every_change_of_the_others_in_order() {
         created_at: now(),
         last_seen: now(),
         csrf_token: "c".into(),
+        via: None,
     };
     a.put_session(&d, &s).unwrap();
     mine(&on_a);
