@@ -88,6 +88,7 @@ fn read_input(data: &[u8]) -> (String, User) {
         created_at: now,
         updated_at: now,
         version: 1,
+        upstream: None,
     };
     (String::from_utf8_lossy(template).into_owned(), user)
 }

@@ -477,9 +477,8 @@ impl Service {
         // An account an administrator linked, under a name the provider no longer sends.
         Ok(self
             .store
-            .users()?
-            .into_iter()
-            .find(|u| u.upstream.as_ref() == Some(link)))
+            .user_by_upstream(&link.issuer, &link.subject)?
+            .filter(|u| u.upstream.as_ref() == Some(link)))
     }
 
     fn new_upstream_account(

@@ -97,6 +97,9 @@ impl Store for CachedStore {
     fn users(&self) -> Result<Vec<User>, StoreError> {
         self.inner.users()
     }
+    fn user_by_upstream(&self, issuer: &str, subject: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_upstream(issuer, subject)
+    }
     fn users_page(
         &self,
         prefix: &str,

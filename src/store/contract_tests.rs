@@ -234,6 +234,29 @@ pub fn user_updates_need_the_version_they_were_read_at(store: &dyn Store) {
     assert_eq!(taken(&seen), ["user"]);
 }
 
+/// A user is found by the upstream identity it is linked to, and only by that one.
+pub fn users_are_found_by_their_upstream_identity(store: &dyn Store) {
+    let mut alice = user("alice");
+    alice.upstream = Some(crate::domain::user::UpstreamLink {
+        provider: "corp".into(),
+        issuer: "https://id.example.org".into(),
+        subject: "sub-1".into(),
+    });
+    store.insert_user(&alice).unwrap();
+    store.insert_user(&user("bob")).unwrap();
+    let found = store
+        .user_by_upstream("https://id.example.org", "sub-1")
+        .unwrap()
+        .expect("alice");
+    assert_eq!(found.id, alice.id);
+    for (issuer, subject) in [
+        ("https://id.example.org", "sub-2"),
+        ("https://other", "sub-1"),
+    ] {
+        assert!(store.user_by_upstream(issuer, subject).unwrap().is_none());
+    }
+}
+
 /// The sign-in settings start as the defaults, are replaced only over the version they were read
 /// at, and keep a provider's client secret.
 pub fn sign_in_settings_need_the_version_they_were_read_at(store: &dyn Store) {
@@ -413,6 +436,7 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     audit_reads_newest_first_and_retention_keeps_the_newest(open().as_ref());
     user_updates_need_the_version_they_were_read_at(open().as_ref());
     sign_in_settings_need_the_version_they_were_read_at(open().as_ref());
+    users_are_found_by_their_upstream_identity(open().as_ref());
     failed_sign_ins_are_counted_per_name_within_the_window(open().as_ref());
     touches_are_published(open().as_ref());
 }

@@ -138,6 +138,17 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<User>, StoreError>;
+    /// The user linked to the upstream identity (issuer, subject), if any: the account an
+    /// administrator linked, found although the provider renamed the person. (Accounts made at
+    /// a first sign-in are found by their id, derived from the identity.)
+    fn user_by_upstream(&self, issuer: &str, subject: &str) -> Result<Option<User>, StoreError> {
+        // A backend without an index reads every user.
+        Ok(self.users()?.into_iter().find(|u| {
+            u.upstream
+                .as_ref()
+                .is_some_and(|l| l.issuer == issuer && l.subject == subject)
+        }))
+    }
     /// Whether any user exists (first start).
     fn has_users(&self) -> Result<bool, StoreError>;
 

@@ -221,6 +221,19 @@ impl MasterKey {
             .open(SETTINGS_CONTEXT, sealed)?;
         serde_json::from_slice(&plain).ok()
     }
+
+    /// The sign-in settings a backend holds (`None`: never written, the defaults), opened.
+    pub fn stored_settings(&self, sealed: Option<&[u8]>) -> Result<SignInSettings, StoreError> {
+        match sealed {
+            Some(sealed) => self.open_settings(sealed).ok_or_else(|| {
+                StoreError::Corrupt(
+                    "the sign-in settings do not open with the master key (damaged, or sealed by another key)"
+                        .into(),
+                )
+            }),
+            None => Ok(SignInSettings::default()),
+        }
+    }
 }
 
 const SETTINGS_CONTEXT: &[u8] = b"jwt-asset-server sign-in settings";

@@ -143,6 +143,11 @@ async fn refused(res: Response, status: StatusCode, callback: &str) -> String {
     html
 }
 
+/// A callback with its pending cookie, refused with `status`: the page's text.
+async fn refused_at(app: &TestApp, callback: &str, cookie: &str, status: StatusCode) -> String {
+    refused(finish(app, callback, Some(cookie)).await, status, callback).await
+}
+
 async fn user(app: &TestApp, name: &str) -> Value {
     let res = app
         .api(Method::GET, &format!("/api/v1/users/{name}"), None)
@@ -231,22 +236,12 @@ async fn the_state_works_once_and_only_in_the_browser_that_started() {
         .next()
         .unwrap();
     let wrong = callback.replace(state, "not-the-state");
-    refused(
-        finish(&app, &wrong, Some(&cookie)).await,
-        StatusCode::BAD_REQUEST,
-        &wrong,
-    )
-    .await;
+    refused_at(&app, &wrong, &cookie, StatusCode::BAD_REQUEST).await;
     // The right one works once; its replay never reaches the provider.
     let res = finish(&app, &callback, Some(&cookie)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let exchanged = provider.token_requests().await;
-    refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::BAD_REQUEST,
-        &callback,
-    )
-    .await;
+    refused_at(&app, &callback, &cookie, StatusCode::BAD_REQUEST).await;
     assert_eq!(provider.token_requests().await, exchanged);
 }
 
@@ -272,12 +267,7 @@ async fn a_replayed_code_is_refused_by_the_provider() {
             .to_owned()
     };
     let replay = second.replace(&code(&second), &code(&first));
-    let html = refused(
-        finish(&app, &replay, Some(&cookie)).await,
-        StatusCode::FORBIDDEN,
-        &replay,
-    )
-    .await;
+    let html = refused_at(&app, &replay, &cookie, StatusCode::FORBIDDEN).await;
     assert!(html.contains("could not be verified"), "{html}");
 }
 
@@ -298,12 +288,7 @@ async fn every_forged_id_token_is_refused() {
     ] {
         let (callback, cookie) = to_callback(&app, &provider, "alice", None).await;
         provider.tamper(kind).await;
-        let html = refused(
-            finish(&app, &callback, Some(&cookie)).await,
-            StatusCode::FORBIDDEN,
-            &callback,
-        )
-        .await;
+        let html = refused_at(&app, &callback, &cookie, StatusCode::FORBIDDEN).await;
         assert!(html.contains("could not be verified"), "{kind}: {html}");
     }
     // Nothing was created on the way, and an honest sign-in still works.
@@ -340,12 +325,7 @@ async fn accounts_are_never_merged_by_name_or_email() {
     assert_eq!(user(&app, "carol").await["source"], "corp");
     // Upstream dave is someone else than local dave: refused, not merged.
     let (callback, cookie) = to_callback(&app, &provider, "dave", None).await;
-    let html = refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::FORBIDDEN,
-        &callback,
-    )
-    .await;
+    let html = refused_at(&app, &callback, &cookie, StatusCode::FORBIDDEN).await;
     assert!(html.contains("already taken by another account"), "{html}");
     let dave = user(&app, "dave").await;
     assert_eq!(dave["source"], "local");
@@ -357,12 +337,7 @@ async fn accounts_are_never_merged_by_name_or_email() {
     );
     // An upstream username that is not a valid username here: a clear refusal.
     let (callback, cookie) = to_callback(&app, &provider, "badname", None).await;
-    let html = refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::FORBIDDEN,
-        &callback,
-    )
-    .await;
+    let html = refused_at(&app, &callback, &cookie, StatusCode::FORBIDDEN).await;
     assert!(html.contains("not a valid username here"), "{html}");
 }
 
@@ -474,12 +449,7 @@ async fn a_provider_that_is_down_gets_a_clear_page_and_local_admins_still_sign_i
     // Down between the person's sign-in there and the code exchange.
     let (callback, cookie) = to_callback(&app, &provider, "alice", None).await;
     provider.stop().await;
-    let html = refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::BAD_GATEWAY,
-        &callback,
-    )
-    .await;
+    let html = refused_at(&app, &callback, &cookie, StatusCode::BAD_GATEWAY).await;
     assert!(html.contains("cannot be reached"), "{html}");
     assert!(app.login_session("admin", ADMIN_PASSWORD).await.is_some());
     // A server that has not read the provider's discovery yet.
@@ -712,12 +682,7 @@ async fn the_same_name_and_email_at_another_provider_is_someone_else() {
         .sign_in(&location(&res), "alice", PASSWORD)
         .await
         .unwrap();
-    let html = refused(
-        finish(&app, &callback, Some(&cookie)).await,
-        StatusCode::FORBIDDEN,
-        &callback,
-    )
-    .await;
+    let html = refused_at(&app, &callback, &cookie, StatusCode::FORBIDDEN).await;
     assert!(html.contains("already taken by another account"), "{html}");
     let after = user(&app, "alice").await;
     assert_eq!(after["id"], alice["id"]);

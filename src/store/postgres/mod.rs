@@ -724,6 +724,22 @@ impl Store for PgStore {
         rows.into_iter().map(|r| decode(r.get(0))).collect()
     }
 
+    fn user_by_upstream(&self, issuer: &str, subject: &str) -> Result<Option<User>, StoreError> {
+        let (issuer, subject) = (issuer.to_owned(), subject.to_owned());
+        let row = self.query(move |c| {
+            Box::pin(async move {
+                c.query_opt(
+                    "SELECT record FROM users WHERE record->'upstream'->>'issuer' = $1 \
+                     AND record->'upstream'->>'subject' = $2 LIMIT 1",
+                    &[&issuer, &subject],
+                )
+                .await
+                .map_err(db_error)
+            })
+        })?;
+        row.map(|r| decode(r.get(0))).transpose()
+    }
+
     fn users_page(
         &self,
         prefix: &str,
@@ -1118,19 +1134,8 @@ impl Store for PgStore {
                     .map_err(db_error)
             })
         })?;
-        match row {
-            Some(row) => self
-                .inner
-                .master
-                .open_settings(&row.get::<_, Vec<u8>>(0))
-                .ok_or_else(|| {
-                    StoreError::Corrupt(
-                        "the sign-in settings do not open with the master key (damaged, or sealed by another key)"
-                            .into(),
-                    )
-                }),
-            None => Ok(SignInSettings::default()),
-        }
+        let sealed = row.map(|r| r.get::<_, Vec<u8>>(0));
+        self.inner.master.stored_settings(sealed.as_deref())
     }
 
     fn replace_sign_in_settings(

@@ -78,6 +78,9 @@ const MIGRATIONS: &[&str] = &[
         version bigint NOT NULL,
         sealed bytea NOT NULL
     );
+    -- Accounts by the upstream identity they are linked to (issuer, sub).
+    CREATE INDEX users_by_upstream ON users
+        ((record->'upstream'->>'issuer'), (record->'upstream'->>'subject'));
     "#,
 ];
 

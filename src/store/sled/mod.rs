@@ -938,15 +938,8 @@ impl Store for SledStore {
     }
 
     fn sign_in_settings(&self) -> Result<SignInSettings, StoreError> {
-        match self.refused.get(&self.meta, SIGN_IN_SETTINGS.as_bytes())? {
-            Some(sealed) => self.keyring.master().open_settings(&sealed).ok_or_else(|| {
-                StoreError::Corrupt(
-                    "the sign-in settings do not open with the master key (damaged, or sealed by another key)"
-                        .into(),
-                )
-            }),
-            None => Ok(SignInSettings::default()),
-        }
+        let sealed = self.refused.get(&self.meta, SIGN_IN_SETTINGS.as_bytes())?;
+        self.keyring.master().stored_settings(sealed.as_deref())
     }
 
     fn replace_sign_in_settings(
