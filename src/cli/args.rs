@@ -267,7 +267,8 @@ pub struct CreateAsset {
     /// (pre-fills algorithm, template, jti, audience; checks the consumer's rules).
     #[arg(long)]
     pub preset: Option<String>,
-    /// HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
+    /// HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or
+    /// EdDSA.
     #[arg(long)]
     pub algorithm: Option<String>,
     /// HMAC algorithms: a `kid` for the token header (e.g. a Tableau connected app's secret ID).

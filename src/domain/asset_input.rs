@@ -15,8 +15,8 @@ pub struct AssetInput {
     pub name: String,
     /// Web path.
     pub path: String,
-    /// `HS256` (default), `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `ES256`,
-    /// `ES384`, `EdDSA`.
+    /// `HS256` (default), `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`,
+    /// `PS512`, `ES256`, `ES384`, `EdDSA`.
     #[serde(default)]
     pub algorithm: Option<String>,
     /// Asymmetric algorithms: a new key pair, generated or imported. Absent on create = generate

@@ -21,6 +21,10 @@ pub enum Algorithm {
     RS512,
     /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, 32-byte salt).
     PS256,
+    /// RSASSA-PSS with SHA-384 (MGF1 SHA-384, 48-byte salt).
+    PS384,
+    /// RSASSA-PSS with SHA-512 (MGF1 SHA-512, 64-byte salt).
+    PS512,
     /// ECDSA P-256 with SHA-256.
     ES256,
     /// ECDSA P-384 with SHA-384.
@@ -31,7 +35,7 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Every algorithm, in the order forms and messages list them.
-    pub const ALL: [Algorithm; 10] = [
+    pub const ALL: [Algorithm; 12] = [
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
@@ -39,6 +43,8 @@ impl Algorithm {
         Algorithm::RS384,
         Algorithm::RS512,
         Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
         Algorithm::EdDSA,
@@ -59,6 +65,8 @@ impl Algorithm {
             Algorithm::RS384 => "RS384",
             Algorithm::RS512 => "RS512",
             Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
             Algorithm::EdDSA => "EdDSA",
@@ -73,9 +81,12 @@ impl Algorithm {
     /// Whether keys of `key_type` sign with this algorithm.
     pub fn accepts(self, key_type: KeyType) -> bool {
         match self {
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
-                key_type.is_rsa()
-            }
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => key_type.is_rsa(),
             Algorithm::ES256 => key_type == KeyType::P256,
             Algorithm::ES384 => key_type == KeyType::P384,
             Algorithm::EdDSA => key_type == KeyType::Ed25519,
@@ -86,9 +97,12 @@ impl Algorithm {
     /// The key type generated when none is chosen (`None` for HMAC).
     pub fn natural_key_type(self) -> Option<KeyType> {
         match self {
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
-                Some(KeyType::Rsa2048)
-            }
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => Some(KeyType::Rsa2048),
             Algorithm::ES256 => Some(KeyType::P256),
             Algorithm::ES384 => Some(KeyType::P384),
             Algorithm::EdDSA => Some(KeyType::Ed25519),

@@ -350,6 +350,12 @@ impl PrivateKey {
                     Algorithm::PS256 => {
                         k.sign_with_rng(&mut rng, Pss::new::<Sha256>(), &Sha256::digest(message))
                     }
+                    Algorithm::PS384 => {
+                        k.sign_with_rng(&mut rng, Pss::new::<Sha384>(), &Sha384::digest(message))
+                    }
+                    Algorithm::PS512 => {
+                        k.sign_with_rng(&mut rng, Pss::new::<Sha512>(), &Sha512::digest(message))
+                    }
                     _ => return Err(mismatch()),
                 };
                 r.map_err(|e| KeyError(format!("RSA signing failed: {e}")))
@@ -438,7 +444,12 @@ impl PublicKey {
         match self {
             PublicKey::Rsa(_) => matches!(
                 algorithm,
-                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
             ),
             PublicKey::P256(_) => algorithm == Algorithm::ES256,
             PublicKey::P384(_) => algorithm == Algorithm::ES384,
@@ -523,6 +534,12 @@ impl PublicKey {
                 .is_ok(),
             (PublicKey::Rsa(k), Algorithm::PS256) => k
                 .verify(Pss::new::<Sha256>(), &Sha256::digest(message), signature)
+                .is_ok(),
+            (PublicKey::Rsa(k), Algorithm::PS384) => k
+                .verify(Pss::new::<Sha384>(), &Sha384::digest(message), signature)
+                .is_ok(),
+            (PublicKey::Rsa(k), Algorithm::PS512) => k
+                .verify(Pss::new::<Sha512>(), &Sha512::digest(message), signature)
                 .is_ok(),
             (PublicKey::P256(k), Algorithm::ES256) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|s| k.verify(message, &s).is_ok()),
@@ -627,6 +644,8 @@ mod tests {
                     Algorithm::RS384,
                     Algorithm::RS512,
                     Algorithm::PS256,
+                    Algorithm::PS384,
+                    Algorithm::PS512,
                 ],
             ),
         ] {

@@ -73,12 +73,13 @@ fn openssl_verifies(token: &str, public_pem: &str) -> bool {
             other => panic!("unexpected {other}"),
         };
         cmd.args(["dgst", digest, "-verify"]).arg(&pem);
-        if alg == "PS256" {
+        if alg.starts_with("PS") {
+            // RFC 7518 §3.5: the salt is as long as the hash.
             cmd.args([
                 "-sigopt",
                 "rsa_padding_mode:pss",
                 "-sigopt",
-                "rsa_pss_saltlen:32",
+                "rsa_pss_saltlen:digest",
             ]);
         }
         cmd.arg("-signature").arg(&sig_file).arg(&data);
@@ -128,6 +129,8 @@ async fn every_algorithm_issues_tokens_with_its_kid_that_openssl_verifies() {
         ("RS384", "RSA-2048"),
         ("RS512", "RSA-2048"),
         ("PS256", "RSA-2048"),
+        ("PS384", "RSA-2048"),
+        ("PS512", "RSA-2048"),
         ("ES256", "P-256"),
         ("ES384", "P-384"),
         ("EdDSA", "Ed25519"),

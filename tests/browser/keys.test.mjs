@@ -193,5 +193,5 @@ test('without JavaScript both the secret and the key pair are shown, each with i
   await s.page.getByRole('group', { name: 'Key pair' }).waitFor({ state: 'visible' });
   const main = await s.page.locator('main').innerText();
   assert.match(main, /For HS256, HS384 and HS512 only/);
-  assert.match(main, /For RS256, RS384, RS512, PS256, ES256, ES384 and EdDSA only/);
+  assert.match(main, /For RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 and EdDSA only/);
 });

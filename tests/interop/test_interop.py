@@ -5,7 +5,7 @@ Run by scripts/interop-tests, which builds and starts the server and sets:
   JAS_ADMIN_KEY  an administrator's API key
   JAS_LOG        the server's log file (checked for leaked secrets at the end)
 
-For every algorithm (HS256 HS384 HS512 RS256 RS384 RS512 PS256 ES256 ES384 EdDSA, plus imported
+For every algorithm (HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA, plus imported
 PKCS#1 / PKCS#8 keys made here with `cryptography`) an asset is created over the JSON API and a
 token fetched with a normal user's API key. Each token is verified by PyJWT (the secret, or the
 asset's `public_key_pem`), by PyJWT's PyJWKClient against /.well-known/jwks.json and against
@@ -85,6 +85,8 @@ SPECS = [
     Spec("RS384", "RS384", {"generate": "RSA-3072"}, "RSA-3072"),
     Spec("RS512", "RS512", {"generate": "RSA-4096"}, "RSA-4096"),
     Spec("PS256", "PS256", "import-rsa-pkcs8", "RSA-2048"),
+    Spec("PS384", "PS384", {"generate": "RSA-3072"}, "RSA-3072"),
+    Spec("PS512", "PS512", None, "RSA-2048"),
     Spec("ES256", "ES256", None, "P-256"),
     Spec("ES384", "ES384", "import-p384-pkcs8", "P-384"),
     Spec("EdDSA", "EdDSA", None, "Ed25519"),
@@ -96,7 +98,7 @@ SPEC = {s.cid: s for s in SPECS}
 ALL = [s.cid for s in SPECS]
 ASYM = [s.cid for s in SPECS if s.alg not in HMAC_ALGS]
 HMAC = [s.cid for s in SPECS if s.alg in HMAC_ALGS]
-ASYM_ALGS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+ASYM_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
 
 
 # ---------------------------------------------------------------------------------------------
