@@ -161,6 +161,7 @@ fn asset(template: &str, now: DateTime<Utc>) -> Asset {
         next_secret: None,
         next_secret_at: None,
         key_id: None,
+        next_key_id: None,
         preset: None,
         delivery: Default::default(),
         cors_origins: Vec::new(),

@@ -254,6 +254,10 @@ pub struct Asset {
     /// HMAC only: a `kid` for the token header (e.g. a Tableau connected app's secret ID).
     #[serde(default)]
     pub key_id: Option<String>,
+    /// HMAC only: the `kid` that comes with `next_secret` and replaces `key_id` at the switch
+    /// (`None`: the next secret keeps `key_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key_id: Option<String>,
     /// The consumer preset the asset was made for: its rules are checked at save and its
     /// per-user rules on every token.
     #[serde(default)]
@@ -374,11 +378,15 @@ impl Asset {
             if let Some(next) = self.next_secret.take() {
                 self.secret = next;
             }
+            if let Some(kid) = self.next_key_id.take() {
+                self.key_id = Some(kid);
+            }
             self.secret_changed_at = at;
             self.next_secret_at = None;
         }
         if self.next_secret.is_none() {
             self.next_secret_at = None;
+            self.next_key_id = None;
         }
         let keep: Vec<bool> = self
             .keys
@@ -472,6 +480,8 @@ mod tests {
         let mut a: Asset = serde_json::from_value(record_json()).unwrap();
         a.next_secret = Some(Secret::new(b"next".to_vec()));
         a.next_secret_at = Some(t0);
+        a.key_id = Some("one".into());
+        a.next_key_id = Some("two".into());
         assert_eq!(
             a.secret_at(t0 - chrono::Duration::seconds(1)).expose(),
             &[1, 2, 3]
@@ -479,9 +489,15 @@ mod tests {
         assert_eq!(a.secret_at(t0).expose(), b"next");
         a.settle(t0 - chrono::Duration::seconds(1));
         assert!(a.next_secret.is_some());
+        assert_eq!(a.key_id.as_deref(), Some("one"));
         a.settle(t0);
         assert_eq!(a.secret.expose(), b"next");
-        assert!(a.next_secret.is_none() && a.next_secret_at.is_none());
+        assert_eq!(
+            a.key_id.as_deref(),
+            Some("two"),
+            "the kid switches with the secret"
+        );
+        assert!(a.next_secret.is_none() && a.next_secret_at.is_none() && a.next_key_id.is_none());
         assert_eq!(a.secret_changed_at, t0);
     }
 

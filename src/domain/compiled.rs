@@ -63,13 +63,13 @@ impl CompiledAsset {
     /// Compile an asset record.
     pub fn new(asset: Asset) -> CompiledAsset {
         let compiled = PayloadTemplate::compile(&asset.template).map_err(|e| e.to_string());
-        let header = |secret| {
+        let header = |secret, kid: Option<&str>| {
             let extra = asset.preset.and_then(|p| p.extra_header(&asset));
             let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            Signer::hmac_with_header(asset.algorithm, secret, asset.key_id.as_deref(), &extra)
+            Signer::hmac_with_header(asset.algorithm, secret, kid, &extra)
         };
         let signer = if asset.algorithm.is_hmac() {
-            Ok(header(&asset.secret))
+            Ok(header(&asset.secret, asset.key_id.as_deref()))
         } else {
             match asset.active_key() {
                 Some(pair) => Signer::asymmetric(asset.algorithm, pair).map_err(|e| e.to_string()),
@@ -77,7 +77,10 @@ impl CompiledAsset {
             }
         };
         let next = match (&asset.next_secret, asset.next_secret_at) {
-            (Some(secret), Some(at)) if asset.algorithm.is_hmac() => Some((at, header(secret))),
+            (Some(secret), Some(at)) if asset.algorithm.is_hmac() => {
+                let kid = asset.next_key_id.as_deref().or(asset.key_id.as_deref());
+                Some((at, header(secret, kid)))
+            }
             _ => None,
         };
         let mut skip: Vec<&'static str> = ALWAYS_SERVER_CLAIMS.to_vec();
@@ -268,6 +271,7 @@ mod tests {
             next_secret: None,
             next_secret_at: None,
             key_id: None,
+            next_key_id: None,
             preset: None,
             delivery: Default::default(),
             cors_origins: Vec::new(),

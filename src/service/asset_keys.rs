@@ -79,6 +79,7 @@ impl Service {
                 ));
             }
         };
+        let next_key_id = super::asset_fields::text_claim("key_id", input.key_id.clone())?;
         let (asset, ()) =
             self.modify_asset(actor, id, AuditAction::AssetNextSecret, |a, now| {
                 if !a.algorithm.is_hmac() {
@@ -92,6 +93,7 @@ impl Service {
                 }
                 a.next_secret = Some(secret);
                 a.next_secret_at = Some(switch_at);
+                a.next_key_id = next_key_id;
                 if input.accept_weak_secret && secret_is_weak(a) {
                     a.weak_secret_accepted = true;
                 }
@@ -117,6 +119,7 @@ impl Service {
                 }
                 a.next_secret = None;
                 a.next_secret_at = None;
+                a.next_key_id = None;
                 Ok(())
             })?;
         Ok(AssetView::from(&asset))

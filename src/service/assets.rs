@@ -74,6 +74,11 @@ impl Service {
             .transpose()?;
         let write = self.validate_rule("write", input.write.take().unwrap_or_default())?;
         let signing = fields::signing(SigningInput::take(&mut input), algorithm, existing, now)?;
+        // A kept next secret keeps the kid that comes with it.
+        let next_key_id = signing
+            .next_secret
+            .as_ref()
+            .and(existing.and_then(|a| a.next_key_id.clone()));
         let asset = Asset {
             id: existing
                 .map(|a| a.id.clone())
@@ -89,6 +94,7 @@ impl Service {
             next_secret: signing.next_secret,
             next_secret_at: signing.next_secret_at,
             key_id,
+            next_key_id,
             preset,
             delivery,
             cors_origins,

@@ -27,6 +27,10 @@ pub struct NextSecretInput {
     pub accept_weak_secret: bool,
     /// When tokens start being signed with it (RFC 3339).
     pub switch_at: String,
+    /// The `kid` tokens carry from the switch on (e.g. the consumer's id of the next secret);
+    /// absent or empty keeps the asset's `key_id`.
+    #[serde(default)]
+    pub key_id: Option<String>,
 }
 
 /// One key of an asset as listed (public facts only).
@@ -73,6 +77,8 @@ pub struct AssetView {
     pub keys: Vec<KeyView>,
     /// HMAC: when the scheduled next secret takes over (`null` = none pending).
     pub next_secret_at: Option<DateTime<Utc>>,
+    /// HMAC: the `kid` that comes with the scheduled next secret (`null` = it keeps `key_id`).
+    pub next_key_id: Option<String>,
     /// HMAC: the `kid` put in the token header (`null` = none).
     pub key_id: Option<String>,
     /// The consumer preset (`null` = none).
@@ -157,6 +163,7 @@ impl AssetView {
                 })
                 .collect(),
             next_secret_at: a.next_secret_at,
+            next_key_id: a.next_key_id.clone(),
             key_id: a.key_id.clone(),
             preset: a.preset.map(|p| p.name().to_owned()),
             delivery: a.delivery.clone(),

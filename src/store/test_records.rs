@@ -42,6 +42,7 @@ pub(crate) fn asset(path: &str) -> Asset {
         next_secret: None,
         next_secret_at: None,
         key_id: None,
+        next_key_id: None,
         preset: None,
         delivery: Default::default(),
         cors_origins: Vec::new(),

@@ -861,3 +861,70 @@ fn the_cli_creates_asymmetric_assets_and_rotates_their_keys() {
     let (ok, _, _) = run(&["asset", "rotate", "/cli/none"]);
     assert!(!ok);
 }
+
+/// Tableau-style: a connected app holds two secrets, each with its own id, and picks the secret
+/// by the token's `kid`. The next secret comes with its own kid and both switch together.
+#[tokio::test]
+async fn a_next_secret_brings_its_own_kid_and_both_switch_together() {
+    let app = spawn_app().await;
+    let mut body = crate::helpers::asset_body("/n/tableau", TEMPLATE);
+    body["key_id"] = json!("secret-id-1");
+    let hs = app.create_asset(body).await;
+    let id = hs["id"].as_str().unwrap().to_owned();
+    let url = format!("/api/v1/assets/{id}/next-secret");
+    let next = "fedcba9876543210fedcba9876543210";
+    let switch_at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let res = app
+        .api(
+            Method::POST,
+            &url,
+            Some(json!({
+                "secret": next,
+                "key_id": "secret-id-2",
+                "switch_at": switch_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["next_key_id"], "secret-id-2");
+    assert_eq!(v["key_id"], "secret-id-1");
+    // Before the switch: the first secret, under its id.
+    let (header, _) = verify_hs(&token(&app, "/n/tableau").await, TEST_SECRET.as_bytes());
+    assert_eq!(header["kid"], "secret-id-1");
+    // From the switch on: the next secret, under its own id.
+    let wait = (switch_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
+    let (header, _) = verify_hs(&token(&app, "/n/tableau").await, next.as_bytes());
+    assert_eq!(header["kid"], "secret-id-2");
+    // An edit after the switch keeps the new pair (the switch is folded into the record).
+    let mut edit = crate::helpers::asset_body("/n/tableau", TEMPLATE);
+    edit.as_object_mut().unwrap().remove("secret");
+    edit["name"] = json!("renamed");
+    edit["version"] = app.get_asset(&id).await["version"].clone();
+    let res = app
+        .api(Method::PUT, &format!("/api/v1/assets/{id}"), Some(edit))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["key_id"], "secret-id-2");
+    assert!(v["next_key_id"].is_null());
+    let (header, _) = verify_hs(&token(&app, "/n/tableau").await, next.as_bytes());
+    assert_eq!(header["kid"], "secret-id-2");
+    // Without a kid, the next secret keeps the asset's; cancelling drops a pending kid.
+    let res = app
+        .api(
+            Method::POST,
+            &url,
+            Some(json!({"secret": TEST_SECRET, "key_id": "secret-id-3", "switch_at": "2099-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["next_key_id"],
+        "secret-id-3"
+    );
+    let res = app.api(Method::DELETE, &url, None).await;
+    assert!(res.json::<Value>().await.unwrap()["next_key_id"].is_null());
+}

@@ -96,6 +96,9 @@ pub(super) struct Stored {
     keys: Vec<KeyRow>,
     /// HMAC: when the scheduled next secret takes over.
     next_secret_at: Option<When>,
+    /// HMAC: the kid tokens carry now, and the one that comes with the next secret.
+    key_id: Option<String>,
+    next_key_id: Option<String>,
     expiry_seconds: Option<u64>,
     created_at: When,
     created_by: String,
@@ -137,6 +140,8 @@ impl From<&AssetView> for Stored {
                 })
                 .collect(),
             next_secret_at: a.next_secret_at.map(when),
+            key_id: a.key_id.clone(),
+            next_key_id: a.next_key_id.clone(),
             expiry_seconds: a.expiry_seconds,
             created_at: when(a.created_at),
             created_by: a.created_by.clone(),

@@ -80,6 +80,8 @@ pub struct NextSecretForm {
     accept_weak_next_secret: Option<String>,
     /// `datetime-local` (`2026-05-01T12:00`), read as UTC.
     switch_at: String,
+    /// The `kid` of the next secret (empty: keep the asset's).
+    next_key_id: String,
 }
 
 impl WithCsrf for NextSecretForm {
@@ -114,6 +116,7 @@ fn read_panel(form: &NextSecretForm) -> (NextPanel, Option<(NextSecretInput, Dat
         generate,
         accept_weak: form.accept_weak_next_secret.is_some(),
         typed_secret: typed.to_owned(),
+        next_key_id: form.next_key_id.trim().to_owned(),
         secret_error: None,
         switch_error: None,
     };
@@ -138,6 +141,7 @@ fn read_panel(form: &NextSecretForm) -> (NextPanel, Option<(NextSecretInput, Dat
                 generate_secret: generate,
                 accept_weak_secret: panel.accept_weak,
                 switch_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                key_id: Some(form.next_key_id.trim().to_owned()),
             },
             at,
         )),

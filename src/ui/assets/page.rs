@@ -48,6 +48,8 @@ pub(super) struct NextPanel {
     pub(super) accept_weak: bool,
     /// The next secret being set, written back only into its own form after an error.
     pub(super) typed_secret: String,
+    /// The `kid` typed for the next secret.
+    pub(super) next_key_id: String,
     pub(super) secret_error: Option<String>,
     pub(super) switch_error: Option<String>,
 }
@@ -61,6 +63,7 @@ impl NextPanel {
             generate: false,
             accept_weak: false,
             typed_secret: String::new(),
+            next_key_id: String::new(),
             secret_error: None,
             switch_error: None,
         }
