@@ -82,7 +82,8 @@ const JITSI_TEMPLATE: &str = r#"{
     "user": {
       "id": "%globals_user_assetid%",
       "name": "%globals_user_name%",
-      "email": "%globals_user_attribute_email%"
+      "email": "%globals_user_attribute_email%",
+      "moderator": "%asset_has_write_access^eq:1:true:false%"
     }
   }
 }"#;

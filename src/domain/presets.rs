@@ -343,7 +343,18 @@ fn jitsi_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
             "template",
             "Jitsi needs \"context.user\" to be an object with name, email and id",
         )),
-        Some(Some(_)) => Ok(()),
+        // lib-jitsi-meet takes only strings, numbers or null in context.user, and a moderator
+        // is the string "true" (JaaS: missing or "false" = not a moderator).
+        Some(Some(user)) => match user.get("moderator") {
+            Some(Value::String(m)) if m == "true" || m == "false" => Ok(()),
+            None => Ok(()),
+            Some(other) => Err(FieldError::new(
+                "template",
+                format!(
+                    "Jitsi needs \"context.user.moderator\" to be the string \"true\" or \"false\" (found {other}): write it in quotes, e.g. \"%asset_has_write_access^eq:1:true:false%\""
+                ),
+            )),
+        },
         // The sample did not render: nothing known about "context".
         None if c.claims.is_none() && c.has("context") => Ok(()),
         _ => {

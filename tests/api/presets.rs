@@ -431,7 +431,12 @@ async fn jitsi_tokens_carry_iss_aud_sub_room_and_context_user() {
     assert_eq!(u["name"], "Ann Lee");
     assert_eq!(u["email"], "alice@example.com");
     assert!(u["id"].as_str().is_some_and(|s| !s.is_empty()));
+    // A moderator is someone the write rule names, as the string lib-jitsi-meet accepts.
+    assert_eq!(u["moderator"], "false");
     assert_times(&claims, 600);
+    let admin_token = app.get_token("/sso/jitsi", &app.admin_key).await;
+    let (_, admin_claims) = verify_hs(&admin_token.text().await.unwrap(), &secret_of(&saved));
+    assert_eq!(admin_claims["context"]["user"]["moderator"], "true");
 
     refused(
         &app,
@@ -440,6 +445,15 @@ async fn jitsi_tokens_carry_iss_aud_sub_room_and_context_user() {
         "template",
     )
     .await;
+    // A boolean moderator makes lib-jitsi-meet throw: refused at save.
+    let e = refused(
+        &app,
+        json!({"name": "J", "path": "/sso/j2", "preset": "jitsi", "generate_secret": true,
+               "issuer": "app", "template": r#"{"sub": "*", "room": "*", "context": {"user": {"name": "x", "moderator": %asset_has_write_access^eq:1:true:false%}}}"#}),
+        "template",
+    )
+    .await;
+    assert!(e["message"].as_str().unwrap().contains("moderator"), "{e}");
 }
 
 #[tokio::test]
