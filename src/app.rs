@@ -137,14 +137,19 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             public_url: settings.public_url.clone(),
         });
-        let proxy_auth = web::Data::new(crate::routes::extract::ProxyAuth {
-            enabled: settings.proxy_auth,
-            trusted: settings.trusted_proxies.clone(),
-            user_header: settings.proxy_user_header.clone(),
-            email_header: settings.proxy_email_header.clone(),
-            name_header: settings.proxy_name_header.clone(),
-            groups_header: settings.proxy_groups_header.clone(),
-        });
+        let proxy_auth = web::Data::new(
+            crate::routes::extract::ProxyAuth::new(
+                settings.proxy_auth,
+                settings.trusted_proxies.clone(),
+                [
+                    &settings.proxy_user_header,
+                    &settings.proxy_email_header,
+                    &settings.proxy_name_header,
+                    &settings.proxy_groups_header,
+                ],
+            )
+            .map_err(StartupError::Settings)?,
+        );
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(proxy_auth.clone())

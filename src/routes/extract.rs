@@ -71,20 +71,43 @@ pub fn bearer_key(value: &[u8]) -> Option<&str> {
 }
 
 /// Trusted-proxy sign-in: which peers may vouch for a person, and in which headers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProxyAuth {
     /// Whether identity headers are read at all.
     pub enabled: bool,
     /// The proxies' addresses.
     pub trusted: Vec<ipnet::IpNet>,
-    /// Header names: the username, e-mail, display name, groups.
-    pub user_header: String,
+    /// Header names: the username, e-mail, display name, groups (parsed once at start: every
+    /// token request looks for the first).
+    pub user_header: header::HeaderName,
     /// See `user_header`.
-    pub email_header: String,
+    pub email_header: header::HeaderName,
     /// See `user_header`.
-    pub name_header: String,
+    pub name_header: header::HeaderName,
     /// See `user_header`.
-    pub groups_header: String,
+    pub groups_header: header::HeaderName,
+}
+
+impl ProxyAuth {
+    /// The settings as the requests use them; an invalid header name is refused.
+    pub fn new(
+        enabled: bool,
+        trusted: Vec<ipnet::IpNet>,
+        [user, email, name, groups]: [&str; 4],
+    ) -> Result<ProxyAuth, String> {
+        let parse = |h: &str| {
+            header::HeaderName::from_bytes(h.trim().as_bytes())
+                .map_err(|_| format!("{h:?} is not an HTTP header name"))
+        };
+        Ok(ProxyAuth {
+            enabled,
+            trusted,
+            user_header: parse(user)?,
+            email_header: parse(email)?,
+            name_header: parse(name)?,
+            groups_header: parse(groups)?,
+        })
+    }
 }
 
 /// The person a trusted proxy vouches for on this request: `None` when the proxy mode is off, the
@@ -92,7 +115,7 @@ pub struct ProxyAuth {
 /// headers are ignored, and the attempt logged).
 pub fn proxy_identity(req: &HttpRequest) -> Option<ProxyIdentity> {
     let auth = req.app_data::<actix_web::web::Data<ProxyAuth>>()?;
-    let header = |name: &str| {
+    let header = |name: &header::HeaderName| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())

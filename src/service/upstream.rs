@@ -668,10 +668,6 @@ fn proxy_fresh(user: &User, identity: &ProxyIdentity) -> bool {
 
 /// `client_secret_basic` form-encodes the id and secret before Basic (RFC 6749 §2.3.1).
 fn form_encode(s: &str) -> String {
-    url_form(s)
-}
-
-fn url_form(s: &str) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const FORM: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'*')
@@ -741,6 +737,6 @@ mod tests {
 
     #[test]
     fn client_credentials_are_form_encoded_for_basic() {
-        assert_eq!(url_form("a b+c:d"), "a+b%2Bc%3Ad");
+        assert_eq!(form_encode("a b+c:d"), "a+b%2Bc%3Ad");
     }
 }

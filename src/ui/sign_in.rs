@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::assets::CsrfForm;
 use super::extract::{Admin, AdminForm, WithCsrf};
 use super::{UiError, Viewer};
 use crate::domain::identity::{ProviderInput, Provisioning};
@@ -114,24 +115,6 @@ pub struct PolicyForm {
 impl WithCsrf for PolicyForm {
     fn csrf(&self) -> &str {
         &self.csrf
-    }
-}
-
-/// A form with only its token.
-#[derive(Deserialize)]
-pub struct ButtonForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl WithCsrf for ButtonForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-    fn when_unreadable() -> Option<Self> {
-        Some(ButtonForm {
-            csrf: String::new(),
-        })
     }
 }
 
@@ -287,7 +270,7 @@ pub async fn save_provider(
 
 /// `POST /admin/sign-in/providers/{id}/remove`.
 pub async fn remove_provider(
-    AdminForm(viewer, _): AdminForm<ButtonForm>,
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {

@@ -1,6 +1,8 @@
 //! The asset pages; this module itself serves `/admin` and the asset tree, searchable and paged.
 
 mod common;
+
+pub use common::CsrfForm;
 pub mod edit;
 mod form;
 pub mod keys;
