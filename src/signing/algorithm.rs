@@ -201,15 +201,6 @@ impl KeyType {
     pub fn is_rsa(self) -> bool {
         matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
     }
-
-    pub(super) fn rsa_bits(self) -> Option<usize> {
-        match self {
-            KeyType::Rsa2048 => Some(2048),
-            KeyType::Rsa3072 => Some(3072),
-            KeyType::Rsa4096 => Some(4096),
-            _ => None,
-        }
-    }
 }
 
 impl std::fmt::Display for KeyType {

@@ -1,22 +1,27 @@
 //! Asymmetric key pairs: generation, PEM import, the public JWK and its `kid` (RFC 7638
 //! thumbprint), and the raw sign/verify operations behind RS*/PS*/ES*/EdDSA.
 //!
+//! The cryptography is AWS-LC's (through `aws-lc-rs`): constant-time, and as fast as OpenSSL.
+//! The key structures (PKCS#8, PKCS#1, SEC1, SPKI) are read with RustCrypto's `pkcs8`/`pkcs1`
+//! only to name what is wrong with a key a person pasted.
+//!
 //! The private key is kept as PKCS#8 DER inside a [`Secret`]; it is written to the store and
 //! nowhere else (views, logs and exports only ever see the public half).
 
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self as sig, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RsaKeyPair,
+    UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::der::pem::LineEnding;
-use rsa::pkcs8::spki::ObjectIdentifier;
-use rsa::pkcs8::{
-    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, PrivateKeyInfo,
-};
-use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
+use pkcs8::PrivateKeyInfo;
+use pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256};
 
 use super::algorithm::Algorithm;
 pub use super::algorithm::KeyType;
@@ -54,18 +59,20 @@ pub struct KeyPair {
 impl KeyPair {
     /// Generate a new key pair of `key_type` with the operating system's random generator.
     pub fn generate(key_type: KeyType, now: DateTime<Utc>) -> Result<KeyPair, KeyError> {
-        let mut rng = rand::rngs::OsRng;
+        let failed = |_| KeyError(format!("{key_type} key generation failed"));
         let key = match key_type {
-            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-                let bits = key_type.rsa_bits().unwrap_or(2048);
-                PrivateKey::Rsa(Box::new(
-                    RsaPrivateKey::new(&mut rng, bits)
-                        .map_err(|e| KeyError(format!("RSA key generation failed: {e}")))?,
-                ))
+            KeyType::Rsa2048 => {
+                PrivateKey::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(failed)?)
             }
-            KeyType::P256 => PrivateKey::P256(p256::ecdsa::SigningKey::random(&mut rng)),
-            KeyType::P384 => PrivateKey::P384(p384::ecdsa::SigningKey::random(&mut rng)),
-            KeyType::Ed25519 => PrivateKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut rng)),
+            KeyType::Rsa3072 => {
+                PrivateKey::Rsa(RsaKeyPair::generate(KeySize::Rsa3072).map_err(failed)?)
+            }
+            KeyType::Rsa4096 => {
+                PrivateKey::Rsa(RsaKeyPair::generate(KeySize::Rsa4096).map_err(failed)?)
+            }
+            KeyType::P256 => PrivateKey::P256(EcdsaKeyPair::generate(P256).map_err(failed)?),
+            KeyType::P384 => PrivateKey::P384(EcdsaKeyPair::generate(P384).map_err(failed)?),
+            KeyType::Ed25519 => PrivateKey::Ed25519(Ed25519KeyPair::generate().map_err(failed)?),
         };
         KeyPair::from_private(key, now)
     }
@@ -79,7 +86,7 @@ impl KeyPair {
 
     fn from_private(key: PrivateKey, now: DateTime<Utc>) -> Result<KeyPair, KeyError> {
         let key_type = key.key_type()?;
-        let public = key.public();
+        let public = key.public()?;
         let public_jwk = public.jwk_members();
         let der = key.to_pkcs8_der()?;
         Ok(KeyPair {
@@ -146,16 +153,19 @@ const OID_SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
 
-/// A parsed private key.
+const P256: &EcdsaSigningAlgorithm = &sig::ECDSA_P256_SHA256_FIXED_SIGNING;
+const P384: &EcdsaSigningAlgorithm = &sig::ECDSA_P384_SHA384_FIXED_SIGNING;
+
+/// A parsed private key, ready to sign.
 pub enum PrivateKey {
     /// RSA.
-    Rsa(Box<RsaPrivateKey>),
+    Rsa(RsaKeyPair),
     /// P-256.
-    P256(p256::ecdsa::SigningKey),
+    P256(EcdsaKeyPair),
     /// P-384.
-    P384(p384::ecdsa::SigningKey),
+    P384(EcdsaKeyPair),
     /// Ed25519.
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Ed25519KeyPair),
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -175,9 +185,32 @@ fn pem_block(text: &str) -> Result<(String, Vec<u8>), KeyError> {
         .and_then(|i| block[i + 9..].find("-----").map(|j| i + 9 + j + 5))
         .ok_or_else(|| KeyError("is malformed PEM: no -----END line".into()))?;
     let block = &block[..end_marker];
-    let (label, der) = rsa::pkcs8::der::pem::decode_vec(block.as_bytes())
+    let (label, der) = pem_rfc7468::decode_vec(block.as_bytes())
         .map_err(|e| KeyError(format!("is malformed PEM ({e})")))?;
     Ok((label.to_owned(), der))
+}
+
+/// The modulus size in bits of a PKCS#1 RSA private key, for messages about its size.
+fn rsa_bits(pkcs1: &[u8]) -> Result<usize, KeyError> {
+    let key = pkcs1::RsaPrivateKey::try_from(pkcs1)
+        .map_err(|e| KeyError(format!("is not a valid PKCS#1 RSA private key ({e})")))?;
+    let n = key.modulus.as_bytes();
+    let leading = n.first().map_or(0, |b| b.leading_zeros() as usize);
+    Ok(n.len() * 8 - leading)
+}
+
+fn rsa_size_ok(bits: usize) -> Result<(), KeyError> {
+    if bits < 2048 {
+        return err(format!(
+            "is a {bits}-bit RSA key; at least 2048 bits are required"
+        ));
+    }
+    if !matches!(bits, 2048 | 3072 | 4096) {
+        return err(format!(
+            "is a {bits}-bit RSA key; supported sizes are 2048, 3072 and 4096 bits"
+        ));
+    }
+    Ok(())
 }
 
 impl PrivateKey {
@@ -201,16 +234,16 @@ impl PrivateKey {
         match label.as_str() {
             "PRIVATE KEY" => PrivateKey::from_pkcs8_der(&der),
             "RSA PRIVATE KEY" => {
-                let key = RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| {
-                    KeyError(format!("is not a valid PKCS#1 RSA private key ({e})"))
-                })?;
-                PrivateKey::rsa(key)
+                rsa_size_ok(rsa_bits(&der)?)?;
+                RsaKeyPair::from_der(&der)
+                    .map(PrivateKey::Rsa)
+                    .map_err(|e| KeyError(format!("is not a consistent RSA key ({e})")))
             }
             "EC PRIVATE KEY" => {
-                if let Ok(k) = p256::SecretKey::from_sec1_der(&der) {
-                    Ok(PrivateKey::P256(k.into()))
-                } else if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
-                    Ok(PrivateKey::P384(k.into()))
+                if let Ok(k) = EcdsaKeyPair::from_private_key_der(P256, &der) {
+                    Ok(PrivateKey::P256(k))
+                } else if let Ok(k) = EcdsaKeyPair::from_private_key_der(P384, &der) {
+                    Ok(PrivateKey::P384(k))
                 } else {
                     err("is not a P-256 or P-384 EC private key (other curves are not supported)")
                 }
@@ -221,37 +254,24 @@ impl PrivateKey {
         }
     }
 
-    fn rsa(key: RsaPrivateKey) -> Result<PrivateKey, KeyError> {
-        key.validate()
-            .map_err(|e| KeyError(format!("is not a consistent RSA key ({e})")))?;
-        let bits = key.n().bits();
-        if bits < 2048 {
-            return err(format!(
-                "is a {bits}-bit RSA key; at least 2048 bits are required"
-            ));
-        }
-        let key = PrivateKey::Rsa(Box::new(key));
-        key.key_type()?;
-        Ok(key)
-    }
-
     /// Parse PKCS#8 DER.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
         let info = PrivateKeyInfo::try_from(der)
             .map_err(|e| KeyError(format!("is not a valid PKCS#8 private key ({e})")))?;
         let oid = info.algorithm.oid;
         if oid == OID_RSA {
-            let key = RsaPrivateKey::from_pkcs8_der(der)
-                .map_err(|e| KeyError(format!("is not a valid RSA private key ({e})")))?;
-            PrivateKey::rsa(key)
+            rsa_size_ok(rsa_bits(info.private_key)?)?;
+            RsaKeyPair::from_pkcs8(der)
+                .map(PrivateKey::Rsa)
+                .map_err(|e| KeyError(format!("is not a consistent RSA key ({e})")))
         } else if oid == OID_EC {
             let curve = info.algorithm.parameters_oid().ok();
             if curve == Some(OID_P256) {
-                p256::ecdsa::SigningKey::from_pkcs8_der(der)
+                EcdsaKeyPair::from_pkcs8(P256, der)
                     .map(PrivateKey::P256)
                     .map_err(|e| KeyError(format!("is not a valid P-256 private key ({e})")))
             } else if curve == Some(OID_P384) {
-                p384::ecdsa::SigningKey::from_pkcs8_der(der)
+                EcdsaKeyPair::from_pkcs8(P384, der)
                     .map(PrivateKey::P384)
                     .map_err(|e| KeyError(format!("is not a valid P-384 private key ({e})")))
             } else {
@@ -266,7 +286,7 @@ impl PrivateKey {
                 ))
             }
         } else if oid == OID_ED25519 {
-            ed25519_dalek::SigningKey::from_pkcs8_der(der)
+            Ed25519KeyPair::from_pkcs8(der)
                 .map(PrivateKey::Ed25519)
                 .map_err(|e| KeyError(format!("is not a valid Ed25519 private key ({e})")))
         } else if oid == OID_ED448 {
@@ -281,7 +301,7 @@ impl PrivateKey {
     /// The key type.
     pub fn key_type(&self) -> Result<KeyType, KeyError> {
         Ok(match self {
-            PrivateKey::Rsa(k) => match k.n().bits() {
+            PrivateKey::Rsa(k) => match k.public_modulus_len() * 8 {
                 2048 => KeyType::Rsa2048,
                 3072 => KeyType::Rsa3072,
                 4096 => KeyType::Rsa4096,
@@ -298,97 +318,89 @@ impl PrivateKey {
     }
 
     fn to_pkcs8_der(&self) -> Result<Vec<u8>, KeyError> {
-        let doc = match self {
-            PrivateKey::Rsa(k) => k.to_pkcs8_der(),
-            PrivateKey::P256(k) => k.to_pkcs8_der(),
-            PrivateKey::P384(k) => k.to_pkcs8_der(),
-            PrivateKey::Ed25519(k) => k.to_pkcs8_der(),
-        }
-        .map_err(|e| KeyError(format!("cannot encode the private key: {e}")))?;
-        Ok(doc.as_bytes().to_vec())
+        let failed = |_| KeyError("cannot encode the private key".into());
+        Ok(match self {
+            PrivateKey::Rsa(k) => AsDer::<Pkcs8V1Der>::as_der(k)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec(),
+            PrivateKey::P256(k) | PrivateKey::P384(k) => {
+                k.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+            }
+            PrivateKey::Ed25519(k) => k.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+        })
     }
 
     /// The public half.
-    pub fn public(&self) -> PublicKey {
-        match self {
-            PrivateKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
-            PrivateKey::P256(k) => PublicKey::P256(*k.verifying_key()),
-            PrivateKey::P384(k) => PublicKey::P384(*k.verifying_key()),
-            PrivateKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+    pub fn public(&self) -> Result<PublicKey, KeyError> {
+        let spki = match self {
+            PrivateKey::Rsa(k) => AsDer::<PublicKeyX509Der>::as_der(k.public_key()),
+            PrivateKey::P256(k) | PrivateKey::P384(k) => {
+                AsDer::<PublicKeyX509Der>::as_der(k.public_key())
+            }
+            PrivateKey::Ed25519(k) => AsDer::<PublicKeyX509Der>::as_der(k.public_key()),
         }
+        .map_err(|_| KeyError("cannot encode the public key".into()))?;
+        PublicKey::from_spki_der(spki.as_ref())
     }
 
     /// Sign `message` with `algorithm` (which must fit the key); the raw JWS signature bytes
     /// (ECDSA as fixed-size `r || s`).
     pub fn sign(&self, algorithm: Algorithm, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        use signature_traits::Signer as _;
-        let mut rng = rand::rngs::OsRng;
         let mismatch = || {
             KeyError(format!(
                 "{} cannot sign with this key type",
                 algorithm.name()
             ))
         };
+        let failed = |_| KeyError(format!("{} signing failed", algorithm.name()));
+        let rng = SystemRandom::new();
         match (self, algorithm) {
             (PrivateKey::Rsa(k), a) => {
-                let r = match a {
-                    Algorithm::RS256 => k.sign_with_rng(
-                        &mut rng,
-                        Pkcs1v15Sign::new::<Sha256>(),
-                        &Sha256::digest(message),
-                    ),
-                    Algorithm::RS384 => k.sign_with_rng(
-                        &mut rng,
-                        Pkcs1v15Sign::new::<Sha384>(),
-                        &Sha384::digest(message),
-                    ),
-                    Algorithm::RS512 => k.sign_with_rng(
-                        &mut rng,
-                        Pkcs1v15Sign::new::<Sha512>(),
-                        &Sha512::digest(message),
-                    ),
-                    Algorithm::PS256 => {
-                        k.sign_with_rng(&mut rng, Pss::new::<Sha256>(), &Sha256::digest(message))
-                    }
-                    Algorithm::PS384 => {
-                        k.sign_with_rng(&mut rng, Pss::new::<Sha384>(), &Sha384::digest(message))
-                    }
-                    Algorithm::PS512 => {
-                        k.sign_with_rng(&mut rng, Pss::new::<Sha512>(), &Sha512::digest(message))
-                    }
+                let padding: &'static dyn sig::RsaEncoding = match a {
+                    Algorithm::RS256 => &sig::RSA_PKCS1_SHA256,
+                    Algorithm::RS384 => &sig::RSA_PKCS1_SHA384,
+                    Algorithm::RS512 => &sig::RSA_PKCS1_SHA512,
+                    Algorithm::PS256 => &sig::RSA_PSS_SHA256,
+                    Algorithm::PS384 => &sig::RSA_PSS_SHA384,
+                    Algorithm::PS512 => &sig::RSA_PSS_SHA512,
                     _ => return Err(mismatch()),
                 };
-                r.map_err(|e| KeyError(format!("RSA signing failed: {e}")))
+                let mut out = vec![0; k.public_modulus_len()];
+                k.sign(padding, &rng, message, &mut out).map_err(failed)?;
+                Ok(out)
             }
-            (PrivateKey::P256(k), Algorithm::ES256) => {
-                let sig: p256::ecdsa::Signature = k.sign(message);
-                Ok(sig.to_bytes().to_vec())
+            (PrivateKey::P256(k), Algorithm::ES256) | (PrivateKey::P384(k), Algorithm::ES384) => {
+                Ok(k.sign(&rng, message).map_err(failed)?.as_ref().to_vec())
             }
-            (PrivateKey::P384(k), Algorithm::ES384) => {
-                let sig: p384::ecdsa::Signature = k.sign(message);
-                Ok(sig.to_bytes().to_vec())
-            }
-            (PrivateKey::Ed25519(k), Algorithm::EdDSA) => Ok(k.sign(message).to_bytes().to_vec()),
+            (PrivateKey::Ed25519(k), Algorithm::EdDSA) => Ok(k.sign(message).as_ref().to_vec()),
             _ => Err(mismatch()),
         }
     }
 }
 
-mod signature_traits {
-    pub use ed25519_dalek::ed25519::signature::{Signer, Verifier};
+/// The kinds of public key, with what their JWK needs.
+#[derive(Debug, Clone)]
+enum PublicKind {
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    Ec {
+        curve: &'static str,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+    },
 }
 
-/// A parsed public key (SPKI).
+/// A parsed public key: its SPKI DER (what verification reads) and its JWK members.
 #[derive(Debug, Clone)]
-pub enum PublicKey {
-    /// RSA.
-    Rsa(RsaPublicKey),
-    /// P-256.
-    P256(p256::ecdsa::VerifyingKey),
-    /// P-384.
-    P384(p384::ecdsa::VerifyingKey),
-    /// Ed25519.
-    Ed25519(ed25519_dalek::VerifyingKey),
+pub struct PublicKey {
+    spki: Vec<u8>,
+    kind: PublicKind,
 }
 
 impl PublicKey {
@@ -396,16 +408,17 @@ impl PublicKey {
     /// private key PEM is accepted too (its public half is used).
     pub fn from_pem(text: &str) -> Result<PublicKey, KeyError> {
         if text.contains("PRIVATE KEY-----") {
-            return Ok(PrivateKey::from_pem(text)?.public());
+            return PrivateKey::from_pem(text)?.public();
         }
         let (label, der) = pem_block(text)?;
         match label.as_str() {
             "PUBLIC KEY" => PublicKey::from_spki_der(&der),
             "RSA PUBLIC KEY" => {
-                use rsa::pkcs1::DecodeRsaPublicKey;
-                RsaPublicKey::from_pkcs1_der(&der)
-                    .map(PublicKey::Rsa)
-                    .map_err(|e| KeyError(format!("is not a valid RSA public key ({e})")))
+                let key = sig::RsaSubjectPublicKey::from_der(&der)
+                    .map_err(|e| KeyError(format!("is not a valid RSA public key ({e})")))?;
+                let spki = AsDer::<PublicKeyX509Der>::as_der(&key)
+                    .map_err(|_| KeyError("is not a valid RSA public key".into()))?;
+                PublicKey::from_spki_der(spki.as_ref())
             }
             other => err(format!(
                 "is a {other:?} PEM block; paste a public key (BEGIN PUBLIC KEY)"
@@ -414,88 +427,114 @@ impl PublicKey {
     }
 
     fn from_spki_der(der: &[u8]) -> Result<PublicKey, KeyError> {
-        if let Ok(k) = RsaPublicKey::from_public_key_der(der) {
-            return Ok(PublicKey::Rsa(k));
-        }
-        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::P256(k));
-        }
-        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::P384(k));
-        }
-        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::Ed25519(k));
-        }
-        err("is not an RSA, P-256, P-384 or Ed25519 public key")
+        let unsupported = || KeyError("is not an RSA, P-256, P-384 or Ed25519 public key".into());
+        let info = SubjectPublicKeyInfoRef::try_from(der).map_err(|_| unsupported())?;
+        let bits = info.subject_public_key.raw_bytes();
+        let oid = info.algorithm.oid;
+        let kind = if oid == OID_RSA {
+            let key = sig::RsaSubjectPublicKey::from_der(der)
+                .map_err(|e| KeyError(format!("is not a valid RSA public key ({e})")))?;
+            PublicKind::Rsa {
+                n: key.modulus().big_endian_without_leading_zero().to_vec(),
+                e: key.exponent().big_endian_without_leading_zero().to_vec(),
+            }
+        } else if oid == OID_EC {
+            let curve = info.algorithm.parameters_oid().ok();
+            let (name, len, check): (_, _, &'static sig::EcdsaVerificationAlgorithm) = match curve {
+                Some(c) if c == OID_P256 => ("P-256", 32, &sig::ECDSA_P256_SHA256_FIXED),
+                Some(c) if c == OID_P384 => ("P-384", 48, &sig::ECDSA_P384_SHA384_FIXED),
+                _ => return Err(unsupported()),
+            };
+            // Uncompressed point: 0x04 || x || y.
+            if bits.len() != 1 + 2 * len || bits[0] != 4 {
+                return err(format!(
+                    "is a {name} key whose point is not in uncompressed form"
+                ));
+            }
+            sig::ParsedPublicKey::new(check, der)
+                .map_err(|e| KeyError(format!("is not a valid {name} public key ({e})")))?;
+            PublicKind::Ec {
+                curve: name,
+                x: bits[1..=len].to_vec(),
+                y: bits[1 + len..].to_vec(),
+            }
+        } else if oid == OID_ED25519 {
+            sig::ParsedPublicKey::new(&sig::ED25519, der)
+                .map_err(|e| KeyError(format!("is not a valid Ed25519 public key ({e})")))?;
+            PublicKind::Ed25519 { x: bits.to_vec() }
+        } else {
+            return Err(unsupported());
+        };
+        Ok(PublicKey {
+            spki: der.to_vec(),
+            kind,
+        })
     }
 
     /// A short name of the key's kind, for messages.
     pub fn kind(&self) -> &'static str {
-        match self {
-            PublicKey::Rsa(_) => "an RSA key",
-            PublicKey::P256(_) => "a P-256 key",
-            PublicKey::P384(_) => "a P-384 key",
-            PublicKey::Ed25519(_) => "an Ed25519 key",
+        match &self.kind {
+            PublicKind::Rsa { .. } => "an RSA key",
+            PublicKind::Ec { curve: "P-256", .. } => "a P-256 key",
+            PublicKind::Ec { .. } => "a P-384 key",
+            PublicKind::Ed25519 { .. } => "an Ed25519 key",
         }
     }
 
     /// Whether `algorithm` signs with this kind of key.
     pub fn fits(&self, algorithm: Algorithm) -> bool {
-        match self {
-            PublicKey::Rsa(_) => matches!(
-                algorithm,
-                Algorithm::RS256
-                    | Algorithm::RS384
-                    | Algorithm::RS512
-                    | Algorithm::PS256
-                    | Algorithm::PS384
-                    | Algorithm::PS512
-            ),
-            PublicKey::P256(_) => algorithm == Algorithm::ES256,
-            PublicKey::P384(_) => algorithm == Algorithm::ES384,
-            PublicKey::Ed25519(_) => algorithm == Algorithm::EdDSA,
-        }
+        self.verification(algorithm).is_some()
+    }
+
+    /// AWS-LC's verification algorithm for `algorithm` with this key, if it fits.
+    fn verification(
+        &self,
+        algorithm: Algorithm,
+    ) -> Option<&'static dyn sig::VerificationAlgorithm> {
+        Some(match (&self.kind, algorithm) {
+            (PublicKind::Rsa { .. }, Algorithm::RS256) => &sig::RSA_PKCS1_2048_8192_SHA256,
+            (PublicKind::Rsa { .. }, Algorithm::RS384) => &sig::RSA_PKCS1_2048_8192_SHA384,
+            (PublicKind::Rsa { .. }, Algorithm::RS512) => &sig::RSA_PKCS1_2048_8192_SHA512,
+            (PublicKind::Rsa { .. }, Algorithm::PS256) => &sig::RSA_PSS_2048_8192_SHA256,
+            (PublicKind::Rsa { .. }, Algorithm::PS384) => &sig::RSA_PSS_2048_8192_SHA384,
+            (PublicKind::Rsa { .. }, Algorithm::PS512) => &sig::RSA_PSS_2048_8192_SHA512,
+            (PublicKind::Ec { curve: "P-256", .. }, Algorithm::ES256) => {
+                &sig::ECDSA_P256_SHA256_FIXED
+            }
+            (PublicKind::Ec { curve: "P-384", .. }, Algorithm::ES384) => {
+                &sig::ECDSA_P384_SHA384_FIXED
+            }
+            (PublicKind::Ed25519 { .. }, Algorithm::EdDSA) => &sig::ED25519,
+            _ => return None,
+        })
     }
 
     /// SPKI PEM.
     pub fn to_pem(&self) -> Result<String, KeyError> {
-        match self {
-            PublicKey::Rsa(k) => k.to_public_key_pem(LineEnding::LF),
-            PublicKey::P256(k) => k.to_public_key_pem(LineEnding::LF),
-            PublicKey::P384(k) => k.to_public_key_pem(LineEnding::LF),
-            PublicKey::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
-        }
-        .map_err(|e| KeyError(format!("cannot encode the public key: {e}")))
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki)
+            .map_err(|e| KeyError(format!("cannot encode the public key: {e}")))
     }
 
     /// The JWK key members (no `kid`/`alg`/`use`).
     pub fn jwk_members(&self) -> serde_json::Map<String, serde_json::Value> {
         let b64 = |b: &[u8]| serde_json::Value::String(URL_SAFE_NO_PAD.encode(b));
         let mut m = serde_json::Map::new();
-        match self {
-            PublicKey::Rsa(k) => {
+        match &self.kind {
+            PublicKind::Rsa { n, e } => {
                 m.insert("kty".into(), "RSA".into());
-                m.insert("n".into(), b64(&k.n().to_bytes_be()));
-                m.insert("e".into(), b64(&k.e().to_bytes_be()));
+                m.insert("n".into(), b64(n));
+                m.insert("e".into(), b64(e));
             }
-            PublicKey::P256(k) => {
-                let p = k.to_encoded_point(false);
+            PublicKind::Ec { curve, x, y } => {
                 m.insert("kty".into(), "EC".into());
-                m.insert("crv".into(), "P-256".into());
-                m.insert("x".into(), b64(p.x().map(|x| &x[..]).unwrap_or_default()));
-                m.insert("y".into(), b64(p.y().map(|y| &y[..]).unwrap_or_default()));
+                m.insert("crv".into(), (*curve).into());
+                m.insert("x".into(), b64(x));
+                m.insert("y".into(), b64(y));
             }
-            PublicKey::P384(k) => {
-                let p = k.to_encoded_point(false);
-                m.insert("kty".into(), "EC".into());
-                m.insert("crv".into(), "P-384".into());
-                m.insert("x".into(), b64(p.x().map(|x| &x[..]).unwrap_or_default()));
-                m.insert("y".into(), b64(p.y().map(|y| &y[..]).unwrap_or_default()));
-            }
-            PublicKey::Ed25519(k) => {
+            PublicKind::Ed25519 { x } => {
                 m.insert("kty".into(), "OKP".into());
                 m.insert("crv".into(), "Ed25519".into());
-                m.insert("x".into(), b64(k.as_bytes()));
+                m.insert("x".into(), b64(x));
             }
         }
         m
@@ -509,48 +548,11 @@ impl PublicKey {
     /// Whether `signature` (raw bytes) is a valid `algorithm` signature of `message` under this
     /// key. `false` also when the algorithm does not fit the key.
     pub fn verify(&self, algorithm: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        use signature_traits::Verifier as _;
-        match (self, algorithm) {
-            (PublicKey::Rsa(k), Algorithm::RS256) => k
-                .verify(
-                    Pkcs1v15Sign::new::<Sha256>(),
-                    &Sha256::digest(message),
-                    signature,
-                )
-                .is_ok(),
-            (PublicKey::Rsa(k), Algorithm::RS384) => k
-                .verify(
-                    Pkcs1v15Sign::new::<Sha384>(),
-                    &Sha384::digest(message),
-                    signature,
-                )
-                .is_ok(),
-            (PublicKey::Rsa(k), Algorithm::RS512) => k
-                .verify(
-                    Pkcs1v15Sign::new::<Sha512>(),
-                    &Sha512::digest(message),
-                    signature,
-                )
-                .is_ok(),
-            (PublicKey::Rsa(k), Algorithm::PS256) => k
-                .verify(Pss::new::<Sha256>(), &Sha256::digest(message), signature)
-                .is_ok(),
-            (PublicKey::Rsa(k), Algorithm::PS384) => k
-                .verify(Pss::new::<Sha384>(), &Sha384::digest(message), signature)
-                .is_ok(),
-            (PublicKey::Rsa(k), Algorithm::PS512) => k
-                .verify(Pss::new::<Sha512>(), &Sha512::digest(message), signature)
-                .is_ok(),
-            (PublicKey::P256(k), Algorithm::ES256) => p256::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|s| k.verify(message, &s).is_ok()),
-            (PublicKey::P384(k), Algorithm::ES384) => p384::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|s| k.verify(message, &s).is_ok()),
-            (PublicKey::Ed25519(k), Algorithm::EdDSA) => {
-                ed25519_dalek::Signature::from_slice(signature)
-                    .is_ok_and(|s| k.verify(message, &s).is_ok())
-            }
-            _ => false,
-        }
+        self.verification(algorithm).is_some_and(|a| {
+            UnparsedPublicKey::new(a, &self.spki)
+                .verify(message, signature)
+                .is_ok()
+        })
     }
 }
 

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jwt_asset_server::Settings;
 use jwt_asset_server::app::open_service;
 use jwt_asset_server::secret::SecretString;
-use p256::pkcs8::DecodePrivateKey;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -143,7 +142,17 @@ async fn no_secret_or_private_key_can_be_found_in_the_data_directory() {
         "template": r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#
     }))
     .await;
-    let scalar = p256::SecretKey::from_pkcs8_pem(&pem).unwrap().to_bytes();
+    let scalar = {
+        use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+        let (_, der) = pem_rfc7468::decode_vec(pem.as_bytes()).unwrap();
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &der,
+        )
+        .unwrap();
+        let bin: EcPrivateKeyBin = pair.private_key().as_be_bytes().unwrap();
+        bin.as_ref().to_vec()
+    };
 
     let key = app.admin_key.clone();
     let token = app.get_token("/s/chat", &key).await.text().await.unwrap();
