@@ -55,7 +55,14 @@ pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
                 url: url.expose().to_owned(),
                 pool_size: settings.database_pool_size,
                 poll: std::time::Duration::from_millis(settings.change_poll_ms.max(10)),
-                instance: crate::telemetry::instance_id().to_owned(),
+                // The process's id (as in its log lines) plus a part of this opening's own: a
+                // second store opened in the same process (tests run several servers in one)
+                // must not take the first one's changes for its own and skip them.
+                instance: format!(
+                    "{}.{}",
+                    crate::telemetry::instance_id(),
+                    crate::ids::random_token::<3>()
+                ),
                 ca_file: settings.database_ca_file.clone(),
             },
             &settings.master_key_source()?,

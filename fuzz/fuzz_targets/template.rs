@@ -162,6 +162,8 @@ fn asset(template: &str, now: DateTime<Utc>) -> Asset {
         next_secret_at: None,
         key_id: None,
         next_key_id: None,
+        next_key: None,
+        next_key_at: None,
         preset: None,
         delivery: Default::default(),
         cors_origins: Vec::new(),

@@ -241,6 +241,33 @@ pub enum AssetCommand {
         /// Id or path.
         asset: String,
     },
+    /// Publish the next key of an asymmetric asset (JWKS, PEM) without signing with it; it
+    /// signs from --switch-at, or once `asset activate-next-key` is run. Give the consumers that
+    /// pin one key its public key (printed as next_key.public_key_pem) before it signs.
+    NextKey {
+        /// Id or path.
+        asset: String,
+        /// Generate a key of this type (default: the active key's type).
+        #[arg(long, conflicts_with = "key_file")]
+        key_type: Option<String>,
+        /// Import this private key (PKCS#8, PKCS#1 or SEC1 PEM, unencrypted).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// When it starts signing (RFC 3339, e.g. 2026-05-01T12:00:00Z); default: by hand.
+        #[arg(long)]
+        switch_at: Option<String>,
+    },
+    /// Switch signing to the waiting next key now (the old key stays published until its
+    /// tokens have expired).
+    ActivateNextKey {
+        /// Id or path.
+        asset: String,
+    },
+    /// Withdraw the waiting next key (no longer published).
+    WithdrawNextKey {
+        /// Id or path.
+        asset: String,
+    },
     /// Show the token a user would receive, with warnings.
     Preview {
         /// Id or path.

@@ -12,7 +12,7 @@ use crate::domain::identity::{ProviderInput, Provisioning};
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, ExportSealing, KeyInput, Service, UserInput};
+use crate::service::{AssetInput, ExportSealing, KeyInput, NextKeyInput, Service, UserInput};
 
 const CLI_ACTOR: &str = "cli";
 
@@ -239,6 +239,24 @@ fn asset(service: &Service, cmd: AssetCommand) -> Result<(), AppError> {
         AssetCommand::Purge { asset } => asset_purge(service, &asset),
         AssetCommand::Rotate { asset } => {
             print_json(&service.rotate_key(CLI_ACTOR, &asset_id(service, &asset)?)?)
+        }
+        AssetCommand::NextKey {
+            asset,
+            key_type,
+            key_file,
+            switch_at,
+        } => {
+            let input = NextKeyInput {
+                key: key_input(key_type, key_file)?,
+                switch_at,
+            };
+            print_json(&service.prepare_next_key(CLI_ACTOR, &asset_id(service, &asset)?, input)?)
+        }
+        AssetCommand::ActivateNextKey { asset } => {
+            print_json(&service.activate_next_key(CLI_ACTOR, &asset_id(service, &asset)?)?)
+        }
+        AssetCommand::WithdrawNextKey { asset } => {
+            print_json(&service.withdraw_next_key(CLI_ACTOR, &asset_id(service, &asset)?)?)
         }
         AssetCommand::Preview { asset, as_user } => {
             print_json(&service.preview(CLI_ACTOR, &asset_id(service, &asset)?, &as_user)?)

@@ -245,6 +245,14 @@ pub struct Asset {
     /// `retired_at` and stay published until every token they signed has expired. Empty for HMAC.
     #[serde(default)]
     pub keys: Vec<KeyPair>,
+    /// Asymmetric only: the next key pair, published (JWKS, PEM, API) but not signing until it
+    /// is activated: at `next_key_at`, or by hand when that is `None`. Never in `keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key: Option<KeyPair>,
+    /// Asymmetric only: when `next_key` starts signing (decided per request, like
+    /// `next_secret_at`); `None` = when an administrator activates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key_at: Option<DateTime<Utc>>,
     /// HMAC only: the secret that replaces `secret` at `next_secret_at`.
     #[serde(default)]
     pub next_secret: Option<Secret>,
@@ -327,7 +335,8 @@ impl Asset {
         user.admin || self.write.allows(user)
     }
 
-    /// The active key pair (asymmetric algorithms only).
+    /// The active key pair (asymmetric algorithms only), as stored: a scheduled next key whose
+    /// time has come is not folded in (see [`Asset::signing_key_at`]).
     pub fn active_key(&self) -> Option<&KeyPair> {
         if self.algorithm.is_hmac() {
             None
@@ -336,10 +345,28 @@ impl Asset {
         }
     }
 
+    /// Whether the next key signs at `now` (its scheduled time has come).
+    pub fn next_key_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_key.is_some() && self.next_key_at.is_some_and(|at| now >= at)
+    }
+
+    /// The key that signs at `now`: the next key once its scheduled time has come, else the
+    /// active key.
+    pub fn signing_key_at(&self, now: DateTime<Utc>) -> Option<&KeyPair> {
+        match &self.next_key {
+            Some(next) if self.next_key_due(now) && !self.algorithm.is_hmac() => Some(next),
+            _ => self.active_key(),
+        }
+    }
+
     /// Until when a key is published: `None` while it is active, or when it is retired but
     /// the asset's tokens never expire (then it stays until the asset is purged).
     pub fn published_until(&self, key: &KeyPair) -> Option<DateTime<Utc>> {
-        let retired = key.retired_at?;
+        self.published_after_retiring(key.retired_at)
+    }
+
+    fn published_after_retiring(&self, retired: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let retired = retired?;
         let expiry = self.expiry_seconds?;
         Some(
             retired
@@ -348,17 +375,39 @@ impl Asset {
         )
     }
 
-    /// The keys published at `now`: the active one first, then retired keys whose tokens may
-    /// still be valid, newest first. None for HMAC assets.
+    /// The keys published at `now`: the signing key first, then a next key that does not sign
+    /// yet, then retired keys whose tokens may still be valid, newest first. None for HMAC.
+    /// Once a scheduled next key's time has come, the key it replaced counts as retired then.
     pub fn published_keys(&self, now: DateTime<Utc>) -> Vec<&KeyPair> {
         if self.algorithm.is_hmac() {
             return Vec::new();
         }
-        self.keys
-            .iter()
-            .rev()
-            .filter(|k| self.published_until(k).is_none_or(|until| now < until))
-            .collect()
+        let due = self.next_key_due(now);
+        let mut out = Vec::with_capacity(self.keys.len() + 1);
+        if due {
+            out.extend(self.next_key.as_ref());
+        }
+        let last = self.keys.len().saturating_sub(1);
+        for (i, key) in self.keys.iter().enumerate().rev() {
+            let retired = if i == last && due {
+                self.next_key_at
+            } else {
+                key.retired_at
+            };
+            if self
+                .published_after_retiring(retired)
+                .is_none_or(|until| now < until)
+            {
+                out.push(key);
+            }
+            if i == last && !due {
+                out.extend(self.next_key.as_ref());
+            }
+        }
+        if self.keys.is_empty() && !due {
+            out.extend(self.next_key.as_ref());
+        }
+        out
     }
 
     /// The HMAC secret in force at `now` (the next secret once its switch time has come).
@@ -387,6 +436,18 @@ impl Asset {
         if self.next_secret.is_none() {
             self.next_secret_at = None;
             self.next_key_id = None;
+        }
+        if self.next_key_due(now)
+            && let (Some(next), Some(at)) = (self.next_key.take(), self.next_key_at.take())
+        {
+            if let Some(active) = self.keys.last_mut() {
+                active.retired_at = Some(at);
+            }
+            self.keys.push(next);
+            self.secret_changed_at = at;
+        }
+        if self.next_key.is_none() {
+            self.next_key_at = None;
         }
         let keep: Vec<bool> = self
             .keys

@@ -63,6 +63,15 @@ pub enum AuditAction {
     /// `asset.next_secret_cancel`: an asset's next secret cancelled.
     #[serde(rename = "asset.next_secret_cancel")]
     AssetNextSecretCancel,
+    /// `asset.next_key`: an asset's next key published (not signing yet).
+    #[serde(rename = "asset.next_key")]
+    AssetNextKey,
+    /// `asset.next_key_activate`: an asset's next key activated by an administrator.
+    #[serde(rename = "asset.next_key_activate")]
+    AssetNextKeyActivate,
+    /// `asset.next_key_withdraw`: an asset's waiting next key withdrawn.
+    #[serde(rename = "asset.next_key_withdraw")]
+    AssetNextKeyWithdraw,
     /// `asset.preview`: a token previewed by an administrator.
     #[serde(rename = "asset.preview")]
     AssetPreview,
@@ -104,6 +113,9 @@ impl AuditAction {
             AuditAction::AssetRotate => "asset.rotate",
             AuditAction::AssetNextSecret => "asset.next_secret",
             AuditAction::AssetNextSecretCancel => "asset.next_secret_cancel",
+            AuditAction::AssetNextKey => "asset.next_key",
+            AuditAction::AssetNextKeyActivate => "asset.next_key_activate",
+            AuditAction::AssetNextKeyWithdraw => "asset.next_key_withdraw",
             AuditAction::AssetPreview => "asset.preview",
             AuditAction::TrashEmpty => "trash.empty",
             AuditAction::StoreExport => "store.export",

@@ -41,7 +41,8 @@ pub struct CompiledAsset {
     pub asset: Asset,
     compiled: Result<PayloadTemplate, String>,
     signer: Result<Signer, String>,
-    /// HMAC: the signer for the scheduled next secret and when it takes over.
+    /// The signer for the scheduled next secret (HMAC) or next key (asymmetric) and when it
+    /// takes over.
     next: Option<(DateTime<Utc>, Signer)>,
     skip: Vec<&'static str>,
     iss_fragment: Option<String>,
@@ -81,7 +82,16 @@ impl CompiledAsset {
                 let kid = asset.next_key_id.as_deref().or(asset.key_id.as_deref());
                 Some((at, header(secret, kid)))
             }
-            _ => None,
+            // A scheduled next key signs from its time on; one waiting for an administrator
+            // never signs before the record says it is active.
+            _ => match (&asset.next_key, asset.next_key_at) {
+                (Some(pair), Some(at)) if !asset.algorithm.is_hmac() => {
+                    Signer::asymmetric(asset.algorithm, pair)
+                        .ok()
+                        .map(|s| (at, s))
+                }
+                _ => None,
+            },
         };
         let mut skip: Vec<&'static str> = ALWAYS_SERVER_CLAIMS.to_vec();
         if asset.not_before {
@@ -272,6 +282,8 @@ mod tests {
             next_secret_at: None,
             key_id: None,
             next_key_id: None,
+            next_key: None,
+            next_key_at: None,
             preset: None,
             delivery: Default::default(),
             cors_origins: Vec::new(),

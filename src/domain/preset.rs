@@ -159,6 +159,20 @@ impl Preset {
         }
     }
 
+    /// Where a consumer that holds exactly one public key (no JWKS) keeps it, for the two-step
+    /// rotation the keys panel spells out; `None` when the consumer reads a JWKS or a secret.
+    pub fn pinned_key_place(self) -> Option<&'static str> {
+        match self {
+            Preset::Matrix => {
+                Some("the homeserver's jwt_config (secret: the PEM, algorithm: RS256)")
+            }
+            Preset::RealmSync => {
+                Some("the sync server's JWT authentication provider (its public key)")
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the consumer needs a unique `jti`.
     pub fn needs_jti(self) -> bool {
         matches!(self, Preset::Zendesk | Preset::Tableau)

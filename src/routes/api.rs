@@ -17,7 +17,9 @@ use crate::domain::user::User;
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, ExportSealing, NextSecretInput, Service, UserInput, blocking};
+use crate::service::{
+    AssetInput, ExportSealing, NextKeyInput, NextSecretInput, Service, UserInput, blocking,
+};
 
 /// Largest accepted JSON body.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -371,7 +373,73 @@ pub async fn cancel_next_secret(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// `GET /api/v1/assets/{id}/public-key.pem`: the active public key (404 for HMAC).
+/// `POST /api/v1/assets/{id}/next-key` `{key?: {generate | pem}, switch_at?}` (or no body):
+/// publish the next key without signing with it; it signs from `switch_at`, or once activated.
+pub async fn prepare_next_key(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+    body: web::Bytes,
+) -> ApiResult {
+    let input = if body.iter().all(u8::is_ascii_whitespace) {
+        NextKeyInput::default()
+    } else {
+        // serde's message can quote a value, and the value may be a private key: only where.
+        serde_json::from_slice::<NextKeyInput>(&body).map_err(|e| {
+            AppError::invalid(
+                "body",
+                format!(
+                    "must be empty or a JSON object with optional \"key\" ({{\"generate\": \"P-256\"}} or {{\"pem\": \"-----BEGIN PRIVATE KEY-----...\"}}) and \"switch_at\" (RFC 3339); the problem is at line {} column {}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?
+    };
+    let service = service.into_inner();
+    let view =
+        blocking(move || service.prepare_next_key(actor.username.as_str(), &id, input)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /api/v1/assets/{id}/next-key/activate`: the waiting next key signs from now on.
+pub async fn activate_next_key(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let view = blocking(move || service.activate_next_key(actor.username.as_str(), &id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/assets/{id}/next-key`: withdraw the waiting next key.
+pub async fn withdraw_next_key(
+    Admin(actor): Admin,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let view = blocking(move || service.withdraw_next_key(actor.username.as_str(), &id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /api/v1/assets/{id}/next-key.pem`: the waiting next key's public key (404 when none).
+pub async fn next_public_key_pem(
+    _: Admin,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+) -> ApiResult {
+    let pem = service.next_public_key_pem(&id)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-pem-file"),
+        ))
+        .body(pem))
+}
+
+/// `GET /api/v1/assets/{id}/public-key.pem`: the public key that signs now (404 for HMAC).
 pub async fn public_key_pem(
     _: Admin,
     service: web::Data<Service>,

@@ -86,6 +86,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(api::cancel_next_secret)),
             )
             .service(
+                web::resource("/assets/{id}/next-key")
+                    .route(web::post().to(api::prepare_next_key))
+                    .route(web::delete().to(api::withdraw_next_key)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-key/activate")
+                    .route(web::post().to(api::activate_next_key)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-key.pem")
+                    .route(web::get().to(api::next_public_key_pem)),
+            )
+            .service(
                 web::resource("/assets/{id}/public-key.pem")
                     .route(web::get().to(api::public_key_pem)),
             )
@@ -146,6 +159,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/assets/{id}/next-secret/cancel")
                     .route(web::post().to(ui::assets::keys::cancel_next_secret)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-key")
+                    .route(web::post().to(ui::assets::keys::next_key)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-key/activate")
+                    .route(web::post().to(ui::assets::keys::activate_next_key)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-key/withdraw")
+                    .route(web::post().to(ui::assets::keys::withdraw_next_key)),
+            )
+            .service(
+                web::resource("/assets/{id}/next-key.pem")
+                    .route(web::get().to(ui::assets::keys::next_public_key_pem)),
             )
             .service(
                 web::resource("/assets/{id}/trash").route(web::post().to(ui::assets::trash::trash)),

@@ -182,6 +182,10 @@ pub(super) struct Signing {
     pub next_secret: Option<Secret>,
     /// When it takes over.
     pub next_secret_at: Option<DateTime<Utc>>,
+    /// The waiting next key pair, kept from the stored asset while it fits the algorithm.
+    pub next_key: Option<KeyPair>,
+    /// When it starts signing (`None` = by hand).
+    pub next_key_at: Option<DateTime<Utc>>,
 }
 
 /// The signing fields of the input, read together.
@@ -287,6 +291,8 @@ fn hmac_signing(
         keys: Vec::new(),
         next_secret: kept.0,
         next_secret_at: kept.1,
+        next_key: None,
+        next_key_at: None,
     })
 }
 
@@ -312,6 +318,10 @@ fn key_pair_signing(
         }
         keys.push(pair);
     }
+    // A waiting next key stays while it can sign the (possibly changed) algorithm.
+    let next = existing
+        .and_then(|a| a.next_key.clone().map(|k| (k, a.next_key_at)))
+        .filter(|(k, _)| algorithm.accepts(k.key_type));
     Ok(Signing {
         secret: Secret::new(Vec::new()),
         changed_at: existing.map(|a| a.secret_changed_at).unwrap_or(now),
@@ -320,12 +330,14 @@ fn key_pair_signing(
         keys,
         next_secret: None,
         next_secret_at: None,
+        next_key_at: next.as_ref().and_then(|(_, at)| *at),
+        next_key: next.map(|(k, _)| k),
     })
 }
 
 /// The key pair to add: generated or imported as asked, or the algorithm's natural key when the
 /// asset has none yet; `None` keeps the active key (which must fit the algorithm).
-fn new_key_pair(
+pub(super) fn new_key_pair(
     asked: Option<KeyInput>,
     algorithm: Algorithm,
     active: Option<&KeyPair>,

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::asset_fields::{generated_secret, weak_secret_error};
+use super::asset_fields::{check_key_fits, generated_secret, new_key_pair, weak_secret_error};
 use super::assets::secret_is_weak;
 use super::state::Service;
-use super::views::{AssetView, NextSecretInput, SavedAsset};
+use super::views::{AssetView, NextKeyInput, NextSecretInput, SavedAsset};
+use crate::domain::asset_input::KeyInput;
 use crate::domain::audit::AuditAction;
 use crate::error::AppError;
 use crate::ids::AssetId;
@@ -23,6 +24,12 @@ impl Service {
                     a.algorithm.name()
                 )));
             }
+            if let Some(next) = &a.next_key {
+                return Err(AppError::Conflict(format!(
+                    "the next key {} is published and waiting: activate it (consumers that pin one key may already have it) or withdraw it before rotating",
+                    next.kid
+                )));
+            }
             let key_type = a
                 .active_key()
                 .map(|k| k.key_type)
@@ -37,6 +44,124 @@ impl Service {
             Ok(())
         })?;
         Ok(AssetView::from(&asset))
+    }
+
+    /// Publish the next key of an asymmetric asset without signing with it: generated (of the
+    /// active key's type unless `key` says otherwise) or imported. It starts signing at
+    /// `switch_at` (a time in the past: at once), or when [`Service::activate_next_key`] is
+    /// called. 409 for HMAC assets and while another next key is waiting.
+    pub fn prepare_next_key(
+        &self,
+        actor: &str,
+        id: &AssetId,
+        input: NextKeyInput,
+    ) -> Result<AssetView, AppError> {
+        let switch_at = input
+            .switch_at
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|raw| {
+                DateTime::parse_from_rfc3339(raw)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        AppError::invalid(
+                            "switch_at",
+                            format!(
+                                "must be an RFC 3339 time such as 2026-05-01T12:00:00Z, or absent to activate by hand ({e})"
+                            ),
+                        )
+                    })
+            })
+            .transpose()?;
+        // Key generation (RSA-4096 takes a while) and PEM parsing run before the write lock.
+        let current = self.asset_record(id)?;
+        if current.algorithm.is_hmac() {
+            return Err(AppError::Conflict(format!(
+                "{} assets have no key pair; schedule a next secret instead",
+                current.algorithm.name()
+            )));
+        }
+        let now = Utc::now();
+        let key = input.key.or_else(|| {
+            current
+                .signing_key_at(now)
+                .map(|k| KeyInput::Generate(k.key_type.name().to_owned()))
+        });
+        let pair = new_key_pair(key, current.algorithm, None, now)?
+            .ok_or_else(|| AppError::Unexpected("no next key was made".into()))?;
+        let (asset, ()) = self.modify_asset(actor, id, AuditAction::AssetNextKey, |a, _| {
+            if a.algorithm.is_hmac() {
+                return Err(AppError::Conflict(format!(
+                    "{} assets have no key pair; schedule a next secret instead",
+                    a.algorithm.name()
+                )));
+            }
+            check_key_fits(a.algorithm, pair.key_type)?;
+            if let Some(waiting) = &a.next_key {
+                return Err(AppError::Conflict(format!(
+                    "a next key ({}) is already published; activate or withdraw it first",
+                    waiting.kid
+                )));
+            }
+            if a.keys.iter().any(|k| k.kid == pair.kid) {
+                return Err(AppError::invalid(
+                    "key",
+                    "is a key this asset already has (active or retired); give a new one",
+                ));
+            }
+            a.next_key = Some(pair);
+            a.next_key_at = switch_at;
+            Ok(())
+        })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// Switch signing to the waiting next key now; the key it replaces stays published until
+    /// its tokens have expired. 409 when no next key is waiting.
+    pub fn activate_next_key(&self, actor: &str, id: &AssetId) -> Result<AssetView, AppError> {
+        let (asset, ()) =
+            self.modify_asset(actor, id, AuditAction::AssetNextKeyActivate, |a, now| {
+                if a.next_key.is_none() {
+                    return Err(AppError::Conflict(
+                        "no next key is waiting to be activated; publish one first (next-key)"
+                            .into(),
+                    ));
+                }
+                a.next_key_at = Some(now);
+                a.settle(now);
+                Ok(())
+            })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// Withdraw the waiting next key (it is no longer published). 409 when none is waiting
+    /// (also when a scheduled one has already started signing: rotate instead).
+    pub fn withdraw_next_key(&self, actor: &str, id: &AssetId) -> Result<AssetView, AppError> {
+        let (asset, ()) =
+            self.modify_asset(actor, id, AuditAction::AssetNextKeyWithdraw, |a, _| {
+                if a.next_key.is_none() {
+                    return Err(AppError::Conflict(
+                        "no next key is waiting (a scheduled one that has started signing is the active key now)"
+                            .into(),
+                    ));
+                }
+                a.next_key = None;
+                a.next_key_at = None;
+                Ok(())
+            })?;
+        Ok(AssetView::from(&asset))
+    }
+
+    /// The public key of the waiting next key, SPKI PEM (404 when there is none).
+    pub fn next_public_key_pem(&self, id: &AssetId) -> Result<String, AppError> {
+        let mut asset = self.asset_record(id)?;
+        asset.settle(Utc::now());
+        asset
+            .next_key
+            .filter(|_| !asset.algorithm.is_hmac())
+            .map(|k| k.public_key_pem)
+            .ok_or(AppError::NotFound)
     }
 
     /// Schedule the next HMAC secret: tokens are signed with it from `switch_at` on (a time in
@@ -125,11 +250,11 @@ impl Service {
         Ok(AssetView::from(&asset))
     }
 
-    /// The active public key of an asymmetric asset, SPKI PEM (404 for HMAC).
+    /// The public key that signs now of an asymmetric asset, SPKI PEM (404 for HMAC).
     pub fn public_key_pem(&self, id: &AssetId) -> Result<String, AppError> {
         let asset = self.asset_record(id)?;
         asset
-            .active_key()
+            .signing_key_at(Utc::now())
             .map(|k| k.public_key_pem.clone())
             .ok_or(AppError::NotFound)
     }

@@ -91,6 +91,8 @@ impl Service {
             algorithm,
             secret: signing.secret,
             keys: signing.keys,
+            next_key: signing.next_key,
+            next_key_at: signing.next_key_at,
             next_secret: signing.next_secret,
             next_secret_at: signing.next_secret_at,
             key_id,

@@ -40,12 +40,44 @@ pub struct KeyView {
     pub kid: String,
     /// Key type.
     pub key_type: String,
+    /// `active` (signs), `next` (published, signs once activated) or `retired` (published
+    /// until its tokens have expired).
+    pub status: String,
     /// Made or imported at.
     pub created_at: DateTime<Utc>,
-    /// Replaced by a newer key at (`null` = active).
+    /// Replaced by a newer key at (`null` = active or next).
     pub retired_at: Option<DateTime<Utc>>,
     /// Published in JWKS until (`null` = while active, or until purge when tokens never expire).
     pub published_until: Option<DateTime<Utc>>,
+}
+
+/// The next key of an asymmetric asset: published, not signing until activated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NextKeyView {
+    /// RFC 7638 thumbprint (the `kid` its tokens will carry).
+    pub kid: String,
+    /// Key type.
+    pub key_type: String,
+    /// The public key, SPKI PEM: what a consumer that pins one key is given before activation.
+    pub public_key_pem: String,
+    /// The public JWK.
+    pub public_jwk: serde_json::Value,
+    /// When it starts signing (`null` = when an administrator activates it).
+    pub switch_at: Option<DateTime<Utc>>,
+    /// Made or imported at.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `POST /api/v1/assets/{id}/next-key` takes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextKeyInput {
+    /// `{"generate": "P-256"}` or `{"pem": "..."}`; absent = a new key of the active key's type.
+    #[serde(default)]
+    pub key: Option<crate::domain::asset_input::KeyInput>,
+    /// When it starts signing (RFC 3339); absent = when an administrator activates it.
+    #[serde(default)]
+    pub switch_at: Option<String>,
 }
 
 /// An asset as shown to administrators: everything but the secret.
@@ -73,8 +105,10 @@ pub struct AssetView {
     pub public_key_pem: Option<String>,
     /// The active public JWK (`null` for HMAC).
     pub public_jwk: Option<serde_json::Value>,
-    /// Published keys, active first.
+    /// Published keys: the active one first, then the next key (if any), then retired ones.
     pub keys: Vec<KeyView>,
+    /// The next key, published but not signing yet (`null` = none).
+    pub next_key: Option<NextKeyView>,
     /// HMAC: when the scheduled next secret takes over (`null` = none pending).
     pub next_secret_at: Option<DateTime<Utc>>,
     /// HMAC: the `kid` that comes with the scheduled next secret (`null` = it keeps `key_id`).
@@ -157,11 +191,31 @@ impl AssetView {
                 .map(|k| KeyView {
                     kid: k.kid.clone(),
                     key_type: k.key_type.name().to_owned(),
+                    status: if a.next_key.as_ref().is_some_and(|n| n.kid == k.kid) {
+                        "next"
+                    } else if k.retired_at.is_some() {
+                        "retired"
+                    } else {
+                        "active"
+                    }
+                    .to_owned(),
                     created_at: k.created_at,
                     retired_at: k.retired_at,
                     published_until: a.published_until(k),
                 })
                 .collect(),
+            next_key: a
+                .next_key
+                .as_ref()
+                .filter(|_| !a.algorithm.is_hmac())
+                .map(|k| NextKeyView {
+                    kid: k.kid.clone(),
+                    key_type: k.key_type.name().to_owned(),
+                    public_key_pem: k.public_key_pem.clone(),
+                    public_jwk: k.jwk(a.algorithm),
+                    switch_at: a.next_key_at,
+                    created_at: k.created_at,
+                }),
             next_secret_at: a.next_secret_at,
             next_key_id: a.next_key_id.clone(),
             key_id: a.key_id.clone(),

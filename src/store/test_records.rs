@@ -43,6 +43,8 @@ pub(crate) fn asset(path: &str) -> Asset {
         next_secret_at: None,
         key_id: None,
         next_key_id: None,
+        next_key: None,
+        next_key_at: None,
         preset: None,
         delivery: Default::default(),
         cors_origins: Vec::new(),

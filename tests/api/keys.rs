@@ -14,11 +14,11 @@ use crate::helpers::{TEST_SECRET, TestApp, api_error, fixture, spawn_app, verify
 const TEMPLATE: &str = r#"{"sub": "%globals_user_attribute_username%"}"#;
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-fn asym_body(path: &str, algorithm: &str) -> Value {
+pub(crate) fn asym_body(path: &str, algorithm: &str) -> Value {
     json!({ "name": format!("Asset {algorithm}"), "path": path, "algorithm": algorithm, "template": TEMPLATE })
 }
 
-fn part_json(token: &str, i: usize) -> Value {
+pub(crate) fn part_json(token: &str, i: usize) -> Value {
     let part = token.split('.').nth(i).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
@@ -35,7 +35,7 @@ fn der_integer(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Verify a compact JWS with `openssl` against a public key PEM.
-fn openssl_verifies(token: &str, public_pem: &str) -> bool {
+pub(crate) fn openssl_verifies(token: &str, public_pem: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let (input, sig) = token.rsplit_once('.').unwrap();
     let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
@@ -88,13 +88,13 @@ fn openssl_verifies(token: &str, public_pem: &str) -> bool {
     out.status.success()
 }
 
-async fn token(app: &TestApp, path: &str) -> String {
+pub(crate) async fn token(app: &TestApp, path: &str) -> String {
     let res = app.get_token(path, &app.admin_key).await;
     assert_eq!(res.status(), StatusCode::OK, "GET {path}");
     res.text().await.unwrap()
 }
 
-async fn jwks(app: &TestApp, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn jwks(app: &TestApp, path: &str) -> (StatusCode, Value) {
     let res = app.client.get(app.url(path)).send().await.unwrap();
     let status = res.status();
     if status != StatusCode::OK {
@@ -112,7 +112,7 @@ async fn jwks(app: &TestApp, path: &str) -> (StatusCode, Value) {
     (status, body)
 }
 
-fn kids(jwks: &Value) -> Vec<String> {
+pub(crate) fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]
         .as_array()
         .unwrap()

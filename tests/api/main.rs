@@ -31,6 +31,7 @@ mod restart;
 mod sealed;
 mod sessions;
 mod smoke;
+mod staged_rotation;
 mod tokens;
 mod ui_assets;
 mod ui_delivery;

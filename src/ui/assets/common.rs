@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::Lifecycle;
+use crate::domain::preset::Preset;
 use crate::service::{AssetView, Service};
 use crate::ui::UiError;
 use crate::ui::extract::WithCsrf;
@@ -65,11 +66,25 @@ pub(super) fn locate(source: &str, line: usize, column: usize, message: String) 
 /// One published key of an asset.
 #[derive(Serialize)]
 struct KeyRow {
+    /// `active`, `next` or `retired`.
+    status: String,
     kid: String,
     key_type: String,
     created_at: When,
     retired_at: Option<When>,
     published_until: Option<When>,
+}
+
+/// The next key of the keys panel.
+#[derive(Serialize)]
+struct NextKeyRow {
+    kid: String,
+    key_type: String,
+    public_key_pem: String,
+    /// The public JWK, indented.
+    public_jwk: String,
+    /// When it starts signing (`None` = by hand).
+    switch_at: Option<When>,
 }
 
 /// What the edit form shows about the stored asset (never the secret itself).
@@ -94,6 +109,10 @@ pub(super) struct Stored {
     public_jwk: Option<String>,
     /// Published keys, active first.
     keys: Vec<KeyRow>,
+    /// The next key: published, not signing until activated (or its time comes).
+    next_key: Option<NextKeyRow>,
+    /// Where a consumer that pins one key keeps it (presets such as Matrix), for the two steps.
+    pinned_key_place: Option<&'static str>,
     /// HMAC: when the scheduled next secret takes over.
     next_secret_at: Option<When>,
     /// HMAC: the kid tokens carry now, and the one that comes with the next secret.
@@ -132,6 +151,7 @@ impl From<&AssetView> for Stored {
                 .keys
                 .iter()
                 .map(|k| KeyRow {
+                    status: k.status.clone(),
                     kid: k.kid.clone(),
                     key_type: k.key_type.clone(),
                     created_at: when(k.created_at),
@@ -139,6 +159,18 @@ impl From<&AssetView> for Stored {
                     published_until: k.published_until.map(when),
                 })
                 .collect(),
+            next_key: a.next_key.as_ref().map(|k| NextKeyRow {
+                kid: k.kid.clone(),
+                key_type: k.key_type.clone(),
+                public_key_pem: k.public_key_pem.clone(),
+                public_jwk: serde_json::to_string_pretty(&k.public_jwk).unwrap_or_default(),
+                switch_at: k.switch_at.map(when),
+            }),
+            pinned_key_place: a
+                .preset
+                .as_deref()
+                .and_then(Preset::parse)
+                .and_then(Preset::pinned_key_place),
             next_secret_at: a.next_secret_at.map(when),
             key_id: a.key_id.clone(),
             next_key_id: a.next_key_id.clone(),

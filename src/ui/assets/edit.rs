@@ -195,6 +195,29 @@ fn edit_notice(code: Option<&str>, a: &AssetView) -> Option<String> {
                 None => format!("Key rotated: new tokens carry kid {kid}."),
             })
         }
+        "next_key" => {
+            let next = a.next_key.as_ref()?;
+            Some(match next.switch_at {
+                Some(at) => format!(
+                    "Next key {} published: it signs from {} on. Give its public key to consumers that pin one key before then.",
+                    next.kid,
+                    when(at).text
+                ),
+                None => format!(
+                    "Next key {} published; it does not sign until you activate it. Give its public key to consumers that pin one key first.",
+                    next.kid
+                ),
+            })
+        }
+        "next_key_activated" => {
+            let kid = a.kid.as_deref()?;
+            Some(format!(
+                "Next key activated: new tokens carry kid {kid}; the previous key stays published until the tokens it signed have expired."
+            ))
+        }
+        "next_key_withdrawn" => {
+            Some("The next key was withdrawn and is no longer published.".into())
+        }
         "next_secret" => Some(match a.next_secret_at {
             Some(at) => format!(
                 "Next secret scheduled: tokens are signed with it from {} on.",

@@ -1,4 +1,5 @@
-//! An asset's keys: the public key file, key rotation, an HMAC asset's scheduled next secret.
+//! An asset's keys: the public key files, key rotation, the staged next key, an HMAC asset's
+//! scheduled next secret.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use super::values::Values;
 use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{NextSecretInput, SavedAsset, Service, blocking};
+use crate::service::{KeyInput, NextKeyInput, NextSecretInput, SavedAsset, Service, blocking};
 use crate::ui::extract::{Admin, AdminForm, WithCsrf};
 use crate::ui::{self, UiError, Viewer};
 
@@ -29,9 +30,13 @@ pub async fn public_key_pem(
     let pem = asset
         .public_key_pem
         .ok_or(UiError::App(AppError::NotFound))?;
+    Ok(pem_file(&asset.path, "public", pem))
+}
+
+/// A public key as a download named after the asset's path (`tokens-chat.public.pem`).
+fn pem_file(path: &str, what: &str, pem: String) -> HttpResponse {
     // Asset paths hold only letters, digits and `- . _ ~` between slashes.
-    let stem: String = asset
-        .path
+    let stem: String = path
         .trim_matches('/')
         .chars()
         .map(|c| {
@@ -42,17 +47,17 @@ pub async fn public_key_pem(
             }
         })
         .collect();
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-pem-file"),
         ))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{stem}.public.pem\""),
+            format!("attachment; filename=\"{stem}.{what}.pem\""),
         ))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(pem))
+        .body(pem)
 }
 
 /// `POST /admin/assets/{id}/rotate`: a new key becomes active; back to the keys panel.
@@ -113,6 +118,7 @@ fn read_panel(form: &NextSecretForm) -> (NextPanel, Option<(NextSecretInput, Dat
     let generate = form.generate_next_secret.is_some();
     let mut panel = NextPanel {
         switch_at: form.switch_at.trim().to_owned(),
+        key_switch_at: String::new(),
         generate,
         accept_weak: form.accept_weak_next_secret.is_some(),
         typed_secret: typed.to_owned(),
@@ -237,4 +243,131 @@ pub async fn cancel_next_secret(
         "/admin/assets/{}?done=next_secret_cancelled#next-secret",
         a.id
     )))
+}
+
+/// The fields of the next-key form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextKeyForm {
+    csrf: String,
+    /// `datetime-local` read as UTC; empty = activate by hand.
+    switch_at: String,
+    /// A private key to import instead of generating one (empty = generate).
+    next_key_pem: SecretString,
+}
+
+impl WithCsrf for NextKeyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn when_unreadable() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
+/// `POST /admin/assets/{id}/next-key`: publish the next key (generated, or the pasted PEM),
+/// signing at the time given or once activated; errors are shown in the keys panel.
+pub async fn next_key(
+    AdminForm(viewer, form): AdminForm<NextKeyForm>,
+    req: HttpRequest,
+    service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
+    id: web::Path<AssetId>,
+) -> Page {
+    let (service, id) = (service.into_inner(), id.into_inner());
+    let asset = service.asset(&id)?;
+    let typed_pem = form.next_key_pem.expose().trim().to_owned();
+    let mut panel = NextPanel {
+        key_switch_at: form.switch_at.trim().to_owned(),
+        typed_secret: typed_pem.clone(),
+        ..NextPanel::default()
+    };
+    let switch_at = if panel.key_switch_at.is_empty() {
+        Some(None)
+    } else {
+        parse_switch_at(&panel.key_switch_at).map(Some)
+    };
+    match switch_at {
+        None => {
+            panel.switch_error = Some(
+                "enter a date and time (UTC), or leave it empty to activate the key by hand".into(),
+            );
+        }
+        Some(at) => {
+            let input = NextKeyInput {
+                key: (!typed_pem.is_empty()).then(|| KeyInput::Pem(SecretString::new(typed_pem))),
+                switch_at: at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            };
+            let (svc, actor, target) = (Arc::clone(&service), Arc::clone(&viewer.user), id.clone());
+            let made =
+                blocking(move || svc.prepare_next_key(actor.username.as_str(), &target, input));
+            match made.await {
+                Ok(a) => {
+                    return Ok(ui::see_other(&format!(
+                        "/admin/assets/{}?done=next_key#keys",
+                        a.id
+                    )));
+                }
+                Err(AppError::Invalid(f)) if f.field == "switch_at" => {
+                    panel.switch_error = Some(ui_wording(&f.message));
+                }
+                Err(AppError::Invalid(f)) => panel.secret_error = Some(ui_wording(&f.message)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    form_page(
+        &tera,
+        &service,
+        &viewer,
+        Some(&asset),
+        &Values::of(&asset),
+        Extras {
+            next: Some(panel),
+            base: base_url(&req),
+            ..Extras::default()
+        },
+        &Problems::default(),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// `POST /admin/assets/{id}/next-key/activate`: the next key signs from now on.
+pub async fn activate_next_key(
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+) -> Page {
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    let a = blocking(move || service.activate_next_key(actor.username.as_str(), &id)).await?;
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{}?done=next_key_activated#keys",
+        a.id
+    )))
+}
+
+/// `POST /admin/assets/{id}/next-key/withdraw`: the next key is no longer published.
+pub async fn withdraw_next_key(
+    AdminForm(viewer, _): AdminForm<CsrfForm>,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+) -> Page {
+    let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
+    let a = blocking(move || service.withdraw_next_key(actor.username.as_str(), &id)).await?;
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{}?done=next_key_withdrawn#keys",
+        a.id
+    )))
+}
+
+/// `GET /admin/assets/{id}/next-key.pem`: the next key's public key, as a file (404 when none).
+pub async fn next_public_key_pem(
+    Admin(_): Admin,
+    service: web::Data<Service>,
+    id: web::Path<AssetId>,
+) -> Page {
+    let asset = service.asset(&id)?;
+    let pem = service.next_public_key_pem(&id)?;
+    Ok(pem_file(&asset.path, "next-public", pem))
 }

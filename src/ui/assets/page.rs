@@ -40,10 +40,12 @@ fn key_type_choices() -> Vec<KeyTypeChoice> {
 }
 
 /// The "next secret" panel of an HMAC asset's edit page: what was typed, and what was wrong.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(super) struct NextPanel {
     /// The `datetime-local` value (UTC).
     pub(super) switch_at: String,
+    /// Key pairs: when the next key starts signing (empty = by hand, the default).
+    pub(super) key_switch_at: String,
     pub(super) generate: bool,
     pub(super) accept_weak: bool,
     /// The next secret being set, written back only into its own form after an error.
@@ -60,6 +62,7 @@ impl NextPanel {
             switch_at: (now + chrono::Duration::days(1))
                 .format("%Y-%m-%dT%H:%M")
                 .to_string(),
+            key_switch_at: String::new(),
             generate: false,
             accept_weak: false,
             typed_secret: String::new(),
