@@ -355,8 +355,15 @@ pub struct CreateAsset {
     /// https://example.zendesk.com/access/jwt?jwt={token}&return_to={return_to}.
     #[arg(long)]
     pub redirect_url: Option<String>,
-    /// A URL prefix a redirect's return_to may start with (repeatable).
-    #[arg(long, requires = "redirect_url")]
+    /// Form-post delivery: the consumer URL the token is POSTed to (no placeholders), e.g.
+    /// https://example.zendesk.com/access/jwt.
+    #[arg(long)]
+    pub form_post_url: Option<String>,
+    /// The form field carrying the token in form-post delivery (default jwt).
+    #[arg(long, requires = "form_post_url")]
+    pub form_post_field: Option<String>,
+    /// A URL prefix a return_to may start with (repeatable; for redirect and form-post delivery).
+    #[arg(long)]
     pub return_to_prefix: Vec<String>,
     /// The delivery mode of requests without ?delivery=: raw, json, redirect or form_post.
     #[arg(long)]

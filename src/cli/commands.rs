@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::args::{ApiKeyCommand, AssetCommand, Command, CreateAsset, IdpCommand, UserCommand};
 use crate::domain::asset::AccessRule;
-use crate::domain::delivery::{Delivery, DeliveryMode, RedirectDelivery};
+use crate::domain::delivery::{Delivery, DeliveryMode, FormPostDelivery, RedirectDelivery};
 use crate::domain::identity::{ProviderInput, Provisioning};
 use crate::error::AppError;
 use crate::ids::AssetId;
@@ -377,6 +377,7 @@ fn asset_input(args: CreateAsset) -> Result<AssetInput, AppError> {
     let delivery = delivery(
         args.json_delivery,
         args.redirect_url,
+        args.form_post_url.map(|url| (url, args.form_post_field)),
         args.return_to_prefix,
         args.default_delivery.as_deref(),
     )?;
@@ -430,10 +431,11 @@ fn asset_input(args: CreateAsset) -> Result<AssetInput, AppError> {
 }
 
 /// The delivery options given, checked. None when none was given: a preset may then fill
-/// them in (Zendesk: redirect).
+/// them in (Zendesk: form post).
 fn delivery(
     json: bool,
     redirect_url: Option<String>,
+    form_post: Option<(String, Option<String>)>,
     return_to_allowlist: Vec<String>,
     default_mode: Option<&str>,
 ) -> Result<Option<Delivery>, AppError> {
@@ -446,17 +448,26 @@ fn delivery(
             )
         })?,
     };
-    Ok(
-        (json || redirect_url.is_some() || default_mode.is_some()).then(|| Delivery {
-            json,
-            default,
-            redirect: redirect_url.map(|url| RedirectDelivery {
-                url,
-                return_to_allowlist,
-            }),
-            form_post: None,
+    if !return_to_allowlist.is_empty() && redirect_url.is_none() && form_post.is_none() {
+        return Err(AppError::invalid(
+            "return_to_prefix",
+            "is for redirect or form-post delivery: give --redirect-url or --form-post-url too",
+        ));
+    }
+    let given = json || redirect_url.is_some() || form_post.is_some() || default_mode.is_some();
+    Ok(given.then(|| Delivery {
+        json,
+        default,
+        redirect: redirect_url.map(|url| RedirectDelivery {
+            url,
+            return_to_allowlist: return_to_allowlist.clone(),
         }),
-    )
+        form_post: form_post.map(|(url, field)| FormPostDelivery {
+            url,
+            field: field.unwrap_or_else(|| "jwt".to_owned()),
+            return_to_allowlist,
+        }),
+    }))
 }
 
 /// The asymmetric key asked for: a type to generate, or a PEM file to import.

@@ -76,6 +76,14 @@ impl AssetPath {
                 ));
             }
         }
+        if segments
+            .iter()
+            .any(|seg| seg.eq_ignore_ascii_case(".well-known"))
+        {
+            return err(
+                "may not contain a .well-known segment (reserved for issuers' discovery documents)",
+            );
+        }
         let first = segments[0].to_ascii_lowercase();
         if RESERVED_PREFIXES.contains(&first.as_str()) {
             return Err(FieldError::new(

@@ -133,6 +133,11 @@ impl CompiledAsset {
             .map_err(|e| TokenError::Sign(SignError::new(e.clone())))
     }
 
+    /// The top-level claim names the template writes (none when it does not compile).
+    pub fn claim_names(&self) -> impl Iterator<Item = &str> {
+        self.compiled.iter().flat_map(|t| t.claim_names())
+    }
+
     /// Why the stored template does not compile, if it does not.
     pub fn template_error(&self) -> Option<&str> {
         self.compiled.as_ref().err().map(String::as_str)

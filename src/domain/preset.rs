@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::delivery::{Delivery, DeliveryMode, RedirectDelivery};
+use crate::domain::delivery::{Delivery, DeliveryMode, FormPostDelivery};
 use crate::signing::Algorithm;
 
 /// Tableau connected apps refuse tokens valid for longer than this.
@@ -33,8 +33,13 @@ pub enum Preset {
 }
 
 const MATRIX_TEMPLATE: &str = r#"{
-  "sub": "%globals_user_attribute_username^lowercase%"
+  "sub": "%globals_user_attribute_username^lowercase%",
+  "name": "%globals_user_name%"
 }"#;
+
+/// The claim the Matrix preset puts the display name in: Synapse reads it when `jwt_config`
+/// sets `display_name_claim: name` (the name a new account starts with).
+pub const MATRIX_DISPLAY_NAME_CLAIM: &str = "name";
 
 const REALM_TEMPLATE: &str = r#"{
   "userId": "%globals_user_attribute_username%",
@@ -48,20 +53,21 @@ const ZENDESK_TEMPLATE: &str = r#"{
 }"#;
 
 /// Zendesk's JWT endpoint, with a placeholder subdomain the administrator must replace (an
-/// asset is not saved while it is there).
-pub const ZENDESK_REDIRECT_URL: &str =
-    "https://{subdomain}.zendesk.com/access/jwt?jwt={token}&return_to={return_to}";
+/// asset is not saved while it is there). Zendesk takes the token as the form field `jwt`,
+/// POSTed there (its GET redirect with `?jwt=` is being retired).
+pub const ZENDESK_FORM_POST_URL: &str = "https://{subdomain}.zendesk.com/access/jwt";
 
 /// The `return_to` allowlist the Zendesk preset starts with (same placeholder).
 pub const ZENDESK_RETURN_TO_PREFIX: &str = "https://{subdomain}.zendesk.com/";
 
-/// Redirect delivery to Zendesk's `/access/jwt`, the default mode (Zendesk sends the browser to
-/// the asset's URL with `return_to`).
+/// Form-post delivery to Zendesk's `/access/jwt`, the default mode (Zendesk sends the browser
+/// to the asset's URL with `return_to`, and the page it gets posts `jwt` and `return_to`).
 pub(crate) fn zendesk_delivery() -> Delivery {
     Delivery {
-        default: DeliveryMode::Redirect,
-        redirect: Some(RedirectDelivery {
-            url: ZENDESK_REDIRECT_URL.to_owned(),
+        default: DeliveryMode::FormPost,
+        form_post: Some(FormPostDelivery {
+            url: ZENDESK_FORM_POST_URL.to_owned(),
+            field: "jwt".to_owned(),
             return_to_allowlist: vec![ZENDESK_RETURN_TO_PREFIX.to_owned()],
         }),
         ..Delivery::default()

@@ -18,12 +18,13 @@ use crate::signing::Algorithm;
 
 use crate::domain::preset::zendesk_delivery;
 pub use crate::domain::preset::{
-    Preset, TABLEAU_MAX_EXPIRY_SECONDS, ZENDESK_REDIRECT_URL, ZENDESK_RETURN_TO_PREFIX,
+    MATRIX_DISPLAY_NAME_CLAIM, Preset, TABLEAU_MAX_EXPIRY_SECONDS, ZENDESK_FORM_POST_URL,
+    ZENDESK_RETURN_TO_PREFIX,
 };
 
 impl Preset {
     /// Pre-fill what the administrator left empty: algorithm, template, `jti` (for consumers
-    /// that require it), a fixed audience and (Zendesk) redirect delivery with a placeholder
+    /// that require it), a fixed audience and (Zendesk) form-post delivery with a placeholder
     /// subdomain. Never overrides a value that was given.
     pub fn apply(&self, input: &mut AssetInput) {
         if input
@@ -256,6 +257,11 @@ fn matrix_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
     c.algorithm_in(&[Algorithm::HS256, Algorithm::RS256])?;
     c.need("sub", "the user's localpart")?;
     c.must_be("sub", Value::is_string, "a string (the localpart)")?;
+    c.must_be(
+        MATRIX_DISPLAY_NAME_CLAIM,
+        Value::is_string,
+        "a string (the display name Synapse reads with display_name_claim: name)",
+    )?;
     for (claim, field) in [("iss", "issuer"), ("aud", "audience")] {
         if !c.has(claim) {
             c.warn(format!(
@@ -299,7 +305,11 @@ fn zendesk_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
     let delivery = &c.asset.delivery;
     if delivery.redirect.is_none() && delivery.form_post.is_none() {
         c.warn(
-            "no redirect or form-post delivery: Zendesk's remote login URL needs the browser sent on to https://<subdomain>.zendesk.com/access/jwt with the token",
+            "no form-post delivery: Zendesk's remote login URL needs the browser to POST the token (field jwt) to https://<subdomain>.zendesk.com/access/jwt",
+        );
+    } else if delivery.form_post.is_none() {
+        c.warn(
+            "redirect delivery only: Zendesk is retiring the GET to /access/jwt?jwt=…; use form-post delivery (field jwt) to https://<subdomain>.zendesk.com/access/jwt",
         );
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! Published public keys: `/.well-known/jwks.json` (every live asymmetric asset) and
-//! `{asset path}/jwks.json` (one asset). No authentication:
+//! `{asset path}/jwks.json` (one asset), and the OpenID-style discovery document of an issuer
+//! that is a URL on this server (`{iss}/.well-known/openid-configuration`). No authentication:
 //! only public keys, and never a private parameter.
 
 use actix_web::guard::GuardContext;
@@ -45,6 +46,34 @@ pub async fn of_asset(
             metrics.token(TokenOutcome::NotFound);
             super::token::empty(StatusCode::NOT_FOUND)
         }
+    }
+}
+
+/// The suffix of a discovery document's URL after the issuer.
+pub const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// Whether a request is for `{issuer path}/.well-known/openid-configuration` (asset paths never
+/// contain a `.well-known` segment, so no asset is shadowed).
+pub fn is_discovery(ctx: &GuardContext<'_>) -> bool {
+    ctx.head().uri.path().ends_with(DISCOVERY_SUFFIX)
+}
+
+/// `{iss}/.well-known/openid-configuration`: for an asset whose `iss` is this URL less the
+/// suffix, the issuer, its key set's URL, its algorithm and claims; 404 otherwise.
+pub async fn discovery(
+    req: HttpRequest,
+    service: web::Data<Service>,
+    cookies: web::Data<super::session::CookiePolicy>,
+) -> HttpResponse {
+    let base = cookies.base_url(&req);
+    let base = base.trim_end_matches('/');
+    let issuer_path = req
+        .path()
+        .strip_suffix(DISCOVERY_SUFFIX)
+        .unwrap_or_default();
+    match service.discovery(&format!("{base}{issuer_path}"), base) {
+        Some(doc) => answer(&req, doc),
+        None => not_found().await,
     }
 }
 

@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/.well-known")
             .route("/jwks.json", web::get().to(jwks::all))
+            .route("/openid-configuration", web::get().to(jwks::discovery))
             .default_service(web::to(jwks::not_found)),
     )
     .route("/", web::get().to(session::home))
@@ -261,6 +262,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .guard(guard::fn_guard(jwks::is_asset_jwks))
             .default_service(web::to(jwks::of_asset)),
+    )
+    // `{issuer path}/.well-known/openid-configuration`, likewise told by its suffix.
+    .service(
+        web::scope("")
+            .guard(guard::fn_guard(jwks::is_discovery))
+            .default_service(web::to(jwks::discovery)),
     )
     // Every other path is looked up as an asset.
     .default_service(web::to(token::token));

@@ -363,7 +363,7 @@ pub(super) fn new_key_pair(
         }
         (Some(KeyInput::Pem(text)), _) => {
             let pair = KeyPair::import_pem(text.expose(), now)
-                .map_err(|e| AppError::invalid("key", format!("the PEM key {e}")))?;
+                .map_err(|e| AppError::invalid("key", format!("the pasted key {e}")))?;
             check_key_fits(algorithm, pair.key_type)?;
             Ok(Some(pair))
         }

@@ -287,3 +287,46 @@ impl Service {
         Some(serde_json::json!({ "keys": keys }))
     }
 }
+
+impl Service {
+    /// The OpenID-style discovery document of the issuer `issuer` (the URL the document was
+    /// asked for, less `/.well-known/openid-configuration`): when exactly one live asymmetric
+    /// asset signs with that `iss`, its `jwks_uri` is that asset's key set at `base` (this
+    /// server's URL). `None` otherwise (no such asset, an HMAC one, or several sharing it).
+    pub fn discovery(&self, issuer: &str, base: &str) -> Option<serde_json::Value> {
+        let published = self.registry.published();
+        // An issuer that ends in '/' is asked for without it (OpenID Connect Discovery §4).
+        let with_slash = format!("{issuer}/");
+        let mut matching = published.values().filter(|c| {
+            c.asset
+                .issuer
+                .as_deref()
+                .is_some_and(|i| i == issuer || i == with_slash)
+        });
+        let c = matching.next()?;
+        if matching.next().is_some() {
+            return None;
+        }
+        let a = &c.asset;
+        let mut claims: Vec<String> = c.claim_names().map(str::to_owned).collect();
+        let mut add = |name: &str, on: bool| {
+            if on && !claims.iter().any(|n| n == name) {
+                claims.push(name.to_owned());
+            }
+        };
+        add("iss", true);
+        add("iat", true);
+        add("exp", a.expiry_seconds.is_some());
+        add("aud", a.audience.is_some());
+        add("nbf", a.not_before);
+        add("jti", a.jti);
+        Some(serde_json::json!({
+            "issuer": a.issuer,
+            "jwks_uri": format!("{base}{}/jwks.json", a.path),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [a.algorithm.name()],
+            "claims_supported": claims,
+        }))
+    }
+}

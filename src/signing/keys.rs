@@ -177,7 +177,10 @@ impl std::fmt::Debug for PrivateKey {
 /// The first PEM block of `text` (anything before `-----BEGIN` is ignored).
 fn pem_block(text: &str) -> Result<(String, Vec<u8>), KeyError> {
     let start = text.find("-----BEGIN ").ok_or_else(|| {
-        KeyError("is not PEM: expected a -----BEGIN PRIVATE KEY----- block".into())
+        KeyError(
+            "is not in PEM form: expected a -----BEGIN PRIVATE KEY----- block (or BEGIN RSA PRIVATE KEY, BEGIN EC PRIVATE KEY)"
+                .into(),
+        )
     })?;
     let block = text[start..].trim().replace("\r\n", "\n");
     let end_marker = block

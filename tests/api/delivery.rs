@@ -517,24 +517,29 @@ async fn form_post_delivery_is_an_auto_submitting_page_with_a_strict_csp() {
 }
 
 #[tokio::test]
-async fn the_zendesk_preset_prefills_redirect_delivery_and_refuses_the_placeholder() {
+async fn the_zendesk_preset_prefills_form_post_delivery_and_refuses_the_placeholder() {
     let app = spawn_app().await;
     let body = json!({"name": "Help desk", "path": "/sso/zendesk", "preset": "zendesk",
                       "generate_secret": true});
     let e = api_error(app.post_asset(body.clone()).await, StatusCode::BAD_REQUEST).await;
-    assert_eq!(e["field"], "delivery.redirect.url", "{e}");
+    assert_eq!(e["field"], "delivery.form_post.url", "{e}");
     assert!(
         e["message"].as_str().unwrap().contains("{subdomain}"),
         "{e}"
     );
 
+    // Zendesk's documented flow: its remote login URL sends the browser here with return_to;
+    // the page POSTs `jwt` (and `return_to`) to https://<subdomain>.zendesk.com/access/jwt.
     let mut body = body;
-    body["delivery"] = json!({"default": "redirect", "redirect": {
-        "url": "https://acme.zendesk.com/access/jwt?jwt={token}&return_to={return_to}",
+    body["delivery"] = json!({"default": "form_post", "form_post": {
+        "url": "https://acme.zendesk.com/access/jwt",
         "return_to_allowlist": ["https://acme.zendesk.com/hc/"]}});
     let saved = app.create_asset(body).await;
+    assert!(
+        !saved["warnings"].to_string().contains("retiring"),
+        "{saved}"
+    );
     let secret = saved["generated_secret"].as_str().unwrap().to_owned();
-    // Zendesk sends the browser to the remote login URL with its own parameters and return_to.
     let res = app
         .client
         .get(app.url(
@@ -544,22 +549,35 @@ async fn the_zendesk_preset_prefills_redirect_delivery_and_refuses_the_placehold
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let location = res.headers()[header::LOCATION].to_str().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
     assert!(
-        location.starts_with("https://acme.zendesk.com/access/jwt?jwt="),
-        "{location}"
+        page.contains(
+            r#"<form id="autopost" method="post" action="https://acme.zendesk.com/access/jwt">"#
+        ),
+        "{page}"
     );
-    assert_eq!(
-        decode(raw_param(location, "return_to").unwrap()),
-        "https://acme.zendesk.com/hc/en-us"
-    );
-    let (header, claims) = verify_hs(
-        &decode(raw_param(location, "jwt").unwrap()),
-        secret.as_bytes(),
-    );
+    assert!(page.contains(
+        r#"<input type="hidden" name="return_to" value="https://acme.zendesk.com/hc/en-us">"#
+    ));
+    let token = page
+        .split(r#"<input type="hidden" name="jwt" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the jwt field");
+    let (header, claims) = verify_hs(token, secret.as_bytes());
     assert_eq!(header["alg"], "HS256");
     assert!(claims["jti"].is_string() && claims["iat"].is_i64());
+    // Redirect delivery alone still works, with a warning that Zendesk is retiring it.
+    let body = json!({"name": "Help desk", "path": "/sso/zd-redirect", "preset": "zendesk",
+        "generate_secret": true, "delivery": {"default": "redirect", "redirect": {
+        "url": "https://acme.zendesk.com/access/jwt?jwt={token}&return_to={return_to}",
+        "return_to_allowlist": ["https://acme.zendesk.com/hc/"]}}});
+    let saved = app.create_asset(body).await;
+    assert!(
+        saved["warnings"].to_string().contains("retiring"),
+        "{saved}"
+    );
     // Without redirect or form post, the save warns.
     let body = json!({"name": "Help desk", "path": "/sso/zd2", "preset": "zendesk",
                       "generate_secret": true, "delivery": {}});

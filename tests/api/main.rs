@@ -10,6 +10,7 @@ mod cluster;
 mod crash;
 mod damage;
 mod delivery;
+mod discovery;
 mod disk_full;
 mod hardening;
 mod health;

@@ -51,7 +51,17 @@ async fn the_new_asset_page_starts_from_a_preset_with_a_plain_get_form() {
         page.contains("{subdomain}.zendesk.com"),
         "the placeholder URL"
     );
-    assert!(page.contains(r#"<option value="redirect" selected>"#));
+    assert!(page.contains(r#"<option value="form_post" selected>"#));
+    let form_post_url = page
+        .split(r#"name="form_post_url""#)
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(|v| v.replace("&#x2F;", "/"));
+    assert_eq!(
+        form_post_url.as_deref(),
+        Some("https://{subdomain}.zendesk.com/access/jwt")
+    );
 
     // An unknown preset is a blank form, not an error; nothing from the URL is echoed.
     let page = app
