@@ -66,6 +66,7 @@ impl Alice {
                 has_write_access: false,
             },
             now,
+            params: &[],
         }
     }
 }

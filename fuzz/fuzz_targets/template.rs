@@ -1,11 +1,13 @@
 //! The payload template language, compiled and rendered for a user, then issued as a token.
 //!
 //! Input: template text, then optionally a NUL byte and the user's facts as records separated
-//! by 0x1E: `name 0x1F value` is an attribute, `@name` a group, anything else the username.
+//! by 0x1E: `name 0x1F value` is an attribute, `?name 0x1F value` a request (query) parameter,
+//! `@name` a group, anything else the username.
 //! Oracles: nothing panics; an error is located (line and column from 1); a rendered template is
 //! a JSON object with unique names at every depth, whose top-level names are the template's claim
 //! names in order, and rendering is deterministic; skipping a claim leaves out exactly that
-//! claim; every attribute, the username and the groups come back byte for byte from a string
+//! claim; every attribute, request parameter, the username and the groups come back byte for
+//! byte from a string
 //! position and from `^json_encode`; a bare value position renders exactly the scalars JSON
 //! allows; an issued token carries the rendered claims plus the server's, and decodes and
 //! verifies.
@@ -32,7 +34,7 @@ use serde_json::{Value, json};
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 fuzz_target!(|data: &[u8]| {
-    let (template, user) = read_input(data);
+    let (template, user, params) = read_input(data);
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
     let asset = asset(&template, now);
     let ctx = RenderContext {
@@ -49,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
             has_write_access: asset.can_write(&user),
         },
         now,
+        params: &params,
     };
     if let Some(rendered) = compile_and_render(&template, &ctx) {
         issue(asset.clone(), &user, now, &rendered);
@@ -57,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// The template text and the user the input describes.
-fn read_input(data: &[u8]) -> (String, User) {
+fn read_input(data: &[u8]) -> (String, User, Vec<(String, String)>) {
     let (template, facts) = match data.iter().position(|&b| b == 0) {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &[][..]),
@@ -65,9 +68,14 @@ fn read_input(data: &[u8]) -> (String, User) {
     let mut username = Username::parse("alice").unwrap();
     let mut attributes = BTreeMap::new();
     let mut groups = Vec::new();
+    let mut params: Vec<(String, String)> = Vec::new();
     for record in facts.split(|&b| b == 0x1e) {
         let record = String::from_utf8_lossy(record);
-        if let Some(group) = record.strip_prefix('@') {
+        if let Some((name, value)) = record.strip_prefix('?').and_then(|r| r.split_once('\x1f')) {
+            if !params.iter().any(|(n, _)| n == name) {
+                params.push((name.to_owned(), value.to_owned()));
+            }
+        } else if let Some(group) = record.strip_prefix('@') {
             groups.push(group.to_owned());
         } else if let Some((name, value)) = record.split_once('\x1f') {
             attributes.insert(name.to_owned(), value.to_owned());
@@ -90,7 +98,7 @@ fn read_input(data: &[u8]) -> (String, User) {
         version: 1,
         upstream: None,
     };
-    (String::from_utf8_lossy(template).into_owned(), user)
+    (String::from_utf8_lossy(template).into_owned(), user, params)
 }
 
 /// Compile and render `template`, checking every oracle; the rendered object when both worked.
@@ -162,6 +170,7 @@ fn asset(template: &str, now: DateTime<Utc>) -> Asset {
         next_secret_at: None,
         key_id: None,
         next_key_id: None,
+        request_params: Vec::new(),
         next_key: None,
         next_key_at: None,
         preset: None,
@@ -272,6 +281,23 @@ fn round_trips(ctx: &RenderContext<'_>) {
             Value::String(format!("<{value}>")),
             "between text"
         );
+        bare_value(&keyword, value, ctx);
+    }
+    for (name, value) in ctx.params {
+        let referable = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'));
+        if !referable {
+            continue;
+        }
+        let keyword = format!("globals_get_{name}");
+        let object = render_object(
+            &format!(r#"{{"s":"%{keyword}%","j":%{keyword}^json_encode%}}"#),
+            ctx,
+        );
+        assert_eq!(object["s"], Value::String(value.clone()), "parameter in a string");
+        assert_eq!(object["j"], Value::String(value.clone()), "parameter json_encode");
         bare_value(&keyword, value, ctx);
     }
     let object = render_object(

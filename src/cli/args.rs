@@ -365,6 +365,10 @@ pub struct CreateAsset {
     /// A URL prefix a return_to may start with (repeatable; for redirect and form-post delivery).
     #[arg(long)]
     pub return_to_prefix: Vec<String>,
+    /// A query parameter the template may read as %globals_get_<name>% (repeatable):
+    /// "NAME MAX_LENGTH PATTERN", e.g. "room 64 [a-z0-9-]+" (the whole value must match).
+    #[arg(long)]
+    pub request_param: Vec<String>,
     /// The delivery mode of requests without ?delivery=: raw, json, redirect or form_post.
     #[arg(long)]
     pub default_delivery: Option<String>,

@@ -427,6 +427,12 @@ fn asset_input(args: CreateAsset) -> Result<AssetInput, AppError> {
         key_id: args.key_id,
         delivery,
         cors_origins: Some(args.cors_origin),
+        request_params: Some(
+            crate::domain::asset::RequestParam::parse_lines(&args.request_param.join("\n"))
+                .map_err(|m| {
+                    AppError::invalid("request_params", m.replacen("line", "--request-param", 1))
+                })?,
+        ),
     })
 }
 

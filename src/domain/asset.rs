@@ -113,6 +113,130 @@ impl std::fmt::Display for AssetPath {
     }
 }
 
+/// Most request parameters one asset may declare.
+pub const MAX_REQUEST_PARAMS: usize = 16;
+
+/// The longest value a request parameter may be declared to take, in characters.
+pub const MAX_REQUEST_PARAM_CHARS: usize = 2048;
+
+/// The longest pattern of a request parameter, in bytes.
+pub const MAX_REQUEST_PARAM_PATTERN_BYTES: usize = 512;
+
+/// A query parameter an asset takes into its token (`%globals_get_<name>%`): only declared ones
+/// are read, and only values that match the whole pattern and are at most `max_length`
+/// characters long; anything else is a 400 before anything is rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestParam {
+    /// The parameter's name in the query string and in the keyword (`[a-z0-9_]`, 1–64).
+    pub name: String,
+    /// A regular expression (Rust `regex` syntax) the whole value must match; anchors are
+    /// implied.
+    pub pattern: String,
+    /// The longest accepted value, in characters (1–2048).
+    pub max_length: usize,
+}
+
+impl RequestParam {
+    /// The pattern compiled to match a whole value (`^(?:pattern)$`), with a size limit so that
+    /// a pathological pattern is refused rather than slow.
+    pub fn regex(pattern: &str) -> Result<regex::Regex, String> {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// Parameters written one per line as `name max_length pattern` (`room 64 [a-z0-9-]+`: the
+    /// pattern is the rest of the line), as the admin form and the CLI take them; a line that
+    /// cannot be read is an error naming its number. Not checked yet (see
+    /// [`RequestParam::check_all`]).
+    pub fn parse_lines(text: &str) -> Result<Vec<RequestParam>, String> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut parts = line.splitn(3, char::is_whitespace);
+            let (name, max, pattern) = (parts.next(), parts.next(), parts.next());
+            let max_length = max.and_then(|m| m.trim().parse::<usize>().ok());
+            match (
+                name,
+                max_length,
+                pattern.map(str::trim).filter(|p| !p.is_empty()),
+            ) {
+                (Some(name), Some(max_length), Some(pattern)) => out.push(RequestParam {
+                    name: name.to_owned(),
+                    pattern: pattern.to_owned(),
+                    max_length,
+                }),
+                _ => {
+                    return Err(format!(
+                        "line {}: write the name, the maximum length and the pattern, e.g. room 64 [a-z0-9-]+",
+                        i + 1
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Check declared parameters: names, patterns and lengths, no name twice.
+    pub fn check_all(params: &[RequestParam]) -> Result<(), FieldError> {
+        let field = "request_params";
+        if params.len() > MAX_REQUEST_PARAMS {
+            return Err(FieldError::new(
+                field,
+                format!("at most {MAX_REQUEST_PARAMS} request parameters"),
+            ));
+        }
+        for (i, p) in params.iter().enumerate() {
+            let at = |m: String| FieldError::new(field, format!("parameter {}: {m}", i + 1));
+            let name_ok = !p.name.is_empty()
+                && p.name.len() <= 64
+                && p.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !name_ok {
+                return Err(at(format!(
+                    "the name {:?} must be 1 to 64 of a-z, 0-9 and _ (it is read as %globals_get_<name>%)",
+                    p.name
+                )));
+            }
+            if params[..i].iter().any(|q| q.name == p.name) {
+                return Err(at(format!("{:?} is declared twice", p.name)));
+            }
+            if p.max_length == 0 || p.max_length > MAX_REQUEST_PARAM_CHARS {
+                return Err(at(format!(
+                    "max_length of {:?} must be 1 to {MAX_REQUEST_PARAM_CHARS} characters",
+                    p.name
+                )));
+            }
+            if p.pattern.trim().is_empty() {
+                return Err(at(format!(
+                    "{:?} needs a pattern its values must match, e.g. ^[a-z0-9-]{{1,64}}$",
+                    p.name
+                )));
+            }
+            if p.pattern.len() > MAX_REQUEST_PARAM_PATTERN_BYTES {
+                return Err(at(format!(
+                    "the pattern of {:?} is longer than {MAX_REQUEST_PARAM_PATTERN_BYTES} bytes",
+                    p.name
+                )));
+            }
+            if let Err(e) = RequestParam::regex(&p.pattern) {
+                let first = e.lines().last().unwrap_or_default().trim().to_owned();
+                return Err(at(format!(
+                    "the pattern of {:?} is not a valid regular expression: {first}",
+                    p.name
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Named users (by case-folded username) and groups.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessRule {
@@ -284,6 +408,9 @@ pub struct Asset {
     /// Origins (`https://app.example`) whose pages may fetch the token with credentials.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Query parameters the template may read (`%globals_get_<name>%`), each with its pattern.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_params: Vec<RequestParam>,
     /// When the secret was last set.
     pub secret_changed_at: DateTime<Utc>,
     /// The administrator accepted a secret shorter than the hash size.

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS};
+use crate::domain::asset::{AccessRule, DEFAULT_EXPIRY_SECONDS, RequestParam};
 use crate::domain::delivery::Delivery;
 use crate::secret::SecretString;
 
@@ -74,6 +74,11 @@ pub struct AssetInput {
     /// Origins whose pages may fetch the token with credentials. On edit, absent keeps them.
     #[serde(default)]
     pub cors_origins: Option<Vec<String>>,
+    /// Query parameters the template may read as `%globals_get_<name>%`:
+    /// `[{"name": "room", "pattern": "[a-z0-9-]{1,64}", "max_length": 64}]`. On edit, absent
+    /// keeps them.
+    #[serde(default)]
+    pub request_params: Option<Vec<RequestParam>>,
 }
 
 /// A new key pair for an asymmetric asset: `{"generate": "RSA-3072"}` or `{"pem": "-----BEGIN …"}`.

@@ -475,6 +475,7 @@ fn sample_claims(asset: &Asset, template: &PayloadTemplate) -> Result<Value, Str
             .timestamp_opt(1_800_000_000, 0)
             .single()
             .unwrap_or_else(Utc::now),
+        params: &[],
     };
     let text = template.render(&ctx).map_err(|e| e.to_string())?;
     let mut claims: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;

@@ -27,6 +27,9 @@ pub struct RenderContext<'a> {
     pub asset: AssetFacts<'a>,
     /// The request time, used by the date keywords.
     pub now: DateTime<Utc>,
+    /// The request's query parameters the asset declares, already checked against their
+    /// patterns (`globals_get_<name>`); a declared one that is absent reads as empty text.
+    pub params: &'a [(String, String)],
 }
 
 /// Facts about the requesting user.

@@ -14,6 +14,7 @@ pub use self::context::{
     AssetFacts, CompileError, MAX_DEPTH, MAX_KEYWORDS, MAX_TEMPLATE_BYTES, MAX_VALUE_BYTES,
     RenderContext, RenderError, UserFacts,
 };
+pub use self::render::REQUEST_PARAM_PREFIX;
 
 /// A compiled payload template: the source text plus a form that renders without re-parsing.
 ///
@@ -49,6 +50,23 @@ impl PayloadTemplate {
     /// The template source text exactly as it was compiled.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The request parameters the template reads (`globals_get_<name>`): each name with the
+    /// 1-based line and column of its first keyword, in template order.
+    pub fn request_params(&self) -> Vec<(&str, usize, usize)> {
+        let mut found: Vec<(&str, usize, usize)> = Vec::new();
+        for member in &self.members {
+            for part in &member.parts {
+                if let Part::InString(k) | Part::Value(k) = part
+                    && let render::Source::RequestParam(name) = &k.source
+                    && !found.iter().any(|(n, _, _)| *n == &**name)
+                {
+                    found.push((name, k.line, k.column));
+                }
+            }
+        }
+        found
     }
 
     /// Decoded names of the top-level claims, in template order.

@@ -59,7 +59,13 @@ pub(super) enum Source {
     Timestamp,
     /// `globals_date_iso8601`: the request time in UTC, RFC 3339, whole seconds.
     Iso8601,
+    /// `globals_get_<name>`: the query parameter `<name>`, which the asset must declare with a
+    /// pattern (checked when the asset is saved, and on every request before rendering).
+    RequestParam(Box<str>),
 }
+
+/// The keyword prefix of request (query) parameters, the CMS's name for them.
+pub const REQUEST_PARAM_PREFIX: &str = "globals_get_";
 
 impl Source {
     /// The source named by a keyword name, or `None` for an unknown keyword.
@@ -76,6 +82,9 @@ impl Source {
             "globals_date_timestamp" => Source::Timestamp,
             "globals_date_iso8601" => Source::Iso8601,
             _ => {
+                if let Some(param) = name.strip_prefix(REQUEST_PARAM_PREFIX) {
+                    return (!param.is_empty()).then(|| Source::RequestParam(param.into()));
+                }
                 let attribute = name.strip_prefix("globals_user_attribute_")?;
                 if attribute.is_empty() {
                     return None;
@@ -101,6 +110,12 @@ impl Source {
             }
             Source::Timestamp => Cow::Owned(ctx.now.timestamp().to_string()),
             Source::Iso8601 => Cow::Owned(ctx.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            Source::RequestParam(name) => Cow::Borrowed(
+                ctx.params
+                    .iter()
+                    .find(|(n, _)| **n == **name)
+                    .map_or("", |(_, v)| v.as_str()),
+            ),
         };
         Value::Text(text)
     }

@@ -41,10 +41,23 @@ pub async fn token(
             return cors.apply(empty(StatusCode::BAD_REQUEST));
         }
     };
+    // Declared query parameters, checked before authenticating like the delivery: nothing
+    // undeclared or unmatched reaches a claim, and a bad one is a bare 400.
+    let params = if asset.takes_request_params() {
+        match asset.request_params(req.query_string()) {
+            Ok(params) => params,
+            Err(reason) => {
+                tracing::info!(path = %asset.asset.path, reason, "request parameters refused");
+                return cors.apply(empty(StatusCode::BAD_REQUEST));
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let issued = Requester::authenticate_off_worker(&req, &service)
         .await
         .map_err(Refusal::from)
-        .and_then(|who| service.issue(&asset, &who.user, mode));
+        .and_then(|who| service.issue(&asset, &who.user, mode, &params));
     let mut res = match issued {
         Ok(issued) => {
             metrics.token(TokenOutcome::Issued);

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 
 use super::state::{MAX_EXPIRY_SECONDS, MAX_NAME_CHARS};
 use crate::domain::FieldError;
-use crate::domain::asset::{Asset, AssetPath, MAX_CORS_ORIGINS, parse_origin};
+use crate::domain::asset::{Asset, AssetPath, MAX_CORS_ORIGINS, RequestParam, parse_origin};
 use crate::domain::asset_input::{AssetInput, KeyInput};
 use crate::domain::delivery::Delivery;
 use crate::domain::presets::Preset;
 use crate::error::AppError;
 use crate::ids::random_token;
-use crate::keywords::{MAX_TEMPLATE_BYTES, PayloadTemplate};
+use crate::keywords::{MAX_TEMPLATE_BYTES, PayloadTemplate, REQUEST_PARAM_PREFIX};
 use crate::secret::{Secret, SecretString};
 use crate::signing::Algorithm;
 use crate::signing::keys::{KeyPair, KeyType};
@@ -164,6 +164,43 @@ pub(super) fn cors_origins(
         }
     }
     Ok(out)
+}
+
+/// The declared request parameters (absent on edit keeps them), checked; and every
+/// `%globals_get_<name>%` of the template must be one of them (a located template error
+/// otherwise).
+pub(super) fn request_params(
+    given: Option<Vec<RequestParam>>,
+    existing: Option<&Asset>,
+    template: &PayloadTemplate,
+) -> Result<Vec<RequestParam>, AppError> {
+    let params = match given {
+        Some(list) => list
+            .into_iter()
+            .map(|p| RequestParam {
+                name: p.name.trim().to_owned(),
+                pattern: p.pattern,
+                max_length: p.max_length,
+            })
+            .collect(),
+        None => existing
+            .map(|a| a.request_params.clone())
+            .unwrap_or_default(),
+    };
+    RequestParam::check_all(&params).map_err(AppError::Invalid)?;
+    for (name, line, column) in template.request_params() {
+        if !params.iter().any(|p| p.name == name) {
+            return Err(AppError::Invalid(FieldError::at(
+                "template",
+                format!(
+                    "%{REQUEST_PARAM_PREFIX}{name}% reads the query parameter {name:?}, which the asset does not declare: add it under request parameters with a pattern its values must match"
+                ),
+                line,
+                column,
+            )));
+        }
+    }
+    Ok(params)
 }
 
 /// What an asset signs with, as built from input.

@@ -65,6 +65,8 @@ impl Service {
         let key_id = fields::key_id(input.key_id.take(), algorithm, existing)?;
         let delivery = fields::delivery(input.delivery.take(), existing)?;
         let cors_origins = fields::cors_origins(input.cors_origins.take(), existing)?;
+        let request_params =
+            fields::request_params(input.request_params.take(), existing, &template)?;
         let issuer = fields::text_claim("issuer", input.issuer.take())?;
         let audience = fields::text_claim("audience", input.audience.take())?;
         let read = input
@@ -100,6 +102,7 @@ impl Service {
             preset,
             delivery,
             cors_origins,
+            request_params,
             secret_changed_at: signing.changed_at,
             weak_secret_accepted: signing.weak_accepted,
             template: input.template,

@@ -20,13 +20,15 @@ impl Service {
             .live_asset(request_path, |id| self.store.asset(id))?)
     }
 
-    /// Authorize, render and sign a token for a signed-in user, and audit the outcome; a redirect
+    /// Authorize, render and sign a token for a signed-in user with the request parameters
+    /// already checked (see [`CompiledAsset::request_params`]), and audit the outcome; a redirect
     /// or form post is named in the audit event's detail (never the token or the target URL).
     pub fn issue(
         &self,
         asset: &CompiledAsset,
         user: &User,
         mode: DeliveryMode,
+        params: &[(String, String)],
     ) -> Result<IssuedToken, Refusal> {
         let target = asset.asset.path.as_str();
         let detail = matches!(mode, DeliveryMode::Redirect | DeliveryMode::FormPost)
@@ -47,7 +49,7 @@ impl Service {
                 user.username
             )));
         }
-        match asset.issue(user, Utc::now(), None) {
+        match asset.issue_with(user, Utc::now(), None, params) {
             Ok(issued) => {
                 self.audit
                     .record(event(AuditOutcome::Ok, issued.jti.clone()));

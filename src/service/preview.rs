@@ -67,6 +67,14 @@ impl Service {
                 Err(e) => warnings.push(format!("preset {preset}: {e}")),
             }
         }
+        if !a.request_params.is_empty() {
+            let names: Vec<&str> = a.request_params.iter().map(|p| p.name.as_str()).collect();
+            warnings.push(format!(
+                "request parameters are empty in this preview: {} (the token URL needs them in its query, e.g. ?{}=…)",
+                names.join(", "),
+                names[0]
+            ));
+        }
         if user.disabled {
             warnings.push(format!("{} is disabled and would get 403", user.username));
         } else if !a.can_read(&user) {

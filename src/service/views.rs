@@ -121,6 +121,8 @@ pub struct AssetView {
     pub delivery: Delivery,
     /// Origins whose pages may fetch the token with credentials.
     pub cors_origins: Vec<String>,
+    /// Query parameters the template reads (`%globals_get_<name>%`), with their patterns.
+    pub request_params: Vec<crate::domain::asset::RequestParam>,
     /// Length of the secret in bytes (never the secret).
     pub secret_bytes: usize,
     /// Whether the secret is shorter than the algorithm's hash.
@@ -222,6 +224,7 @@ impl AssetView {
             preset: a.preset.map(|p| p.name().to_owned()),
             delivery: a.delivery.clone(),
             cors_origins: a.cors_origins.clone(),
+            request_params: a.request_params.clone(),
             secret_bytes: a.secret.len(),
             weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
             secret_changed_at: a.secret_changed_at,

@@ -43,6 +43,7 @@ pub(crate) fn asset(path: &str) -> Asset {
         next_secret_at: None,
         key_id: None,
         next_key_id: None,
+        request_params: Vec::new(),
         next_key: None,
         next_key_at: None,
         preset: None,

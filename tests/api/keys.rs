@@ -650,6 +650,7 @@ fn the_debugger_verifies_asymmetric_tokens_and_explains_failures() {
                 &c,
                 &user,
                 jwt_asset_server::domain::delivery::DeliveryMode::Raw,
+                &[],
             )
             .unwrap()
             .token

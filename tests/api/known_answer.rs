@@ -82,6 +82,7 @@ fn a_fixed_secret_template_user_and_clock_give_an_exact_token() {
         next_secret_at: None,
         key_id: None,
         next_key_id: None,
+        request_params: Vec::new(),
         next_key: None,
         next_key_at: None,
         preset: None,

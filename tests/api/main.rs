@@ -28,6 +28,7 @@ mod paths;
 mod postgres;
 mod presets;
 mod proxy_sign_in;
+mod request_params;
 mod restart;
 mod sealed;
 mod sessions;

@@ -14,6 +14,14 @@ public PEM, or the JWK from the JWKS document). Claims, header `alg`/`kid`, the 
 `kid`, and the JWK against the PEM are checked independently of the server's code. Rotation: old
 tokens keep verifying through JWKS, new tokens carry the new `kid`, and the retired key drops out
 of JWKS once every token it signed has expired.
+
+Discovery: for an asset whose `iss` is a URL on this server, a verifier that knows only the issuer
+fetches `{iss}/.well-known/openid-configuration` and verifies through its `jwks_uri` (PyJWKClient,
+and node through verify.mjs's discover mode). Staged rotation, as a consumer that pins one public
+key sees it: the next key's PEM (given to the consumer first) refuses tokens until activation (by
+hand or at `switch_at`) and accepts them after, the old PEM the reverse, and the old key stays in
+JWKS. Presets, checked as their consumers check: Matrix with Authlib exactly as Synapse's
+JwtHandler does, Zendesk's form-POST page and claims, Jitsi's claims (moderator a string).
 """
 
 from __future__ import annotations
@@ -23,11 +31,15 @@ import hashlib
 import json
 import os
 import subprocess
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +49,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWKClient, PyJWKSet
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+import authlib.deprecate  # noqa: E402,F401 - installs its "always" filter, which ours must follow
+
+with warnings.catch_warnings():
+    # Authlib 1.x says authlib.jose is deprecated in favour of joserfc; Synapse still uses it.
+    warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
+    from authlib.jose import JsonWebToken, JWTClaims
+    from authlib.jose.errors import BadSignatureError, InvalidClaimError, JoseError
 
 HERE = Path(__file__).resolve().parent
 VERIFY_MJS = HERE / "verify.mjs"
@@ -264,9 +284,9 @@ class World:
     secrets: list[str] = field(default_factory=list)  # for the log check
     tokens: list[str] = field(default_factory=list)
 
-    def fetch(self, path: str) -> Issued:
+    def fetch(self, path: str, key: str | None = None) -> Issued:
         before = int(time.time())
-        r = http("GET", path, key=self.user_key)
+        r = http("GET", path, key=key or self.user_key)
         after = int(time.time()) + 1
         assert r.status == 200, f"token request failed:\n{r.describe()}"
         assert r.headers.get("content-type", "").startswith("application/jwt"), r.describe()
@@ -307,6 +327,19 @@ class World:
             self.secrets.append(secret)
         return Case(spec, view, secret, private_key, private_pem)
 
+    def create_preset_asset(self, cid: str, preset: str, **fields) -> Case:
+        """An asset made from a consumer preset: only what the test gives, the preset fills the rest."""
+        body: dict[str, Any] = {"name": f"interop {cid} {RUN}", "path": f"/interop/{RUN}/{cid.lower()}", "preset": preset}
+        body.update(fields)
+        r = http("POST", "/api/v1/assets", body, key=ADMIN_KEY)
+        assert r.status == 201, f"creating the {cid} asset failed:\n{r.describe()}"
+        view = r.json()
+        secret = view.pop("generated_secret", None)
+        if fields.get("generate_secret"):
+            assert isinstance(secret, str) and len(secret) >= 32, f"no generated_secret: {view}"
+            self.secrets.append(secret)
+        return Case(Spec(cid, view["algorithm"], None, view["key_type"]), view, secret)
+
     def case(self, cid: str) -> Case:
         """The asset of a spec with its first token (made once; a failure is re-raised per test)."""
         if cid not in self.cases:
@@ -338,11 +371,11 @@ def world() -> World:
     return w
 
 
-def check_claims(claims: dict, issued: Issued) -> None:
+def check_claims(claims: dict, issued: Issued, issuer: str = ISSUER) -> None:
     assert claims["sub"] == USERNAME
     assert claims["email"] == EMAIL
     assert claims["groups"] == GROUPS
-    assert claims["iss"] == ISSUER
+    assert claims["iss"] == issuer
     assert claims["aud"] == AUDIENCE
     iat = claims["iat"]
     assert isinstance(iat, int) and issued.before - 2 <= iat <= issued.after + 2, (iat, issued)
@@ -732,6 +765,498 @@ def test_hmac_next_secret_switch(world: World) -> None:
     out = node_verify(t.token, "HS256", {"secret": s2})
     assert out["ok"], out["error"]
     check_claims(out["payload"], t)
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenID-style discovery: a verifier that knows only the issuer finds the keys
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def discovery_url(issuer: str) -> str:
+    """Where OpenID Connect Discovery 1.0 §4 looks: the issuer less a trailing '/', plus the suffix."""
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+# cid -> (algorithm, the issuer's path on this server; None = the asset's own path). One issuer
+# apart from the asset's path, one ending in '/', one the server's bare origin.
+DISCOVERY = {
+    "disc-RS256": ("RS256", None),
+    "disc-ES256": ("ES256", f"/interop/{RUN}/issuers/es256"),
+    "disc-EdDSA": ("EdDSA", f"/interop/{RUN}/issuers/eddsa/"),
+    "disc-PS256": ("PS256", ""),
+}
+DISCOVERY_MEMBERS = {
+    "issuer",
+    "jwks_uri",
+    "id_token_signing_alg_values_supported",
+    "response_types_supported",
+    "subject_types_supported",
+    "claims_supported",
+}
+
+
+@pytest.mark.parametrize("cid", list(DISCOVERY))
+def test_discovery_finds_the_keys_from_the_issuer(world: World, cid: str) -> None:
+    alg, issuer_path = DISCOVERY[cid]
+    path = f"/interop/{RUN}/{cid.lower()}"
+    iss = BASE + (path if issuer_path is None else issuer_path)
+    c = world.create_asset(cid, alg, None, issuer=iss)
+    assert c.asset["path"] == path and c.asset["issuer"] == iss, c.asset
+    issued = world.fetch(path)
+    token_iss = jwt.decode(issued.token, options={"verify_signature": False})["iss"]
+    assert token_iss == iss
+
+    # The verifier knows only the token's iss: it fetches the discovery document from there.
+    r = http("GET", discovery_url(token_iss))
+    assert r.status == 200, r.describe()
+    assert r.headers.get("content-type", "").startswith("application/json"), r.describe()
+    doc = r.json()
+    assert DISCOVERY_MEMBERS <= set(doc), doc
+    assert doc["issuer"] == token_iss, f"discovery issuer {doc['issuer']!r} is not the token's iss {token_iss!r}"
+    assert doc["jwks_uri"] == BASE + path + "/jwks.json", doc
+    assert doc["id_token_signing_alg_values_supported"] == [alg], doc
+    assert "id_token" in doc["response_types_supported"], doc
+    assert "public" in doc["subject_types_supported"], doc
+    unverified = jwt.decode(issued.token, options={"verify_signature": False})
+    assert set(unverified) <= set(doc["claims_supported"]), (
+        f"token claims {sorted(set(unverified) - set(doc['claims_supported']))} missing from claims_supported"
+    )
+    assert "PRIVATE" not in r.text
+
+    # PyJWKClient on the jwks_uri the document names, the algorithms it names, iss checked exactly.
+    key = jwks_client(doc["jwks_uri"]).get_signing_key_from_jwt(issued.token)
+    assert key.key_id == c.asset["kid"]
+    claims = jwt.decode(
+        issued.token,
+        key.key,
+        algorithms=doc["id_token_signing_alg_values_supported"],
+        issuer=doc["issuer"],
+        audience=AUDIENCE,
+        options={"require": ["exp", "iat", "iss", "sub"]},
+    )
+    check_claims(claims, issued, issuer=iss)
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(tampered(issued.token), key.key, algorithms=[alg], issuer=iss, audience=AUDIENCE)
+
+    # node discovers the key the same way (verify.mjs, key {"discover": iss}).
+    out = node_verify(issued.token, alg, {"discover": iss}, issuer=iss)
+    assert out["ok"], f"node could not verify through discovery: {out['error']}"
+    assert out["discovery"] == {"issuer": iss, "jwks_uri": doc["jwks_uri"], "kid": c.asset["kid"]}, out["discovery"]
+    check_claims(out["payload"], issued, issuer=iss)
+    assert out["tamperedRejected"] is True
+
+
+def test_discovery_needs_exactly_one_key_pair_asset(world: World) -> None:
+    here = BASE + f"/interop/{RUN}/issuers"
+    # An HMAC asset has no public key to discover.
+    world.create_asset("disc-none-HS256", "HS256", "secret", issuer=here + "/hs256")
+    # Two assets sharing one issuer: which keys would be meant is ambiguous.
+    world.create_asset("disc-shared-1", "ES256", None, issuer=here + "/shared")
+    world.create_asset("disc-shared-2", "ES256", None, issuer=here + "/shared")
+    for iss in (here + "/hs256", here + "/shared", here + "/nobody"):
+        r = http("GET", discovery_url(iss))
+        assert r.status == 404, r.describe()
+        assert r.body == b"", r.describe()
+
+
+# ---------------------------------------------------------------------------------------------
+# Staged rotation, as a consumer that pins one public key (no JWKS) sees it
+
+
+def asset_jwks_kids(path: str) -> set[str]:
+    _, doc = jwks(path + "/jwks.json")
+    return {k["kid"] for k in doc["keys"]}
+
+
+def check_next_key(nk: dict) -> None:
+    assert set(nk) >= {"kid", "key_type", "public_key_pem", "public_jwk", "switch_at"}, nk
+    assert "PRIVATE" not in nk["public_key_pem"]
+    jwk = nk["public_jwk"]
+    assert not PRIVATE_JWK_MEMBERS & set(jwk), jwk
+    assert jwk["kid"] == nk["kid"] and rfc7638_thumbprint(jwk) == nk["kid"], nk
+    expected = jwk_of_public_pem(nk["public_key_pem"])
+    for m in PUBLIC_JWK_MEMBERS[jwk["kty"]]:
+        assert jwk[m] == expected[m], f"next_key.public_jwk.{m} does not match next_key.public_key_pem"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+def test_staged_rotation_for_a_pinned_public_key(world: World, alg: str) -> None:
+    c = world.create_asset(f"staged-{alg}", alg, None)
+    path, asset_id = c.asset["path"], c.asset["id"]
+    kid_old, pem_old = c.asset["kid"], c.asset["public_key_pem"]
+    assert c.asset.get("next_key") is None, c.asset
+
+    # Step 1: publish the next key; the consumer is configured with its PEM before it signs.
+    body = {"key": {"generate": "RSA-3072"}} if alg == "RS256" else None
+    r = http("POST", f"/api/v1/assets/{asset_id}/next-key", body, key=ADMIN_KEY)
+    assert r.status == 200, r.describe()
+    view = r.json()
+    nk = view["next_key"]
+    assert nk is not None, view
+    check_next_key(nk)
+    assert nk["switch_at"] is None, nk
+    assert nk["key_type"] == ("RSA-3072" if alg == "RS256" else c.asset["key_type"]), nk
+    kid_new, pem_new = nk["kid"], nk["public_key_pem"]
+    assert kid_new != kid_old and pem_new != pem_old
+    assert view["kid"] == kid_old and view["public_key_pem"] == pem_old, "the next key must not be active yet"
+    r = http("GET", f"/api/v1/assets/{asset_id}/next-key.pem", key=ADMIN_KEY)
+    assert r.status == 200 and r.text.strip() == pem_new.strip(), r.describe()
+    r = http("GET", f"/api/v1/assets/{asset_id}/public-key.pem", key=ADMIN_KEY)
+    assert r.status == 200 and r.text.strip() == pem_old.strip(), r.describe()
+    assert asset_jwks_kids(path) == {kid_old, kid_new}, "JWKS consumers should see the next key before it signs"
+
+    before = world.fetch(path)
+    assert jwt_header(before.token)["kid"] == kid_old
+    check_claims(pyjwt_decode(before.token, pem_old, alg), before)  # pinned to the old key: accepted
+    with pytest.raises(jwt.InvalidSignatureError):
+        pyjwt_decode(before.token, pem_new, alg)  # pinned to the new key: refused
+
+    # Step 2: activate.
+    r = http("POST", f"/api/v1/assets/{asset_id}/next-key/activate", key=ADMIN_KEY)
+    assert r.status == 200, r.describe()
+    view = r.json()
+    assert view["next_key"] is None, view
+    assert view["kid"] == kid_new and view["public_key_pem"] == pem_new, view
+    keys = {k["kid"]: k for k in view["keys"]}
+    assert set(keys) == {kid_old, kid_new}, view["keys"]
+    assert keys[kid_new]["retired_at"] is None and keys[kid_old]["retired_at"] is not None, view["keys"]
+    published_until = parse_time(keys[kid_old]["published_until"])
+    expected = parse_time(keys[kid_old]["retired_at"]) + timedelta(seconds=EXPIRY + 60)
+    assert abs((published_until - expected).total_seconds()) <= 1, keys[kid_old]
+
+    after = world.fetch(path)
+    assert jwt_header(after.token)["kid"] == kid_new
+    with pytest.raises(jwt.InvalidSignatureError):
+        pyjwt_decode(after.token, pem_old, alg)  # pinned to the old key: refused now
+    check_claims(pyjwt_decode(after.token, pem_new, alg), after)  # pinned to the new key: accepted
+
+    # The old key stays published: the token signed before activation still verifies via JWKS.
+    for url in (BASE + path + "/jwks.json", BASE + "/.well-known/jwks.json"):
+        client = jwks_client(url)
+        for issued, kid in ((before, kid_old), (after, kid_new)):
+            key = client.get_signing_key_from_jwt(issued.token)
+            assert key.key_id == kid, url
+            check_claims(pyjwt_decode(issued.token, key.key, alg), issued)
+    assert asset_jwks_kids(path) == {kid_old, kid_new}
+
+    # Nothing is waiting any more.
+    assert http("POST", f"/api/v1/assets/{asset_id}/next-key/activate", key=ADMIN_KEY).status == 409
+    assert http("DELETE", f"/api/v1/assets/{asset_id}/next-key", key=ADMIN_KEY).status == 409
+    assert http("GET", f"/api/v1/assets/{asset_id}/next-key.pem", key=ADMIN_KEY).status == 404
+
+
+def test_withdrawn_next_key_never_signs(world: World) -> None:
+    c = world.create_asset("staged-withdraw-ES256", "ES256", None)
+    path, asset_id, kid_old, pem_old = c.asset["path"], c.asset["id"], c.asset["kid"], c.asset["public_key_pem"]
+    r = http("POST", f"/api/v1/assets/{asset_id}/next-key", key=ADMIN_KEY)
+    assert r.status == 200, r.describe()
+    nk = r.json()["next_key"]
+    check_next_key(nk)
+    assert asset_jwks_kids(path) == {kid_old, nk["kid"]}
+
+    r = http("DELETE", f"/api/v1/assets/{asset_id}/next-key", key=ADMIN_KEY)
+    assert r.status == 200, r.describe()
+    assert r.json()["next_key"] is None and r.json()["kid"] == kid_old, r.json()
+    assert asset_jwks_kids(path) == {kid_old}, "a withdrawn next key is still published"
+    assert nk["kid"] not in {k["kid"] for k in jwks("/.well-known/jwks.json")[1]["keys"]}
+    assert http("GET", f"/api/v1/assets/{asset_id}/next-key.pem", key=ADMIN_KEY).status == 404
+    assert http("POST", f"/api/v1/assets/{asset_id}/next-key/activate", key=ADMIN_KEY).status == 409
+
+    t = world.fetch(path)
+    assert jwt_header(t.token)["kid"] == kid_old
+    check_claims(pyjwt_decode(t.token, pem_old, "ES256"), t)
+    with pytest.raises(jwt.InvalidSignatureError):
+        pyjwt_decode(t.token, nk["public_key_pem"], "ES256")
+
+
+def test_scheduled_next_key_switches_by_itself(world: World) -> None:
+    alg = "ES256"
+    c = world.create_asset("staged-scheduled-ES256", alg, None)
+    path, asset_id, kid_old, pem_old = c.asset["path"], c.asset["id"], c.asset["kid"], c.asset["public_key_pem"]
+    # Whole seconds, 3 to 4 s from now.
+    switch_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    r = http("POST", f"/api/v1/assets/{asset_id}/next-key", {"switch_at": rfc3339(switch_at)}, key=ADMIN_KEY)
+    assert r.status == 200, r.describe()
+    view = r.json()
+    nk = view["next_key"]
+    check_next_key(nk)
+    assert nk["switch_at"] is not None and parse_time(nk["switch_at"]) == switch_at, nk
+    kid_new, pem_new = nk["kid"], nk["public_key_pem"]
+    assert view["kid"] == kid_old
+
+    before = world.fetch(path)
+    if before.after - 1 >= switch_at.timestamp():
+        pytest.fail("the token before the switch took more than 3 s to fetch; the test cannot tell", pytrace=False)
+    assert jwt_header(before.token)["kid"] == kid_old, "signed with the next key before switch_at"
+    check_claims(pyjwt_decode(before.token, pem_old, alg), before)
+    with pytest.raises(jwt.InvalidSignatureError):
+        pyjwt_decode(before.token, pem_new, alg)
+
+    # No API call in between: the switch happens at switch_at by itself.
+    time.sleep(max(0.0, switch_at.timestamp() - time.time()) + 0.5)
+    after = world.fetch(path)
+    assert jwt_header(after.token)["kid"] == kid_new, "still signing with the old key after switch_at"
+    check_claims(pyjwt_decode(after.token, pem_new, alg), after)
+    with pytest.raises(jwt.InvalidSignatureError):
+        pyjwt_decode(after.token, pem_old, alg)
+
+    # The asset now shows the new key as active; the old one is retired at switch_at and published.
+    view = api("GET", f"/api/v1/assets/{asset_id}")
+    assert view["kid"] == kid_new and view["next_key"] is None, view
+    old = next(k for k in view["keys"] if k["kid"] == kid_old)
+    assert parse_time(old["retired_at"]) == switch_at, old
+    r = http("GET", f"/api/v1/assets/{asset_id}/public-key.pem", key=ADMIN_KEY)
+    assert r.status == 200 and r.text.strip() == pem_new.strip(), r.describe()
+    assert asset_jwks_kids(path) == {kid_old, kid_new}
+    client = jwks_client(BASE + path + "/jwks.json")
+    for issued, kid in ((before, kid_old), (after, kid_new)):
+        key = client.get_signing_key_from_jwt(issued.token)
+        assert key.key_id == kid
+        check_claims(pyjwt_decode(issued.token, key.key, alg), issued)
+
+
+# ---------------------------------------------------------------------------------------------
+# Consumer presets, checked the way each consumer checks its tokens
+
+PRESET_USER = "Preset.Tester"  # upper-case letters: Matrix localparts are lower case
+PRESET_FIRST_NAME = "Ada"
+PRESET_LAST_NAME = "Lövelace"
+PRESET_FULL_NAME = "Ada Lövelace"
+PRESET_EMAIL = "ada.lovelace@example.com"
+
+
+@pytest.fixture(scope="session")
+def preset_user(world: World) -> str:
+    """A user with a full name, for the presets' name claims; its API key."""
+    api(
+        "POST",
+        "/api/v1/users",
+        {
+            "username": PRESET_USER,
+            "attributes": {"email": PRESET_EMAIL, "first_name": PRESET_FIRST_NAME, "last_name": PRESET_LAST_NAME},
+            "groups": ["interop"],
+        },
+        expect=201,
+    )
+    created = api("POST", f"/api/v1/users/{PRESET_USER}/api-keys", expect=201)
+    world.secrets.append(created["key"])
+    return created["key"]
+
+
+# Synapse's user ID grammar for a localpart (historical + current): what a login may carry.
+MATRIX_LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+$")
+
+
+def synapse_jwt_login(
+    token: str,
+    algorithm: str,
+    secret: str,
+    issuer: str | None = None,
+    audiences: list[str] | None = None,
+    subject_claim: str = "sub",
+    display_name_claim: str | None = None,
+) -> tuple[str, str | None]:
+    """Synapse's JwtHandler.validate_login (synapse/handlers/jwt.py), with Authlib as Synapse
+    runs it: the localpart and the display name, or Authlib's error."""
+    jwt_ = JsonWebToken([algorithm])
+    claim_options: dict[str, Any] = {}
+    if issuer is not None:
+        claim_options["iss"] = {"value": issuer, "essential": True}
+    if audiences is not None:
+        claim_options["aud"] = {"values": audiences, "essential": True}
+    claims = jwt_.decode(token, key=secret, claims_cls=JWTClaims, claims_options=claim_options)
+    claims.validate(leeway=120)  # allows 2 min of clock skew
+    # If the JWT contains an 'aud' claim but none is configured, the login fails.
+    if claims.get("aud") is not None:
+        if audiences is None or len(audiences) == 0:
+            raise InvalidClaimError("aud")
+    user = claims.get(subject_claim, None)
+    if user is None:
+        raise AssertionError("Synapse: Invalid JWT (no subject claim)")
+    display_name = claims.get(display_name_claim) if display_name_claim else None
+    return user, display_name
+
+
+# cid -> the asset's fields besides the preset (HS256 with a generated secret, RS256, and an
+# HS256 asset whose iss/aud a homeserver's jwt_config names).
+MATRIX_CASES = {
+    "matrix-HS256": {"generate_secret": True},
+    "matrix-RS256": {"algorithm": "RS256"},
+    "matrix-HS256-iss-aud": {
+        "generate_secret": True,
+        "issuer": "https://interop.example/matrix",
+        "audience": "matrix-homeserver",
+    },
+}
+
+
+@pytest.mark.parametrize("cid", list(MATRIX_CASES))
+def test_matrix_preset_passes_synapse_jwt_login(world: World, preset_user: str, cid: str) -> None:
+    fields = MATRIX_CASES[cid]
+    c = world.create_preset_asset(cid, "matrix", **fields)
+    a = c.asset
+    alg = fields.get("algorithm", "HS256")
+    assert a["preset"] == "matrix" and a["algorithm"] == alg, a
+    iss, aud = fields.get("issuer"), fields.get("audience")
+    warned_iss = any('"iss"' in w for w in a["warnings"])
+    assert warned_iss == (iss is None), a["warnings"]
+    # jwt_config.secret: the shared secret, or for RS256 the public key as PEM.
+    key = c.secret if alg == "HS256" else a["public_key_pem"]
+    assert key
+
+    issued = world.fetch(a["path"], key=preset_user)
+    localpart, display_name = synapse_jwt_login(
+        issued.token, alg, key, issuer=iss, audiences=[aud] if aud else None, display_name_claim="name"
+    )
+    assert localpart == PRESET_USER.lower(), localpart
+    assert MATRIX_LOCALPART.match(localpart), f"not a Matrix localpart: {localpart!r}"
+    assert display_name == PRESET_FULL_NAME, display_name
+
+    # Synapse refuses a flipped signature byte.
+    with pytest.raises(BadSignatureError):
+        synapse_jwt_login(tampered(issued.token), alg, key, issuer=iss, audiences=[aud] if aud else None)
+    claims = jwt.decode(issued.token, options={"verify_signature": False})
+    assert isinstance(claims.get("exp"), int) and claims["exp"] > time.time(), claims
+    if iss is None:
+        # Nothing configured on the homeserver: the token must carry no aud (Synapse refuses one).
+        assert "aud" not in claims and "iss" not in claims, claims
+    else:
+        assert claims["iss"] == iss and claims["aud"] == aud, claims
+        # A homeserver that names no audience refuses the aud-bearing token; another issuer too.
+        with pytest.raises(InvalidClaimError):
+            synapse_jwt_login(issued.token, alg, key, issuer=iss)
+        with pytest.raises(JoseError):
+            synapse_jwt_login(issued.token, alg, key, issuer="https://other.example", audiences=[aud])
+    # PyJWT agrees.
+    checked = jwt.decode(
+        issued.token, key, algorithms=[alg], issuer=iss, audience=aud, options={"require": ["exp", "iat", "sub"]}
+    )
+    assert checked["sub"] == PRESET_USER.lower() and checked["name"] == PRESET_FULL_NAME
+
+
+class FormCollector(HTMLParser):
+    """The forms of an HTML page: action, method and the inputs (name -> (type, value))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action"), "method": (a.get("method") or "get").lower(), "inputs": {}})
+            self._open = True
+        elif tag == "input" and self._open and a.get("name"):
+            inputs = self.forms[-1]["inputs"]
+            assert a["name"] not in inputs, f"input {a['name']} twice"
+            inputs[a["name"]] = ((a.get("type") or "text").lower(), a.get("value"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = False
+
+
+ZENDESK_FORM_URL = "https://acme.zendesk.com/access/jwt"
+ZENDESK_RETURN_TO = "https://acme.zendesk.com/hc/en-us"
+
+
+def test_zendesk_preset_form_post(world: World, preset_user: str) -> None:
+    c = world.create_preset_asset(
+        "zendesk",
+        "zendesk",
+        generate_secret=True,
+        delivery={
+            "default": "form_post",
+            "form_post": {"url": ZENDESK_FORM_URL, "return_to_allowlist": ["https://acme.zendesk.com/hc/"]},
+        },
+    )
+    a = c.asset
+    assert a["preset"] == "zendesk" and a["algorithm"] == "HS256" and a["jti"] is True, a
+    assert a["delivery"]["default"] == "form_post", a["delivery"]
+    assert a["delivery"]["form_post"]["url"] == ZENDESK_FORM_URL and a["delivery"]["form_post"]["field"] == "jwt"
+
+    # Zendesk sends the browser to the remote login URL with return_to; the page posts jwt to Zendesk.
+    url = a["path"] + "?return_to=" + urllib.parse.quote(ZENDESK_RETURN_TO, safe="")
+    jtis = []
+    for _ in range(2):
+        before = int(time.time())
+        r = http("GET", url, key=preset_user)
+        after = int(time.time()) + 1
+        assert r.status == 200, r.describe()
+        assert r.headers.get("content-type", "").startswith("text/html"), r.describe()
+        assert "no-store" in r.headers.get("cache-control", ""), r.headers
+        csp = r.headers.get("content-security-policy", "")
+        assert "form-action https://acme.zendesk.com" in csp, csp
+        parser = FormCollector()
+        parser.feed(r.text)
+        assert len(parser.forms) == 1, parser.forms
+        form = parser.forms[0]
+        assert form["method"] == "post" and form["action"] == ZENDESK_FORM_URL, form
+        inputs = form["inputs"]
+        assert set(inputs) == {"jwt", "return_to"}, inputs
+        assert inputs["return_to"] == ("hidden", ZENDESK_RETURN_TO), inputs["return_to"]
+        kind, token = inputs["jwt"]
+        assert kind == "hidden" and token and token.count(".") == 2, inputs["jwt"]
+        world.tokens.append(token)
+
+        # Zendesk's documented checks: HS256 with the shared secret, iat within a few minutes,
+        # a unique jti, name and email.
+        assert jwt_header(token)["alg"] == "HS256"
+        claims = jwt.decode(token, c.secret, algorithms=["HS256"], options={"require": ["iat", "jti", "name", "email"]})
+        assert before - 2 <= claims["iat"] <= after + 2 and abs(claims["iat"] - time.time()) <= 180, claims
+        assert claims["name"] == PRESET_FULL_NAME, claims
+        assert claims["email"] == PRESET_EMAIL, claims
+        assert isinstance(claims.get("external_id"), str) and claims["external_id"], claims
+        assert isinstance(claims["jti"], str) and len(claims["jti"]) >= 16, claims
+        jtis.append(claims["jti"])
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(tampered(token), c.secret, algorithms=["HS256"])
+    assert jtis[0] != jtis[1], "two tokens with the same jti: Zendesk refuses the second"
+
+    # A return_to off the allowlist is refused before anything is issued.
+    r = http("GET", a["path"] + "?return_to=" + urllib.parse.quote("https://evil.example/hc/", safe=""), key=preset_user)
+    assert r.status == 400 and r.body == b"", r.describe()
+
+
+JITSI_APP_ID = "interop-jitsi-app"
+
+
+def test_jitsi_preset_claims(world: World, preset_user: str) -> None:
+    c = world.create_preset_asset(
+        "jitsi", "jitsi", generate_secret=True, issuer=JITSI_APP_ID, write={"users": [PRESET_USER]}
+    )
+    a = c.asset
+    assert a["preset"] == "jitsi" and a["algorithm"] == "HS256", a
+    assert a["audience"] == "jitsi" and a["issuer"] == JITSI_APP_ID, a
+    users = (
+        (preset_user, PRESET_FULL_NAME, PRESET_EMAIL, "true"),  # named by the write rule: moderator
+        (world.user_key, USERNAME, EMAIL, "false"),  # no name attributes: the username
+    )
+    for key, name, email, moderator in users:
+        issued = world.fetch(a["path"], key=key)
+        # prosody's token auth / lib-jitsi-meet: aud, iss (the app id), sub, room.
+        claims = jwt.decode(
+            issued.token,
+            c.secret,
+            algorithms=["HS256"],
+            audience="jitsi",
+            issuer=JITSI_APP_ID,
+            options={"require": ["exp", "iss", "aud", "sub", "room"]},
+        )
+        assert claims["sub"] == "*" and claims["room"] == "*", claims
+        user = claims["context"]["user"]
+        assert isinstance(user["moderator"], str), f"context.user.moderator must be a string: {user['moderator']!r}"
+        assert user["moderator"] == moderator, (name, user)
+        assert user["name"] == name and user["email"] == email, user
+        assert isinstance(user["id"], str) and user["id"], user
+        for k, v in user.items():
+            assert v is None or isinstance(v, (str, int, float)) and not isinstance(v, bool), f"context.user.{k} = {v!r}"
+        with pytest.raises(jwt.InvalidAudienceError):
+            jwt.decode(issued.token, c.secret, algorithms=["HS256"], audience="other", issuer=JITSI_APP_ID)
 
 
 # ---------------------------------------------------------------------------------------------

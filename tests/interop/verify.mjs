@@ -4,9 +4,14 @@
 //   echo '{"token": "...", "alg": "RS256", "key": {"pem": "-----BEGIN PUBLIC KEY-----..."}}' | node verify.mjs
 //
 // key: {"secret": "text"} (HMAC, the UTF-8 bytes of the text), {"pem": "..."} (SPKI public key)
-// or {"jwk": {...}} (a public JWK, e.g. from the JWKS endpoint). `algorithms` is always pinned to
-// `alg`; optional "issuer" and "audience" are checked too. Prints one JSON object:
-//   {ok, verifier, header, payload, error, tamperedRejected, jsonwebtokenError}
+// or {"jwk": {...}} (a public JWK, e.g. from the JWKS endpoint), or {"discover": "<issuer URL>"}:
+// the key is found as an OpenID-style verifier finds it, from
+// `<issuer>/.well-known/openid-configuration` (its `issuer` must be the given one exactly, and
+// `alg` among its `id_token_signing_alg_values_supported`), then the JWK with the token's `kid`
+// from its `jwks_uri`. `algorithms` is always pinned to `alg`; optional "issuer" and "audience"
+// are checked too. Prints one JSON object:
+//   {ok, verifier, header, payload, error, tamperedRejected, jsonwebtokenError, discovery}
+// `discovery` (discover mode only): {issuer, jwks_uri, kid} as found.
 // `tamperedRejected`: the same token with one signature byte flipped was refused.
 // jsonwebtoken 9 has no EdDSA: for an EdDSA token it is tried first (and its error reported in
 // `jsonwebtokenError`), then the signature is checked with node:crypto (Ed25519) and the claims
@@ -28,10 +33,32 @@ function readStdin() {
   });
 }
 
-function keyOf(key) {
+async function getJson(url) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30000), headers: { accept: 'application/json' } });
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+// The verification key of `token` as an OpenID-style verifier discovers it from `issuer`.
+async function discoverKey(issuer, token, alg, out) {
+  const doc = await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+  if (doc.issuer !== issuer) throw new Error(`discovery: issuer ${JSON.stringify(doc.issuer)}, expected ${JSON.stringify(issuer)}`);
+  const algs = doc.id_token_signing_alg_values_supported;
+  if (!Array.isArray(algs) || !algs.includes(alg)) throw new Error(`discovery: ${alg} not in ${JSON.stringify(algs)}`);
+  if (typeof doc.jwks_uri !== 'string') throw new Error('discovery: no jwks_uri');
+  const { kid } = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
+  const set = await getJson(doc.jwks_uri);
+  const jwk = (set.keys || []).find((k) => k.kid === kid);
+  if (!jwk) throw new Error(`discovery: no key ${kid} at ${doc.jwks_uri}`);
+  out.discovery = { issuer: doc.issuer, jwks_uri: doc.jwks_uri, kid };
+  return createPublicKey({ key: jwk, format: 'jwk' });
+}
+
+async function keyOf(key, token, alg, out) {
   if (typeof key.secret === 'string') return key.secret;
   if (typeof key.pem === 'string') return key.pem;
   if (key.jwk) return createPublicKey({ key: key.jwk, format: 'jwk' });
+  if (typeof key.discover === 'string') return discoverKey(key.discover, token, alg, out);
   throw new Error(`no usable key in ${JSON.stringify(Object.keys(key))}`);
 }
 
@@ -63,12 +90,12 @@ function withNodeCryptoEd25519(token, key, claims) {
   return { header, payload };
 }
 
-const out = { ok: false, verifier: null, header: null, payload: null, error: null, tamperedRejected: null, jsonwebtokenError: null };
+const out = { ok: false, verifier: null, header: null, payload: null, error: null, tamperedRejected: null, jsonwebtokenError: null, discovery: null };
 try {
   const input = JSON.parse(await readStdin());
   const token = String(input.token).trim();
   const alg = input.alg;
-  const key = keyOf(input.key);
+  const key = await keyOf(input.key, token, alg, out);
   const claims = {};
   if (input.issuer !== undefined && input.issuer !== null) claims.issuer = input.issuer;
   if (input.audience !== undefined && input.audience !== null) claims.audience = input.audience;

@@ -7,6 +7,7 @@ mod limits;
 mod members;
 mod modifiers;
 mod properties;
+mod request_params;
 mod worked_example;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ struct Fixture {
     web_path: String,
     has_write_access: bool,
     now: DateTime<Utc>,
+    params: Vec<(String, String)>,
 }
 
 impl Fixture {
@@ -51,7 +53,14 @@ impl Fixture {
             web_path: "/sso/helpdesk".to_owned(),
             has_write_access: false,
             now: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            params: Vec::new(),
         }
+    }
+
+    /// The same fixture with request parameter `name` set to `value`.
+    fn with_param(mut self, name: &str, value: &str) -> Fixture {
+        self.params.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// The same fixture with attribute `name` set to `value`.
@@ -88,6 +97,7 @@ impl Fixture {
                 has_write_access: self.has_write_access,
             },
             now: self.now,
+            params: &self.params,
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::problems::Problems;
-use crate::domain::asset::AccessRule;
+use crate::domain::asset::{AccessRule, RequestParam};
 use crate::domain::delivery::{
     DEFAULT_FORM_FIELD, Delivery, DeliveryMode, FormPostDelivery, RedirectDelivery,
 };
@@ -59,6 +59,17 @@ pub struct AssetForm {
     pub(super) form_post_allowlist: String,
     /// One origin per line.
     pub(super) cors_origins: String,
+    /// One request parameter per line: `name max_length pattern`; absent keeps the stored ones.
+    pub(super) request_params: Option<String>,
+}
+
+/// The form's lines for stored request parameters.
+pub(super) fn request_params_text(params: &[RequestParam]) -> String {
+    params
+        .iter()
+        .map(|p| format!("{} {} {}", p.name, p.max_length, p.pattern))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl WithCsrf for AssetForm {
@@ -107,6 +118,18 @@ impl AssetForm {
         } else {
             (None, None)
         };
+        let request_params = match self
+            .request_params
+            .as_deref()
+            .map(RequestParam::parse_lines)
+        {
+            None => None,
+            Some(Ok(list)) => Some(list),
+            Some(Err(message)) => {
+                p.fields.set("request_params", message);
+                None
+            }
+        };
         let version = if editing {
             self.edited_version(&mut p)
         } else {
@@ -139,6 +162,7 @@ impl AssetForm {
             key_id: self.key_id.clone(),
             delivery,
             cors_origins,
+            request_params,
         })
     }
 

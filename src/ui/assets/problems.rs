@@ -32,6 +32,7 @@ pub(super) struct FieldErrors {
     form_post_field: Option<String>,
     form_post_allowlist: Option<String>,
     cors_origins: Option<String>,
+    request_params: Option<String>,
 }
 
 impl FieldErrors {
@@ -40,7 +41,7 @@ impl FieldErrors {
     }
 
     /// (field, input id, message) for the summary at the top of the form.
-    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 20] {
+    fn slot_ids(&self) -> [(&'static str, &'static str, &Option<String>); 21] {
         [
             ("Preset", "preset", &self.preset),
             ("Name", "name", &self.name),
@@ -49,6 +50,7 @@ impl FieldErrors {
             ("Secret", "secret", &self.secret),
             ("Key pair", "key", &self.key),
             ("Payload template", "template", &self.template),
+            ("Request parameters", "request_params", &self.request_params),
             ("Expiry", "expiry_seconds", &self.expiry_seconds),
             ("Issuer", "issuer", &self.issuer),
             ("Audience", "audience", &self.audience),
@@ -100,6 +102,7 @@ impl FieldErrors {
             "delivery.form_post.field" => &mut self.form_post_field,
             "delivery.form_post.return_to_allowlist" => &mut self.form_post_allowlist,
             "cors_origins" => &mut self.cors_origins,
+            "request_params" => &mut self.request_params,
             _ => return false,
         };
         if slot.is_none() {

@@ -44,6 +44,8 @@ pub(super) struct Values {
     form_post_field: String,
     form_post_allowlist: String,
     cors_origins: String,
+    /// One per line: `name max_length pattern`.
+    request_params: String,
 }
 
 /// The delivery fields of the form from stored (or preset) options.
@@ -96,6 +98,7 @@ impl Values {
             form_post_field: DEFAULT_FORM_FIELD.into(),
             form_post_allowlist: String::new(),
             cors_origins: String::new(),
+            request_params: String::new(),
         }
     }
 
@@ -151,6 +154,7 @@ impl Values {
         v.preset = a.preset.clone().unwrap_or_default();
         v.key_id = a.key_id.clone().unwrap_or_default();
         delivery_values(&mut v, &a.delivery, &a.cors_origins);
+        v.request_params = super::form::request_params_text(&a.request_params);
         v
     }
 
@@ -195,6 +199,7 @@ impl Values {
             form_post_field: f.form_post_field.clone(),
             form_post_allowlist: normalise_newlines(&f.form_post_allowlist),
             cors_origins: normalise_newlines(&f.cors_origins),
+            request_params: normalise_newlines(f.request_params.as_deref().unwrap_or_default()),
         }
     }
 }
