@@ -310,7 +310,7 @@ fn push_number(out: &mut String, name: &str, value: i64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use chrono::TimeZone;
@@ -339,7 +339,7 @@ mod tests {
         }
     }
 
-    fn asset(algorithm: Algorithm, secret: &[u8], template: &str) -> Asset {
+    pub(crate) fn asset(algorithm: Algorithm, secret: &[u8], template: &str) -> Asset {
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         Asset {
             id: AssetId::from_string("a-1"),

@@ -5,6 +5,7 @@ pub mod asset;
 pub mod asset_input;
 pub mod audit;
 pub mod compiled;
+pub mod consumer_config;
 pub mod credentials;
 pub mod delivery;
 pub mod field;

@@ -402,6 +402,22 @@ pub async fn prepare_next_key(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `GET /api/v1/assets/{id}/consumer-config`: the preset consumer's configuration, filled in
+/// for this asset (`{place, format, text, notes}`; never the secret); 404 without a preset.
+pub async fn consumer_config(
+    req: HttpRequest,
+    _: Admin,
+    service: web::Data<Service>,
+    cookies: web::Data<crate::routes::session::CookiePolicy>,
+    id: web::Path<AssetId>,
+) -> ApiResult {
+    let base = cookies.base_url(&req);
+    let config = service
+        .consumer_config(&id, &base)?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(config))
+}
+
 /// `POST /api/v1/assets/{id}/next-key/activate`: the waiting next key signs from now on.
 pub async fn activate_next_key(
     Admin(actor): Admin,

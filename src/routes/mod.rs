@@ -96,6 +96,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(api::activate_next_key)),
             )
             .service(
+                web::resource("/assets/{id}/consumer-config")
+                    .route(web::get().to(api::consumer_config)),
+            )
+            .service(
                 web::resource("/assets/{id}/next-key.pem")
                     .route(web::get().to(api::next_public_key_pem)),
             )

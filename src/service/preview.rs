@@ -8,6 +8,7 @@ use super::state::Service;
 use super::views::Preview;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::compiled::{CompiledAsset, TokenError};
+use crate::domain::consumer_config::ConsumerConfig;
 use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
 
@@ -26,6 +27,19 @@ impl Service {
             Ok(found) => found,
             Err(e) => vec![format!("preset {preset}: {}", e.message)],
         })
+    }
+
+    /// What to hand to the consumer of a preset asset (its configuration, filled in), with the
+    /// token URL at `base` (this server's URL); `None` without a preset. Never a secret.
+    pub fn consumer_config(
+        &self,
+        id: &AssetId,
+        base: &str,
+    ) -> Result<Option<ConsumerConfig>, AppError> {
+        let mut a = self.asset_record(id)?;
+        a.settle(Utc::now());
+        let url = format!("{}{}", base.trim_end_matches('/'), a.path);
+        Ok(a.preset.map(|p| p.consumer_config(&a, &url)))
     }
 
     /// What `as_user` would receive from the asset now, with warnings; audited.

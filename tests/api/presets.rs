@@ -619,3 +619,138 @@ fn the_cli_creates_an_asset_from_a_preset() {
     assert_eq!(saved["audience"], "tableau");
     assert_eq!(saved["jti"], true);
 }
+
+#[tokio::test]
+async fn each_preset_says_what_to_hand_to_its_consumer_without_the_secret() {
+    let app = spawn_app().await;
+    let zendesk = json!({"default": "form_post", "form_post": {
+        "url": "https://acme.zendesk.com/access/jwt",
+        "return_to_allowlist": ["https://acme.zendesk.com/"]}});
+    let cases = [
+        (
+            json!({"preset": "matrix", "path": "/hand/matrix", "generate_secret": true}),
+            "jwt_config:",
+        ),
+        (
+            json!({"preset": "realm", "path": "/hand/realm"}),
+            "-----BEGIN PUBLIC KEY-----",
+        ),
+        (
+            json!({"preset": "zendesk", "path": "/hand/zendesk", "generate_secret": true, "delivery": zendesk}),
+            "Remote login URL:",
+        ),
+        (
+            json!({"preset": "metabase", "path": "/hand/metabase", "generate_secret": true}),
+            "MB_JWT_IDENTITY_PROVIDER_URI=",
+        ),
+        (
+            json!({"preset": "jitsi", "path": "/hand/jitsi", "generate_secret": true, "issuer": "meet-app"}),
+            "JWT_APP_ID=meet-app",
+        ),
+        (
+            json!({"preset": "tableau", "path": "/hand/tableau", "generate_secret": true,
+                "issuer": "client-1", "key_id": "secret-1"}),
+            "Secret ID:    secret-1",
+        ),
+    ];
+    let session = app
+        .login_session("admin", crate::helpers::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    for (mut body, words) in cases {
+        body["name"] = json!("Hand over");
+        let saved = create(&app, body.clone()).await;
+        let secret = saved["generated_secret"].as_str().map(str::to_owned);
+        let id = saved["id"].as_str().unwrap();
+        let res = app
+            .api(
+                Method::GET,
+                &format!("/api/v1/assets/{id}/consumer-config"),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+        let config: Value = res.json().await.unwrap();
+        let text = config["text"].as_str().unwrap();
+        assert!(text.contains(words), "{body}: {text}");
+        let everything = config.to_string();
+        if let Some(secret) = &secret {
+            assert!(
+                !everything.contains(secret.as_str()),
+                "{body}: the secret is in it"
+            );
+            assert!(
+                text.contains("<the secret, shown once when it was set>"),
+                "{text}"
+            );
+        }
+        let path = body["path"].as_str().unwrap();
+        if !matches!(body["preset"].as_str(), Some("matrix" | "realm")) {
+            assert!(
+                everything.contains(&format!("{}{path}", app.address)),
+                "{body}: the token URL in {everything}"
+            );
+        }
+        if body["preset"] == "realm" {
+            let pem = saved["public_key_pem"].as_str().unwrap();
+            assert!(text.contains(pem.trim_end()), "{text}");
+        }
+        // The edit page shows the same, and not the secret.
+        let page = app
+            .client
+            .get(app.url(&format!("/admin/assets/{id}")))
+            .header(reqwest::header::COOKIE, format!("jas_session={session}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Hand this to the consumer"), "{body}");
+        if let Some(secret) = &secret {
+            assert!(!page.contains(secret.as_str()), "{body}");
+        }
+    }
+    // The Matrix snippet is the YAML Synapse reads (display name included).
+    let matrix = app
+        .create_asset(
+            json!({"name": "M", "path": "/hand/m-rs", "preset": "matrix", "algorithm": "RS256"}),
+        )
+        .await;
+    let res = app
+        .api(
+            Method::GET,
+            &format!(
+                "/api/v1/assets/{}/consumer-config",
+                matrix["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    let config: Value = res.json().await.unwrap();
+    let text = config["text"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "  algorithm: \"RS256\"\n  subject_claim: \"sub\"\n  display_name_claim: \"name\"\n"
+        ),
+        "{text}"
+    );
+    for line in matrix["public_key_pem"].as_str().unwrap().lines() {
+        assert!(text.contains(&format!("    {line}\n")), "{text}");
+    }
+    // Without a preset there is nothing to hand over.
+    let plain = app
+        .create_asset(crate::helpers::asset_body("/hand/plain", r#"{"sub": "x"}"#))
+        .await;
+    let res = app
+        .api(
+            Method::GET,
+            &format!(
+                "/api/v1/assets/{}/consumer-config",
+                plain["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

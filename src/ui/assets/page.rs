@@ -162,6 +162,11 @@ pub(super) fn form_page(
     ctx.insert("presets", &preset_choices());
     ctx.insert("delivery_modes", &mode_choices());
     ctx.insert("base", &extras.base);
+    let consumer = match stored {
+        Some(a) if a.preset.is_some() => service.consumer_config(&a.id, &extras.base)?,
+        _ => None,
+    };
+    ctx.insert("consumer", &consumer);
     let now = Utc::now();
     ctx.insert(
         "next",
