@@ -141,10 +141,16 @@ impl RequestParam {
     /// The pattern compiled to match a whole value (`^(?:pattern)$`), with a size limit so that
     /// a pathological pattern is refused rather than slow.
     pub fn regex(pattern: &str) -> Result<regex::Regex, String> {
-        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| e.to_string())
+        let build = |p: &str| {
+            regex::RegexBuilder::new(p)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        // On its own first: a pattern such as `[a-z]+)|(.*` is unbalanced alone, and wrapped it
+        // would escape the anchors and match anything.
+        build(pattern)?;
+        build(&format!("^(?:{pattern})$"))
     }
 
     /// Parameters written one per line as `name max_length pattern` (`room 64 [a-z0-9-]+`: the
@@ -158,8 +164,10 @@ impl RequestParam {
             if line.is_empty() {
                 continue;
             }
-            let mut parts = line.splitn(3, char::is_whitespace);
-            let (name, max, pattern) = (parts.next(), parts.next(), parts.next());
+            let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let rest = rest.trim_start();
+            let (max, pattern) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let (name, max, pattern) = (Some(name), Some(max), Some(pattern));
             let max_length = max.and_then(|m| m.trim().parse::<usize>().ok());
             match (
                 name,
@@ -216,6 +224,12 @@ impl RequestParam {
             if p.pattern.trim().is_empty() {
                 return Err(at(format!(
                     "{:?} needs a pattern its values must match, e.g. ^[a-z0-9-]{{1,64}}$",
+                    p.name
+                )));
+            }
+            if p.pattern.trim() != p.pattern || p.pattern.chars().any(char::is_control) {
+                return Err(at(format!(
+                    "the pattern of {:?} may not start or end with spaces or hold control characters (write \\s or \\n for them)",
                     p.name
                 )));
             }
@@ -482,7 +496,9 @@ impl Asset {
 
     /// Whether the next key signs at `now` (its scheduled time has come).
     pub fn next_key_due(&self, now: DateTime<Utc>) -> bool {
-        self.next_key.is_some() && self.next_key_at.is_some_and(|at| now >= at)
+        !self.algorithm.is_hmac()
+            && self.next_key.is_some()
+            && self.next_key_at.is_some_and(|at| now >= at)
     }
 
     /// The key that signs at `now`: the next key once its scheduled time has come, else the

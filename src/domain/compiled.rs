@@ -45,10 +45,19 @@ pub struct CompiledAsset {
     signer: Result<Signer, String>,
     /// The signer for the scheduled next secret (HMAC) or next key (asymmetric) and when it
     /// takes over.
-    next: Option<(DateTime<Utc>, Signer)>,
+    next: Option<(DateTime<Utc>, Result<Signer, String>)>,
     skip: Vec<&'static str>,
     iss_fragment: Option<String>,
     aud_fragment: Option<String>,
+}
+
+/// Why the request's parameters were not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamRefusal {
+    /// Missing, repeated, too long or not matching: the request is bad (400).
+    Bad(String),
+    /// A stored pattern does not compile (any more): the asset is misconfigured (500).
+    Misconfigured(String),
 }
 
 /// A freshly signed token and the facts worth recording about it.
@@ -82,16 +91,16 @@ impl CompiledAsset {
         let next = match (&asset.next_secret, asset.next_secret_at) {
             (Some(secret), Some(at)) if asset.algorithm.is_hmac() => {
                 let kid = asset.next_key_id.as_deref().or(asset.key_id.as_deref());
-                Some((at, header(secret, kid)))
+                Some((at, Ok(header(secret, kid))))
             }
             // A scheduled next key signs from its time on; one waiting for an administrator
             // never signs before the record says it is active.
             _ => match (&asset.next_key, asset.next_key_at) {
-                (Some(pair), Some(at)) if !asset.algorithm.is_hmac() => {
+                (Some(pair), Some(at)) if !asset.algorithm.is_hmac() => Some((
+                    at,
                     Signer::asymmetric(asset.algorithm, pair)
-                        .ok()
-                        .map(|s| (at, s))
-                }
+                        .map_err(|e| format!("the scheduled next key: {e}")),
+                )),
                 _ => None,
             },
         };
@@ -138,7 +147,11 @@ impl CompiledAsset {
         if let Some((at, next)) = &self.next
             && now >= *at
         {
-            return Ok(next);
+            // A next key that cannot sign is a configuration fault from its time on (500, with
+            // the reason logged), never a silent fallback to the key it replaces.
+            return next
+                .as_ref()
+                .map_err(|e| TokenError::Sign(SignError::new(e.clone())));
         }
         self.signer
             .as_ref()
@@ -176,34 +189,39 @@ impl CompiledAsset {
     /// The declared request parameters' values in a query string (`room=a-1&x=y`): each must be
     /// there exactly once, at most its length, and match its whole pattern. Undeclared
     /// parameters are ignored (they never reach a claim). `Err` says why (for the log; the
-    /// answer is a bare 400) without quoting the value.
-    pub fn request_params(&self, query: &str) -> Result<Vec<(String, String)>, String> {
-        let declared = self.params.as_ref().map_err(Clone::clone)?;
+    /// answer is a bare 400, or 500 for a stored pattern that does not compile) without quoting
+    /// the value.
+    pub fn request_params(&self, query: &str) -> Result<Vec<(String, String)>, ParamRefusal> {
+        let declared = self
+            .params
+            .as_ref()
+            .map_err(|e| ParamRefusal::Misconfigured(e.clone()))?;
+        let bad = ParamRefusal::Bad;
         let mut out: Vec<(String, String)> = Vec::with_capacity(declared.len());
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             if !declared.iter().any(|(n, _, _)| *n == *name) {
                 continue;
             }
             if out.iter().any(|(n, _)| *n == *name) {
-                return Err(format!(
+                return Err(bad(format!(
                     "request parameter {name:?} is given more than once"
-                ));
+                )));
             }
             out.push((name.into_owned(), value.into_owned()));
         }
         for (name, pattern, max) in declared {
             let Some((_, value)) = out.iter().find(|(n, _)| n == name) else {
-                return Err(format!("request parameter {name:?} is missing"));
+                return Err(bad(format!("request parameter {name:?} is missing")));
             };
             if value.chars().count() > *max {
-                return Err(format!(
+                return Err(bad(format!(
                     "request parameter {name:?} is longer than {max} characters"
-                ));
+                )));
             }
             if !pattern.is_match(value) {
-                return Err(format!(
+                return Err(bad(format!(
                     "request parameter {name:?} does not match its pattern"
-                ));
+                )));
             }
         }
         Ok(out)

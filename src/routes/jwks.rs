@@ -72,7 +72,22 @@ pub async fn discovery(
         .strip_suffix(DISCOVERY_SUFFIX)
         .unwrap_or_default();
     match service.discovery(&format!("{base}{issuer_path}"), base) {
-        Some(doc) => answer(&req, doc),
+        Some(doc) => {
+            let mut res = answer(&req, doc);
+            if cookies.public_url.is_none() {
+                // The issuer was matched against the host the request names (Host, or a
+                // forwarded host): a shared cache must not hand this answer to other hosts.
+                res.headers_mut().insert(
+                    header::VARY,
+                    HeaderValue::from_static(
+                        "Host, Forwarded, X-Forwarded-Host, X-Forwarded-Proto",
+                    ),
+                );
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            }
+            res
+        }
         None => not_found().await,
     }
 }

@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::domain::compiled::CompiledAsset;
+use crate::domain::compiled::{CompiledAsset, ParamRefusal};
 use crate::domain::delivery::{
     Delivery, DeliveryMode, form_post_csp, form_post_page, redirect_location, return_to_allowed,
 };
@@ -46,9 +46,14 @@ pub async fn token(
     let params = if asset.takes_request_params() {
         match asset.request_params(req.query_string()) {
             Ok(params) => params,
-            Err(reason) => {
+            Err(ParamRefusal::Bad(reason)) => {
                 tracing::info!(path = %asset.asset.path, reason, "request parameters refused");
                 return cors.apply(empty(StatusCode::BAD_REQUEST));
+            }
+            Err(ParamRefusal::Misconfigured(reason)) => {
+                metrics.token(TokenOutcome::ConfigError);
+                tracing::error!(path = %asset.asset.path, reason, "request parameters misconfigured");
+                return cors.apply(empty(StatusCode::INTERNAL_SERVER_ERROR));
             }
         }
     } else {

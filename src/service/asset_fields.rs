@@ -349,7 +349,20 @@ fn key_pair_signing(
         ));
     }
     let mut keys = existing.map(|a| a.keys.clone()).unwrap_or_default();
+    let waiting = existing.and_then(|a| a.next_key.as_ref());
+    if let (Some(next), Some(_)) = (waiting, &input.key) {
+        return Err(AppError::Conflict(format!(
+            "the next key {} is published and waiting: activate or withdraw it before giving the asset a new key",
+            next.kid
+        )));
+    }
     if let Some(pair) = new_key_pair(input.key, algorithm, keys.last(), now)? {
+        if keys.iter().any(|k| k.kid == pair.kid) {
+            return Err(AppError::invalid(
+                "key",
+                "is a key this asset already has (active or retired); give a new one",
+            ));
+        }
         if let Some(active) = keys.last_mut() {
             active.retired_at = Some(now);
         }

@@ -368,6 +368,9 @@ struct SecretPart {
     secret: Secret,
     next_secret: Option<Secret>,
     private_keys: Vec<Secret>,
+    /// The private key of a waiting next key (staged rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_private_key: Option<Secret>,
 }
 
 /// An asset with its secret material sealed: the record a backend stores.
@@ -446,6 +449,10 @@ fn split(asset: &Asset) -> (Asset, SecretPart) {
             .iter_mut()
             .map(|k| std::mem::replace(&mut k.private_key, Secret::new(Vec::new())))
             .collect(),
+        next_private_key: bare
+            .next_key
+            .as_mut()
+            .map(|k| std::mem::replace(&mut k.private_key, Secret::new(Vec::new()))),
     };
     (bare, part)
 }
@@ -458,6 +465,13 @@ fn join(mut asset: Asset, part: SecretPart) -> Option<Asset> {
     asset.next_secret = part.next_secret;
     for (pair, private) in asset.keys.iter_mut().zip(part.private_keys) {
         pair.private_key = private;
+    }
+    match (asset.next_key.as_mut(), part.next_private_key) {
+        (Some(next), Some(private)) => next.private_key = private,
+        // A sealed next key without its record, or a record whose next key lost its part.
+        (None, Some(_)) => return None,
+        (Some(next), None) if next.private_key.is_empty() => return None,
+        _ => {}
     }
     Some(asset)
 }
@@ -482,6 +496,39 @@ mod tests {
         flipped[30] ^= 1;
         assert!(key.open(b"ctx", &flipped).is_none());
         assert!(!sealed.windows(6).any(|w| w == b"canary"));
+    }
+
+    #[test]
+    fn every_private_key_leaves_the_record_and_comes_back_a_next_key_included() {
+        use crate::signing::keys::{KeyPair, KeyType};
+        let now = crate::store::test_records::now();
+        let mut asset = crate::store::test_records::asset("/t/staged");
+        asset.algorithm = crate::signing::Algorithm::ES256;
+        asset.keys = vec![KeyPair::generate(KeyType::P256, now).unwrap()];
+        asset.next_key = Some(KeyPair::generate(KeyType::P256, now).unwrap());
+        let (bare, part) = split(&asset);
+        let record = serde_json::to_string(&bare).unwrap();
+        for private in [
+            &asset.keys[0].private_key,
+            &asset.next_key.as_ref().unwrap().private_key,
+        ] {
+            let b64 = serde_json::to_string(private).unwrap();
+            assert!(
+                !record.contains(b64.trim_matches('"')),
+                "a private key in the bare record"
+            );
+            assert!(!private.is_empty());
+        }
+        let joined = join(bare.clone(), part).unwrap();
+        assert_eq!(
+            joined.next_key.as_ref().unwrap().private_key,
+            asset.next_key.as_ref().unwrap().private_key
+        );
+        assert_eq!(joined.keys[0].private_key, asset.keys[0].private_key);
+        // A next key whose sealed part is missing does not open.
+        let (_, mut part) = split(&asset);
+        part.next_private_key = None;
+        assert!(join(bare, part).is_none());
     }
 
     #[test]

@@ -142,6 +142,15 @@ async fn undeclared_keywords_and_bad_declarations_are_refused_at_save() {
             json!([{"name": "room", "pattern": "(", "max_length": 5}]),
             "not a valid regular expression",
         ),
+        // Valid only once wrapped: it would escape the implied anchors and match anything.
+        (
+            json!([{"name": "room", "pattern": "[a-z]+)|(.*", "max_length": 5}]),
+            "not a valid regular expression",
+        ),
+        (
+            json!([{"name": "room", "pattern": " [a-z]+", "max_length": 5}]),
+            "spaces",
+        ),
         (
             json!([{"name": "room", "pattern": "", "max_length": 5}]),
             "needs a pattern",

@@ -86,6 +86,14 @@ async fn a_next_key_is_published_first_and_signs_only_once_activated() {
     assert!(e["message"].as_str().unwrap().contains(&new_kid), "{e}");
     let rotate = app.asset_action(id, "rotate").await;
     assert_eq!(rotate.status(), StatusCode::CONFLICT);
+    // Nor can an edit with a new key skip it.
+    let mut edit = asym_body("/pin/matrix", "RS256");
+    edit["version"] = prepared["version"].clone();
+    edit["key"] = json!({"generate": "RSA-2048"});
+    let res = app
+        .api(Method::PUT, &format!("/api/v1/assets/{id}"), Some(edit))
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
 
     // Activate: the new key signs; the old one stays published until its tokens have expired.
     let activated = ok_json(
