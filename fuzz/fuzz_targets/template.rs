@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         params: &params,
     };
     if let Some(rendered) = compile_and_render(&template, &ctx) {
-        issue(asset.clone(), &user, now, &rendered);
+        issue(asset.clone(), &user, now, &params, &rendered);
     }
     round_trips(&ctx);
 });
@@ -197,9 +197,15 @@ fn asset(template: &str, now: DateTime<Utc>) -> Asset {
 /// Issue a token from a template that rendered as `rendered` for this user: the template's
 /// claims that the server does not set, then the server's own; the token decodes to exactly
 /// those claims and verifies.
-fn issue(asset: Asset, user: &User, now: DateTime<Utc>, rendered: &serde_json::Map<String, Value>) {
+fn issue(
+    asset: Asset,
+    user: &User,
+    now: DateTime<Utc>,
+    params: &[(String, String)],
+    rendered: &serde_json::Map<String, Value>,
+) {
     let issued = CompiledAsset::new(asset)
-        .issue(user, now, Some("fixed-jti".into()))
+        .issue_with(user, now, Some("fixed-jti".into()), params)
         .unwrap_or_else(|error| panic!("rendered, yet not issued: {error}"));
     let claims = common::strict_object(&issued.claims_json).unwrap_or_else(|error| {
         panic!(
