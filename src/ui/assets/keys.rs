@@ -16,7 +16,9 @@ use super::values::Values;
 use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{KeyInput, NextKeyInput, NextSecretInput, SavedAsset, Service, blocking};
+use crate::service::{
+    AssetView, KeyInput, NextKeyInput, NextSecretInput, SavedAsset, Service, blocking,
+};
 use crate::ui::extract::{Admin, AdminForm, WithCsrf};
 use crate::ui::{self, UiError, Viewer};
 
@@ -69,10 +71,7 @@ pub async fn rotate(
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     // Generating an RSA key takes a moment.
     let rotated = blocking(move || service.rotate_key(actor.username.as_str(), &id)).await?;
-    Ok(ui::see_other(&format!(
-        "/admin/assets/{}?done=rotated#keys",
-        rotated.id
-    )))
+    done(&rotated.id, "rotated", "keys")
 }
 
 /// The fields of the next-secret form.
@@ -109,6 +108,39 @@ fn parse_switch_at(raw: &str) -> Option<DateTime<Utc>> {
         .into_iter()
         .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
         .map(|t| t.and_utc())
+}
+
+/// The asset's page again with a keys or next-secret panel that has something to say (400).
+fn panel_page(
+    tera: &tera::Tera,
+    service: &Service,
+    viewer: &Viewer,
+    asset: &AssetView,
+    panel: NextPanel,
+    req: &HttpRequest,
+) -> Page {
+    form_page(
+        tera,
+        service,
+        viewer,
+        Some(asset),
+        &Values::of(asset),
+        Extras {
+            next: Some(panel),
+            base: base_url(req),
+            ..Extras::default()
+        },
+        &Problems::default(),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// Back to the asset's page after a change, with the notice `done` (worded from the stored
+/// asset) at the panel `anchor`.
+fn done(id: &AssetId, done: &str, anchor: &str) -> Page {
+    Ok(ui::see_other(&format!(
+        "/admin/assets/{id}?done={done}#{anchor}"
+    )))
 }
 
 /// What was typed into the next-secret panel, with what is wrong with it; when nothing is, the
@@ -187,10 +219,7 @@ fn scheduled(tera: &tera::Tera, viewer: &Viewer, saved: SavedAsset, at: DateTime
             Some(when(saved.asset.next_secret_at.unwrap_or(at))),
             &[],
         ),
-        None => Ok(ui::see_other(&format!(
-            "/admin/assets/{}?done=next_secret#next-secret",
-            saved.asset.id
-        ))),
+        None => done(&saved.asset.id, "next_secret", "next-secret"),
     }
 }
 
@@ -215,20 +244,7 @@ pub async fn next_secret(
             Err(e) => return Err(e.into()),
         }
     }
-    form_page(
-        &tera,
-        &service,
-        &viewer,
-        Some(&asset),
-        &Values::of(&asset),
-        Extras {
-            next: Some(panel),
-            base: base_url(&req),
-            ..Extras::default()
-        },
-        &Problems::default(),
-        StatusCode::BAD_REQUEST,
-    )
+    panel_page(&tera, &service, &viewer, &asset, panel, &req)
 }
 
 /// `POST /admin/assets/{id}/next-secret/cancel`: tokens keep the current secret.
@@ -239,10 +255,7 @@ pub async fn cancel_next_secret(
 ) -> Page {
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     let a = blocking(move || service.cancel_next_secret(actor.username.as_str(), &id)).await?;
-    Ok(ui::see_other(&format!(
-        "/admin/assets/{}?done=next_secret_cancelled#next-secret",
-        a.id
-    )))
+    done(&a.id, "next_secret_cancelled", "next-secret")
 }
 
 /// The fields of the next-key form.
@@ -304,10 +317,7 @@ pub async fn next_key(
                 blocking(move || svc.prepare_next_key(actor.username.as_str(), &target, input));
             match made.await {
                 Ok(a) => {
-                    return Ok(ui::see_other(&format!(
-                        "/admin/assets/{}?done=next_key#keys",
-                        a.id
-                    )));
+                    return done(&a.id, "next_key", "keys");
                 }
                 Err(AppError::Invalid(f)) if f.field == "switch_at" => {
                     panel.switch_error = Some(ui_wording(&f.message));
@@ -317,20 +327,7 @@ pub async fn next_key(
             }
         }
     }
-    form_page(
-        &tera,
-        &service,
-        &viewer,
-        Some(&asset),
-        &Values::of(&asset),
-        Extras {
-            next: Some(panel),
-            base: base_url(&req),
-            ..Extras::default()
-        },
-        &Problems::default(),
-        StatusCode::BAD_REQUEST,
-    )
+    panel_page(&tera, &service, &viewer, &asset, panel, &req)
 }
 
 /// `POST /admin/assets/{id}/next-key/activate`: the next key signs from now on.
@@ -341,10 +338,7 @@ pub async fn activate_next_key(
 ) -> Page {
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     let a = blocking(move || service.activate_next_key(actor.username.as_str(), &id)).await?;
-    Ok(ui::see_other(&format!(
-        "/admin/assets/{}?done=next_key_activated#keys",
-        a.id
-    )))
+    done(&a.id, "next_key_activated", "keys")
 }
 
 /// `POST /admin/assets/{id}/next-key/withdraw`: the next key is no longer published.
@@ -355,10 +349,7 @@ pub async fn withdraw_next_key(
 ) -> Page {
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
     let a = blocking(move || service.withdraw_next_key(actor.username.as_str(), &id)).await?;
-    Ok(ui::see_other(&format!(
-        "/admin/assets/{}?done=next_key_withdrawn#keys",
-        a.id
-    )))
+    done(&a.id, "next_key_withdrawn", "keys")
 }
 
 /// `GET /admin/assets/{id}/next-key.pem`: the next key's public key, as a file (404 when none).
