@@ -131,6 +131,15 @@ impl Algorithm {
         }
     }
 
+    /// The HMAC of this algorithm (HS256 for the asymmetric ones, which never sign with it).
+    pub(super) fn hmac(self) -> aws_lc_rs::hmac::Algorithm {
+        match self {
+            Algorithm::HS384 => aws_lc_rs::hmac::HMAC_SHA384,
+            Algorithm::HS512 => aws_lc_rs::hmac::HMAC_SHA512,
+            _ => aws_lc_rs::hmac::HMAC_SHA256,
+        }
+    }
+
     pub(super) fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
         match self {
             Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,

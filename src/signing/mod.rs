@@ -1,8 +1,9 @@
 //! Signing: algorithms, secret strength rules, and a signer built once per asset version.
 
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{DecodingKey, EncodingKey, crypto};
+use jsonwebtoken::{DecodingKey, crypto};
 
 pub mod algorithm;
 pub mod keys;
@@ -25,7 +26,8 @@ impl SignError {
 }
 
 enum SigningKey {
-    Hmac(EncodingKey),
+    /// Keyed once per asset version (the padded inner and outer keys), not once per token.
+    Hmac(Box<hmac::Key>),
     Private(PrivateKey),
 }
 
@@ -52,7 +54,7 @@ impl Signer {
         let header = format!(r#"{{"alg":"{}","typ":"JWT"}}"#, algorithm.name());
         Signer {
             algorithm,
-            key: SigningKey::Hmac(EncodingKey::from_secret(secret.expose())),
+            key: SigningKey::Hmac(Box::new(hmac::Key::new(algorithm.hmac(), secret.expose()))),
             kid: None,
             encoded_header: URL_SAFE_NO_PAD.encode(header),
         }
@@ -81,7 +83,7 @@ impl Signer {
         header.push('}');
         Signer {
             algorithm,
-            key: SigningKey::Hmac(EncodingKey::from_secret(secret.expose())),
+            key: SigningKey::Hmac(Box::new(hmac::Key::new(algorithm.hmac(), secret.expose()))),
             kid: kid.map(str::to_owned),
             encoded_header: URL_SAFE_NO_PAD.encode(header),
         }
@@ -130,10 +132,9 @@ impl Signer {
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
         match &self.key {
             SigningKey::Hmac(key) => {
-                let signature = crypto::sign(token.as_bytes(), key, self.algorithm.jsonwebtoken())
-                    .map_err(|e| SignError(e.to_string()))?;
+                let tag = hmac::sign(key, token.as_bytes());
                 token.push('.');
-                token.push_str(&signature);
+                URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut token);
             }
             SigningKey::Private(key) => {
                 let signature = key
@@ -208,5 +209,27 @@ mod tests {
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.\
              MeXdVV3TcS0snjF8oNVjdjQE0HYTqjMVwu8aKhGek4c"
         );
+    }
+
+    #[test]
+    fn hs384_and_hs512_give_the_openssl_computed_tokens() {
+        // Independent known answers computed with `openssl dgst -sha384|-sha512 -hmac`.
+        let secret = Secret::new(b"0123456789abcdef".repeat(4));
+        let claims = r#"{"sub":"alice","iat":1700000000}"#;
+        for (algorithm, expected) in [
+            (
+                Algorithm::HS384,
+                "eyJhbGciOiJIUzM4NCIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.\
+                 mQYZzUJiPht42nHN85xUDyNgVuj0zc03dmT3AjSkhJdBfJjrpHZyF01ByRUEor1C",
+            ),
+            (
+                Algorithm::HS512,
+                "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.\
+                 EYEvEzkhAmZshrRpVUFVv1-UqMfbEFjzamf8xQRtDEktfuKpPYhf1dHqw236j5Ue3wwD1PS6JDI8WTByf6UMsw",
+            ),
+        ] {
+            let signer = Signer::hmac(algorithm, &secret);
+            assert_eq!(signer.sign(claims).unwrap(), expected, "{algorithm}");
+        }
     }
 }
