@@ -410,3 +410,22 @@ fn nbf_check(claims: &Value, now: DateTime<Utc>) -> Option<Check> {
         detail,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Debugged;
+
+    #[test]
+    fn a_number_in_the_claims_is_shown_exactly_as_the_token_has_it() {
+        // Found by the debugger_token fuzz target: without serde_json's exact float parsing,
+        // 10.7280146e+225 was read one unit in the last place off and shown as
+        // 1.0728014599999999e+226 instead of 1.0728014600000001e+226.
+        let token =
+            "eyJhbGciOiJIUzI1NiIsInR8cCI6IiIsInR4cCI6IkpXVCJ9.eyJuIjoxMC43MjgwMTQ2ZSsyMjV9.cn";
+        let (debugged, _) = Debugged::decode_token(token).unwrap();
+        let shown: serde_json::Value =
+            serde_json::from_str(debugged.claims.as_deref().unwrap()).unwrap();
+        let exact: f64 = "10.7280146e+225".parse().unwrap();
+        assert_eq!(shown["n"].as_f64(), Some(exact), "shown: {shown}");
+    }
+}
