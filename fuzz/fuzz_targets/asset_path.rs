@@ -4,7 +4,7 @@
 //! (the canonical form is a fixed point), and its serde form is the same text; acceptance agrees
 //! with the documented rule, written out again here independently: `/`-separated segments of
 //! `A-Z a-z 0-9 - . _ ~`, none empty, `.` or `..`, at most 255 bytes, the first segment not a
-//! reserved prefix and the last not `jwks.json` (both without regard to case).
+//! reserved prefix, the last not `jwks.json` and none `.well-known` (all without regard to case).
 #![no_main]
 
 use jwt_asset_server::domain::asset::{AssetPath, MAX_PATH_BYTES};
@@ -61,5 +61,9 @@ fn follows_the_rule(text: &str) -> bool {
     });
     let first = segments[0].to_ascii_lowercase();
     let last = segments[segments.len() - 1].to_ascii_lowercase();
-    well_formed && !RESERVED_FIRST.contains(&first.as_str()) && last != "jwks.json"
+    // No segment anywhere is `.well-known`: `{issuer}/.well-known/…` is the discovery document's.
+    let well_known = segments
+        .iter()
+        .any(|segment| segment.eq_ignore_ascii_case(".well-known"));
+    well_formed && !RESERVED_FIRST.contains(&first.as_str()) && last != "jwks.json" && !well_known
 }

@@ -302,8 +302,16 @@ fn round_trips(ctx: &RenderContext<'_>) {
             &format!(r#"{{"s":"%{keyword}%","j":%{keyword}^json_encode%}}"#),
             ctx,
         );
-        assert_eq!(object["s"], Value::String(value.clone()), "parameter in a string");
-        assert_eq!(object["j"], Value::String(value.clone()), "parameter json_encode");
+        assert_eq!(
+            object["s"],
+            Value::String(value.clone()),
+            "parameter in a string"
+        );
+        assert_eq!(
+            object["j"],
+            Value::String(value.clone()),
+            "parameter json_encode"
+        );
         bare_value(&keyword, value, ctx);
     }
     let object = render_object(
