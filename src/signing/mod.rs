@@ -51,13 +51,7 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A signer for an HMAC algorithm and secret.
     pub fn hmac(algorithm: Algorithm, secret: &Secret) -> Signer {
-        let header = format!(r#"{{"alg":"{}","typ":"JWT"}}"#, algorithm.name());
-        Signer {
-            algorithm,
-            key: SigningKey::Hmac(Box::new(hmac::Key::new(algorithm.hmac(), secret.expose()))),
-            kid: None,
-            encoded_header: URL_SAFE_NO_PAD.encode(header),
-        }
+        Signer::hmac_with_header(algorithm, secret, None, &[])
     }
 
     /// A signer for an HMAC algorithm and secret whose header also carries `kid` and other

@@ -316,9 +316,7 @@ pub async fn next_key(
             let made =
                 blocking(move || svc.prepare_next_key(actor.username.as_str(), &target, input));
             match made.await {
-                Ok(a) => {
-                    return done(&a.id, "next_key", "keys");
-                }
+                Ok(a) => return done(&a.id, "next_key", "keys"),
                 Err(AppError::Invalid(f)) if f.field == "switch_at" => {
                     panel.switch_error = Some(ui_wording(&f.message));
                 }
