@@ -212,7 +212,6 @@ mod tests {
     use super::*;
     use crate::domain::audit::AuditAction;
     use crate::store::sled::SledStore;
-    use crate::store::sled::audit::AUDIT_RECORD_EVENTS;
 
     #[test]
     fn retention_keeps_the_newest_events_and_bounds_the_rest() {
@@ -231,8 +230,8 @@ mod tests {
         }
         log.shutdown();
         let kept = store.audit_len().unwrap();
-        let bound = 100 + 1 + AUDIT_RECORD_EVENTS as u64;
-        assert!((100..=bound).contains(&kept), "kept {kept} events");
+        // The embedded store deletes whole segments; one holds at most a batch of 100 here.
+        assert!((100..200).contains(&kept), "kept {kept} events");
         let newest = store.audit_events(None, None, 1).unwrap();
         assert_eq!(newest[0].target, "/t/999");
         assert_eq!(log.dropped(), 0);

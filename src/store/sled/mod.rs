@@ -32,7 +32,7 @@ use crate::store::sealing::{MasterKey, MasterKeySource};
 use keyring::Keyring;
 use ledger::Ledger;
 use pristine::BeforeOpen;
-use records::{AUDIT_COUNT, decode, decode_count, encode};
+use records::{decode, decode_count, encode};
 use refused::{Prior, RefusedWrites};
 
 impl From<sled::Error> for StoreError {
@@ -72,7 +72,8 @@ pub struct SledStore {
     api_key_digests: Tree,
     assets: Tree,
     asset_paths: Tree,
-    audit: Tree,
+    /// The audit trail, in segment files beside sled (see [`audit`]).
+    audit: audit::AuditFiles,
     meta: Tree,
     feed: ChangeFeed,
     failed_sign_ins: FailedSignIns,
@@ -285,6 +286,7 @@ impl SledStore {
             None => 0,
         };
         let ledger = Ledger::open(dir, durable_writes)?;
+        audit::migrate_from_sled(dir, &db, &meta)?;
         let store = SledStore {
             users: db.open_tree("users")?,
             usernames: db.open_tree("usernames")?,
@@ -294,7 +296,7 @@ impl SledStore {
             api_key_digests: db.open_tree("api_key_digests")?,
             assets: db.open_tree("assets")?,
             asset_paths: db.open_tree("asset_paths")?,
-            audit: db.open_tree("audit")?,
+            audit: audit::AuditFiles::open(dir)?,
             meta,
             db,
             feed: ChangeFeed::new(),
@@ -407,7 +409,6 @@ impl SledStore {
                 let key = master.load_or_create()?;
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
                 meta.insert(MASTER_KEY_ID, key.id().as_bytes())?;
-                meta.insert(AUDIT_COUNT, &0u64.to_be_bytes())?;
                 db.flush()?;
                 return Ok(Opened::Current(db, meta, key));
             }
@@ -972,7 +973,7 @@ impl Store for SledStore {
     }
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        self.append_audit_events(events)
+        self.audit.append(events)
     }
 
     fn audit_events(
@@ -981,15 +982,15 @@ impl Store for SledStore {
         target: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.newest_audit_events(actor, target, limit)
+        self.audit.newest(actor, target, limit)
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
-        self.count_audit_events()
+        Ok(self.audit.len())
     }
 
     fn keep_newest_audit(&self, keep: u64) -> Result<u64, StoreError> {
-        self.trim_audit_to(keep)
+        self.audit.keep_newest(keep)
     }
 
     fn note_failed_sign_in(
@@ -1031,6 +1032,7 @@ impl Store for SledStore {
     }
 
     fn close(&self) -> Result<(), StoreError> {
+        self.audit.sync()?;
         self.db.flush()?;
         pristine::mark_closed(&self.dir);
         Ok(())
@@ -1072,9 +1074,8 @@ impl Store for SledStore {
                 .insert(asset.path.as_str().as_bytes(), asset.id.as_str().as_bytes())?;
             self.assets.insert(asset.id.as_str().as_bytes(), record)?;
         }
-        for chunk in records.audit.chunks(audit::AUDIT_RECORD_EVENTS) {
-            self.append_audit_events(chunk)?;
-        }
+        self.audit.append(&records.audit)?;
+        self.audit.sync()?;
         if let Some(settings) = &records.sign_in_settings {
             self.meta.insert(
                 SIGN_IN_SETTINGS,

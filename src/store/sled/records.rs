@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use crate::store::StoreError;
 
-/// `meta` key of the number of stored audit events.
+/// `meta` key of the number of audit events, when earlier versions kept them in sled.
 pub(super) const AUDIT_COUNT: &str = "audit_events";
 
 /// A record as stored.
