@@ -246,6 +246,14 @@ impl AuditFiles {
         Ok(())
     }
 
+    /// Append a whole trail (an import, a migration) in segments of the largest size, made
+    /// durable before returning; a smaller retention later deletes the oldest of them whole.
+    pub(super) fn append_all(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.lock().roll_at = SEGMENT_EVENTS_MAX;
+        self.append(events)?;
+        self.sync()
+    }
+
     /// Make every append durable (at close).
     pub(super) fn sync(&self) -> Result<(), StoreError> {
         self.sync_newest(&mut self.lock())
@@ -361,22 +369,18 @@ pub(super) fn migrate_from_sled(
         }
         super::files::create_private_dir(&aside)?;
         let files = AuditFiles::open_in(&aside)?;
-        // Segments of the size the usual retention (100 000) leads to; a smaller retention
-        // deletes the oldest of them whole, keeping at most one segment more than asked.
-        files.lock().roll_at = SEGMENT_EVENTS_MAX;
         let mut batch = Vec::new();
         for record in tree.iter() {
             let (key, value) = record?;
             batch.extend(sled_record(&key, &value)?);
             if batch.len() >= 4096 {
-                files.append(&batch)?;
+                files.append_all(&batch)?;
                 moved += batch.len() as u64;
                 batch.clear();
             }
         }
-        files.append(&batch)?;
+        files.append_all(&batch)?;
         moved += batch.len() as u64;
-        files.sync()?;
         drop(files);
         fs::rename(&aside, &target).map_err(io(&target, "create"))?;
         sync_dir(data_dir)?;

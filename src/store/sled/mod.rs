@@ -1074,8 +1074,7 @@ impl Store for SledStore {
                 .insert(asset.path.as_str().as_bytes(), asset.id.as_str().as_bytes())?;
             self.assets.insert(asset.id.as_str().as_bytes(), record)?;
         }
-        self.audit.append(&records.audit)?;
-        self.audit.sync()?;
+        self.audit.append_all(&records.audit)?;
         if let Some(settings) = &records.sign_in_settings {
             self.meta.insert(
                 SIGN_IN_SETTINGS,
