@@ -52,10 +52,9 @@ pub(super) struct AuditFiles {
 struct Segments {
     /// Oldest first; the last one takes the appends.
     list: Vec<Segment>,
-    /// The sequence number of the next new segment.
+    /// The sequence number of the next new segment (never one used before, even when retention
+    /// has deleted every segment).
     next_seq: u64,
-    /// Events in all segments.
-    total: u64,
     /// Events per segment before a new one is started.
     roll_at: u64,
     /// When the newest segment was last made durable; `None` when it has nothing unsynced.
@@ -140,24 +139,27 @@ impl AuditFiles {
             }
         }
         seqs.sort_unstable();
-        let mut list = Vec::with_capacity(seqs.len());
-        let mut total = 0;
-        for seq in seqs {
-            let events = count_and_repair(&dir.join(segment_name(seq)))?;
-            total += events;
-            list.push(Segment { seq, events });
-        }
-        let next_seq = list.last().map_or(1, |s| s.seq + 1);
-        Ok(AuditFiles {
+        let list = seqs
+            .into_iter()
+            .map(|seq| {
+                let events = count_and_repair(&dir.join(segment_name(seq)))?;
+                Ok(Segment { seq, events })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(AuditFiles::with_segments(dir, list))
+    }
+
+    /// The segment files `list` (oldest first) in `dir`.
+    fn with_segments(dir: PathBuf, list: Vec<Segment>) -> AuditFiles {
+        AuditFiles {
             dir,
             state: Mutex::new(Segments {
+                next_seq: list.last().map_or(1, |s| s.seq + 1),
                 list,
-                next_seq,
-                total,
                 roll_at: SEGMENT_EVENTS_DEFAULT,
                 unsynced_since: None,
             }),
-        })
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Segments> {
@@ -213,7 +215,7 @@ impl AuditFiles {
             buf.push(b'\n');
         }
         let newest = s.list.last_mut().expect("a segment to append to");
-        let path = self.dir.join(segment_name(newest.seq));
+        let path = self.path(newest.seq);
         let mut file = fs::OpenOptions::new()
             .append(true)
             .open(&path)
@@ -226,7 +228,6 @@ impl AuditFiles {
             return Err(io(&path, "write")(e));
         }
         newest.events += events.len() as u64;
-        s.total += events.len() as u64;
         s.unsynced_since.get_or_insert_with(Instant::now);
         Ok(())
     }
@@ -261,7 +262,7 @@ impl AuditFiles {
 
     /// How many events are stored.
     pub(super) fn len(&self) -> u64 {
-        self.lock().total
+        self.lock().list.iter().map(|s| s.events).sum()
     }
 
     /// Retention: delete the oldest segments as long as at least `keep` events remain; returns
@@ -269,15 +270,13 @@ impl AuditFiles {
     pub(super) fn keep_newest(&self, keep: u64) -> Result<u64, StoreError> {
         let mut s = self.lock();
         s.roll_at = (keep / 8).clamp(SEGMENT_EVENTS_MIN, SEGMENT_EVENTS_MAX);
+        let mut total: u64 = s.list.iter().map(|s| s.events).sum();
         let mut removed = 0;
         while let Some(oldest) = s.list.first() {
-            if s.total - oldest.events < keep {
+            if total - oldest.events < keep {
                 break;
             }
             let (seq, events) = (oldest.seq, oldest.events);
-            if s.list.len() == 1 {
-                self.sync_newest(&mut s)?;
-            }
             let path = self.path(seq);
             match fs::remove_file(&path) {
                 Ok(()) => {}
@@ -285,8 +284,12 @@ impl AuditFiles {
                 Err(e) => return Err(io(&path, "remove")(e)),
             }
             s.list.remove(0);
-            s.total -= events;
+            total -= events;
             removed += events;
+        }
+        if s.list.is_empty() {
+            // The newest segment went too: nothing is left to sync.
+            s.unsynced_since = None;
         }
         Ok(removed)
     }
@@ -368,7 +371,7 @@ pub(super) fn migrate_from_sled(
             fs::remove_dir_all(&aside).map_err(io(&aside, "remove"))?;
         }
         super::files::create_private_dir(&aside)?;
-        let files = AuditFiles::open_in(&aside)?;
+        let files = AuditFiles::with_segments(aside.clone(), Vec::new());
         let mut batch = Vec::new();
         for record in tree.iter() {
             let (key, value) = record?;
@@ -393,22 +396,6 @@ pub(super) fn migrate_from_sled(
     meta.remove(AUDIT_COUNT)?;
     db.flush()?;
     Ok(moved)
-}
-
-impl AuditFiles {
-    /// Segment files directly in `dir` (the migration's staging directory).
-    fn open_in(dir: &Path) -> Result<AuditFiles, StoreError> {
-        Ok(AuditFiles {
-            dir: dir.to_path_buf(),
-            state: Mutex::new(Segments {
-                list: Vec::new(),
-                next_seq: 1,
-                total: 0,
-                roll_at: SEGMENT_EVENTS_DEFAULT,
-                unsynced_since: None,
-            }),
-        })
-    }
 }
 
 #[cfg(test)]
