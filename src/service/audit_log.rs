@@ -5,11 +5,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditLines};
 use crate::store::Store;
 
 /// Hands events to a background writer. Recording never blocks a request and never wakes the
-/// writer: it appends to a buffer under a short lock, and the writer takes the whole buffer every
+/// writer: it encodes the event (see [`AuditLines`]) and appends it to a buffer under a short lock, and the writer takes the whole buffer every
 /// `BATCH_WAIT` (sooner when a batch fills, someone asks for a flush, or at shutdown). When the
 /// buffer is full the event is counted as dropped (see `/metrics`) rather than slowing token
 /// issuance.
@@ -30,7 +30,7 @@ struct Shared {
 
 #[derive(Default)]
 struct Pending {
-    events: Vec<AuditEvent>,
+    events: AuditLines,
     /// Flush requests so far; the writer has handled those up to `flushed`.
     flush_wanted: u64,
     flushed: u64,
@@ -67,16 +67,24 @@ impl AuditLog {
 
     /// Queue an event.
     pub fn record(&self, event: AuditEvent) {
-        let mut p = lock(&self.shared.state);
-        if p.events.len() >= QUEUE || p.stopped {
-            drop(p);
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+        thread_local! {
+            static ONE: std::cell::RefCell<AuditLines> = std::cell::RefCell::default();
         }
-        p.events.push(event);
-        if p.events.len() == BATCH {
-            self.shared.wake.notify_one();
-        }
+        ONE.with_borrow_mut(|one| {
+            // Encoded before the lock is taken, into this thread's own buffer.
+            one.clear();
+            one.push(&event);
+            let mut p = lock(&self.shared.state);
+            if p.events.len() >= QUEUE || p.stopped {
+                drop(p);
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            p.events.append(one);
+            if p.events.len() == BATCH {
+                self.shared.wake.notify_one();
+            }
+        });
     }
 
     /// Wait (at most 10 s) until every event queued so far is in the store.
@@ -149,7 +157,7 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
         drop(p);
 
         if !batch.is_empty() {
-            match store.append_audit(&batch) {
+            match store.append_audit_lines(&batch) {
                 Ok(()) => {
                     if let Err(e) = store.keep_newest_audit(retention) {
                         tracing::error!(error = %e, "could not trim the audit log");
@@ -162,9 +170,9 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
                     let room = QUEUE.saturating_sub(p.events.len());
                     let kept = batch.len().min(room);
                     let lost = batch.len() - kept;
-                    let newer = std::mem::take(&mut p.events);
-                    p.events = batch.into_iter().take(kept).collect();
-                    p.events.extend(newer);
+                    let newer = std::mem::replace(&mut p.events, batch);
+                    p.events.truncate(kept);
+                    p.events.append(&newer);
                     // Nobody waits on a flush for the length of an outage.
                     p.flushed = ticket;
                     drop(p);
@@ -192,7 +200,7 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
             p.stopped = true;
             drop(p);
             if !rest.is_empty()
-                && let Err(e) = store.append_audit(&rest)
+                && let Err(e) = store.append_audit_lines(&rest)
             {
                 tracing::error!(error = %e, events = rest.len(), "could not write audit events");
                 shared

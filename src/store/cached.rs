@@ -10,7 +10,7 @@ use super::cache::ReadCache;
 use super::feed::{Change, ChangeFeed};
 use super::{Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditLines};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -192,6 +192,9 @@ impl Store for CachedStore {
     }
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.inner.append_audit(events)
+    }
+    fn append_audit_lines(&self, lines: &AuditLines) -> Result<(), StoreError> {
+        self.inner.append_audit_lines(lines)
     }
     fn audit_events(
         &self,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::domain::asset::Asset;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditLines};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -217,6 +217,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Append audit events (in order).
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Append audit events as the audit queue holds them, encoded; a backend that stores the
+    /// lines as they are (the embedded store) does so without decoding them.
+    fn append_audit_lines(&self, lines: &AuditLines) -> Result<(), StoreError> {
+        let events = lines
+            .events()
+            .map_err(|e| StoreError::Corrupt(format!("an audit line does not decode: {e}")))?;
+        self.append_audit(&events)
+    }
     /// The newest `limit` events matching the filters, newest first.
     fn audit_events(
         &self,

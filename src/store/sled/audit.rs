@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::records::{AUDIT_COUNT, decode};
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditLines};
 use crate::store::StoreError;
 
 /// The directory of the segment files, inside the data directory.
@@ -172,10 +172,10 @@ impl AuditFiles {
     }
 
     /// Append events, oldest first.
-    pub(super) fn append(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+    pub(super) fn append(&self, lines: &AuditLines) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let mut rest = events;
-        while !rest.is_empty() {
+        let mut from = 0;
+        while from < lines.len() {
             let room = match s.list.last() {
                 Some(last) if last.events < s.roll_at => s.roll_at - last.events,
                 _ => {
@@ -195,9 +195,9 @@ impl AuditFiles {
                     s.roll_at
                 }
             };
-            let (chunk, later) = rest.split_at(rest.len().min(room as usize));
-            self.write_lines(&mut s, chunk)?;
-            rest = later;
+            let to = lines.len().min(from + room as usize);
+            self.write_lines(&mut s, lines.bytes(from, to), (to - from) as u64)?;
+            from = to;
         }
         if s.unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_EVERY) {
             self.sync_newest(&mut s)?;
@@ -205,15 +205,9 @@ impl AuditFiles {
         Ok(())
     }
 
-    /// Write `events` at the end of the newest segment; on failure the file is cut back to where
-    /// it was, so that it never holds part of an event.
-    fn write_lines(&self, s: &mut Segments, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut buf = Vec::with_capacity(events.len() * 160);
-        for e in events {
-            serde_json::to_writer(&mut buf, e)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode an audit event: {e}")))?;
-            buf.push(b'\n');
-        }
+    /// Write `count` encoded events at the end of the newest segment; on failure the file is cut
+    /// back to where it was, so that it never holds part of an event.
+    fn write_lines(&self, s: &mut Segments, bytes: &[u8], count: u64) -> Result<(), StoreError> {
         let newest = s.list.last_mut().expect("a segment to append to");
         let path = self.path(newest.seq);
         let mut file = fs::OpenOptions::new()
@@ -221,13 +215,13 @@ impl AuditFiles {
             .open(&path)
             .map_err(io(&path, "open"))?;
         let end = file.seek(SeekFrom::End(0)).map_err(io(&path, "open"))?;
-        if let Err(e) = file.write_all(&buf) {
+        if let Err(e) = file.write_all(bytes) {
             if let Err(undo) = file.set_len(end) {
                 tracing::error!(file = %path.display(), error = %undo, "could not take back a failed audit append");
             }
             return Err(io(&path, "write")(e));
         }
-        newest.events += events.len() as u64;
+        newest.events += count;
         s.unsynced_since.get_or_insert_with(Instant::now);
         Ok(())
     }
@@ -251,7 +245,7 @@ impl AuditFiles {
     /// durable before returning; a smaller retention later deletes the oldest of them whole.
     pub(super) fn append_all(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.lock().roll_at = SEGMENT_EVENTS_MAX;
-        self.append(events)?;
+        self.append(&AuditLines::of(events))?;
         self.sync()
     }
 

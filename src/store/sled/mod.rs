@@ -23,7 +23,7 @@ use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
 use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditLines};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -973,7 +973,11 @@ impl Store for SledStore {
     }
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        self.audit.append(events)
+        self.audit.append(&AuditLines::of(events))
+    }
+
+    fn append_audit_lines(&self, lines: &AuditLines) -> Result<(), StoreError> {
+        self.audit.append(lines)
     }
 
     fn audit_events(
