@@ -252,6 +252,11 @@ impl AuditLines {
         self.ends.clear();
     }
 
+    /// Bytes of memory the buffer holds (its capacity, used or not).
+    pub fn bytes_held(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
     /// How many events.
     pub fn len(&self) -> usize {
         self.ends.len()

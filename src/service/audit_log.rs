@@ -41,6 +41,8 @@ struct Pending {
 const QUEUE: usize = 16_384;
 const BATCH: usize = 1024;
 const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// The largest buffer kept for the next turn: four batches' worth.
+const SPARE_MAX_BYTES: usize = 4 * BATCH * 200;
 
 impl AuditLog {
     /// Start the writer thread for a store, keeping at most `retention` events.
@@ -138,6 +140,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
+    // Two buffers take turns: the queue fills one while the other is written, and neither is
+    // given back. A buffer of a batch (~150 KiB) freed each time would make glibc raise its
+    // mmap and trim thresholds and keep megabytes in the workers' arenas.
+    let mut spare = AuditLines::default();
     loop {
         let mut p = lock(&shared.state);
         let deadline = Instant::now() + BATCH_WAIT;
@@ -151,7 +157,7 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
-        let batch = std::mem::take(&mut p.events);
+        let mut batch = std::mem::replace(&mut p.events, std::mem::take(&mut spare));
         let ticket = p.flush_wanted;
         let stop = p.stop;
         drop(p);
@@ -192,6 +198,12 @@ fn write_loop(shared: &Shared, store: Arc<dyn Store>, retention: u64) {
             }
         }
 
+        // After an outage of the shared database the queue kept the batch; otherwise it is
+        // emptied for the next turn (one that once held a full queue is let go).
+        if batch.bytes_held() <= SPARE_MAX_BYTES {
+            batch.clear();
+            spare = batch;
+        }
         let mut p = lock(&shared.state);
         p.flushed = ticket;
         if stop {
