@@ -147,7 +147,7 @@ pub struct Settings {
     #[arg(long, env = "JWT_ASSET_SERVER_WORKERS", help_heading = "Server")]
     pub workers: Option<usize>,
 
-    /// Password threads: at most this many argon2 checks run at once (each costs ~19 MiB, given
+    /// Password threads: at most this many argon2 checks run at once (each costs 12 MiB, given
     /// back afterwards, and tens of milliseconds), at a lower CPU priority than token requests;
     /// up to 128 sign-ins per thread wait, beyond that sign-in answers 429 with Retry-After.
     #[arg(

@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn a_password_verifies_only_against_its_own_hash() {
         let h = hash_password("correct horse battery").unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(h.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"));
         assert!(verify_password("correct horse battery", Some(&h)));
         assert!(!verify_password("wrong horse battery", Some(&h)));
         assert!(!verify_password("correct horse battery", None));
