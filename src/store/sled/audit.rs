@@ -535,7 +535,7 @@ mod tests {
         drop(SledStore::open_for_test(dir.path()).unwrap());
         fs::remove_dir_all(dir.path().join(AUDIT_DIR)).unwrap(); // as before this version
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = SledStore::raw_for_test(dir.path());
             write_sled_trail(&db);
         }
         let store = SledStore::open_for_test(dir.path()).unwrap();
@@ -560,7 +560,7 @@ mod tests {
         drop(SledStore::open_for_test(dir.path()).unwrap());
         fs::remove_dir_all(dir.path().join(AUDIT_DIR)).unwrap();
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = SledStore::raw_for_test(dir.path());
             write_sled_trail(&db);
         }
         let aside = dir.path().join(MIGRATING_DIR);
@@ -574,7 +574,7 @@ mod tests {
 
         // Cut short after the rename: the segments are in place and the tree still full.
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = SledStore::raw_for_test(dir.path());
             write_sled_trail(&db);
         }
         let store = SledStore::open_for_test(dir.path()).unwrap();

@@ -117,6 +117,13 @@ const SIGN_IN_SETTINGS: &str = "sign_in_settings";
 /// `meta` key of the id of the master key that wraps the store's data keys.
 const MASTER_KEY_ID: &str = "master_key_id";
 
+/// The lock on the store's directory is held (by another process, or by a handle of this one
+/// whose threads are still stopping).
+#[cfg(test)]
+fn is_lock_busy(e: &StoreError) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
 impl SledStore {
     /// Hand a change to the feed (best-effort writes).
     fn publish(&self, change: Change) {
@@ -374,8 +381,38 @@ impl SledStore {
 
     /// Open a store for a test, with its master key in a file inside the directory.
     #[cfg(test)]
+    ///
+    /// sled's flusher thread can hold the directory's lock for a moment after the previous
+    /// handle is dropped; a test that reopens at once waits for it (up to ten seconds).
     pub(crate) fn open_for_test(dir: &Path) -> Result<SledStore, StoreError> {
-        SledStore::open(dir, &MasterKeySource::File(dir.join("test-master.key")))
+        let master = MasterKeySource::File(dir.join("test-master.key"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match SledStore::open(dir, &master) {
+                Err(e) if is_lock_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Open sled itself in `dir` as earlier versions did (tests), waiting like
+    /// [`SledStore::open_for_test`] for a lock still held by a dropped handle.
+    #[cfg(test)]
+    pub(crate) fn raw_for_test(dir: &Path) -> sled::Db {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match sled::open(dir) {
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other.expect("sled opens"),
+            }
+        }
     }
 
     /// Open sled in `dir`, create the schema record of a new store, and find the master key.
