@@ -168,6 +168,13 @@ impl CompiledAsset {
         self.compiled.as_ref().err().map(String::as_str)
     }
 
+    /// Why the template, though it compiles, fails for a user with every attribute empty or
+    /// for the sample user (see [`crate::domain::trial`]).
+    pub fn template_warning(&self) -> Option<String> {
+        let template = self.compiled.as_ref().ok()?;
+        crate::domain::trial::standard_problem(&self.asset, template)
+    }
+
     /// Claims from the template that the server replaces for this asset.
     pub fn overridden_claims(&self) -> Vec<&'static str> {
         match &self.compiled {

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod password;
 pub mod preset;
 pub mod presets;
+pub mod trial;
 pub mod user;
 
 pub use field::FieldError;

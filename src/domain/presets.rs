@@ -5,15 +5,13 @@
 //! save what the consumer would refuse (an error) or might refuse (a warning);
 //! [`Preset::check_claims`] runs on each rendered token for the rules that depend on the user.
 
-use std::collections::BTreeMap;
-
-use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
 use crate::domain::FieldError;
 use crate::domain::asset::Asset;
 use crate::domain::asset_input::AssetInput;
-use crate::keywords::{AssetFacts, PayloadTemplate, RenderContext, UserFacts};
+use crate::domain::trial::{SAMPLE_USER, render_for};
+use crate::keywords::PayloadTemplate;
 use crate::signing::Algorithm;
 
 use crate::domain::preset::zendesk_delivery;
@@ -450,34 +448,9 @@ fn is_uri_unreserved(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
 }
 
-/// The template rendered for a made-up user, with the server's claims, as JSON.
+/// The template rendered for the sample user, with the server's claims, as JSON.
 fn sample_claims(asset: &Asset, template: &PayloadTemplate) -> Result<Value, String> {
-    let attributes = BTreeMap::from([
-        ("first_name".to_owned(), "Sample".to_owned()),
-        ("last_name".to_owned(), "User".to_owned()),
-        ("email".to_owned(), "sample.user@example.com".to_owned()),
-    ]);
-    let groups = vec!["staff".to_owned()];
-    let ctx = RenderContext {
-        user: UserFacts {
-            id: "u-sample",
-            username: "sample.user",
-            attributes: &attributes,
-            groups: &groups,
-        },
-        asset: AssetFacts {
-            id: asset.id.as_str(),
-            name: &asset.name,
-            web_path: asset.path.as_str(),
-            has_write_access: true,
-        },
-        now: Utc
-            .timestamp_opt(1_800_000_000, 0)
-            .single()
-            .unwrap_or_else(Utc::now),
-        params: &[],
-    };
-    let text = template.render(&ctx).map_err(|e| e.to_string())?;
+    let text = render_for(asset, template, &SAMPLE_USER).map_err(|e| e.to_string())?;
     let mut claims: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     if let Some(obj) = claims.as_object_mut() {
         if let Some(iss) = &asset.issuer {

@@ -234,6 +234,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/users/{username}/api-keys/{id}/revoke")
                     .route(web::post().to(ui::people::revoke_api_key)),
             )
+            .service(web::resource("/once").route(web::get().to(ui::once::once)))
             .service(
                 web::resource("/debugger")
                     .route(web::get().to(ui::tools::debugger))

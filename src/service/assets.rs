@@ -8,9 +8,11 @@ use super::views::{AssetView, BuiltAsset, SavedAsset};
 use crate::domain::asset::{AccessRule, Asset, AssetState};
 use crate::domain::asset_input::AssetInput;
 use crate::domain::audit::{AuditAction, AuditEvent};
+use crate::domain::trial::{EMPTY_USER, SAMPLE_USER, TrialUser, try_users};
 use crate::domain::user::{Username, validate_group_name};
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
+use crate::keywords::PayloadTemplate;
 use crate::store::StoreError;
 
 impl Service {
@@ -121,12 +123,55 @@ impl Service {
             updated_by: actor.to_owned(),
             version: existing.map(|a| a.version + 1).unwrap_or(1),
         };
-        let warnings = fields::preset_rules(preset, &asset, &template)?;
+        let mut warnings = self.trial(actor, &asset, &template)?;
+        warnings.extend(fields::preset_rules(preset, &asset, &template)?);
         Ok(BuiltAsset {
             asset,
             generated_secret: signing.generated,
             warnings,
         })
+    }
+
+    /// Render the template for the acting administrator, a user with every attribute empty and
+    /// the sample user: refused when it renders for none of them (every request would be a 500),
+    /// a warning for each one it fails for.
+    pub(super) fn trial(
+        &self,
+        actor: &str,
+        asset: &Asset,
+        template: &PayloadTemplate,
+    ) -> Result<Vec<String>, AppError> {
+        let me = self
+            .store
+            .user_by_username(actor)?
+            .map(|u| TrialUser::of(format!("you ({})", u.username), &u));
+        let mut users: Vec<&TrialUser> = me.iter().collect();
+        users.extend([&*EMPTY_USER, &*SAMPLE_USER]);
+        let outcome = try_users(asset, template, &users);
+        if outcome.fails_for_all() {
+            let first = &outcome.failures[0].error;
+            return Err(AppError::Invalid(FieldError::at(
+                "template",
+                format!(
+                    "renders for none of the users it was tried with ({}), so no one would get a token: {}",
+                    users
+                        .iter()
+                        .map(|u| u.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    first.message
+                ),
+                first.line,
+                first.column,
+            )));
+        }
+        Ok(outcome
+            .failures
+            .iter()
+            .map(|f| {
+                format!("the template fails {f} \u{2014} such users get a 500 instead of a token")
+            })
+            .collect())
     }
 
     /// Create an asset.

@@ -66,6 +66,19 @@ impl Service {
             .collect()
     }
 
+    /// Why the asset at `path` cannot render for some users (a template that does not compile,
+    /// or fails for a user with every attribute empty or the sample user), worded to follow
+    /// "the stored template".
+    pub fn template_problem(&self, path: &str) -> Option<String> {
+        let catalog = self.registry.catalog();
+        let a = catalog.get(path)?;
+        match (&a.template_error, &a.template_warning) {
+            (Some(e), _) => Some(format!("does not compile: {e}")),
+            (None, Some(w)) => Some(w.clone()),
+            (None, None) => None,
+        }
+    }
+
     /// Purge every trashed asset; returns how many went.
     pub fn empty_trash(&self, actor: &str) -> Result<usize, AppError> {
         let trashed: Vec<AssetId> = {

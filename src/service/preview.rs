@@ -13,20 +13,26 @@ use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
 
 impl Service {
-    /// What the asset's preset warns about now (the `warnings` of its last save); empty without
-    /// a preset. Not audited: it reads nothing a user sees in a token.
-    pub fn preset_warnings(&self, id: &AssetId) -> Result<Vec<String>, AppError> {
+    /// What a save of the asset as it is now would warn about: the users the template fails
+    /// for (tried with `actor`, a user with every attribute empty and the sample user) and the
+    /// preset's rules. Not audited: it reads nothing a user sees in a token.
+    pub fn asset_warnings(&self, actor: &str, id: &AssetId) -> Result<Vec<String>, AppError> {
         let a = self.asset_record(id)?;
-        let Some(preset) = a.preset else {
-            return Ok(Vec::new());
-        };
         let template = crate::keywords::PayloadTemplate::compile(&a.template).map_err(|e| {
             AppError::Invalid(FieldError::at("template", e.message, e.line, e.column))
         })?;
-        Ok(match preset.check(&a, &template) {
+        let mut warnings = match self.trial(actor, &a, &template) {
             Ok(found) => found,
-            Err(e) => vec![format!("preset {preset}: {}", e.message)],
-        })
+            Err(AppError::Invalid(f)) => vec![format!("the template {}", f.message)],
+            Err(e) => return Err(e),
+        };
+        if let Some(preset) = a.preset {
+            match preset.check(&a, &template) {
+                Ok(found) => warnings.extend(found),
+                Err(e) => warnings.push(format!("preset {preset}: {}", e.message)),
+            }
+        }
+        Ok(warnings)
     }
 
     /// What to hand to the consumer of a preset asset (its configuration, filled in), with the

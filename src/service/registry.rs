@@ -40,6 +40,8 @@ pub struct AssetSummary {
     pub expiry_seconds: Option<u64>,
     /// Why the template does not compile, if it does not.
     pub template_error: Option<String>,
+    /// Why the template fails for some users (a trial render), if it does.
+    pub template_warning: Option<String>,
     /// Whether a read rule limits who may fetch.
     pub restricted: bool,
     /// Last change.
@@ -66,6 +68,7 @@ impl AssetSummary {
             weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
             expiry_seconds: a.expiry_seconds,
             template_error: c.template_error().map(str::to_owned),
+            template_warning: c.template_warning(),
             restricted: a.read.is_some(),
             updated_at: a.updated_at,
             updated_by: a.updated_by.clone(),

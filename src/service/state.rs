@@ -40,6 +40,8 @@ pub struct Service {
     pub(super) passwords: super::password_pool::PasswordPool,
     /// The OpenID Connect relying party.
     pub(super) upstream: super::oidc::Upstream,
+    /// Seals the values shown once on their way to the page that shows them.
+    pub(super) one_time_key: crate::store::sealing::SealingKey,
 }
 
 /// After this many failed sign-ins for one username within [`LOGIN_WINDOW`], sign-in for that
@@ -61,9 +63,12 @@ impl Service {
         store
             .changes()
             .subscribe(move |change| follower.apply(change));
-        let upstream = super::oidc::Upstream::new(store.export_key()?.1).map_err(StoreError::Io)?;
+        let export_key = store.export_key()?.1;
+        let one_time_key = super::one_time::envelope_key(&export_key);
+        let upstream = super::oidc::Upstream::new(export_key).map_err(StoreError::Io)?;
         Ok(Service {
             upstream,
+            one_time_key,
             audit: AuditLog::start(store.clone(), audit_retention)?,
             store,
             registry,

@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod extract;
+pub mod once;
 pub mod people;
 pub mod sign_in;
 pub mod static_files;
@@ -43,6 +44,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("sign_in.html", include_str!("../../templates/sign_in.html")),
+    (
+        "shown_once.html",
+        include_str!("../../templates/shown_once.html"),
+    ),
     (
         "my_tokens.html",
         include_str!("../../templates/my_tokens.html"),

@@ -11,8 +11,9 @@ use super::extract::{Admin, AdminForm, WithCsrf};
 use super::tools::Moment;
 use super::{UiError, Viewer};
 use crate::error::{AppError, FieldError};
+use crate::routes::session::CookiePolicy;
 use crate::secret::SecretString;
-use crate::service::{Service, UserInput, UserUpdate, UserView, blocking};
+use crate::service::{OneTime, Service, UserInput, UserUpdate, UserView, blocking};
 
 /// Attributes with their own field on the forms; every other attribute is a `name=value` line.
 const NAMED_ATTRIBUTES: [&str; 3] = ["first_name", "last_name", "email"];
@@ -668,25 +669,29 @@ pub async fn end_sessions(
     )))
 }
 
-/// `POST /admin/users/{username}/api-keys`: create a key and show it this once (no redirect,
-/// so the key is in no URL and no history entry; the page is not stored).
+/// `POST /admin/users/{username}/api-keys`: create a key, then to the page that shows it this
+/// once (the key is in no URL; a reload of that page creates nothing).
 pub async fn create_api_key(
     AdminForm(viewer, _): AdminForm<ButtonForm>,
     service: web::Data<Service>,
-    tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let service: Arc<Service> = service.into_inner();
     let user = service.user(&path)?;
-    let (actor, username) = (Arc::clone(&viewer.user), user.username.clone());
-    let created =
-        blocking(move || service.create_api_key(actor.username.as_str(), &username)).await?;
-    let mut ctx = super::context(&viewer, "users");
-    ctx.insert("username", &user.username);
-    ctx.insert("key", &created.key);
-    ctx.insert("prefix", &created.view.prefix);
-    ctx.insert("created", &Moment::of(created.view.created_at));
-    super::render(&tera, "api_key_created.html", &ctx, StatusCode::OK)
+    let (actor, username, svc) = (
+        Arc::clone(&viewer.user),
+        user.username.clone(),
+        Arc::clone(&service),
+    );
+    let created = blocking(move || svc.create_api_key(actor.username.as_str(), &username)).await?;
+    let value = OneTime::ApiKey {
+        username: user.username.to_string(),
+        key: created.key,
+        prefix: created.view.prefix,
+        created_at: created.view.created_at.timestamp(),
+    };
+    super::once::show_once(&service, &policy, &viewer, value)
 }
 
 /// `POST /admin/users/{username}/api-keys/{id}/revoke`: the key stops working at once.

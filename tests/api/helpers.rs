@@ -518,6 +518,79 @@ impl TestApp {
         self.post_form_raw(b, path, &body).await
     }
 
+    /// Follow the answer to a post that made a value shown once: it must be a 303 to
+    /// `/admin/once` with the value sealed in an HTTP-only cookie for that path alone; the page
+    /// it leads to shows the value (its HTML, returned) and makes the browser drop the cookie.
+    /// Then a reload of the page, as the browser sends it, must show nothing and say so.
+    pub async fn shown_once(&self, b: &Browser, res: Response) -> String {
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "a redirect, not the value"
+        );
+        assert_eq!(location(&res), "/admin/once");
+        let set = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("jas_once="))
+            .expect("the sealed value's cookie");
+        for part in [
+            "HttpOnly",
+            "Path=/admin/once",
+            "SameSite=Strict",
+            "Max-Age=300",
+        ] {
+            assert!(set.contains(part), "{part} in {set}");
+        }
+        let sealed = set["jas_once=".len()..]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = self
+            .client
+            .get(self.url("/admin/once"))
+            .header(
+                header::COOKIE,
+                format!("jas_session={}; jas_once={sealed}", b.session),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
+        let dropped = page
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("jas_once="))
+            .expect("the page drops the cookie");
+        assert!(dropped.contains("Max-Age=0"), "{dropped}");
+        assert!(dropped.contains("Path=/admin/once"), "{dropped}");
+        let html = page.text().await.unwrap();
+        let reload = self.get_page(b, "/admin/once").await;
+        assert_eq!(reload.status(), StatusCode::GONE);
+        let again = reload.text().await.unwrap();
+        assert!(again.contains("Nothing was created or changed"), "{again}");
+        // Another session cannot open the sealed value either.
+        let other = self.admin_browser().await;
+        let stolen = self
+            .client
+            .get(self.url("/admin/once"))
+            .header(
+                header::COOKIE,
+                format!("jas_session={}; jas_once={sealed}", other.session),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stolen.status(), StatusCode::GONE, "bound to its session");
+        html
+    }
+
     /// Post exactly these fields (no CSRF token added) with the session cookie.
     pub async fn post_form_raw(
         &self,

@@ -313,6 +313,96 @@ async fn the_secret_never_appears_in_the_edit_page_after_saving() {
 }
 
 #[tokio::test]
+async fn a_template_that_renders_for_nobody_is_refused_at_its_line_and_column() {
+    let app = spawn_app().await;
+    let a = app.admin_browser().await;
+    // The username is text in a value position: no user gets a token.
+    let template = "{\n  \"sub\": %globals_user_attribute_username%\n}";
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &new_asset("Broken", "/broken", template),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("data-error-line=\"2\""), "{page}");
+    assert!(
+        page.contains("line 2, column 10: renders for none of the users"),
+        "{page}"
+    );
+    assert!(page.contains("you (admin)"), "{page}");
+    assert!(
+        page.contains("a user with no attributes or groups"),
+        "{page}"
+    );
+    assert!(
+        page.contains("wrap it in quotes or add ^json_encode"),
+        "{page}"
+    );
+    assert!(!page.contains("Changes saved"));
+    assert_eq!(
+        app.get_token("/broken", &app.admin_key).await.status(),
+        StatusCode::NOT_FOUND,
+        "nothing was saved"
+    );
+    // The JSON API refuses it the same way.
+    let res = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/assets",
+            Some(asset_body("/broken", template)),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "template", "{body}");
+    assert_eq!(body["error"]["line"], 2, "{body}");
+    assert_eq!(body["error"]["column"], 10, "{body}");
+}
+
+#[tokio::test]
+async fn a_template_that_fails_for_some_users_is_saved_with_a_warning_and_a_badge() {
+    let app = spawn_app().await;
+    let a = app.admin_browser().await;
+    // Users who may not write the asset get the bare text `nope` in a value position.
+    let template = "{\"sub\": \"%globals_user_attribute_username%\", \"admin\": %asset_has_write_access^eq:1:true:nope%}";
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &new_asset("Half", "/half", template),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = location(&res);
+    assert!(to.ends_with("?done=created"), "to the asset's page: {to}");
+    let page = app.page_html(&a, &to).await;
+    assert!(page.contains("Saved, with warnings"), "{page}");
+    assert!(
+        page.contains(
+            "the template fails for a user with no attributes or groups, line 1, column 55"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("id=\"template-problem\""), "{page}");
+    assert!(page.contains("<span class=\"badge bad\">template error</span>"));
+    let list = app.page_html(&a, "/admin/assets").await;
+    assert!(list.contains(">template error</span>"), "{list}");
+    // The admin gets a token; a user who may not write gets the empty 500.
+    app.token_claims("/half", &app.admin_key, TEST_SECRET.as_bytes())
+        .await;
+    app.create_user(serde_json::json!({"username": "reader"}))
+        .await;
+    let key = app.create_api_key("reader").await;
+    assert_eq!(
+        app.get_token("/half", &key).await.status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+}
+
+#[tokio::test]
 async fn a_generated_secret_is_shown_once_and_signs_the_tokens() {
     let app = spawn_app().await;
     let a = app.admin_browser().await;
@@ -320,12 +410,7 @@ async fn a_generated_secret_is_shown_once_and_signs_the_tokens() {
     fields.retain(|(k, _)| *k != "secret");
     fields.push(("generate_secret", "1"));
     let res = app.post_form(&a, "/admin/assets/new", &fields).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "shown on the answer, not via a redirect"
-    );
-    let page = res.text().await.unwrap();
+    let page = app.shown_once(&a, res).await;
     assert!(page.contains("Store the secret now"));
     assert!(page.contains("only time the secret is shown"));
     assert!(page.contains("data-copy=\"#generated-secret\""));

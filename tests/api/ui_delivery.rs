@@ -112,11 +112,11 @@ async fn saving_shows_the_presets_warnings_on_the_edit_page() {
     let id = saved["id"].as_str().unwrap();
     assert_eq!(location(&res), format!("/admin/assets/{id}?done=created"));
     let page = app.page_html(&a, &location(&res)).await;
-    assert!(page.contains("The consumer preset warns"), "{page}");
+    assert!(page.contains("Saved, with warnings"), "{page}");
     assert!(page.contains("jwt_config"), "the no-iss/aud warning");
     // Not on a plain visit.
     let page = app.page_html(&a, &format!("/admin/assets/{id}")).await;
-    assert!(!page.contains("The consumer preset warns"));
+    assert!(!page.contains("Saved, with warnings"));
     assert!(page.contains(r#"<option value="matrix" selected>"#));
 
     // An edit with warnings comes back to the edit page too; without the preset, to the list.
@@ -127,7 +127,7 @@ async fn saving_shows_the_presets_warnings_on_the_edit_page() {
     assert_eq!(location(&res), format!("/admin/assets/{id}?done=saved"));
     let page = app.page_html(&a, &location(&res)).await;
     assert!(page.contains("Changes saved."));
-    assert!(page.contains("The consumer preset warns"));
+    assert!(page.contains("Saved, with warnings"));
     let mut edit: Vec<_> = edit
         .into_iter()
         .map(|(k, v)| match k {

@@ -535,8 +535,7 @@ async fn a_next_secret_is_scheduled_shown_once_when_generated_and_cancelled() {
             ],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let page = res.text().await.unwrap();
+    let page = app.shown_once(&b, res).await;
     assert!(page.contains("Store the next secret now"));
     let secret = element_text(&page, "generated-secret");
     assert!(secret.len() >= 32, "{secret}");

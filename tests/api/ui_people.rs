@@ -185,9 +185,7 @@ async fn an_api_key_is_shown_once_and_then_only_by_its_prefix() {
     .await;
     let b = app.admin_browser().await;
     let res = app.post_form(&b, "/admin/users/bot/api-keys", &[]).await;
-    assert_eq!(res.status(), StatusCode::OK, "the key page, not a redirect");
-    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
-    let html = res.text().await.unwrap();
+    let html = app.shown_once(&b, res).await;
     assert!(html.contains("you won't see it again"));
     let key = text_after(&html, r#"<code id="api-key">"#).to_owned();
     assert!(key.starts_with("jas_"), "{key}");
@@ -201,6 +199,17 @@ async fn an_api_key_is_shown_once_and_then_only_by_its_prefix() {
     let page = app.page_html(&b, "/admin/users/bot").await;
     assert!(page.contains(&format!("{prefix}…")));
     assert!(!page.contains(&key), "the key is never shown again");
+    let keys = app
+        .api(reqwest::Method::GET, "/api/v1/users/bot/api-keys", None)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.as_array().unwrap().len(),
+        1,
+        "the reload made no key: {keys}"
+    );
 }
 
 #[tokio::test]

@@ -46,7 +46,7 @@ test('"Start from a preset" fills the form with the Matrix preset', async () => 
   assert.equal(res.status, 303, `the Matrix asset was refused: ${await page.locator('main').innerText()}`);
   assert.match(res.location, /^\/admin\/assets\/[^/?]+\?done=created$/);
   // The preset's warnings (no iss/aud) are on the edit page it leads to.
-  const warnings = page.getByRole('note').filter({ hasText: /preset warns/i });
+  const warnings = page.getByRole('note').filter({ hasText: /Saved, with warnings/i });
   await warnings.waitFor({ timeout: TIMEOUT });
   assert.match(await warnings.innerText(), /jwt_config/);
 });

@@ -9,12 +9,13 @@ use serde::Deserialize;
 
 use super::common::{Page, base_url, when};
 use super::form::AssetForm;
-use super::page::{Extras, form_page, secret_page};
+use super::page::{Extras, form_page, show_secret_once};
 use super::problems::Problems;
 use super::values::Values;
 use crate::domain::presets::Preset;
 use crate::error::AppError;
 use crate::ids::AssetId;
+use crate::routes::session::CookiePolicy;
 use crate::service::{AssetView, SavedAsset, Service, blocking};
 use crate::ui::extract::{Admin, WithCsrf};
 use crate::ui::{self, UiError, Viewer};
@@ -117,6 +118,7 @@ pub async fn create(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
     let form = read_form(&req, &viewer, form)?;
@@ -126,7 +128,9 @@ pub async fn create(
         match save_form(&service, &viewer, &form, None, &values.template).await? {
             Ok(saved) => {
                 return match &saved.generated_secret {
-                    Some(secret) => secret_page(&tera, &viewer, &saved, secret, true),
+                    Some(secret) => {
+                        show_secret_once(&service, &policy, &viewer, &saved, secret, true, None)
+                    }
                     None if saved.asset.kid.is_some() => Ok(ui::see_other(&format!(
                         "/admin/assets/{}?done=created#keys",
                         saved.asset.id
@@ -244,9 +248,9 @@ pub async fn edit_form(
     query: web::Query<EditQuery>,
 ) -> Page {
     let asset = service.asset(&id)?;
-    // After a save, what the consumer preset warns about (saved anyway).
+    // After a save, what the save warned about (saved anyway).
     let warnings = match query.done.as_deref() {
-        Some("created" | "saved") => service.preset_warnings(&id)?,
+        Some("created" | "saved") => service.asset_warnings(viewer.user.username.as_str(), &id)?,
         _ => Vec::new(),
     };
     form_page(
@@ -273,6 +277,7 @@ pub async fn save(
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     id: web::Path<AssetId>,
+    policy: web::Data<CookiePolicy>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
     let form = read_form(&req, &viewer, form)?;
@@ -283,7 +288,9 @@ pub async fn save(
         match save_form(&service, &viewer, &form, Some(&*id), &values.template).await? {
             Ok(saved) => {
                 return match &saved.generated_secret {
-                    Some(secret) => secret_page(&tera, &viewer, &saved, secret, false),
+                    Some(secret) => {
+                        show_secret_once(&service, &policy, &viewer, &saved, secret, false, None)
+                    }
                     None if !saved.warnings.is_empty() => Ok(ui::see_other(&format!(
                         "/admin/assets/{}?done=saved",
                         saved.asset.id

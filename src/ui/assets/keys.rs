@@ -9,12 +9,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use super::common::{CsrfForm, Page, base_url, when};
-use super::page::{Extras, NextPanel, form_page, secret_page_for};
+use super::common::{CsrfForm, Page, base_url};
+use super::page::{Extras, NextPanel, form_page, show_secret_once};
 use super::problems::{Problems, ui_wording};
 use super::values::Values;
 use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
+use crate::routes::session::CookiePolicy;
 use crate::secret::SecretString;
 use crate::service::{
     AssetView, KeyInput, NextKeyInput, NextSecretInput, SavedAsset, Service, blocking,
@@ -208,17 +209,18 @@ fn refuse(panel: &mut NextPanel, f: FieldError) {
 }
 
 /// After scheduling: a generated secret is shown this once; otherwise back to the panel.
-fn scheduled(tera: &tera::Tera, viewer: &Viewer, saved: SavedAsset, at: DateTime<Utc>) -> Page {
-    match saved.generated_secret {
-        Some(secret) => secret_page_for(
-            tera,
-            viewer,
-            &saved.asset,
-            &secret,
-            false,
-            Some(when(saved.asset.next_secret_at.unwrap_or(at))),
-            &[],
-        ),
+fn scheduled(
+    service: &Service,
+    policy: &CookiePolicy,
+    viewer: &Viewer,
+    saved: SavedAsset,
+    at: DateTime<Utc>,
+) -> Page {
+    match &saved.generated_secret {
+        Some(secret) => {
+            let next_at = Some(saved.asset.next_secret_at.unwrap_or(at));
+            show_secret_once(service, policy, viewer, &saved, secret, false, next_at)
+        }
         None => done(&saved.asset.id, "next_secret", "next-secret"),
     }
 }
@@ -230,6 +232,7 @@ pub async fn next_secret(
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
+    policy: web::Data<CookiePolicy>,
     id: web::Path<AssetId>,
 ) -> Page {
     let (service, id) = (service.into_inner(), id.into_inner());
@@ -239,7 +242,7 @@ pub async fn next_secret(
         let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
         let set = blocking(move || svc.set_next_secret(actor.username.as_str(), &id, input));
         match set.await {
-            Ok(saved) => return scheduled(&tera, &viewer, saved, at),
+            Ok(saved) => return scheduled(&service, &policy, &viewer, saved, at),
             Err(AppError::Invalid(f)) => refuse(&mut panel, f),
             Err(e) => return Err(e.into()),
         }

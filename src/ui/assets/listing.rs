@@ -73,7 +73,7 @@ fn badges(a: &AssetSummary) -> Vec<Badge> {
             title: format!("the secret is shorter than {} needs", a.algorithm),
         });
     }
-    if let Some(e) = &a.template_error {
+    if let Some(e) = a.template_error.as_ref().or(a.template_warning.as_ref()) {
         out.push(Badge {
             class: "bad",
             text: "template error",

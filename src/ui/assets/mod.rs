@@ -25,6 +25,27 @@ use crate::ui::extract::{Admin, Signed};
 use common::Page;
 use listing::{ListQuery, Row, asset_page, page_number, pager};
 
+/// The page that shows a generated secret of `asset`, this once (see [`crate::ui::once`]).
+pub fn secret_once_page(
+    tera: &tera::Tera,
+    viewer: &ui::Viewer,
+    asset: &crate::service::AssetView,
+    secret: &str,
+    created: bool,
+    next_at: Option<chrono::DateTime<chrono::Utc>>,
+    warnings: &[String],
+) -> Page {
+    page::secret_page_for(
+        tera,
+        viewer,
+        asset,
+        secret,
+        created,
+        next_at.map(common::when),
+        warnings,
+    )
+}
+
 /// `GET /admin`: administrators to the asset list, everyone else to their tokens.
 pub async fn index(Signed(viewer): Signed) -> Page {
     Ok(ui::see_other(if viewer.user.admin {
@@ -151,6 +172,7 @@ mod tests {
             weak_secret: false,
             expiry_seconds: Some(600),
             template_error: None,
+            template_warning: None,
             restricted: false,
             updated_at: Utc::now(),
             updated_by: "admin".into(),

@@ -9,7 +9,8 @@ use super::problems::Problems;
 use super::values::Values;
 use crate::domain::delivery::DeliveryMode;
 use crate::domain::presets::Preset;
-use crate::service::{AssetView, SavedAsset, Service};
+use crate::routes::session::CookiePolicy;
+use crate::service::{AssetView, OneTime, SavedAsset, Service};
 use crate::signing::Algorithm;
 use crate::signing::keys::KeyType;
 use crate::ui::{self, Viewer};
@@ -167,6 +168,10 @@ pub(super) fn form_page(
         _ => None,
     };
     ctx.insert("consumer", &consumer);
+    ctx.insert(
+        "template_problem",
+        &stored.and_then(|a| service.template_problem(&a.path)),
+    );
     let now = Utc::now();
     ctx.insert(
         "next",
@@ -197,24 +202,25 @@ pub(super) fn form_page(
     ui::render(tera, "asset_form.html", &ctx, status)
 }
 
-/// The page that shows a generated secret, this once (`created`: a new asset; a next secret
-/// when the asset has a switch pending).
-pub(super) fn secret_page(
-    tera: &tera::Tera,
+/// After a save that generated a secret: to the page that shows it, this once (`created`: a new
+/// asset; `next_at`: a scheduled next secret).
+pub(super) fn show_secret_once(
+    service: &Service,
+    policy: &CookiePolicy,
     viewer: &Viewer,
     saved: &SavedAsset,
     secret: &str,
     created: bool,
+    next_at: Option<DateTime<Utc>>,
 ) -> Page {
-    secret_page_for(
-        tera,
-        viewer,
-        &saved.asset,
-        secret,
+    let value = OneTime::Secret {
+        asset: saved.asset.id.clone(),
+        secret: secret.to_owned(),
         created,
-        None,
-        &saved.warnings,
-    )
+        next_at: next_at.map(|t| t.timestamp()),
+        warnings: saved.warnings.clone(),
+    };
+    ui::once::show_once(service, policy, viewer, value)
 }
 
 /// The one-time secret page for `saved`; `next_at` when the secret is a scheduled next one.
