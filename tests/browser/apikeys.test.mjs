@@ -26,16 +26,31 @@ before(async () => {
 });
 after(env.stop);
 
-test('an API key is shown once, when it is created', async () => {
+test('an API key is shown once, when it is created; a reload or Back and Forward makes no second key', async () => {
   const { page } = admin;
   await visit(page, '/admin/users/bot');
   const res = await submit(page, page.getByRole('button', { name: /create api key/i }));
-  assert.equal(res.status, 200, 'the created key is shown on the answer to the form (not after a redirect)');
+  assert.equal(res.status, 303, 'the post redirects (Post/Redirect/Get)');
+  assert.equal(res.location, '/admin/once');
+  assert.equal(new URL(page.url()).pathname, '/admin/once', 'the key is in no URL');
   const shown = (await page.locator('main').innerText()).match(API_KEY_RE);
   assert.ok(shown, 'no key on the page');
   key = shown[0];
   await page.getByText(/won.t see it again|shown once|only once/i).first().waitFor();
+  await page.getByRole('button', { name: /copy key/i }).waitFor();
   await screenshot(page, 'api-key-created');
+  // Reload: nothing shown again, nothing made.
+  const reloaded = await page.reload();
+  assert.equal(reloaded.status(), 410);
+  await page.getByRole('heading', { name: /nothing to show again/i }).waitFor();
+  assert.match(await page.locator('main').innerText(), /Nothing was created or changed/);
+  assert.ok(!(await page.content()).includes(key), 'the reload shows the key again');
+  await page.goBack();
+  await page.goForward();
+  assert.ok(!(await page.content()).includes(key), 'Back and Forward show the key again');
+  await visit(page, '/admin/users/bot');
+  const rows = await page.locator('tr').filter({ hasText: /jas_/ }).count();
+  assert.equal(rows, 1, `one key after reloads, found ${rows}`);
   // Back on the user's page: only its first characters.
   await visit(page, '/admin/users/bot');
   const html = await page.content();

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import {
-  setup, visit, screenshot, signIn, openAsText, jwtHeader, jwtPayload, httpGet,
+  setup, visit, screenshot, signIn, openAsText, jwtHeader, jwtPayload, httpGet, verifyHmac,
 } from './harness.mjs';
 import { createUser, fillAsset, assetFields, assetSubmit, submit, debugToken } from './ui.mjs';
 
@@ -183,6 +183,27 @@ test('a scheduled next secret for an HMAC asset shows its switch time and can be
   await screenshot(page, 'next-secret', { fullPage: false });
   assert.equal((await submit(page, panel.getByRole('button', { name: /cancel the switch/i }))).status, 303);
   await page.getByRole('status').filter({ hasText: /scheduled switch was cancelled/i }).waitFor();
+});
+
+test('a generated next secret is shown once; a reload neither shows it again nor replaces it', async () => {
+  const { page } = admin;
+  await visit(page, '/admin/assets');
+  await visit(page, await page.locator('main').getByRole('link', { name: 'Help desk', exact: true }).getAttribute('href'));
+  const panel = page.locator('#next-secret');
+  await panel.getByLabel(/have the server make one/i).check();
+  await panel.getByLabel('Switch at (UTC)').fill('2020-01-01T00:00'); // past: tokens switch at once
+  const res = await submit(page, panel.getByRole('button', { name: /schedule the switch/i }));
+  assert.equal(res.status, 303);
+  assert.equal(res.location, '/admin/once');
+  await page.getByRole('heading', { name: /store the next secret now/i }).waitFor();
+  const secret = (await page.locator('#generated-secret').innerText()).trim();
+  assert.ok(secret.length >= 32, secret);
+  const reloaded = await page.reload();
+  assert.equal(reloaded.status(), 410);
+  assert.ok(!(await page.content()).includes(secret));
+  const token = await openAsText(page, '/sso/helpdesk');
+  assert.equal(token.status, 200);
+  assert.ok(await verifyHmac(token.body, secret), 'the secret shown first does not sign: the reload replaced it');
 });
 
 test('without JavaScript both the secret and the key pair are shown, each with its hint', async () => {
