@@ -127,13 +127,12 @@ pub async fn login_form(
                 page(
                     &tera,
                     e.status(),
-                    None,
-                    Some(
-                        "The sign-in your proxy vouched for is not admitted here. Ask your administrator.",
-                    ),
-                    "",
-                    None,
-                    &[],
+                    Shown {
+                        error: Some(
+                            "The sign-in your proxy vouched for is not admitted here. Ask your administrator.",
+                        ),
+                        ..Shown::default()
+                    },
                 )
             }
         };
@@ -142,11 +141,12 @@ pub async fn login_form(
     page(
         &tera,
         actix_web::http::StatusCode::OK,
-        signed_in.as_deref(),
-        None,
-        "",
-        safe_next(query.next.as_deref()),
-        &buttons,
+        Shown {
+            signed_in: signed_in.as_deref(),
+            next: safe_next(query.next.as_deref()),
+            providers: &buttons,
+            ..Shown::default()
+        },
     )
 }
 
@@ -233,7 +233,70 @@ async fn upstream_failed(
     let buttons = service.sign_in_buttons().await;
     let status = actix_web::http::StatusCode::from_u16(e.status)
         .unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
-    page(tera, status, None, Some(&e.person), "", next, &buttons)
+    page(
+        tera,
+        status,
+        Shown {
+            error: Some(&e.person),
+            next,
+            providers: &buttons,
+            ..Shown::default()
+        },
+    )
+}
+
+/// The answer to a form posted after its session ended: the sign-in page, carrying the form's
+/// unsaved changes (`draft`, sealed by the caller) so that signing in again brings them back
+/// to the form at `target`. 401: the post was not done.
+pub fn sign_in_again(tera: &tera::Tera, target: &str, draft: &str) -> HttpResponse {
+    page(
+        tera,
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        Shown {
+            error: Some(
+                "Your session ended before this was saved, so nothing was saved yet. Sign in again to go back to the form with what you typed.",
+            ),
+            next: safe_next(Some(target)),
+            draft: Some(draft),
+            ..Shown::default()
+        },
+    )
+}
+
+/// After signing in with unsaved changes: a page whose form posts them back to the form at
+/// `next` with the new session's CSRF token (app.js sends it at once; without JavaScript it is
+/// one button), where they are shown, not saved.
+fn back_to_the_form(
+    tera: &tera::Tera,
+    service: &Service,
+    signed_in: &crate::service::SignedIn,
+    next: &str,
+    draft: &str,
+) -> HttpResponse {
+    let Ok((_, session)) = service.authenticate_session(&signed_in.session_id) else {
+        return see_other(next);
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert("me", signed_in.user.username.as_str());
+    ctx.insert("is_admin", &signed_in.user.admin);
+    ctx.insert("csrf", &session.csrf_token);
+    ctx.insert("section", "");
+    ctx.insert("next", next);
+    ctx.insert("draft", draft);
+    match tera.render("draft_restore.html", &ctx) {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(crate::ui::CSP),
+            ))
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the page back to the form");
+            see_other(next)
+        }
+    }
 }
 
 /// Sign-in form fields.
@@ -243,6 +306,9 @@ pub struct LoginForm {
     password: SecretString,
     #[serde(default)]
     next: Option<String>,
+    /// Unsaved changes of the form at `next`, sealed (see [`sign_in_again`]).
+    #[serde(default)]
+    draft: Option<String>,
 }
 
 /// `POST /login`: a new session id on success (the old one, if any, is ended); the same answer
@@ -257,19 +323,23 @@ pub async fn login(
     if !crate::ui::same_origin(&req) {
         return HttpResponse::Forbidden().finish();
     }
-    let form = form.into_inner();
+    let mut form = form.into_inner();
+    let password = std::mem::take(&mut form.password);
     let previous = session_cookie(&req);
     let client = client_address(&req, &policy.trusted_proxies);
     let service = service.into_inner();
     let tera = tera.into_inner();
     match service
-        .login(&form.username, form.password, previous.as_deref(), client)
+        .login(&form.username, password, previous.as_deref(), client)
         .await
     {
         Ok(signed_in) => {
-            let cookie = policy.session_cookie(signed_in.session_id);
-            let mut res = see_other(safe_next(form.next.as_deref()).unwrap_or("/admin"));
-            let _ = res.add_cookie(&cookie);
+            let next = safe_next(form.next.as_deref()).unwrap_or("/admin");
+            let mut res = match &form.draft {
+                Some(draft) => back_to_the_form(&tera, &service, &signed_in, next, draft),
+                None => see_other(next),
+            };
+            let _ = res.add_cookie(&policy.session_cookie(signed_in.session_id));
             res
         }
         Err(AppError::Forbidden(reason)) => {
@@ -282,39 +352,34 @@ pub async fn login(
             page(
                 &tera,
                 actix_web::http::StatusCode::UNAUTHORIZED,
-                None,
-                Some(message),
-                &form.username,
-                safe_next(form.next.as_deref()),
-                &service.sign_in_buttons().await,
+                Shown {
+                    error: Some(message),
+                    username: &form.username,
+                    next: safe_next(form.next.as_deref()),
+                    providers: &service.sign_in_buttons().await,
+                    draft: form.draft.as_deref(),
+                    ..Shown::default()
+                },
             )
         }
-        Err(AppError::Throttled(retry)) => throttled(
-            &tera,
-            &form.username,
-            form.next.as_deref(),
-            retry,
-            "for this username",
-        ),
-        Err(AppError::ThrottledAddress(retry)) => throttled(
-            &tera,
-            &form.username,
-            form.next.as_deref(),
-            retry,
-            "from your network address",
-        ),
+        Err(AppError::Throttled(retry)) => throttled(&tera, &form, retry, "for this username"),
+        Err(AppError::ThrottledAddress(retry)) => {
+            throttled(&tera, &form, retry, "from your network address")
+        }
         Err(e @ AppError::Unavailable(_)) => {
             tracing::warn!(error = %e, "sign-in failed: the database is unavailable");
             let mut res = page(
                 &tera,
                 actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                Some(
-                    "Sign-in is unavailable for a moment (the server cannot reach its database). Try again shortly.",
-                ),
-                &form.username,
-                safe_next(form.next.as_deref()),
-                &[],
+                Shown {
+                    error: Some(
+                        "Sign-in is unavailable for a moment (the server cannot reach its database). Try again shortly.",
+                    ),
+                    username: &form.username,
+                    next: safe_next(form.next.as_deref()),
+                    draft: form.draft.as_deref(),
+                    ..Shown::default()
+                },
             );
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -329,13 +394,7 @@ pub async fn login(
 
 /// The sign-in page after too many failures (`whose`: for the username, from the address), with
 /// `Retry-After`.
-fn throttled(
-    tera: &tera::Tera,
-    username: &str,
-    next: Option<&str>,
-    retry: u64,
-    whose: &str,
-) -> HttpResponse {
+fn throttled(tera: &tera::Tera, form: &LoginForm, retry: u64, whose: &str) -> HttpResponse {
     tracing::warn!(whose, "sign-in throttled after repeated failures");
     let minutes = retry.div_ceil(60);
     let message = format!(
@@ -345,11 +404,13 @@ fn throttled(
     let mut res = page(
         tera,
         actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-        None,
-        Some(&message),
-        username,
-        safe_next(next),
-        &[],
+        Shown {
+            error: Some(&message),
+            username: &form.username,
+            next: safe_next(form.next.as_deref()),
+            draft: form.draft.as_deref(),
+            ..Shown::default()
+        },
     );
     if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -411,15 +472,29 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-fn page(
-    tera: &tera::Tera,
-    status: actix_web::http::StatusCode,
-    signed_in: Option<&str>,
-    error: Option<&str>,
-    username: &str,
-    next: Option<&str>,
-    providers: &[(String, String)],
-) -> HttpResponse {
+/// What the sign-in page shows besides its form.
+#[derive(Default)]
+struct Shown<'a> {
+    /// Already signed in as this user.
+    signed_in: Option<&'a str>,
+    error: Option<&'a str>,
+    username: &'a str,
+    next: Option<&'a str>,
+    /// The upstream providers' buttons: (id, name).
+    providers: &'a [(String, String)],
+    /// Unsaved changes of the form at `next`, sealed, carried through the sign-in.
+    draft: Option<&'a str>,
+}
+
+fn page(tera: &tera::Tera, status: actix_web::http::StatusCode, shown: Shown<'_>) -> HttpResponse {
+    let Shown {
+        signed_in,
+        error,
+        username,
+        next,
+        providers,
+        draft,
+    } = shown;
     let mut ctx = tera::Context::new();
     let next_query = next
         .map(|n| {
@@ -443,6 +518,7 @@ fn page(
     ctx.insert("error", &error);
     ctx.insert("username", username);
     ctx.insert("next", &next.unwrap_or_default());
+    ctx.insert("draft", &draft);
     match tera.render("login.html", &ctx) {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

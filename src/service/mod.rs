@@ -31,7 +31,7 @@ pub use catalog::AssetPage;
 pub use debugger::{DebugKey, Debugged};
 pub use issue::Refusal;
 pub use oidc::UpstreamError;
-pub use one_time::{ONE_TIME_SECONDS, OneTime};
+pub use one_time::{DRAFT_SECONDS, ONE_TIME_SECONDS, OneTime};
 pub use people::{SessionView, UserUpdate};
 pub use registry::AssetSummary;
 pub use sign_in::PASSWORDS_OFF;

@@ -1,12 +1,15 @@
-//! Values shown once: a generated secret, a new API key. The form post that makes one answers
+//! Sealed envelopes the browser carries. Values shown once: a generated secret, a new API key. The form post that makes one answers
 //! with a redirect (so a reload or Back never repeats the post) and hands the value to the page
 //! that shows it in a sealed envelope: sealed under a key derived from the master key (the same
 //! on every instance), bound to the session's CSRF token (useless in another session), and
 //! valid for a few minutes. The page opens it once; the web floor makes the browser drop it.
+//! Unsaved changes of a form posted after the session ended travel the same way through the
+//! sign-in page, bound to the form's URL, so signing in again brings them back.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -17,6 +20,9 @@ use crate::store::sealing::SealingKey;
 
 /// How long the envelope can be opened after the post that made it.
 pub const ONE_TIME_SECONDS: i64 = 300;
+
+/// How long unsaved changes carried across a sign-in can be restored.
+pub const DRAFT_SECONDS: i64 = 12 * 3600;
 
 /// Longest envelope handed out (it travels in a cookie; browsers keep 4096 bytes per cookie).
 const MAX_ENVELOPE_CHARS: usize = 3600;
@@ -44,9 +50,9 @@ pub enum OneTime {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<T> {
     at: i64,
-    value: OneTime,
+    value: T,
 }
 
 /// The sealing key of envelopes, derived from the store's export key.
@@ -54,32 +60,47 @@ pub(super) fn envelope_key(export: &SealingKey) -> SealingKey {
     export.derive(b"jwt-asset-server one-time values")
 }
 
-/// What an envelope is bound to: the session, through its CSRF token (never stored in clear).
+/// What a one-time value is bound to: the session, through its CSRF token (never in clear).
 fn context(csrf: &str) -> Vec<u8> {
     let mut c = b"one-time value for session ".to_vec();
     c.extend_from_slice(&Sha256::digest(csrf.as_bytes()));
     c
 }
 
-/// Seal `value` made at `at` (Unix seconds) for the session whose CSRF token is `csrf`.
-fn seal(key: &SealingKey, csrf: &str, at: i64, value: &OneTime) -> Result<String, AppError> {
-    let plain = serde_json::to_vec(&Envelope {
-        at,
-        value: value.clone(),
-    })
-    .map_err(|e| AppError::Unexpected(format!("cannot encode a one-time value: {e}")))?;
+/// What unsaved changes are bound to: the form's URL.
+fn draft_context(target: &str) -> Vec<u8> {
+    let mut c = b"unsaved form for ".to_vec();
+    c.extend_from_slice(target.as_bytes());
+    c
+}
+
+/// Seal `value` made at `at` (Unix seconds), bound to `context`.
+fn seal<T: Serialize>(
+    key: &SealingKey,
+    context: &[u8],
+    at: i64,
+    value: &T,
+) -> Result<String, AppError> {
+    let plain = serde_json::to_vec(&Envelope { at, value })
+        .map_err(|e| AppError::Unexpected(format!("cannot encode a sealed value: {e}")))?;
     let sealed = key
-        .seal(&context(csrf), &plain)
+        .seal(context, &plain)
         .map_err(|e| AppError::Unexpected(e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(sealed))
 }
 
-/// Open an envelope of the session whose CSRF token is `csrf`, at `now`.
-fn open(key: &SealingKey, csrf: &str, now: i64, sealed: &str) -> Option<OneTime> {
+/// Open an envelope bound to `context` at `now`, if it is at most `max_age` seconds old.
+fn open<T: DeserializeOwned>(
+    key: &SealingKey,
+    context: &[u8],
+    now: i64,
+    max_age: i64,
+    sealed: &str,
+) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-    let plain = key.open(&context(csrf), &bytes)?;
-    let envelope: Envelope = serde_json::from_slice(&plain).ok()?;
-    (0..=ONE_TIME_SECONDS)
+    let plain = key.open(context, &bytes)?;
+    let envelope: Envelope<T> = serde_json::from_slice(&plain).ok()?;
+    (0..=max_age)
         .contains(&(now - envelope.at))
         .then_some(envelope.value)
 }
@@ -89,7 +110,8 @@ impl Service {
     /// the envelope too long for a cookie are left out (the asset's page lists them anyway).
     pub fn seal_one_time(&self, csrf: &str, mut value: OneTime) -> Result<String, AppError> {
         loop {
-            let text = seal(&self.one_time_key, csrf, Utc::now().timestamp(), &value)?;
+            let now = Utc::now().timestamp();
+            let text = seal(&self.one_time_key, &context(csrf), now, &value)?;
             if text.len() <= MAX_ENVELOPE_CHARS {
                 return Ok(text);
             }
@@ -109,7 +131,34 @@ impl Service {
     /// Open an envelope of this session: `None` when it was made for another session, is
     /// older than [`ONE_TIME_SECONDS`], or is not one of ours.
     pub fn open_one_time(&self, csrf: &str, sealed: &str) -> Option<OneTime> {
-        open(&self.one_time_key, csrf, Utc::now().timestamp(), sealed)
+        let now = Utc::now().timestamp();
+        open(
+            &self.one_time_key,
+            &context(csrf),
+            now,
+            ONE_TIME_SECONDS,
+            sealed,
+        )
+    }
+
+    /// Seal the unsaved changes of the form at `target` (no secret in them: the caller leaves
+    /// those out), to carry them across a sign-in.
+    pub fn seal_draft(&self, target: &str, draft: &serde_json::Value) -> Result<String, AppError> {
+        let now = Utc::now().timestamp();
+        seal(&self.one_time_key, &draft_context(target), now, draft)
+    }
+
+    /// Open unsaved changes sealed for the form at `target`: `None` when they were sealed for
+    /// another form, are older than [`DRAFT_SECONDS`], or are not ours.
+    pub fn open_draft(&self, target: &str, sealed: &str) -> Option<serde_json::Value> {
+        let now = Utc::now().timestamp();
+        open(
+            &self.one_time_key,
+            &draft_context(target),
+            now,
+            DRAFT_SECONDS,
+            sealed,
+        )
     }
 }
 
@@ -130,18 +179,40 @@ mod tests {
             created_at: 1,
         };
         let k = key();
-        let sealed = seal(&k, "csrf-a", 1_000, &value).unwrap();
+        let (a, b) = (context("csrf-a"), context("csrf-b"));
+        let sealed = seal(&k, &a, 1_000, &value).unwrap();
         assert!(!sealed.contains("jas_secretkey"));
-        assert_eq!(open(&k, "csrf-a", 1_000, &sealed), Some(value.clone()));
-        assert_eq!(open(&k, "csrf-a", 1_300, &sealed), Some(value));
-        assert_eq!(open(&k, "csrf-a", 1_301, &sealed), None, "expired");
-        assert_eq!(open(&k, "csrf-a", 999, &sealed), None, "from the future");
-        assert_eq!(open(&k, "csrf-b", 1_000, &sealed), None, "another session");
+        let at = |key: &SealingKey, ctx: &[u8], now: i64, sealed: &str| {
+            open::<OneTime>(key, ctx, now, ONE_TIME_SECONDS, sealed)
+        };
+        assert_eq!(at(&k, &a, 1_000, &sealed), Some(value.clone()));
+        assert_eq!(at(&k, &a, 1_300, &sealed), Some(value));
+        assert_eq!(at(&k, &a, 1_301, &sealed), None, "expired");
+        assert_eq!(at(&k, &a, 999, &sealed), None, "from the future");
+        assert_eq!(at(&k, &b, 1_000, &sealed), None, "another session");
         let other = envelope_key(&SealingKey::from_array([8; 32]));
-        assert_eq!(open(&other, "csrf-a", 1_000, &sealed), None, "another key");
+        assert_eq!(at(&other, &a, 1_000, &sealed), None, "another key");
         let mut bent = sealed.into_bytes();
         bent[40] ^= 1;
         let bent = String::from_utf8(bent).unwrap();
-        assert_eq!(open(&k, "csrf-a", 1_000, &bent), None, "changed bytes");
+        assert_eq!(at(&k, &a, 1_000, &bent), None, "changed bytes");
+    }
+
+    #[test]
+    fn a_draft_opens_only_for_its_form() {
+        let k = key();
+        let draft = serde_json::json!({"name": "Chat", "template": "{}"});
+        let sealed = seal(&k, &draft_context("/admin/assets/a1"), 0, &draft).unwrap();
+        let at = |target: &str, now: i64| {
+            open::<serde_json::Value>(&k, &draft_context(target), now, DRAFT_SECONDS, &sealed)
+        };
+        assert_eq!(at("/admin/assets/a1", DRAFT_SECONDS), Some(draft));
+        assert_eq!(at("/admin/assets/a2", 0), None, "another form");
+        assert_eq!(at("/admin/assets/a1", DRAFT_SECONDS + 1), None, "too old");
+        assert_eq!(
+            open::<serde_json::Value>(&k, &context("/admin/assets/a1"), 0, DRAFT_SECONDS, &sealed),
+            None,
+            "not a one-time value"
+        );
     }
 }

@@ -49,6 +49,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/shown_once.html"),
     ),
     (
+        "draft_restore.html",
+        include_str!("../../templates/draft_restore.html"),
+    ),
+    (
         "my_tokens.html",
         include_str!("../../templates/my_tokens.html"),
     ),
@@ -74,6 +78,12 @@ pub struct Viewer {
 pub enum UiError {
     /// Not signed in: to the sign-in page, then back to this URL.
     SignIn(String),
+    /// A form from an earlier session (its CSRF token is not this session's): nothing was
+    /// done; `back` is the page to open again (this site's page the form came from, when known).
+    StaleForm {
+        /// A local path.
+        back: String,
+    },
     /// Anything else, answered with its status and a message for the administrator.
     App(AppError),
 }
@@ -106,6 +116,7 @@ impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match self {
             UiError::SignIn(_) => StatusCode::SEE_OTHER,
+            UiError::StaleForm { .. } => StatusCode::FORBIDDEN,
             UiError::App(e) => e.status(),
         }
     }
@@ -119,11 +130,30 @@ impl ResponseError for UiError {
                 );
                 return see_other(&target);
             }
+            UiError::StaleForm { back } => {
+                return html_response(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                         <title>Nothing was done · jwt-asset-server</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
+                         <body><main class=\"narrow\"><h1>Nothing was done</h1><p>This form was opened in an earlier session (you have signed in again since), so it was not sent on. \
+                         Open the page again for a fresh form and repeat what you did; reloading this page would only send the old form again.</p>\
+                         <p><a class=\"button primary\" href=\"{}\">Open the page again</a></p></main></body></html>",
+                        escape(back)
+                    ),
+                );
+            }
             UiError::App(e) => e,
         };
         let (title, detail) = match e {
-            AppError::Forbidden(_) => ("Not allowed", "You are not allowed to do this, or the form was stale: reload the page and try again.".to_owned()),
-            AppError::NotFound => ("Not found", "There is nothing here. It may have been purged.".to_owned()),
+            AppError::Forbidden(_) => (
+                "Not allowed",
+                "You are not allowed to do this: these pages are for administrators.".to_owned(),
+            ),
+            AppError::NotFound => (
+                "Not found",
+                "There is nothing here. It may have been purged.".to_owned(),
+            ),
             AppError::Invalid(f) | AppError::Render(f) => ("Cannot do that", f.to_string()),
             AppError::Conflict(m) => ("Cannot do that now", m.clone()),
             AppError::TooLarge(m) => ("Too large", m.clone()),
@@ -136,7 +166,11 @@ impl ResponseError for UiError {
             }
             AppError::Config(_) | AppError::Unexpected(_) => {
                 tracing::error!(error = %e, "admin page failed");
-                ("Something went wrong", "The server could not show this page; the server log has the details.".to_owned())
+                (
+                    "Something went wrong",
+                    "The server could not show this page; the server log has the details."
+                        .to_owned(),
+                )
             }
         };
         let body = format!(
@@ -219,13 +253,43 @@ pub fn admin(req: &HttpRequest, service: &Service) -> Result<Viewer, UiError> {
     }
 }
 
-/// Check a state-changing form: the session's CSRF token, and no cross-site origin.
+/// Whether a form carries the session's CSRF token.
+pub fn csrf_matches(viewer: &Viewer, csrf: &str) -> bool {
+    bool::from(csrf.as_bytes().ct_eq(viewer.csrf.as_bytes()))
+}
+
+/// Check a state-changing form: no cross-site origin (403), and the session's CSRF token (else
+/// a form from an earlier session: nothing done, with a way back to a fresh form).
 pub fn check_form(req: &HttpRequest, viewer: &Viewer, csrf: &str) -> Result<(), UiError> {
-    if !same_origin(req) || !bool::from(csrf.as_bytes().ct_eq(viewer.csrf.as_bytes())) {
-        tracing::info!(user = %viewer.user.username, path = req.path(), "form refused: CSRF token or origin");
+    if !same_origin(req) {
+        tracing::info!(user = %viewer.user.username, path = req.path(), "form refused: from another site");
         return Err(UiError::forbidden());
     }
+    if !csrf_matches(viewer, csrf) {
+        tracing::info!(user = %viewer.user.username, path = req.path(), "form refused: CSRF token of another session");
+        return Err(UiError::StaleForm {
+            back: referring_page(req).unwrap_or_else(|| "/admin".into()),
+        });
+    }
     Ok(())
+}
+
+/// The local path (and query) of the page a request came from, when it is this site's.
+fn referring_page(req: &HttpRequest) -> Option<String> {
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    let url = url::Url::parse(referer).ok()?;
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    let origin_host = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str()?),
+        None => url.host_str()?.to_owned(),
+    };
+    if origin_host != host {
+        return None;
+    }
+    Some(match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    })
 }
 
 /// Refuse requests made by another site. Browsers that send `Sec-Fetch-Site` are trusted on it

@@ -37,5 +37,6 @@ mod staged_rotation;
 mod tokens;
 mod ui_assets;
 mod ui_delivery;
+mod ui_drafts;
 mod ui_keys;
 mod ui_people;

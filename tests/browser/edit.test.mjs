@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, visit, signIn, openAsText, verifyHmac, jwtPayload, screenshot } from './harness.mjs';
+import { setup, visit, signIn, openAsText, verifyHmac, jwtPayload, screenshot, ADMIN_PASSWORD } from './harness.mjs';
 import { createUser, createAsset, fillAsset, assetFields, assetSubmit, submit } from './ui.mjs';
 
 const env = setup();
@@ -118,4 +118,36 @@ test('a template that renders for no one is refused at its line; one that fails 
   await visit(page, '/admin/assets');
   const row = page.locator('main .item').filter({ has: page.getByRole('link', { name: 'Half broken', exact: true }) });
   await row.locator('.badge', { hasText: 'template error' }).waitFor();
+});
+
+test('an edit saved after the session ended comes back after signing in again, unsaved, without its secret', async () => {
+  const s = await env.session();
+  await signIn(s.page, 'admin', ADMIN_PASSWORD);
+  const { page } = s;
+  await visit(page, `/admin/assets/${id}`);
+  const typed = TEMPLATE.replace('"v": 1', '"v": 7');
+  await assetFields(page).name.fill('Edited while the session ended');
+  await assetFields(page).template.fill(typed);
+  await assetFields(page).secret.fill('a-secret-typed-before-the-session-ended-0123');
+  await page.context().clearCookies(); // the session ends while the form is open
+  const res = await submit(page, assetSubmit(page));
+  assert.equal(res.status, 401, 'the sign-in page answers the post');
+  await page.getByText(/Your session ended before this was saved/).waitFor();
+  await page.locator('#draft-kept').getByText(/Secrets and private keys you typed are not kept/).waitFor();
+  assert.ok(!(await page.content()).includes('a-secret-typed-before'), 'the secret is on the sign-in page');
+  await screenshot(page, 'sign-in-again', { fullPage: false });
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // app.js is not needed: autopost.js sends the kept changes back to the form at once.
+  await page.getByText(/These are the changes you typed before your session ended/).waitFor();
+  assert.equal(new URL(page.url()).pathname, `/admin/assets/${id}`);
+  assert.equal(await assetFields(page).name.inputValue(), 'Edited while the session ended');
+  assert.equal(await assetFields(page).template.inputValue(), typed);
+  assert.equal(await assetFields(page).secret.inputValue(), '', 'the secret came back');
+  await screenshot(page, 'changes-restored', { fullPage: false });
+  // Saved when the admin saves it.
+  assert.equal((await submit(page, assetSubmit(page))).status, 303);
+  const after = await openAsText(page, '/tokens/editable');
+  assert.equal(jwtPayload(after.body).v, 7);
 });

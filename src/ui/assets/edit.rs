@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
 use super::common::{Page, base_url, when};
+use super::draft::{self, Posted};
 use super::form::AssetForm;
 use super::page::{Extras, form_page, show_secret_once};
 use super::problems::Problems;
@@ -17,21 +18,17 @@ use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::routes::session::CookiePolicy;
 use crate::service::{AssetView, SavedAsset, Service, blocking};
-use crate::ui::extract::{Admin, WithCsrf};
+use crate::ui::extract::Admin;
 use crate::ui::{self, UiError, Viewer};
 
-/// Read a posted asset form after checking its CSRF token.
-fn read_form(
+/// Read a posted asset form's body (its CSRF token is checked by [`draft::receive`]).
+pub(super) fn read_form_body(
     req: &HttpRequest,
     viewer: &Viewer,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Result<AssetForm, UiError> {
     match form {
-        Ok(f) => {
-            let f = f.into_inner();
-            ui::check_form(req, viewer, f.csrf())?;
-            Ok(f)
-        }
+        Ok(f) => Ok(f.into_inner()),
         Err(e) => {
             if let Some(UrlencodedError::Overflow { limit, .. }) = e.as_error::<UrlencodedError>() {
                 // The size limit applies before the CSRF token can be read; only admins get here.
@@ -45,6 +42,32 @@ fn read_form(
             Err(AppError::invalid("form", "the form could not be read").into())
         }
     }
+}
+
+/// The form again, not saved, with `values` and `notice` (a form from an earlier session, or
+/// changes brought back after signing in again).
+fn review(
+    tera: &tera::Tera,
+    service: &Service,
+    viewer: &Viewer,
+    stored: Option<&AssetView>,
+    values: &Values,
+    notice: &str,
+    status: StatusCode,
+) -> Page {
+    form_page(
+        tera,
+        service,
+        viewer,
+        stored,
+        values,
+        Extras {
+            notice: Some(notice.to_owned()),
+            ..Extras::default()
+        },
+        &Problems::default(),
+        status,
+    )
 }
 
 /// Query of the new-asset page.
@@ -114,15 +137,22 @@ async fn save_form(
 
 /// `POST /admin/assets/new`: create, then to the list (or to the one-time secret page).
 pub async fn create(
-    Admin(viewer): Admin,
+    admin: Result<Admin, UiError>,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
     policy: web::Data<CookiePolicy>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
-    let form = read_form(&req, &viewer, form)?;
     let service = service.into_inner();
+    let (viewer, form) = match draft::receive(admin, &req, &service, &tera, form)? {
+        Posted::Save(viewer, form) => (viewer, form),
+        Posted::Answer(res) => return Ok(res),
+        Posted::Review(viewer, form, notice, status) => {
+            let values = form.as_deref().map_or_else(Values::blank, Values::typed);
+            return review(&tera, &service, &viewer, None, &values, notice, status);
+        }
+    };
     let values = Values::typed(&form);
     let (mut problems, status) =
         match save_form(&service, &viewer, &form, None, &values.template).await? {
@@ -272,7 +302,7 @@ pub async fn edit_form(
 
 /// `POST /admin/assets/{id}`: save (an empty secret keeps the stored one), then to the list.
 pub async fn save(
-    Admin(viewer): Admin,
+    admin: Result<Admin, UiError>,
     req: HttpRequest,
     service: web::Data<Service>,
     tera: web::Data<tera::Tera>,
@@ -280,9 +310,28 @@ pub async fn save(
     policy: web::Data<CookiePolicy>,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
-    let form = read_form(&req, &viewer, form)?;
     let service = service.into_inner();
+    let posted = draft::receive(admin, &req, &service, &tera, form)?;
     let stored = service.asset(&id)?;
+    let (viewer, form) = match posted {
+        Posted::Save(viewer, form) => (viewer, form),
+        Posted::Answer(res) => return Ok(res),
+        Posted::Review(viewer, form, notice, status) => {
+            let values = match form.as_deref() {
+                Some(f) => Values::typed(f),
+                None => Values::of(&stored),
+            };
+            return review(
+                &tera,
+                &service,
+                &viewer,
+                Some(&stored),
+                &values,
+                notice,
+                status,
+            );
+        }
+    };
     let values = Values::typed(&form);
     let (mut problems, status) =
         match save_form(&service, &viewer, &form, Some(&*id), &values.template).await? {

@@ -1,6 +1,6 @@
 //! The asset form as posted, and its reading into the service's input.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::problems::Problems;
 use crate::domain::asset::{AccessRule, RequestParam};
@@ -12,14 +12,17 @@ use crate::service::{AssetInput, KeyInput};
 use crate::signing::Algorithm;
 use crate::ui::extract::WithCsrf;
 
-/// The fields of the asset form, exactly as posted (checkboxes are present when ticked).
-#[derive(Deserialize, Default)]
+/// The fields of the asset form, exactly as posted (checkboxes are present when ticked). Written
+/// out only as unsaved changes kept across a sign-in: without the CSRF token and the secrets.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(default)]
 pub struct AssetForm {
+    #[serde(skip_serializing)]
     pub(super) csrf: String,
     pub(super) name: String,
     pub(super) path: String,
     pub(super) algorithm: String,
+    #[serde(skip_serializing)]
     pub(super) secret: SecretString,
     pub(super) generate_secret: Option<String>,
     pub(super) accept_weak_secret: Option<String>,
@@ -28,6 +31,7 @@ pub struct AssetForm {
     /// With `generate`: a key type, or empty for the algorithm's usual one.
     pub(super) key_type: String,
     /// With `import`: the private key, PEM.
+    #[serde(skip_serializing)]
     pub(super) key_pem: SecretString,
     pub(super) template: String,
     pub(super) expiry_seconds: String,
@@ -61,6 +65,10 @@ pub struct AssetForm {
     pub(super) cors_origins: String,
     /// One request parameter per line: `name max_length pattern`; absent keeps the stored ones.
     pub(super) request_params: Option<String>,
+    /// Unsaved changes kept across a sign-in, sealed (see [`crate::ui::assets::draft`]): the
+    /// form is shown with them, nothing is saved.
+    #[serde(skip_serializing)]
+    pub(super) restore_draft: Option<String>,
 }
 
 /// The form's lines for stored request parameters.

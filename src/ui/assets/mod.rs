@@ -1,6 +1,7 @@
 //! The asset pages; this module itself serves `/admin` and the asset tree, searchable and paged.
 
 mod common;
+mod draft;
 
 pub use common::CsrfForm;
 pub mod edit;
