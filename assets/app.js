@@ -163,7 +163,67 @@ function setupKeyTypes() {
   });
 }
 
+// "Fetch as me" on the preview: GET the token URL as the signed-in admin and show the answer
+// on the page (status, token, decoded) instead of downloading it; 403 and 500 say what they
+// mean, since the token URL answers them with an empty body.
+function base64UrlJson(part) {
+  const text = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+  const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+  return JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)), null, 2);
+}
+
+const FETCH_HINTS = {
+  200: "The token URL answered with this token.",
+  403: "403: the token URL refused you; administrators may fetch every asset, so your session has most likely ended: sign in again and retry.",
+  404: "404: there is no live asset at this URL (it is in the trash, or its path changed).",
+  500: "500: the asset cannot issue a token for you (a template that fails for you, or a key problem). The preview above shows the error; the server log has the details.",
+};
+
+function setupFetchAsMe() {
+  const link = document.querySelector("a[data-fetch-as-me]");
+  const panel = document.getElementById("fetch-result");
+  if (!link || !panel) return;
+  const part = (name) => panel.querySelector(`[data-${name}]`);
+  link.addEventListener("click", async (event) => {
+    event.preventDefault();
+    panel.hidden = false;
+    part("token").hidden = true;
+    part("decoded").hidden = true;
+    part("status").textContent = "Fetching…";
+    part("hint").textContent = "";
+    try {
+      const res = await fetch(link.getAttribute("href"), {
+        credentials: "same-origin",
+        headers: { Accept: "application/jwt" },
+        cache: "no-store",
+      });
+      const body = (await res.text()).trim();
+      part("status").textContent = `${res.status} ${res.statusText}`.trim();
+      part("status").className = `verdict ${res.ok ? "ok" : "bad"}`;
+      part("hint").textContent = FETCH_HINTS[res.status] || `The token URL answered ${res.status}.`;
+      if (res.ok && body.split(".").length === 3) {
+        const [header, payload] = body.split(".");
+        part("token").textContent = body;
+        part("token").hidden = false;
+        try {
+          part("header").textContent = base64UrlJson(header);
+          part("payload").textContent = base64UrlJson(payload);
+          part("decoded").hidden = false;
+        } catch (_) {
+          // Not JSON: the token is shown as it came.
+        }
+      }
+    } catch (e) {
+      part("status").textContent = "The request failed";
+      part("status").className = "verdict bad";
+      part("hint").textContent = String(e);
+    }
+    panel.scrollIntoView({ block: "nearest" });
+  });
+}
+
 onReady(() => {
+  setupFetchAsMe();
   setupShowFor();
   setupKeyTypes();
   setupCopy();

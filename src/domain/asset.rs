@@ -619,6 +619,42 @@ pub fn read_allows(read: Option<&AccessRule>, user: &User) -> bool {
     user.admin || read.is_none_or(|rule| rule.allows(user))
 }
 
+/// Why `user` would get 403 from an asset with this read rule, in words for the admin; `None`
+/// when they may fetch a token.
+pub fn read_refusal(read: Option<&AccessRule>, user: &User) -> Option<String> {
+    let name = user.username.as_str();
+    if user.disabled {
+        return Some(format!("{name}'s account is disabled"));
+    }
+    let rule = read.filter(|_| !read_allows(read, user))?;
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let mut why = format!(
+        "no read rule matches {name}: the asset allows users {} and groups {}; {name} is in {}",
+        list(&rule.users),
+        list(&rule.groups),
+        if user.groups.is_empty() {
+            "no group".to_owned()
+        } else {
+            format!("groups {}", user.groups.join(", "))
+        }
+    );
+    // The groups that differ only in letter case (matched exactly): the likely mistake.
+    for g in &rule.groups {
+        if let Some(has) = user.groups.iter().find(|h| h.eq_ignore_ascii_case(g)) {
+            why.push_str(&format!(
+                "; not in group {g} (has: {has}; group names are matched with their letter case)"
+            ));
+        }
+    }
+    Some(why)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

@@ -95,18 +95,20 @@ impl Service {
                 names[0]
             ));
         }
-        if user.disabled {
-            warnings.push(format!("{} is disabled and would get 403", user.username));
-        } else if !a.can_read(&user) {
-            warnings.push(format!(
-                "{} is not allowed by the read rule and would get 403",
-                user.username
-            ));
-        }
+        let refused = crate::domain::asset::read_refusal(a.read.as_ref(), &user);
         self.audit.record(AuditEvent {
             detail: Some(format!("as {}", user.username)),
             ..AuditEvent::admin(actor, AuditAction::AssetPreview, a.path.as_str())
         });
+        if let Some(why) = refused {
+            return Ok(Preview {
+                token: None,
+                header: None,
+                claims: None,
+                warnings,
+                refused: Some(why),
+            });
+        }
         let issued = compiled.issue(&user, now, None).map_err(|e| match e {
             TokenError::Render(r) => {
                 AppError::Render(FieldError::at("template", r.message, r.line, r.column))
@@ -122,10 +124,11 @@ impl Service {
         let claims = serde_json::from_str(&issued.claims_json)
             .map_err(|e| AppError::Unexpected(e.to_string()))?;
         Ok(Preview {
-            token: issued.token,
-            header,
-            claims,
+            token: Some(issued.token),
+            header: Some(header),
+            claims: Some(claims),
             warnings,
+            refused: None,
         })
     }
 }

@@ -377,14 +377,20 @@ pub struct CreatedApiKey {
 /// What an admin preview shows.
 #[derive(Debug, Serialize)]
 pub struct Preview {
-    /// The token the user would receive.
-    pub token: String,
+    /// The token the user would receive (none when they would be refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// Decoded header.
-    pub header: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<serde_json::Value>,
     /// Decoded claims.
-    pub claims: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<serde_json::Value>,
     /// Things the administrator should know.
     pub warnings: Vec<String>,
+    /// Why the user would get 403 instead of a token; `None` when they may fetch one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A signed-in browser session.

@@ -772,7 +772,10 @@ fn the_debugger_verifies_asymmetric_tokens_and_explains_failures() {
 
     // The preview of an asymmetric asset shows the kid in the header.
     let preview = service.preview("test", &es.id, "ann").unwrap();
-    assert_eq!(preview.header["kid"], rotated.kid.unwrap().as_str());
+    assert_eq!(
+        preview.header.unwrap()["kid"],
+        rotated.kid.unwrap().as_str()
+    );
 }
 
 #[test]

@@ -635,6 +635,64 @@ async fn emptying_the_trash_needs_its_box_ticked() {
 }
 
 #[tokio::test]
+async fn a_preview_as_a_refused_user_says_why_instead_of_a_token() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bob", "groups": ["Staff"]}))
+        .await;
+    app.create_user(json!({"username": "carol"})).await;
+    let mut body = asset_body("/staff", TEMPLATE);
+    body["read"] = json!({"users": [], "groups": ["staff"]});
+    app.create_asset(body).await;
+    let id = id_of(&app, "/staff").await;
+    let a = app.admin_browser().await;
+
+    let page = app
+        .page_html(&a, &format!("/admin/assets/{id}/preview?as=bob"))
+        .await;
+    assert!(page.contains("bob would get 403, not a token"), "{page}");
+    assert!(
+        page.contains(
+            "not in group staff (has: Staff; group names are matched with their letter case)"
+        ),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"token\""),
+        "no token for a refused user"
+    );
+
+    // The JSON API says the same, without a token.
+    let res = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/assets/{id}/preview?as=carol"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let preview: Value = res.json().await.unwrap();
+    assert!(preview.get("token").is_none(), "{preview}");
+    assert_eq!(
+        preview["refused"],
+        "no read rule matches carol: the asset allows users none and groups staff; carol is in no group"
+    );
+
+    // A disabled user: the account is the reason.
+    let res = app
+        .api(reqwest::Method::POST, "/api/v1/users/carol/disable", None)
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let page = app
+        .page_html(&a, &format!("/admin/assets/{id}/preview?as=carol"))
+        .await;
+    assert!(
+        page.contains("carol&#x27;s account is disabled")
+            || page.contains("carol's account is disabled"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
 async fn the_preview_shows_the_claims_the_chosen_user_would_receive() {
     let app = spawn_app().await;
     app.create_user(json!({

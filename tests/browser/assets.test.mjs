@@ -96,6 +96,34 @@ test('the preview shows the token with the right claims, signed with the asset k
   await page.locator('main').getByText(/signature verified/i).first().waitFor();
 });
 
+test('Fetch as me shows the answer on the page; a preview as a refused user says why, without a token', async () => {
+  const { page } = admin;
+  await visit(page, `/admin/assets/${id}/preview`);
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.getByRole('link', { name: 'Fetch as me' }).click();
+  const result = page.locator('#fetch-result');
+  await result.getByText(/^200\b/).waitFor();
+  assert.match(await result.innerText(), /"sub": "admin"/);
+  assert.equal(new URL(page.url()).pathname, `/admin/assets/${id}/preview`, 'left the preview');
+  assert.equal(downloads.length, 0, 'a file was downloaded');
+  await screenshot(page, 'fetch-as-me', { fullPage: false });
+
+  // Bob is in "Staff"; the asset lets group "staff" fetch.
+  assert.equal((await createUser(page, { username: 'bob', password: 'bob-password-12345', groups: ['Staff'] })).status, 303);
+  await visit(page, '/admin/assets/new');
+  await fillAsset(page, { name: 'Staff only', path: '/tokens/staff-only', secret: SECRET, template: TEMPLATE });
+  await page.getByLabel(/only these users and groups/i).check();
+  await page.getByRole('group', { name: /who may fetch/i }).getByLabel('Groups', { exact: true }).fill('staff');
+  assert.equal((await submit(page, assetSubmit(page))).status, 303);
+  const staffOnly = await assetId(page, 'Staff only');
+  await visit(page, `/admin/assets/${staffOnly}/preview?as=bob`);
+  const refused = page.locator('#refused');
+  await refused.getByText(/bob would get 403, not a token/).waitFor();
+  assert.match(await refused.innerText(), /not in group staff \(has: Staff/);
+  assert.equal(await page.locator('#token').count(), 0, 'a token is shown for a refused user');
+});
+
 test('a non-admin user fetches their own token in a second browser session', async () => {
   alice = await env.session();
   await signIn(alice.page, 'alice', ALICE_PASSWORD);

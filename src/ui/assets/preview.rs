@@ -158,22 +158,29 @@ fn show_token(
     p: &Preview,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let mut parts = p.token.splitn(3, '.').map(str::to_owned);
+    ctx.insert("warnings", &p.warnings);
+    if let Some(why) = &p.refused {
+        ctx.insert("refused", why);
+        return Ok(());
+    }
+    let (Some(compact), Some(header), Some(claims)) = (&p.token, &p.header, &p.claims) else {
+        return Err(AppError::Unexpected("a preview without a token".into()));
+    };
+    let mut parts = compact.splitn(3, '.').map(str::to_owned);
     let (header_b64, payload_b64) = (
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
     let token = TokenView {
-        header: decoded_part(&header_b64, &p.header),
-        claims: decoded_part(&payload_b64, &p.claims),
+        header: decoded_part(&header_b64, header),
+        claims: decoded_part(&payload_b64, claims),
         header_b64,
         payload_b64,
         signature_b64: parts.next().unwrap_or_default(),
     };
-    let verified = service.debug_token(&p.token, DebugKey::Asset(asset_id.to_owned()), now)?;
+    let verified = service.debug_token(compact, DebugKey::Asset(asset_id.to_owned()), now)?;
     // Key-pair assets: the key the signature was checked with, named by its kid.
-    let kid = p
-        .header
+    let kid = header
         .get("kid")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned);
@@ -186,8 +193,7 @@ fn show_token(
     ctx.insert("token", &token);
     ctx.insert("verified", &verified.verified);
     ctx.insert("checks", &verified.checks);
-    ctx.insert("times", &time_claims(&p.claims, now));
-    ctx.insert("warnings", &p.warnings);
+    ctx.insert("times", &time_claims(claims, now));
     Ok(())
 }
 
