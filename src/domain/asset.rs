@@ -619,6 +619,57 @@ pub fn read_allows(read: Option<&AccessRule>, user: &User) -> bool {
     user.admin || read.is_none_or(|rule| rule.allows(user))
 }
 
+/// The stored fields that differ between two versions of an asset, by name (for the audit
+/// log: which fields an edit changed, never their values).
+pub fn changed_fields(old: &Asset, new: &Asset) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    macro_rules! compare {
+        ($($field:ident),* $(,)?) => {
+            $(if old.$field != new.$field {
+                out.push(stringify!($field));
+            })*
+        };
+    }
+    compare!(
+        name,
+        path,
+        algorithm,
+        secret,
+        next_key_at,
+        next_secret,
+        next_secret_at,
+        key_id,
+        next_key_id,
+        preset,
+        delivery,
+        cors_origins,
+        request_params,
+        weak_secret_accepted,
+        template,
+        expiry_seconds,
+        issuer,
+        audience,
+        not_before,
+        jti,
+        read,
+        write,
+    );
+    // Key pairs by their identity (kid) and state.
+    let keys = |a: &Asset| -> Vec<(String, Option<DateTime<Utc>>)> {
+        a.keys
+            .iter()
+            .map(|k| (k.kid.clone(), k.retired_at))
+            .collect()
+    };
+    if keys(old) != keys(new) {
+        out.push("keys");
+    }
+    if old.next_key.as_ref().map(|k| &k.kid) != new.next_key.as_ref().map(|k| &k.kid) {
+        out.push("next_key");
+    }
+    out
+}
+
 /// Why `user` would get 403 from an asset with this read rule, in words for the admin; `None`
 /// when they may fetch a token.
 pub fn read_refusal(read: Option<&AccessRule>, user: &User) -> Option<String> {

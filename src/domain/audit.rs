@@ -90,6 +90,36 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action this version records, for pickers.
+    pub const ALL: [AuditAction; 26] = [
+        AuditAction::TokenIssue,
+        AuditAction::SessionLogin,
+        AuditAction::SessionLogout,
+        AuditAction::UserCreate,
+        AuditAction::UserUpdate,
+        AuditAction::UserPassword,
+        AuditAction::UserDisable,
+        AuditAction::UserEnable,
+        AuditAction::UserEndSessions,
+        AuditAction::ApiKeyCreate,
+        AuditAction::ApiKeyRevoke,
+        AuditAction::AssetCreate,
+        AuditAction::AssetUpdate,
+        AuditAction::AssetTrash,
+        AuditAction::AssetRestore,
+        AuditAction::AssetPurge,
+        AuditAction::AssetRotate,
+        AuditAction::AssetNextSecret,
+        AuditAction::AssetNextSecretCancel,
+        AuditAction::AssetNextKey,
+        AuditAction::AssetNextKeyActivate,
+        AuditAction::AssetNextKeyWithdraw,
+        AuditAction::AssetPreview,
+        AuditAction::TrashEmpty,
+        AuditAction::StoreExport,
+        AuditAction::SignInSettings,
+    ];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,6 +151,75 @@ impl AuditAction {
             AuditAction::StoreExport => "store.export",
             AuditAction::Unknown => "unknown",
         }
+    }
+}
+
+/// How a filter matches text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextMatch {
+    /// The whole text (a username without regard to case; a target exactly).
+    Exact(String),
+    /// The beginning of the text, without regard to case.
+    Prefix(String),
+}
+
+/// Which audit events to list. Every part that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Who did it.
+    pub actor: Option<TextMatch>,
+    /// What it was done to.
+    pub target: Option<TextMatch>,
+    /// An action's name (`asset.update`) or its family (`asset`: every `asset.*`).
+    pub action: Option<String>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Whether `text` starts with `prefix`, without regard to (ASCII) case.
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.is_char_boundary(prefix.len())
+        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+impl AuditFilter {
+    /// Events by `actor` (exact, without regard to case) about `target` (exact): the JSON
+    /// API's filters.
+    pub fn exact(actor: Option<&str>, target: Option<&str>) -> AuditFilter {
+        AuditFilter {
+            actor: actor.map(|a| TextMatch::Exact(a.to_owned())),
+            target: target.map(|t| TextMatch::Exact(t.to_owned())),
+            ..AuditFilter::default()
+        }
+    }
+
+    /// Whether the event passes the filter.
+    pub fn matches(&self, e: &AuditEvent) -> bool {
+        let actor_ok = match &self.actor {
+            None => true,
+            Some(TextMatch::Exact(a)) => e.actor.eq_ignore_ascii_case(a),
+            Some(TextMatch::Prefix(p)) => starts_with_ignoring_case(&e.actor, p),
+        };
+        let target_ok = match &self.target {
+            None => true,
+            Some(TextMatch::Exact(t)) => e.target == *t,
+            Some(TextMatch::Prefix(p)) => starts_with_ignoring_case(&e.target, p),
+        };
+        let action_ok = self.action.as_deref().is_none_or(|wanted| {
+            let name = e.action.as_str();
+            name == wanted
+                || name
+                    .strip_prefix(wanted)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        });
+        actor_ok
+            && target_ok
+            && action_ok
+            && self.since.is_none_or(|t| e.at >= t)
+            && self.until.is_none_or(|t| e.at < t)
     }
 }
 
@@ -362,6 +461,73 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(actor: &str, action: AuditAction, target: &str, secs: i64) -> AuditEvent {
+        AuditEvent {
+            at: DateTime::from_timestamp(secs, 0).unwrap(),
+            ..AuditEvent::admin(actor, action, target)
+        }
+    }
+
+    #[test]
+    fn filters_match_by_prefix_action_family_and_time() {
+        let e = at("Alice", AuditAction::AssetUpdate, "/chat/token", 1_000);
+        let f = |filter: AuditFilter| filter.matches(&e);
+        assert!(f(AuditFilter::default()));
+        assert!(f(AuditFilter {
+            actor: Some(TextMatch::Prefix("ali".into())),
+            ..Default::default()
+        }));
+        assert!(!f(AuditFilter {
+            actor: Some(TextMatch::Exact("ali".into())),
+            ..Default::default()
+        }));
+        assert!(f(AuditFilter::exact(Some("alice"), Some("/chat/token"))));
+        assert!(!f(AuditFilter::exact(None, Some("/chat"))));
+        assert!(f(AuditFilter {
+            target: Some(TextMatch::Prefix("/CHAT/".into())),
+            ..Default::default()
+        }));
+        assert!(f(AuditFilter {
+            action: Some("asset".into()),
+            ..Default::default()
+        }));
+        assert!(f(AuditFilter {
+            action: Some("asset.update".into()),
+            ..Default::default()
+        }));
+        assert!(!f(AuditFilter {
+            action: Some("asset.up".into()),
+            ..Default::default()
+        }));
+        assert!(!f(AuditFilter {
+            action: Some("token".into()),
+            ..Default::default()
+        }));
+        let t = |s| DateTime::from_timestamp(s, 0);
+        assert!(f(AuditFilter {
+            since: t(1_000),
+            until: t(1_001),
+            ..Default::default()
+        }));
+        assert!(!f(AuditFilter {
+            since: t(1_001),
+            ..Default::default()
+        }));
+        assert!(!f(AuditFilter {
+            until: t(1_000),
+            ..Default::default()
+        }));
+        // A prefix longer than the text, or cutting a character, matches nothing.
+        let odd = at("é", AuditAction::AssetUpdate, "/x", 0);
+        assert!(
+            !AuditFilter {
+                actor: Some(TextMatch::Prefix("\u{e9}x".into())),
+                ..Default::default()
+            }
+            .matches(&odd)
+        );
+    }
 
     #[test]
     fn encoded_lines_are_what_serde_json_writes_and_read_back_equal() {

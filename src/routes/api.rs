@@ -12,6 +12,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::extract::{Requester, session_cookie};
+use crate::domain::audit::AuditFilter;
 use crate::domain::identity::ProviderInput;
 use crate::domain::user::User;
 use crate::error::AppError;
@@ -512,11 +513,8 @@ pub async fn audit_events(
     let service = service.into_inner();
     let q = query.into_inner();
     let events = blocking(move || {
-        service.audit_events(
-            q.actor.as_deref(),
-            q.target.as_deref(),
-            q.limit.unwrap_or(100),
-        )
+        let filter = AuditFilter::exact(q.actor.as_deref(), q.target.as_deref());
+        service.audit_events(&filter, q.limit.unwrap_or(100))
     })
     .await?;
     Ok(HttpResponse::Ok().json(events))

@@ -223,11 +223,15 @@ impl Service {
             Err(StoreError::VersionMismatch) => return Err(stale(&self.asset_record(id)?)),
             other => other?,
         }
-        self.audit.record(AuditEvent::admin(
-            actor,
-            AuditAction::AssetUpdate,
-            asset.path.as_str(),
-        ));
+        let changed = crate::domain::asset::changed_fields(&existing, &asset);
+        self.audit.record(AuditEvent {
+            detail: Some(if changed.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                format!("changed {}", changed.join(", "))
+            }),
+            ..AuditEvent::admin(actor, AuditAction::AssetUpdate, asset.path.as_str())
+        });
         Ok(SavedAsset {
             asset: AssetView::from(&asset),
             generated_secret,

@@ -252,7 +252,9 @@ mod tests {
         let kept = store.audit_len().unwrap();
         // The embedded store deletes whole segments; one holds at most a batch of 100 here.
         assert!((100..200).contains(&kept), "kept {kept} events");
-        let newest = store.audit_events(None, None, 1).unwrap();
+        let newest = store
+            .audit_events(&crate::domain::audit::AuditFilter::default(), 1)
+            .unwrap();
         assert_eq!(newest[0].target, "/t/999");
         assert_eq!(log.dropped(), 0);
     }

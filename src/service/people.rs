@@ -77,16 +77,33 @@ impl Service {
                 "you cannot take away your own administrator rights",
             ));
         }
+        let mut changed = Vec::new();
+        if user.attributes != update.attributes {
+            changed.push("attributes");
+        }
+        if user.groups != groups {
+            changed.push("groups");
+        }
+        if user.admin != update.admin {
+            changed.push(if update.admin {
+                "admin (granted)"
+            } else {
+                "admin (taken away)"
+            });
+        }
         user.attributes = update.attributes;
         user.groups = groups;
         user.admin = update.admin;
         user.updated_at = Utc::now();
         self.save_user(&mut user)?;
-        self.audit.record(AuditEvent::admin(
-            actor,
-            AuditAction::UserUpdate,
-            user.username.as_str(),
-        ));
+        self.audit.record(AuditEvent {
+            detail: Some(if changed.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                format!("changed {}", changed.join(", "))
+            }),
+            ..AuditEvent::admin(actor, AuditAction::UserUpdate, user.username.as_str())
+        });
         Ok(UserView::from(&user))
     }
 

@@ -10,7 +10,7 @@ use super::cache::ReadCache;
 use super::feed::{Change, ChangeFeed};
 use super::{Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -198,11 +198,10 @@ impl Store for CachedStore {
     }
     fn audit_events(
         &self,
-        actor: Option<&str>,
-        target: Option<&str>,
+        filter: &AuditFilter,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.inner.audit_events(actor, target, limit)
+        self.inner.audit_events(filter, limit)
     }
     fn audit_len(&self) -> Result<u64, StoreError> {
         self.inner.audit_len()

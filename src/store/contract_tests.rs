@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::test_records::{api_key, asset, now, user};
 use super::{Change, Store, StoreError};
 use crate::domain::asset::{AssetPath, AssetState};
-use crate::domain::audit::{AuditAction, AuditEvent};
+use crate::domain::audit::{AuditAction, AuditEvent, AuditFilter, TextMatch};
 use crate::domain::credentials::{Session, digest};
 use crate::domain::user::User;
 use crate::secret::Secret;
@@ -198,20 +198,115 @@ pub fn audit_reads_newest_first_and_retention_keeps_the_newest(store: &dyn Store
         store.append_audit(chunk).unwrap();
     }
     assert_eq!(store.audit_len().unwrap(), 1000);
-    let newest = store.audit_events(None, None, 3).unwrap();
+    let newest = store.audit_events(&AuditFilter::default(), 3).unwrap();
     let targets: Vec<&str> = newest.iter().map(|e| e.target.as_str()).collect();
     assert_eq!(targets, ["/t/999", "/t/998", "/t/997"]);
-    let bobs = store.audit_events(Some("bob"), None, 2).unwrap();
+    let bobs = store
+        .audit_events(&AuditFilter::exact(Some("bob"), None), 2)
+        .unwrap();
     assert!(bobs.iter().all(|e| e.actor == "bob"));
     assert_eq!(bobs[0].target, "/t/999");
 
     store.keep_newest_audit(100).unwrap();
     let kept = store.audit_len().unwrap();
     assert!((100..1000).contains(&kept), "kept {kept}");
-    let all = store.audit_events(None, None, 2000).unwrap();
+    let all = store.audit_events(&AuditFilter::default(), 2000).unwrap();
     assert_eq!(all.len() as u64, kept);
     assert_eq!(all[0].target, "/t/999");
     assert_eq!(all[99].target, "/t/900", "the newest 100 are all there");
+}
+
+/// The audit filters: a username or target by its beginning (without regard to case, `%` and
+/// `_` taken literally), an action or its family, a time range; combined.
+pub fn audit_filters_match_prefixes_actions_and_times(store: &dyn Store) {
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+    let event = |s: i64, actor: &str, action: AuditAction, target: &str| AuditEvent {
+        at: at(s),
+        ..AuditEvent::admin(actor, action, target)
+    };
+    store
+        .append_audit(&[
+            event(0, "alice", AuditAction::AssetCreate, "/chat/token"),
+            event(10, "Alicia", AuditAction::AssetUpdate, "/Chat/other"),
+            event(20, "bob", AuditAction::TokenIssue, "/chat/token"),
+            event(30, "al_x", AuditAction::UserCreate, "carol"),
+            event(40, "alice", AuditAction::TokenIssue, "/video/room"),
+        ])
+        .unwrap();
+    let targets = |f: AuditFilter| -> Vec<String> {
+        store
+            .audit_events(&f, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{}@{}", e.actor, e.at.timestamp() - 1_800_000_000))
+            .collect()
+    };
+    let prefix = |p: &str| Some(TextMatch::Prefix(p.into()));
+    assert_eq!(
+        targets(AuditFilter {
+            actor: prefix("ALI"),
+            ..Default::default()
+        }),
+        ["alice@40", "Alicia@10", "alice@0"]
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            actor: prefix("al_"),
+            ..Default::default()
+        }),
+        ["al_x@30"],
+        "_ is not a wildcard"
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            actor: prefix("%"),
+            ..Default::default()
+        }),
+        Vec::<String>::new(),
+        "% is not a wildcard"
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            target: prefix("/chat/"),
+            ..Default::default()
+        }),
+        ["bob@20", "Alicia@10", "alice@0"]
+    );
+    assert_eq!(
+        targets(AuditFilter::exact(None, Some("/chat/token"))),
+        ["bob@20", "alice@0"]
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            action: Some("asset".into()),
+            ..Default::default()
+        }),
+        ["Alicia@10", "alice@0"]
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            action: Some("token.issue".into()),
+            ..Default::default()
+        }),
+        ["alice@40", "bob@20"]
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            since: Some(at(10)),
+            until: Some(at(30)),
+            ..Default::default()
+        }),
+        ["bob@20", "Alicia@10"]
+    );
+    assert_eq!(
+        targets(AuditFilter {
+            actor: prefix("alice"),
+            action: Some("token".into()),
+            since: Some(at(1)),
+            ..Default::default()
+        }),
+        ["alice@40"]
+    );
 }
 
 /// A user update over the version it was read at is stored and published; over an older version
@@ -434,6 +529,7 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     a_revoked_key_never_comes_back(open().as_ref());
     sessions_of_a_user_end_together(open().as_ref());
     audit_reads_newest_first_and_retention_keeps_the_newest(open().as_ref());
+    audit_filters_match_prefixes_actions_and_times(open().as_ref());
     user_updates_need_the_version_they_were_read_at(open().as_ref());
     sign_in_settings_need_the_version_they_were_read_at(open().as_ref());
     users_are_found_by_their_upstream_identity(open().as_ref());

@@ -58,7 +58,8 @@ impl StoreRecords {
         api_keys.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
         let mut assets = store.assets()?;
         assets.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
-        let mut audit = store.audit_events(None, None, usize::MAX)?;
+        let mut audit =
+            store.audit_events(&crate::domain::audit::AuditFilter::default(), usize::MAX)?;
         audit.reverse();
         let sign_in_settings = Some(store.sign_in_settings()?).filter(|s| s.version > 0);
         Ok(StoreRecords {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -225,11 +225,10 @@ pub trait Store: Send + Sync + 'static {
             .map_err(|e| StoreError::Corrupt(format!("an audit line does not decode: {e}")))?;
         self.append_audit(&events)
     }
-    /// The newest `limit` events matching the filters, newest first.
+    /// The newest `limit` events matching the filter, newest first.
     fn audit_events(
         &self,
-        actor: Option<&str>,
-        target: Option<&str>,
+        filter: &AuditFilter,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Number of stored audit events.

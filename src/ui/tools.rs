@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{Admin, AdminForm, Signed, WithCsrf};
 use super::{UiError, Viewer};
+use crate::domain::audit::{AuditAction, AuditFilter, TextMatch};
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
@@ -340,9 +341,55 @@ const DEFAULT_AUDIT_LIMIT: usize = 200;
 /// Filters of the audit page.
 #[derive(Deserialize)]
 pub struct AuditQuery {
+    /// Who did it: the beginning of the username.
     user: Option<String>,
+    /// What it was done to: the beginning of the path or name.
     asset: Option<String>,
+    /// An action's name or family (`asset`).
+    action: Option<String>,
+    /// From this day (UTC, `YYYY-MM-DD`) on.
+    from: Option<String>,
+    /// To this day (UTC), included.
+    to: Option<String>,
+    /// Present (links from a row): the user and asset match whole, not as prefixes.
+    exact: Option<String>,
     limit: Option<String>,
+}
+
+/// An option of the action filter.
+#[derive(Serialize)]
+struct ActionChoice {
+    value: String,
+    label: String,
+}
+
+/// The action filter's options: every family, then every action.
+fn action_choices() -> Vec<ActionChoice> {
+    let mut families: Vec<&str> = AuditAction::ALL
+        .iter()
+        .filter_map(|a| a.as_str().split_once('.').map(|(f, _)| f))
+        .collect();
+    families.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    families.retain(|f| seen.insert(*f));
+    families
+        .into_iter()
+        .map(|f| ActionChoice {
+            value: f.to_owned(),
+            label: format!("{f}.* (any)"),
+        })
+        .chain(AuditAction::ALL.iter().map(|a| ActionChoice {
+            value: a.as_str().to_owned(),
+            label: a.as_str().to_owned(),
+        }))
+        .collect()
+}
+
+/// A `YYYY-MM-DD` day read as UTC midnight; the field's error otherwise.
+fn day(raw: &str, field: &str) -> Result<chrono::DateTime<Utc>, String> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|_| format!("{field}: enter a day as YYYY-MM-DD, e.g. 2026-12-03"))
 }
 
 /// An event row.
@@ -371,20 +418,61 @@ pub async fn audit(
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let user = clean(q.user);
     let asset = clean(q.asset);
+    let action = clean(q.action).filter(|a| action_choices().iter().any(|c| c.value == *a));
+    let (from, to) = (clean(q.from), clean(q.to));
+    let exact = q.exact.is_some();
     let limit = q
         .limit
         .and_then(|l| l.trim().parse::<usize>().ok())
         .unwrap_or(DEFAULT_AUDIT_LIMIT)
         .clamp(1, 1000);
-    let svc: Arc<Service> = service.into_inner();
-    let (u, a) = (user.clone(), asset.clone());
-    let events = blocking(move || svc.audit_events(u.as_deref(), a.as_deref(), limit)).await?;
+    let mut errors = Vec::new();
+    let since = from.as_deref().map(|d| day(d, "From")).transpose();
+    let until = to
+        .as_deref()
+        .map(|d| day(d, "To").map(|t| t + chrono::Duration::days(1)))
+        .transpose();
+    let (since, until) = match (since, until) {
+        (Ok(s), Ok(u)) => (s, u),
+        (s, u) => {
+            errors.extend(s.err());
+            errors.extend(u.err());
+            (None, None)
+        }
+    };
+    if let (Some(s), Some(u)) = (since, until)
+        && u <= s
+    {
+        errors.push("To is before From: choose a To day on or after the From day".into());
+    }
+    let text = |t: Option<String>| {
+        t.map(|t| {
+            if exact {
+                TextMatch::Exact(t)
+            } else {
+                TextMatch::Prefix(t)
+            }
+        })
+    };
+    let filter = AuditFilter {
+        actor: text(user.clone()),
+        target: text(asset.clone()),
+        action: action.clone(),
+        since,
+        until,
+    };
+    let events = if errors.is_empty() {
+        let svc: Arc<Service> = service.into_inner();
+        blocking(move || svc.audit_events(&filter, limit)).await?
+    } else {
+        Vec::new()
+    };
     let rows: Vec<EventRow> = events
         .into_iter()
         .map(|e| EventRow {
             at: Moment::of(e.at),
-            actor_href: format!("/admin/audit?user={}", encode(&e.actor)),
-            target_href: format!("/admin/audit?asset={}", encode(&e.target)),
+            actor_href: format!("/admin/audit?user={}&exact=1", encode(&e.actor)),
+            target_href: format!("/admin/audit?asset={}&exact=1", encode(&e.target)),
             actor: e.actor,
             action: e.action.to_string(),
             target: e.target,
@@ -395,12 +483,26 @@ pub async fn audit(
         .collect();
     let mut ctx = super::context(&viewer, "audit");
     ctx.insert("events", &rows);
+    let filtered =
+        user.is_some() || asset.is_some() || action.is_some() || from.is_some() || to.is_some();
+    ctx.insert("filtered", &filtered);
     ctx.insert("user", &user.unwrap_or_default());
     ctx.insert("asset", &asset.unwrap_or_default());
+    ctx.insert("action", &action.unwrap_or_default());
+    ctx.insert("actions", &action_choices());
+    ctx.insert("from", &from.unwrap_or_default());
+    ctx.insert("to", &to.unwrap_or_default());
+    ctx.insert("exact", &exact);
+    ctx.insert("errors", &errors);
     ctx.insert("limit", &limit);
     ctx.insert("limits", &[100usize, 200, 500, 1000]);
     ctx.insert("full", &(rows.len() >= limit));
-    super::render(&tera, "audit.html", &ctx, StatusCode::OK)
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    super::render(&tera, "audit.html", &ctx, status)
 }
 
 /// A row of "my tokens".

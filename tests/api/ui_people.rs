@@ -519,18 +519,96 @@ async fn the_audit_page_lists_events_newest_first_and_filters_by_user_and_asset(
 
     let all = app.page_html(&b, "/admin/audit").await;
     let two = all.find("&#x2F;a&#x2F;two").expect("/a/two listed");
-    let create = all.find("asset.create").expect("asset.create listed");
+    let create = all
+        .find("<code>asset.create</code>")
+        .expect("asset.create listed");
     assert!(two < create, "newest first");
 
     let html = app
         .page_html(&b, "/admin/audit?user=kim&asset=%2Fa%2Fone")
         .await;
     assert_eq!(html.matches("<code>token.issue</code>").count(), 1);
-    assert!(!html.contains("asset.create"));
+    assert!(!html.contains("<code>asset.create</code>"));
     assert!(!html.contains(&key), "never a credential");
 
     let none = app.page_html(&b, "/admin/audit?user=nobody").await;
     assert!(none.contains("No events match these filters."));
+}
+
+#[tokio::test]
+async fn the_audit_page_filters_by_prefix_action_and_day_and_names_what_an_edit_changed() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "alice"})).await;
+    app.create_user(json!({"username": "alan"})).await;
+    let key = app.create_api_key("alice").await;
+    let created = app
+        .create_asset(asset_body("/chat/one", r#"{"sub": "x"}"#))
+        .await;
+    assert_eq!(
+        app.get_token("/chat/one", &key).await.status(),
+        StatusCode::OK
+    );
+    let mut body = asset_body("/chat/one", r#"{"sub": "y"}"#);
+    body["name"] = json!("Renamed");
+    body["secret"] = json!("a-different-secret-0123456789abcdef");
+    body["version"] = created["version"].clone();
+    let res = app
+        .api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/assets/{}", created["id"].as_str().unwrap()),
+            Some(body),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    let b = app.admin_browser().await;
+
+    // "ali" finds alice's token, not alan.
+    let html = app.page_html(&b, "/admin/audit?user=ali").await;
+    assert_eq!(
+        html.matches("<code>token.issue</code>").count(),
+        1,
+        "{html}"
+    );
+    assert!(html.contains("title=\"Only events by alice\""));
+    assert!(!html.contains("Only events by alan"));
+    // An action family, and the fields an edit changed (never the secret itself).
+    let html = app
+        .page_html(&b, "/admin/audit?action=asset&asset=%2Fch")
+        .await;
+    assert!(html.contains("<code>asset.create</code>"));
+    assert!(html.contains("changed name, secret, template"), "{html}");
+    assert!(!html.contains("a-different-secret"));
+    assert!(!html.contains("<code>token.issue</code>"));
+    let html = app.page_html(&b, "/admin/audit?action=asset.update").await;
+    assert_eq!(html.matches("<code>asset.update</code>").count(), 1);
+    // Days, in UTC: today has everything, yesterday nothing.
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let html = app
+        .page_html(&b, &format!("/admin/audit?from={today}&to={today}"))
+        .await;
+    assert!(html.contains("<code>asset.update</code>"));
+    let html = app
+        .page_html(&b, &format!("/admin/audit?to={yesterday}"))
+        .await;
+    assert!(html.contains("No events match these filters."), "{html}");
+    // A day that is not a day, or a range that ends before it starts, is explained.
+    let res = app.get_page(&b, "/admin/audit?from=yesterday").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("From: enter a day as YYYY-MM-DD")
+    );
+    let res = app
+        .get_page(&b, &format!("/admin/audit?from={today}&to={yesterday}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("To is before From"));
+    // The links of a row match that user exactly.
+    let html = app.page_html(&b, "/admin/audit?user=alice&exact=1").await;
+    assert!(html.contains("(now: exactly)"));
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ use super::feed::{Change, ChangeFeed};
 use super::sealing::{MasterKey, MasterKeySource, SealedAsset, SealingKey};
 use super::{Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditFilter, TextMatch};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -1183,12 +1183,44 @@ impl Store for PgStore {
 
     fn audit_events(
         &self,
-        actor: Option<&str>,
-        target: Option<&str>,
+        filter: &AuditFilter,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let actor = actor.map(str::to_ascii_lowercase);
-        let target = target.map(str::to_owned);
+        // A text filter as (exact value, LIKE pattern): exact matches compare as before
+        // (the actor without regard to case), prefixes are matched with LIKE on lower case.
+        fn like_prefix(p: &str) -> String {
+            let mut out = String::with_capacity(p.len() + 1);
+            for c in p.to_lowercase().chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('%');
+            out
+        }
+        let split = |m: Option<&TextMatch>, fold: bool| match m {
+            None => (None, None),
+            Some(TextMatch::Exact(v)) => (
+                Some(if fold {
+                    v.to_ascii_lowercase()
+                } else {
+                    v.clone()
+                }),
+                None,
+            ),
+            Some(TextMatch::Prefix(p)) => (None, Some(like_prefix(p))),
+        };
+        let (actor, actor_like) = split(filter.actor.as_ref(), true);
+        let (target, target_like) = split(filter.target.as_ref(), false);
+        let (action, family) = (
+            filter.action.clone(),
+            filter
+                .action
+                .as_deref()
+                .map(|a| format!("{}.%", like_prefix(a).trim_end_matches('%'))),
+        );
+        let (since, until) = (filter.since, filter.until);
         let limit = limit.min(i64::MAX as usize) as i64;
         let rows = self.query(move |c| {
             Box::pin(async move {
@@ -1196,9 +1228,24 @@ impl Store for PgStore {
                     "SELECT e.value FROM audit a \
                      CROSS JOIN LATERAL json_array_elements(a.events) WITH ORDINALITY AS e(value, i) \
                      WHERE ($1::text IS NULL OR lower(e.value->>'actor') = $1) \
-                     AND ($2::text IS NULL OR e.value->>'target' = $2) \
-                     ORDER BY a.seq DESC, e.i DESC LIMIT $3",
-                    &[&actor, &target, &limit],
+                     AND ($2::text IS NULL OR lower(e.value->>'actor') LIKE $2) \
+                     AND ($3::text IS NULL OR e.value->>'target' = $3) \
+                     AND ($4::text IS NULL OR lower(e.value->>'target') LIKE $4) \
+                     AND ($5::text IS NULL OR e.value->>'action' = $5 OR e.value->>'action' LIKE $6) \
+                     AND ($7::timestamptz IS NULL OR (e.value->>'at')::timestamptz >= $7) \
+                     AND ($8::timestamptz IS NULL OR (e.value->>'at')::timestamptz < $8) \
+                     ORDER BY a.seq DESC, e.i DESC LIMIT $9",
+                    &[
+                        &actor,
+                        &actor_like,
+                        &target,
+                        &target_like,
+                        &action,
+                        &family,
+                        &since,
+                        &until,
+                        &limit,
+                    ],
                 )
                 .await
                 .map_err(db_error)

@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::records::{AUDIT_COUNT, decode};
-use crate::domain::audit::{AuditEvent, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
 use crate::store::StoreError;
 
 /// The directory of the segment files, inside the data directory.
@@ -291,8 +291,7 @@ impl AuditFiles {
     /// The newest `limit` events matching the filters, newest first.
     pub(super) fn newest(
         &self,
-        actor: Option<&str>,
-        target: Option<&str>,
+        filter: &AuditFilter,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         // Held while reading, so that retention does not delete a segment being read; appends
@@ -315,9 +314,7 @@ impl AuditFiles {
                         path.display()
                     ))
                 })?;
-                if actor.is_some_and(|a| !e.actor.eq_ignore_ascii_case(a))
-                    || target.is_some_and(|t| e.target != t)
-                {
+                if !filter.matches(&e) {
                     continue;
                 }
                 out.push(e);
@@ -443,17 +440,19 @@ mod tests {
 
         let store = SledStore::open_for_test(dir.path()).unwrap();
         assert_eq!(store.audit_len().unwrap(), 260, "counted again at start");
-        let newest = store.audit_events(None, None, 3).unwrap();
+        let newest = store.audit_events(&AuditFilter::default(), 3).unwrap();
         assert_eq!(targets(&newest), ["/t/259", "/t/258", "/t/257"]);
-        let one = store.audit_events(None, Some("/t/42"), 10).unwrap();
+        let one = store
+            .audit_events(&AuditFilter::exact(None, Some("/t/42")), 10)
+            .unwrap();
         assert_eq!(targets(&one), ["/t/42"]);
         assert!(
             store
-                .audit_events(Some("bob"), None, 10)
+                .audit_events(&AuditFilter::exact(Some("bob"), None), 10)
                 .unwrap()
                 .is_empty()
         );
-        let all = store.audit_events(None, None, 1000).unwrap();
+        let all = store.audit_events(&AuditFilter::default(), 1000).unwrap();
         assert_eq!(all.len(), 260);
         assert_eq!(all.last().unwrap().target, "/t/0");
 
@@ -461,12 +460,12 @@ mod tests {
         assert_eq!(store.keep_newest_audit(150).unwrap(), 100);
         assert_eq!(store.audit_len().unwrap(), 160);
         assert_eq!(segments(dir.path()).len(), 2);
-        let all = store.audit_events(None, None, 1000).unwrap();
+        let all = store.audit_events(&AuditFilter::default(), 1000).unwrap();
         assert_eq!(all.last().unwrap().target, "/t/100");
         // Appends after retention go on in the newest segment.
         store.append_audit(&[event(260)]).unwrap();
         assert_eq!(
-            targets(&store.audit_events(None, None, 1).unwrap()),
+            targets(&store.audit_events(&AuditFilter::default(), 1).unwrap()),
             ["/t/260"]
         );
         assert_eq!(store.keep_newest_audit(0).unwrap(), 161);
@@ -494,7 +493,7 @@ mod tests {
         assert_eq!(store.audit_len().unwrap(), 2);
         store.append_audit(&[event(2)]).unwrap();
         assert_eq!(
-            targets(&store.audit_events(None, None, 10).unwrap()),
+            targets(&store.audit_events(&AuditFilter::default(), 10).unwrap()),
             ["/t/2", "/t/1", "/t/0"]
         );
     }
@@ -507,7 +506,7 @@ mod tests {
         let path = dir.path().join(AUDIT_DIR).join(segment_name(1));
         let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"not json\n").unwrap();
-        let err = store.audit_events(None, None, 10).unwrap_err();
+        let err = store.audit_events(&AuditFilter::default(), 10).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
         assert!(err.to_string().contains("0000000000000001.jsonl"), "{err}");
     }
@@ -541,7 +540,7 @@ mod tests {
         let store = SledStore::open_for_test(dir.path()).unwrap();
         assert_eq!(store.audit_len().unwrap(), 5);
         assert_eq!(
-            targets(&store.audit_events(None, None, 10).unwrap()),
+            targets(&store.audit_events(&AuditFilter::default(), 10).unwrap()),
             ["/t/4", "/t/3", "/t/2", "/t/1", "/t/0"]
         );
         assert!(store.db.open_tree(SLED_TREE).unwrap().is_empty());

@@ -23,7 +23,7 @@ use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
 use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -1019,11 +1019,10 @@ impl Store for SledStore {
 
     fn audit_events(
         &self,
-        actor: Option<&str>,
-        target: Option<&str>,
+        filter: &AuditFilter,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.audit.newest(actor, target, limit)
+        self.audit.newest(filter, limit)
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
