@@ -222,7 +222,16 @@ function setupFetchAsMe() {
   });
 }
 
+// After a refused save: the first field with an error has the focus (the summary above the
+// form links to each of them).
+function focusFirstError() {
+  if (!document.getElementById("form-errors")) return;
+  const first = document.querySelector('[aria-invalid="true"]');
+  if (first) first.focus({ preventScroll: false });
+}
+
 onReady(() => {
+  focusFirstError();
   setupFetchAsMe();
   setupShowFor();
   setupKeyTypes();

@@ -15,6 +15,9 @@ pub struct FieldError {
     /// 1-based column (in characters) inside the field's text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// The other problems found in the same input, so that all are reported at once.
+    #[serde(skip)]
+    pub also: Vec<FieldError>,
 }
 
 impl FieldError {
@@ -25,6 +28,7 @@ impl FieldError {
             message: message.into(),
             line: None,
             column: None,
+            also: Vec::new(),
         }
     }
 
@@ -40,7 +44,27 @@ impl FieldError {
             message: message.into(),
             line: Some(line),
             column: Some(column),
+            also: Vec::new(),
         }
+    }
+
+    /// All of `errors` as one: the first, carrying the others; `None` when there are none.
+    pub fn all(errors: Vec<FieldError>) -> Option<FieldError> {
+        let mut flat = Vec::new();
+        for mut e in errors {
+            let also = std::mem::take(&mut e.also);
+            flat.push(e);
+            flat.extend(also);
+        }
+        let mut iter = flat.into_iter();
+        let mut first = iter.next()?;
+        first.also = iter.collect();
+        Some(first)
+    }
+
+    /// This problem and the others found with it, in order.
+    pub fn each(&self) -> impl Iterator<Item = &FieldError> {
+        std::iter::once(self).chain(self.also.iter())
     }
 }
 

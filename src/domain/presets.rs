@@ -81,6 +81,9 @@ impl Preset {
             Preset::Jitsi => jitsi_rules(&mut check)?,
             Preset::Tableau => tableau_rules(&mut check)?,
         }
+        if let Some(e) = FieldError::all(check.errors.take()) {
+            return Err(e);
+        }
         if let Some(claims) = &check.claims
             && let Err(reason) = self.check_claims(claims)
         {
@@ -147,9 +150,18 @@ struct SaveCheck<'a> {
     template: &'a PayloadTemplate,
     claims: Option<Value>,
     warnings: Vec<String>,
+    /// What the consumer refuses, all of it: every rule is checked, not just up to the first
+    /// that fails.
+    errors: std::cell::RefCell<Vec<FieldError>>,
 }
 
 impl<'a> SaveCheck<'a> {
+    /// Record what the consumer refuses and go on checking.
+    fn fail(&self, e: FieldError) -> Result<(), FieldError> {
+        self.errors.borrow_mut().push(e);
+        Ok(())
+    }
+
     /// Start a check by rendering the sample claims; when they do not render, that is the first
     /// warning.
     fn new(label: &'static str, asset: &'a Asset, template: &'a PayloadTemplate) -> Self {
@@ -169,6 +181,7 @@ impl<'a> SaveCheck<'a> {
             template,
             claims,
             warnings,
+            errors: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -196,7 +209,7 @@ impl<'a> SaveCheck<'a> {
         if self.has(claim) {
             Ok(())
         } else {
-            Err(FieldError::new(
+            self.fail(FieldError::new(
                 missing_field(claim),
                 format!("{} needs the \"{claim}\" claim ({why})", self.label),
             ))
@@ -209,7 +222,7 @@ impl<'a> SaveCheck<'a> {
             return Ok(());
         }
         let names: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
-        Err(FieldError::new(
+        self.fail(FieldError::new(
             "algorithm",
             format!(
                 "{} accepts {}; {} is not one of them",
@@ -228,7 +241,7 @@ impl<'a> SaveCheck<'a> {
     /// The sample user's `claim`, when there, must pass `ok` (described as `what`).
     fn must_be(&self, claim: &str, ok: fn(&Value) -> bool, what: &str) -> Result<(), FieldError> {
         match self.sample_value(claim) {
-            Some(v) if !ok(v) => Err(FieldError::new(
+            Some(v) if !ok(v) => self.fail(FieldError::new(
                 "template",
                 format!("{} needs \"{claim}\" to be {what}", self.label),
             )),
@@ -241,7 +254,7 @@ impl<'a> SaveCheck<'a> {
         if self.asset.jti {
             Ok(())
         } else {
-            Err(FieldError::new(
+            self.fail(FieldError::new(
                 "jti",
                 format!("{consumer} refuses a token without a unique \"jti\": turn jti on"),
             ))
@@ -347,7 +360,7 @@ fn jitsi_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
     c.must_be("room", Value::is_string, "a string")?;
     c.must_be("context", Value::is_object, "an object holding \"user\"")?;
     match c.sample_value("context").map(|context| context.get("user")) {
-        Some(Some(user)) if !user.is_object() => Err(FieldError::new(
+        Some(Some(user)) if !user.is_object() => c.fail(FieldError::new(
             "template",
             "Jitsi needs \"context.user\" to be an object with name, email and id",
         )),
@@ -356,7 +369,7 @@ fn jitsi_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
         Some(Some(user)) => match user.get("moderator") {
             Some(Value::String(m)) if m == "true" || m == "false" => Ok(()),
             None => Ok(()),
-            Some(other) => Err(FieldError::new(
+            Some(other) => c.fail(FieldError::new(
                 "template",
                 format!(
                     "Jitsi needs \"context.user.moderator\" to be the string \"true\" or \"false\" (found {other}): write it in quotes, e.g. \"%asset_has_write_access^eq:1:true:false%\""
@@ -380,10 +393,10 @@ fn tableau_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
     if c.asset.algorithm.is_hmac() {
         c.algorithm_in(&[Algorithm::HS256])?;
         if c.asset.key_id.is_none() {
-            return Err(FieldError::new(
+            c.fail(FieldError::new(
                 "key_id",
                 "Tableau needs the connected app's secret ID as the header's \"kid\": set key_id",
-            ));
+            ))?;
         }
     } else {
         c.warn(
@@ -405,21 +418,21 @@ fn tableau_rules(c: &mut SaveCheck<'_>) -> Result<(), FieldError> {
 /// at most ten minutes of validity.
 fn tableau_asset_fields(c: &SaveCheck<'_>) -> Result<(), FieldError> {
     if c.asset.issuer.is_none() {
-        return Err(FieldError::new(
+        c.fail(FieldError::new(
             "issuer",
             "Tableau needs the connected app's client ID as \"iss\": set issuer",
-        ));
+        ))?;
     }
     if c.asset.audience.as_deref() != Some("tableau") {
-        return Err(FieldError::new(
+        c.fail(FieldError::new(
             "audience",
             "Tableau needs \"aud\" to be exactly \"tableau\"",
-        ));
+        ))?;
     }
     c.jti_on("Tableau")?;
     match c.asset.expiry_seconds {
         Some(e) if e <= TABLEAU_MAX_EXPIRY_SECONDS => Ok(()),
-        _ => Err(FieldError::new(
+        _ => c.fail(FieldError::new(
             "expiry_seconds",
             format!(
                 "Tableau refuses tokens valid for more than {TABLEAU_MAX_EXPIRY_SECONDS} seconds (10 minutes)"

@@ -60,6 +60,8 @@ impl ResponseError for ApiError {
                     body["line"] = json!(l);
                     body["column"] = json!(c);
                 }
+                // Every field error of the request, the first one included.
+                body["errors"] = json!(f.each().collect::<Vec<_>>());
             }
             AppError::Stale { current, by, at } => {
                 body["message"] = json!(self.0.to_string());

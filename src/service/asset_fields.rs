@@ -433,10 +433,15 @@ pub(super) fn preset_rules(
 ) -> Result<Vec<String>, AppError> {
     match preset {
         Some(p) => p.check(asset, template).map_err(|e| {
-            AppError::Invalid(FieldError::new(
-                e.field,
-                format!("{} (preset {p})", e.message),
-            ))
+            let named = e
+                .each()
+                .map(|e| FieldError {
+                    message: format!("{} (preset {p})", e.message),
+                    also: Vec::new(),
+                    ..e.clone()
+                })
+                .collect();
+            AppError::Invalid(FieldError::all(named).unwrap_or(e))
         }),
         None => Ok(Vec::new()),
     }

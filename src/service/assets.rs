@@ -15,6 +15,32 @@ use crate::ids::AssetId;
 use crate::keywords::PayloadTemplate;
 use crate::store::StoreError;
 
+/// The field errors found so far while reading an input, so that all are reported together.
+#[derive(Default)]
+struct Gather(Vec<FieldError>);
+
+impl Gather {
+    /// The value, or `None` with its field error kept; any other error ends the reading.
+    fn take<T>(&mut self, r: Result<T, AppError>) -> Result<Option<T>, AppError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(AppError::Invalid(f)) => {
+                self.0.push(f);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every field error found, as one.
+    fn finish(&mut self) -> Result<(), AppError> {
+        match FieldError::all(std::mem::take(&mut self.0)) {
+            Some(f) => Err(AppError::Invalid(f)),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Service {
     pub(super) fn validate_rule(
         &self,
@@ -53,31 +79,86 @@ impl Service {
         {
             p.apply(&mut input);
         }
-        let name = fields::name(&input.name)?;
-        let path = fields::path(&input.path)?;
+        // Every field is checked, so that all that is wrong is reported at once.
+        let mut g = Gather::default();
+        let name = g.take(fields::name(&input.name))?;
+        let path = g.take(fields::path(&input.path))?;
         let now = Utc::now();
         let settled = existing.cloned().map(|mut a| {
             a.settle(now);
             a
         });
         let existing = settled.as_ref();
-        let algorithm = fields::algorithm(input.algorithm.as_deref(), existing)?;
-        let template = fields::template(&input.template)?;
-        let expiry_seconds = fields::expiry(input.expiry_seconds)?;
-        let key_id = fields::key_id(input.key_id.take(), algorithm, existing)?;
-        let delivery = fields::delivery(input.delivery.take(), existing)?;
-        let cors_origins = fields::cors_origins(input.cors_origins.take(), existing)?;
-        let request_params =
-            fields::request_params(input.request_params.take(), existing, &template)?;
-        let issuer = fields::text_claim("issuer", input.issuer.take())?;
-        let audience = fields::text_claim("audience", input.audience.take())?;
-        let read = input
-            .read
-            .take()
-            .map(|r| self.validate_rule("read", r))
-            .transpose()?;
-        let write = self.validate_rule("write", input.write.take().unwrap_or_default())?;
-        let signing = fields::signing(SigningInput::take(&mut input), algorithm, existing, now)?;
+        let algorithm = g.take(fields::algorithm(input.algorithm.as_deref(), existing))?;
+        let template = g.take(fields::template(&input.template))?;
+        let expiry_seconds = g.take(fields::expiry(input.expiry_seconds))?;
+        let key_id = match algorithm {
+            Some(a) => g.take(fields::key_id(input.key_id.take(), a, existing))?,
+            None => None,
+        };
+        let delivery = g.take(fields::delivery(input.delivery.take(), existing))?;
+        let cors_origins = g.take(fields::cors_origins(input.cors_origins.take(), existing))?;
+        let request_params = match &template {
+            Some(t) => g.take(fields::request_params(
+                input.request_params.take(),
+                existing,
+                t,
+            ))?,
+            None => None,
+        };
+        let issuer = g.take(fields::text_claim("issuer", input.issuer.take()))?;
+        let audience = g.take(fields::text_claim("audience", input.audience.take()))?;
+        let read = match input.read.take() {
+            Some(r) => g.take(self.validate_rule("read", r))?.map(Some),
+            None => Some(None),
+        };
+        let write = g.take(self.validate_rule("write", input.write.take().unwrap_or_default()))?;
+        let signing = match algorithm {
+            Some(a) => g.take(fields::signing(
+                SigningInput::take(&mut input),
+                a,
+                existing,
+                now,
+            ))?,
+            None => None,
+        };
+        g.finish()?;
+        let (
+            Some(name),
+            Some(path),
+            Some(algorithm),
+            Some(template),
+            Some(expiry_seconds),
+            Some(key_id),
+            Some(delivery),
+            Some(cors_origins),
+            Some(request_params),
+            Some(issuer),
+            Some(audience),
+            Some(read),
+            Some(write),
+            Some(signing),
+        ) = (
+            name,
+            path,
+            algorithm,
+            template,
+            expiry_seconds,
+            key_id,
+            delivery,
+            cors_origins,
+            request_params,
+            issuer,
+            audience,
+            read,
+            write,
+            signing,
+        )
+        else {
+            return Err(AppError::Unexpected(
+                "a field was neither read nor refused".into(),
+            ));
+        };
         // A kept next secret keeps the kid that comes with it.
         let next_key_id = signing
             .next_secret
@@ -123,8 +204,12 @@ impl Service {
             updated_by: actor.to_owned(),
             version: existing.map(|a| a.version + 1).unwrap_or(1),
         };
-        let mut warnings = self.trial(actor, &asset, &template)?;
-        warnings.extend(fields::preset_rules(preset, &asset, &template)?);
+        // The trial renders and the preset's rules are reported together too.
+        let mut g = Gather::default();
+        let tried = g.take(self.trial(actor, &asset, &template))?;
+        let preset_warnings = g.take(fields::preset_rules(preset, &asset, &template))?;
+        g.finish()?;
+        let warnings: Vec<String> = tried.into_iter().chain(preset_warnings).flatten().collect();
         Ok(BuiltAsset {
             asset,
             generated_secret: signing.generated,
@@ -172,6 +257,18 @@ impl Service {
                 format!("the template fails {f} \u{2014} such users get a 500 instead of a token")
             })
             .collect())
+    }
+
+    /// Check an asset input as a create (`id` none) or an update of `id` would, storing
+    /// nothing: every field error at once, or the warnings.
+    pub fn check_asset(
+        &self,
+        actor: &str,
+        id: Option<&AssetId>,
+        input: AssetInput,
+    ) -> Result<Vec<String>, AppError> {
+        let existing = id.map(|id| self.asset_record(id)).transpose()?;
+        Ok(self.build_asset(actor, input, existing.as_ref())?.warnings)
     }
 
     /// Create an asset.

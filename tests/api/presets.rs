@@ -457,6 +457,26 @@ async fn jitsi_tokens_carry_iss_aud_sub_room_and_context_user() {
 }
 
 #[tokio::test]
+async fn every_rule_a_preset_breaks_is_reported_at_once() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Tableau", "path": "/sso/tableau", "preset": "tableau",
+                      "generate_secret": true, "expiry_seconds": 3600});
+    let res = app
+        .api(reqwest::Method::POST, "/api/v1/assets", Some(body))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let e: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = e["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["key_id", "issuer", "expiry_seconds"], "{e}");
+    assert_eq!(e["error"]["field"], "key_id", "the first one, as before");
+}
+
+#[tokio::test]
 async fn tableau_tokens_have_kid_and_iss_headers_scp_jti_and_a_short_life() {
     let app = spawn_app().await;
     let alice = user(&app, "alice", "alice@example.com", &[]).await;

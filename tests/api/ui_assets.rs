@@ -313,6 +313,62 @@ async fn the_secret_never_appears_in_the_edit_page_after_saving() {
 }
 
 #[tokio::test]
+async fn an_empty_form_reports_every_problem_in_one_round_in_the_forms_words() {
+    let app = spawn_app().await;
+    let a = app.admin_browser().await;
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &[
+                ("name", ""),
+                ("path", "no-slash"),
+                ("algorithm", "HS256"),
+                ("secret", "short"),
+                ("template", "{\"sub\": %nope%}"),
+                ("expiry_seconds", "0"),
+                ("read_mode", "anyone"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    for id in [
+        "name-error",
+        "path-error",
+        "secret-error",
+        "template-error",
+        "expiry-error",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "no {id} in {page}");
+    }
+    // The Tableau preset's rules, together and in the form's words.
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &[
+                ("name", "Tableau"),
+                ("path", "/sso/tableau"),
+                ("preset", "tableau"),
+                ("algorithm", "HS256"),
+                ("generate_secret", "1"),
+                ("template", "{\"sub\": \"%globals_user_attribute_username%\", \"scp\": [\"tableau:views:embed\"]}"),
+                ("expiry_seconds", "300"),
+                ("audience", "tableau"),
+                ("jti", "1"),
+                ("read_mode", "anyone"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("fill in \u{201c}Key ID\u{201d}"), "{page}");
+    assert!(page.contains("fill in \u{201c}Issuer\u{201d}"), "{page}");
+    assert!(!page.contains("set key_id"));
+}
+
+#[tokio::test]
 async fn a_template_that_renders_for_nobody_is_refused_at_its_line_and_column() {
     let app = spawn_app().await;
     let a = app.admin_browser().await;

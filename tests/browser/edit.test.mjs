@@ -151,3 +151,17 @@ test('an edit saved after the session ended comes back after signing in again, u
   const after = await openAsText(page, '/tokens/editable');
   assert.equal(jwtPayload(after.body).v, 7);
 });
+
+test('an empty form reports every problem at once, each next to its field, and the first has the focus', async () => {
+  const { page } = admin;
+  await visit(page, '/admin/assets/new');
+  const res = await submit(page, assetSubmit(page));
+  assert.equal(res.status, 400);
+  for (const id of ['name-error', 'path-error', 'secret-error']) {
+    assert.equal(await page.locator(`#${id}`).count(), 1, `no ${id}: ${await page.locator('main').innerText()}`);
+  }
+  const summary = page.locator('#form-errors li');
+  assert.ok((await summary.count()) >= 3, 'the summary lists every problem');
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'name');
+  await screenshot(page, 'all-errors', { fullPage: false });
+});

@@ -114,11 +114,20 @@ async fn save_form(
     id: Option<&AssetId>,
     template: &str,
 ) -> Result<Result<SavedAsset, (Problems, StatusCode)>, UiError> {
-    let input = match form.input(id.is_some()) {
-        Err(p) => return Ok(Err((*p, StatusCode::BAD_REQUEST))),
-        Ok(input) => input,
-    };
+    let (input, mut seen) = form.input(id.is_some());
     let (svc, actor, id) = (Arc::clone(service), Arc::clone(&viewer.user), id.cloned());
+    if !seen.is_empty() {
+        // The service checks the rest in the same round: its findings about fields this
+        // layer has not already reported are added.
+        let checked =
+            blocking(move || svc.check_asset(actor.username.as_str(), id.as_ref(), input)).await;
+        if let Err(e @ AppError::Invalid(_)) = checked {
+            let mut found = Problems::default();
+            found.absorb(e, template)?;
+            seen.add_new(found);
+        }
+        return Ok(Err((*seen, StatusCode::BAD_REQUEST)));
+    }
     // Generating an RSA key takes a moment.
     let saved = blocking(move || match id {
         Some(id) => svc.update_asset(actor.username.as_str(), &id, input),

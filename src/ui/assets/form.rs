@@ -109,8 +109,10 @@ fn names(list: &str) -> Vec<String> {
 }
 
 impl AssetForm {
-    /// The service input, or the problems this layer can see (numbers, choices).
-    pub(super) fn input(&self, editing: bool) -> Result<AssetInput, Box<Problems>> {
+    /// The service input, with the problems this layer can see (numbers, choices); where a
+    /// field has a problem the input holds what the service accepts in its place, so the other
+    /// fields can still be checked by the service in the same round.
+    pub(super) fn input(&self, editing: bool) -> (AssetInput, Box<Problems>) {
         let mut p = Problems::default();
         let expiry_seconds = self.expiry(&mut p);
         // The form shows the secret and the key pair side by side; only the one the algorithm
@@ -143,10 +145,7 @@ impl AssetForm {
         } else {
             None
         };
-        if !p.is_empty() {
-            return Err(Box::new(p));
-        }
-        Ok(AssetInput {
+        let input = AssetInput {
             name: self.name.clone(),
             path: self.path.clone(),
             algorithm: Some(self.algorithm.clone()),
@@ -171,7 +170,8 @@ impl AssetForm {
             delivery,
             cors_origins,
             request_params,
-        })
+        };
+        (input, Box::new(p))
     }
 
     /// The token lifetime in seconds; `None` when "No expiry" is ticked (or the number cannot

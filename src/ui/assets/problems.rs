@@ -36,6 +36,40 @@ pub(super) struct FieldErrors {
 }
 
 impl FieldErrors {
+    /// Take `other`'s message for each field that has none here.
+    fn fill_from(&mut self, other: FieldErrors) {
+        macro_rules! fill {
+            ($($f:ident),*) => {
+                $(if self.$f.is_none() {
+                    self.$f = other.$f;
+                })*
+            };
+        }
+        fill!(
+            name,
+            path,
+            algorithm,
+            secret,
+            key,
+            template,
+            expiry_seconds,
+            issuer,
+            audience,
+            read,
+            write,
+            preset,
+            key_id,
+            delivery_default,
+            redirect_url,
+            redirect_allowlist,
+            form_post_url,
+            form_post_field,
+            form_post_allowlist,
+            cors_origins,
+            request_params
+        );
+    }
+
     fn is_empty(&self) -> bool {
         self.slot_ids().iter().all(|(_, _, m)| m.is_none())
     }
@@ -105,8 +139,14 @@ impl FieldErrors {
             "request_params" => &mut self.request_params,
             _ => return false,
         };
-        if slot.is_none() {
-            *slot = Some(message);
+        match slot {
+            None => *slot = Some(message),
+            // A second problem with the same field is said too.
+            Some(earlier) if !earlier.contains(&message) => {
+                earlier.push_str(" Also: ");
+                earlier.push_str(&message);
+            }
+            Some(_) => {}
         }
         true
     }
@@ -139,6 +179,20 @@ pub(super) struct Problems {
 }
 
 impl Problems {
+    /// Add what `other` found about fields not reported here yet.
+    pub(super) fn add_new(&mut self, other: Problems) {
+        let template_reported = self.fields.template.is_some();
+        self.fields.fill_from(other.fields);
+        if !template_reported && self.template.is_none() {
+            self.template = other.template;
+        }
+        for g in other.general {
+            if !self.general.contains(&g) {
+                self.general.push(g);
+            }
+        }
+    }
+
     /// Nothing is wrong.
     pub(super) fn is_empty(&self) -> bool {
         self.fields.is_empty()
@@ -150,8 +204,12 @@ impl Problems {
     /// Record a service error for the form; errors that are not about the form are returned.
     pub(super) fn absorb(&mut self, e: AppError, template: &str) -> Result<StatusCode, UiError> {
         match e {
-            AppError::Invalid(f) => {
+            AppError::Invalid(mut f) => {
+                let also = std::mem::take(&mut f.also);
                 self.field(f, template);
+                for other in also {
+                    self.field(other, template);
+                }
                 Ok(StatusCode::BAD_REQUEST)
             }
             AppError::Conflict(m) => {
@@ -233,4 +291,7 @@ pub(super) fn ui_wording(message: &str) -> String {
             "tick \u{201c}Generate a secret\u{201d}",
         )
         .replace("or null for no expiry", "or tick \u{201c}No expiry\u{201d}")
+        .replace(": set key_id", ": fill in \u{201c}Key ID\u{201d}")
+        .replace(": set issuer", ": fill in \u{201c}Issuer\u{201d}")
+        .replace(": turn jti on", ": tick \u{201c}Add a random jti\u{201d}")
 }
