@@ -120,9 +120,13 @@ function setupGenerate() {
       const bytes = new Uint8Array(48);
       crypto.getRandomValues(bytes);
       let s = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-      field.type = "text";
+      field.classList.remove("masked");
       field.value = s;
       field.dispatchEvent(new Event("input"));
+      // The secret is shown (unmasked) with a copy button and the warning that it is shown
+      // only now.
+      const note = document.querySelector(button.getAttribute("data-generated-note"));
+      if (note) note.hidden = false;
     });
   });
 }

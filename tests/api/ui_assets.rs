@@ -173,7 +173,9 @@ async fn an_asset_created_with_the_form_issues_tokens() {
     let a = app.admin_browser().await;
     let form = app.page_html(&a, "/admin/assets/new").await;
     assert!(form.contains("name=\"csrf\""));
-    assert!(form.contains("type=\"password\""));
+    // The secret is masked, but not a password field a browser would offer to save.
+    assert!(!form.contains("type=\"password\""));
+    assert!(form.contains("name=\"secret\" type=\"text\" class=\"masked\" value=\"\" autocomplete=\"off\""));
     assert!(form.contains("data-generate=\"#secret\""));
     assert!(form.contains("data-editor"));
 

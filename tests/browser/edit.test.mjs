@@ -19,13 +19,18 @@ before(async () => {
 });
 after(env.stop);
 
-test('the Generate button fills in a strong secret (JavaScript)', async () => {
+test('the Generate button fills in a strong secret, shown with a copy button and "copy it now" (JavaScript)', async () => {
   const { page } = admin;
   await visit(page, '/admin/assets/new');
   const generate = page.getByRole('button', { name: 'Generate' });
   await generate.click();
   const value = await assetFields(page).secret.inputValue();
   assert.ok(value.length >= 32, `generated secret is ${value.length} characters`);
+  const note = page.locator('#secret-generated');
+  await note.getByText(/Copy this secret now/).waitFor();
+  await note.getByRole('button', { name: 'Copy secret' }).waitFor();
+  assert.equal(await assetFields(page).secret.getAttribute('type'), 'text', 'a password field browsers offer to save');
+  assert.ok(!(await assetFields(page).secret.getAttribute('class')).includes('masked'), 'the generated secret stays masked');
   await generate.click();
   assert.notEqual(await assetFields(page).secret.inputValue(), value, 'Generate gives the same secret twice');
 });

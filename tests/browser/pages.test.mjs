@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, visit, screenshot, signIn } from './harness.mjs';
 import {
-  createAsset, createUser, fillAsset, assetSubmit, submit, tokenOnPage, debugToken,
+  createAsset, createUser, fillAsset, assetSubmit, submit, tokenOnPage, debugToken, accessibilityProblems,
 } from './ui.mjs';
 
 const env = setup();
@@ -170,6 +170,30 @@ test('every main page fits a 400 px wide screen', async () => {
     if (scroll > width + 1) wide.push(`${url} is ${scroll} px wide`);
   }
   assert.deepEqual(wide, [], 'pages wider than a 400 px window');
+});
+
+test('every page: each form control has a label and all text has AA contrast, light and dark', async () => {
+  const { page } = admin;
+  const pages = [
+    '/admin/assets', '/admin/assets/new', `/admin/assets/${ids.chat}`, `/admin/assets/${ids.us}`,
+    `/admin/assets/${ids.chat}/preview?as=alice`, '/admin/trash', `/admin/assets/${ids.legacy}/purge`,
+    '/admin/users', '/admin/users/alice', '/admin/debugger', '/admin/audit', '/admin/sign-in',
+    '/admin/my-tokens',
+  ];
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const url of pages) {
+      await visit(page, url);
+      for (const p of await accessibilityProblems(page)) found.push(`${scheme} ${url}: ${p}`);
+    }
+    const s = await env.session();
+    await s.page.emulateMedia({ colorScheme: scheme });
+    await visit(s.page, '/login');
+    for (const p of await accessibilityProblems(s.page)) found.push(`${scheme} /login: ${p}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  assert.deepEqual(found, [], found.join('\n'));
 });
 
 test('full-length pages at 1280 px (for review)', async () => {

@@ -184,3 +184,66 @@ export function adminPages({ assetId: aid, username }) {
     '/admin/my-tokens',
   ];
 }
+
+/**
+ * What an accessibility checker (axe's "label" and "color-contrast" rules) would find on the page
+ * as shown: form controls without an accessible name, and visible text whose contrast with the
+ * background it is drawn on is under WCAG AA (4.5:1, or 3:1 for large text). Disabled controls
+ * and their text are exempt, as in WCAG.
+ */
+export async function accessibilityProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const visible = (el) => {
+      const s = getComputedStyle(el);
+      const box = el.getBoundingClientRect();
+      return s.visibility !== 'hidden' && s.display !== 'none' && box.width > 0 && box.height > 0;
+    };
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (!visible(el) && !(el.type === 'checkbox' || el.type === 'radio')) continue;
+      if (el.closest('[hidden]')) continue;
+      const labelled = (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`))
+        || el.closest('label') || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.title;
+      if (!labelled) problems.push(`no label: ${el.outerHTML.slice(0, 100)}`);
+    }
+    const parse = (c) => {
+      const m = /rgba?\(([^)]+)\)/.exec(c);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return { r, g, b, a };
+    };
+    const channel = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+    const luminance = ({ r, g, b }) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const backgroundOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c && c.a > 0.5) return c;
+      }
+      return parse(getComputedStyle(document.documentElement).backgroundColor) || { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      const el = node.parentElement;
+      if (!el || seen.has(el) || !node.textContent.trim()) continue;
+      seen.add(el);
+      if (!visible(el) || el.closest('[hidden], option, select, :disabled, .skip')) continue;
+      const style = getComputedStyle(el);
+      const fg = parse(style.color);
+      if (!fg) continue;
+      const bg = backgroundOf(el);
+      const mix = (f, b) => f * fg.a + b * (1 - fg.a);
+      const shown = { r: mix(fg.r, bg.r), g: mix(fg.g, bg.g), b: mix(fg.b, bg.b) };
+      const [hi, lo] = [luminance(shown), luminance(bg)].sort((x, y) => y - x);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+      const need = large ? 3 : 4.5;
+      if (ratio < need - 0.005) {
+        problems.push(`contrast ${ratio.toFixed(2)}:1 < ${need}:1 for "${node.textContent.trim().slice(0, 40)}" (${style.color} on rgb(${bg.r}, ${bg.g}, ${bg.b}))`);
+      }
+    }
+    return problems;
+  });
+}
