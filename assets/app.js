@@ -34,7 +34,15 @@ function setupCopy() {
 function setupLocalTimes() {
   document.querySelectorAll("time[datetime][data-local]").forEach((el) => {
     const d = new Date(el.getAttribute("datetime"));
-    if (!isNaN(d)) el.textContent = d.toLocaleString();
+    if (isNaN(d)) return;
+    // The same shape as the server's UTC text (2026-12-03 10:37:39 UTC), in local time with
+    // the zone's short name; the UTC text stays as the tooltip.
+    const pad = (n) => String(n).padStart(2, "0");
+    const zone = (new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+      .formatToParts(d).find((p) => p.type === "timeZoneName") || {}).value || "local";
+    el.title = el.textContent.trim();
+    el.textContent = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zone}`;
   });
 }
 
@@ -89,14 +97,31 @@ function setupEditors() {
     };
     ta.addEventListener("input", render);
     ta.addEventListener("scroll", () => { gutter.scrollTop = ta.scrollTop; });
+    // Tab indents; Escape, then Tab, moves on to the next field (as in code editors that
+    // follow the WAI-ARIA advice), so the keyboard is never trapped. Said in the field's hint.
+    let leaving = false;
+    ta.addEventListener("focus", () => { leaving = false; });
     ta.addEventListener("keydown", (e) => {
-      if (e.key === "Tab" && !e.shiftKey && !e.ctrlKey && !e.metaKey) {
+      if (e.key === "Escape") {
+        leaving = true;
+        return;
+      }
+      if (e.key === "Tab" && !e.shiftKey && !e.ctrlKey && !e.metaKey && !leaving) {
         e.preventDefault();
         const start = ta.selectionStart;
         ta.setRangeText("  ", start, ta.selectionEnd, "end");
         render();
+        return;
       }
+      if (e.key !== "Tab") leaving = false;
     });
+    for (const id of (ta.getAttribute("aria-describedby") || "").split(/\s+/)) {
+      const hint = id && document.getElementById(id);
+      if (hint && hint.classList.contains("hint")) {
+        hint.append(" In the editor, Tab indents; press Esc, then Tab, to move to the next field.");
+        break;
+      }
+    }
     render();
   });
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::asset_fields::{self as fields, SigningInput};
 use super::state::Service;
 use super::views::{AssetView, BuiltAsset, SavedAsset};
-use crate::domain::asset::{AccessRule, Asset, AssetState};
+use crate::domain::asset::{AccessRule, Asset, AssetState, Lifecycle};
 use crate::domain::asset_input::AssetInput;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::trial::{EMPTY_USER, SAMPLE_USER, TrialUser, try_users};
@@ -259,6 +259,28 @@ impl Service {
             .collect())
     }
 
+    /// A store refusal of `asset`'s path, worded to name the asset that holds it, and the trash
+    /// when that is where it is.
+    fn path_taken(&self, e: StoreError, asset: &Asset) -> AppError {
+        let StoreError::Conflict(_) = &e else {
+            return e.into();
+        };
+        let catalog = self.registry.catalog();
+        match catalog.get(asset.path.as_str()) {
+            Some(holder) if holder.id != asset.id && holder.state == Lifecycle::Trashed => {
+                AppError::Conflict(format!(
+                    "the path {} is held by \u{201c}{}\u{201d}, which is in the trash: restore and move it, or purge it, to use the path here",
+                    asset.path, holder.name
+                ))
+            }
+            Some(holder) if holder.id != asset.id => AppError::Conflict(format!(
+                "the path {} is used by the asset \u{201c}{}\u{201d}",
+                asset.path, holder.name
+            )),
+            _ => e.into(),
+        }
+    }
+
     /// Check an asset input as a create (`id` none) or an update of `id` would, storing
     /// nothing: every field error at once, or the warnings.
     pub fn check_asset(
@@ -279,7 +301,9 @@ impl Service {
             warnings,
         } = self.build_asset(actor, input, None)?;
         let _guard = self.lock_writes();
-        self.store.insert_asset(&asset)?;
+        self.store
+            .insert_asset(&asset)
+            .map_err(|e| self.path_taken(e, &asset))?;
         self.audit.record(AuditEvent::admin(
             actor,
             AuditAction::AssetCreate,
@@ -318,7 +342,8 @@ impl Service {
         } = self.build_asset(actor, input, Some(&existing))?;
         match self.store.replace_asset(&asset, version) {
             Err(StoreError::VersionMismatch) => return Err(stale(&self.asset_record(id)?)),
-            other => other?,
+            Err(e) => return Err(self.path_taken(e, &asset)),
+            Ok(()) => {}
         }
         let changed = crate::domain::asset::changed_fields(&existing, &asset);
         self.audit.record(AuditEvent {

@@ -175,7 +175,9 @@ async fn an_asset_created_with_the_form_issues_tokens() {
     assert!(form.contains("name=\"csrf\""));
     // The secret is masked, but not a password field a browser would offer to save.
     assert!(!form.contains("type=\"password\""));
-    assert!(form.contains("name=\"secret\" type=\"text\" class=\"masked\" value=\"\" autocomplete=\"off\""));
+    assert!(form.contains(
+        "name=\"secret\" type=\"text\" class=\"masked\" value=\"\" autocomplete=\"off\""
+    ));
     assert!(form.contains("data-generate=\"#secret\""));
     assert!(form.contains("data-editor"));
 
@@ -368,6 +370,52 @@ async fn an_empty_form_reports_every_problem_in_one_round_in_the_forms_words() {
     assert!(page.contains("fill in \u{201c}Key ID\u{201d}"), "{page}");
     assert!(page.contains("fill in \u{201c}Issuer\u{201d}"), "{page}");
     assert!(!page.contains("set key_id"));
+}
+
+#[tokio::test]
+async fn a_path_held_in_the_trash_says_so_and_a_long_name_is_refused_not_cut() {
+    let app = spawn_app().await;
+    let old = app.create_asset(asset_body("/held", TEMPLATE)).await;
+    let a = app.admin_browser().await;
+    let id = old["id"].as_str().unwrap();
+    let res = app
+        .post_form(&a, &format!("/admin/assets/{id}/trash"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &new_asset("New", "/held", TEMPLATE),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("is held by \u{201c}Asset at &#x2F;held\u{201d}, which is in the trash"),
+        "{page}"
+    );
+
+    let long = "n".repeat(201);
+    let form = app.page_html(&a, "/admin/assets/new").await;
+    assert!(
+        !form.contains("maxlength=\"200\""),
+        "the browser would cut it silently"
+    );
+    let res = app
+        .post_form(
+            &a,
+            "/admin/assets/new",
+            &new_asset(&long, "/long", TEMPLATE),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("must be 1 to 200 characters")
+    );
 }
 
 #[tokio::test]

@@ -170,3 +170,19 @@ test('an empty form reports every problem at once, each next to its field, and t
   assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'name');
   await screenshot(page, 'all-errors', { fullPage: false });
 });
+
+test('Tab indents in the template editor, and Esc then Tab leaves it', async () => {
+  const { page } = admin;
+  await visit(page, '/admin/assets/new');
+  const template = assetFields(page).template;
+  await template.fill('{}');
+  await template.focus();
+  await page.keyboard.press('End');
+  await page.keyboard.press('Tab');
+  assert.equal(await template.inputValue(), '{}  ', 'Tab did not indent');
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'template');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Tab');
+  assert.notEqual(await page.evaluate(() => document.activeElement.name), 'template', 'the keyboard is trapped');
+  assert.match(await page.locator('#template-hint').innerText(), /press Esc, then Tab/);
+});
