@@ -259,7 +259,49 @@ function focusFirstError() {
   if (first) first.focus({ preventScroll: false });
 }
 
+// The debugger: the token is decoded as it is typed (verifying still needs the server), and
+// choosing an asset or pasting a secret or key selects that way of verifying.
+function setupDebugger() {
+  const token = document.querySelector("textarea#token");
+  const live = document.getElementById("live-decode");
+  if (!token || !live) return;
+  const part = (name) => live.querySelector(`[data-live="${name}"]`);
+  const update = () => {
+    const text = token.value.trim();
+    if (!text) {
+      live.hidden = true;
+      return;
+    }
+    live.hidden = false;
+    const parts = text.split(".");
+    try {
+      if (parts.length !== 3) throw new Error("a JWT has three parts separated by dots");
+      part("header").textContent = base64UrlJson(parts[0]);
+      part("payload").textContent = base64UrlJson(parts[1]);
+      part("error").hidden = true;
+    } catch (e) {
+      part("header").textContent = "";
+      part("payload").textContent = "";
+      part("error").textContent = `Not decodable yet: ${e.message}`;
+      part("error").hidden = false;
+    }
+  };
+  token.addEventListener("input", update);
+  update();
+  const pick = (field, radio) => {
+    const f = document.getElementById(field);
+    const r = document.getElementById(radio);
+    if (!f || !r) return;
+    const choose = () => { if (f.value.trim() !== "") r.checked = true; };
+    f.addEventListener(f.tagName === "SELECT" ? "change" : "input", choose);
+  };
+  pick("asset", "verify-asset");
+  pick("secret", "verify-secret");
+  pick("public_key", "verify-public-key");
+}
+
 onReady(() => {
+  setupDebugger();
   focusFirstError();
   setupFetchAsMe();
   setupShowFor();

@@ -24,6 +24,8 @@ pub enum DebugKey {
     Secret(String),
     /// A pasted public key, PEM (SPKI `BEGIN PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`).
     PublicKeyPem(String),
+    /// The live asset that publishes a key with the token's `kid`; decode only when none does.
+    ByKid,
 }
 
 /// What the signature is checked with.
@@ -127,12 +129,42 @@ impl Service {
     ) -> Result<Option<ChosenKey>, AppError> {
         match key {
             DebugKey::None => Ok(None),
+            DebugKey::ByKid => {
+                let Some(kid) = header_kid else {
+                    return Ok(None);
+                };
+                let Some(id) = self.asset_publishing(kid, now) else {
+                    return Ok(None);
+                };
+                let asset = self.asset_record(&id)?;
+                checks.push(Check {
+                    name: "kid",
+                    ok: true,
+                    detail: format!(
+                        "{kid} is a published key of {} ({}), found by the token's kid",
+                        asset.name, asset.path
+                    ),
+                });
+                asset_key(&asset, header_kid, now, checks).map(Some)
+            }
             DebugKey::Asset(id) => {
                 asset_key(&self.asset_record(&id)?, header_kid, now, checks).map(Some)
             }
             DebugKey::Secret(secret) => pasted_secret(secret).map(Some),
             DebugKey::PublicKeyPem(pem) => pasted_public_key(&pem).map(Some),
         }
+    }
+}
+
+impl Service {
+    /// The live key-pair asset that publishes a key with this `kid` now (its active, retired
+    /// or next key).
+    pub fn asset_publishing(&self, kid: &str, now: DateTime<Utc>) -> Option<AssetId> {
+        self.registry
+            .published()
+            .values()
+            .find(|c| c.asset.published_keys(now).iter().any(|k| k.kid == kid))
+            .map(|c| c.asset.id.clone())
     }
 }
 

@@ -87,7 +87,7 @@ pub struct DebugForm {
     csrf: String,
     #[serde(default)]
     token: String,
-    /// `none`, `asset`, `secret` or `public_key`.
+    /// `auto` (the default), `none`, `asset`, `secret` or `public_key`.
     #[serde(default)]
     verify: String,
     /// An asset id (from the select) or path (typed).
@@ -166,7 +166,7 @@ fn verdict(d: &Debugged, key_given: bool) -> (&'static str, String) {
     if !key_given {
         return (
             "",
-            "Decoded, not verified: choose an asset, or paste a secret or a public key, to check the signature."
+            "Decoded, not verified: no asset publishes a key with this token's kid (or it has none). Choose an asset, or paste a secret or a public key, to check the signature."
                 .into(),
         );
     }
@@ -238,14 +238,15 @@ fn debugger_page(
     ctx.insert("assets", &choices.unwrap_or_default());
     ctx.insert("token", &form.token);
     let verify = match form.verify.as_str() {
-        "asset" | "secret" | "public_key" => form.verify.as_str(),
-        _ => "none",
+        "asset" | "secret" | "public_key" | "none" => form.verify.as_str(),
+        _ => "auto",
     };
     ctx.insert("verify", verify);
     ctx.insert("asset", &form.asset);
     ctx.insert("public_key", &form.public_key);
-    // A pasted secret is never sent back: no page but the form that sets a secret shows one.
-    ctx.insert("secret_pasted", &!form.secret.expose().is_empty());
+    // The pasted secret stays in the form it was typed into (masked), for the next try; no
+    // other page shows it.
+    ctx.insert("secret", form.secret.expose());
     let (field, message) = error.clone().unwrap_or_default();
     ctx.insert("error_field", &field);
     ctx.insert("error", &message);
@@ -315,11 +316,19 @@ pub async fn debug(
         }
         "secret" => DebugKey::Secret(form.secret.expose().to_owned()),
         "public_key" => DebugKey::PublicKeyPem(form.public_key.clone()),
-        _ => DebugKey::None,
+        "none" => DebugKey::None,
+        // Automatically: what was pasted, else the asset that publishes the token's kid.
+        _ if !form.secret.expose().is_empty() => DebugKey::Secret(form.secret.expose().to_owned()),
+        _ if !form.public_key.trim().is_empty() => DebugKey::PublicKeyPem(form.public_key.clone()),
+        _ => DebugKey::ByKid,
     };
-    let key_given = !matches!(key, DebugKey::None);
+    let by_kid = matches!(key, DebugKey::ByKid);
+    let key_given = !matches!(key, DebugKey::None | DebugKey::ByKid);
     match service.debug_token(&form.token, key, Utc::now()) {
-        Ok(d) => debugger_page(&service, &tera, &viewer, &form, Some((&d, key_given)), None),
+        Ok(d) => {
+            let key_given = key_given || (by_kid && d.checks.iter().any(|c| c.name == "kid"));
+            debugger_page(&service, &tera, &viewer, &form, Some((&d, key_given)), None)
+        }
         Err(AppError::Invalid(f)) => {
             let err = (f.field.clone(), capitalized(&f.message));
             debugger_page(&service, &tera, &viewer, &form, None, Some(err))

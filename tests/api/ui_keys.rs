@@ -637,4 +637,32 @@ async fn preview_and_debugger_verify_key_pair_tokens() {
     let p256 = expected("p256.pem")["spki"].as_str().unwrap().to_owned();
     let page = unescape(&debug(p256).await.text().await.unwrap());
     assert!(page.contains("Wrong algorithm"), "{page}");
+
+    // Nothing chosen or pasted: the asset whose published key has the token's kid.
+    let res = app
+        .post_form(&b, "/admin/debugger", &[("token", &t), ("verify", "auto")])
+        .await;
+    let page = unescape(&res.text().await.unwrap());
+    assert!(
+        page.contains("Signature verified, and the token is valid now."),
+        "{page}"
+    );
+    assert!(page.contains("found by the token's kid"), "{page}");
+    assert!(page.contains("value=\"auto\" checked"));
+    // A kid no asset publishes: decoded, and said why it is not verified.
+    let forged = {
+        let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        parts[0] = b64.encode(br#"{"alg":"RS256","typ":"JWT","kid":"nobody-publishes-this"}"#);
+        parts.join(".")
+    };
+    let res = app
+        .post_form(&b, "/admin/debugger", &[("token", &forged)])
+        .await;
+    let page = unescape(&res.text().await.unwrap());
+    assert!(
+        page.contains("no asset publishes a key with this token's kid"),
+        "{page}"
+    );
 }

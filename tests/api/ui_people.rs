@@ -415,9 +415,28 @@ async fn the_debugger_explains_a_bad_signature_and_an_expired_token() {
     assert!(html.contains("expired at"));
     assert!(html.contains("&lt;script&gt;x"), "claims are escaped");
     assert!(!html.contains("<script>x"));
+    // The pasted secret stays in its own (masked) field for the next try, and nowhere else.
+    assert_eq!(html.matches(TEST_SECRET).count(), 1, "{html}");
+    assert!(html.contains(&format!(
+        "name=\"secret\" type=\"text\" class=\"masked\" value=\"{TEST_SECRET}\""
+    )));
+    // Automatically, a pasted secret is what the token is verified with.
+    let res = app
+        .post_form(
+            &b,
+            "/admin/debugger",
+            &[
+                ("token", &good),
+                ("verify", "auto"),
+                ("secret", TEST_SECRET),
+            ],
+        )
+        .await;
     assert!(
-        !html.contains(TEST_SECRET),
-        "a pasted secret is not sent back"
+        res.text()
+            .await
+            .unwrap()
+            .contains("Signature verified, and the token is valid now.")
     );
 
     // Decoding alone needs no key; a token that is not a JWT is explained.

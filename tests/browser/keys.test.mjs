@@ -150,6 +150,31 @@ test('rotating the key: new kid for new tokens, both in the JWKS, old tokens sti
   assert.match(wrong, /bad signature/i);
 });
 
+test('the debugger decodes as the token is typed, verifies by its kid on its own, and keeps a pasted secret', async () => {
+  const { page } = admin;
+  await visit(page, '/admin/debugger');
+  const token = page.getByLabel('Token', { exact: true });
+  await token.fill(firstToken.slice(0, 20));
+  await page.locator('#live-decode').getByText(/Not decodable yet/).waitFor();
+  await token.fill(firstToken);
+  const live = page.locator('#live-decode');
+  await live.getByText(`"kid": "${firstKid}"`).waitFor();
+  assert.match(await live.innerText(), /"sub": "kim"/);
+  // Nothing chosen: the asset that publishes the kid is found and verifies the token.
+  assert.ok(await page.getByLabel(/automatically: the secret/i).isChecked(), 'automatic is not the default');
+  assert.equal((await submit(page, page.getByRole('button', { name: /decode/i }))).status, 200);
+  await page.getByRole('status').filter({ hasText: /Signature verified/ }).waitFor();
+  assert.match(await page.locator('#result').innerText(), /found by the token.s kid/);
+  // Choosing an asset selects "The key of an asset"; a pasted secret stays for the next try.
+  await page.getByLabel('Asset', { exact: true }).selectOption({ index: 0 });
+  assert.ok(await page.getByLabel(/key of an asset/i).isChecked(), 'choosing an asset left the mode');
+  await page.getByLabel('Secret', { exact: true }).fill('a-pasted-secret-0123456789abcdef');
+  assert.ok(await page.getByLabel(/a pasted secret/i).isChecked());
+  assert.equal((await submit(page, page.getByRole('button', { name: /decode/i }))).status, 200);
+  assert.equal(await page.getByLabel('Secret', { exact: true }).inputValue(), 'a-pasted-secret-0123456789abcdef');
+  await screenshot(page, 'debugger-kid', { fullPage: false });
+});
+
 test('the keys panel (screenshot)', async () => {
   const { page } = admin;
   await visit(page, `/admin/assets/${id}#keys`);
