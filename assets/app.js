@@ -300,7 +300,18 @@ function setupDebugger() {
   pick("public_key", "verify-public-key");
 }
 
+// Typing a user or group into "Who may fetch" chooses "Only these users and groups".
+function setupReadRule() {
+  const listed = document.querySelector('input[name="read_mode"][value="listed"]');
+  if (!listed) return;
+  for (const id of ["read_users", "read_groups"]) {
+    const field = document.getElementById(id);
+    if (field) field.addEventListener("input", () => { if (field.value.trim() !== "") listed.checked = true; });
+  }
+}
+
 onReady(() => {
+  setupReadRule();
   setupDebugger();
   focusFirstError();
   setupFetchAsMe();

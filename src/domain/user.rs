@@ -91,6 +91,13 @@ pub fn validate_group_name(name: &str) -> Result<(), FieldError> {
     }
 }
 
+/// Whether two group names name the same group: letter case does not count ("Staff" is
+/// "staff").
+pub fn same_group(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+        || (!(a.is_ascii() && b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
+}
+
 /// Passwords must be at least this long.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// And at most this many bytes (argon2 input is bounded to keep hashing cheap to refuse).
@@ -167,7 +174,7 @@ pub struct User {
 impl User {
     /// Whether the user is in the group.
     pub fn in_group(&self, group: &str) -> bool {
-        self.groups.iter().any(|g| g == group)
+        self.groups.iter().any(|g| same_group(g, group))
     }
 }
 

@@ -9,7 +9,7 @@ use crate::domain::asset::{AccessRule, Asset, AssetState, Lifecycle};
 use crate::domain::asset_input::AssetInput;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::trial::{EMPTY_USER, SAMPLE_USER, TrialUser, try_users};
-use crate::domain::user::{Username, validate_group_name};
+use crate::domain::user::{Username, same_group, validate_group_name};
 use crate::error::{AppError, FieldError};
 use crate::ids::AssetId;
 use crate::keywords::PayloadTemplate;
@@ -59,7 +59,7 @@ impl Service {
         }
         for g in rule.groups {
             validate_group_name(&g).map_err(|e| AppError::invalid(field, e.message))?;
-            if !out.groups.contains(&g) {
+            if !out.groups.iter().any(|o| same_group(o, &g)) {
                 out.groups.push(g);
             }
         }

@@ -743,7 +743,9 @@ async fn emptying_the_trash_needs_its_box_ticked() {
 #[tokio::test]
 async fn a_preview_as_a_refused_user_says_why_instead_of_a_token() {
     let app = spawn_app().await;
-    app.create_user(json!({"username": "bob", "groups": ["Staff"]}))
+    app.create_user(json!({"username": "bob", "groups": ["ops"]}))
+        .await;
+    app.create_user(json!({"username": "dora", "groups": ["Staff", "STAFF", "ops"]}))
         .await;
     app.create_user(json!({"username": "carol"})).await;
     let mut body = asset_body("/staff", TEMPLATE);
@@ -757,15 +759,25 @@ async fn a_preview_as_a_refused_user_says_why_instead_of_a_token() {
         .await;
     assert!(page.contains("bob would get 403, not a token"), "{page}");
     assert!(
-        page.contains(
-            "not in group staff (has: Staff; group names are matched with their letter case)"
-        ),
+        page.contains("the asset allows users none and groups staff; bob is in groups ops"),
         "{page}"
     );
     assert!(
         !page.contains("id=\"token\""),
         "no token for a refused user"
     );
+    // Group names match whatever their letter case; one user's spellings of a group are one.
+    let dora: Value = app
+        .api(reqwest::Method::GET, "/api/v1/users/dora", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dora["groups"], json!(["Staff", "ops"]));
+    let page = app
+        .page_html(&a, &format!("/admin/assets/{id}/preview?as=dora"))
+        .await;
+    assert!(page.contains("id=\"token\""), "Staff is in staff: {page}");
 
     // The JSON API says the same, without a token.
     let res = app

@@ -109,18 +109,18 @@ test('Fetch as me shows the answer on the page; a preview as a refused user says
   assert.equal(downloads.length, 0, 'a file was downloaded');
   await screenshot(page, 'fetch-as-me', { fullPage: false });
 
-  // Bob is in "Staff"; the asset lets group "staff" fetch.
-  assert.equal((await createUser(page, { username: 'bob', password: 'bob-password-12345', groups: ['Staff'] })).status, 303);
+  // Bob is in "ops"; the asset lets group "staff" fetch (and typing it selects "only these").
+  assert.equal((await createUser(page, { username: 'bob', password: 'bob-password-12345', groups: ['ops'] })).status, 303);
   await visit(page, '/admin/assets/new');
   await fillAsset(page, { name: 'Staff only', path: '/tokens/staff-only', secret: SECRET, template: TEMPLATE });
-  await page.getByLabel(/only these users and groups/i).check();
   await page.getByRole('group', { name: /who may fetch/i }).getByLabel('Groups', { exact: true }).fill('staff');
+  assert.ok(await page.getByLabel(/only these users and groups/i).isChecked(), 'typing a group left "Any signed-in user" chosen');
   assert.equal((await submit(page, assetSubmit(page))).status, 303);
   const staffOnly = await assetId(page, 'Staff only');
   await visit(page, `/admin/assets/${staffOnly}/preview?as=bob`);
   const refused = page.locator('#refused');
   await refused.getByText(/bob would get 403, not a token/).waitFor();
-  assert.match(await refused.innerText(), /not in group staff \(has: Staff/);
+  assert.match(await refused.innerText(), /allows users none and groups staff; bob is in groups ops/);
   assert.equal(await page.locator('#token').count(), 0, 'a token is shown for a refused user');
 });
 
