@@ -201,14 +201,14 @@ function base64UrlJson(part) {
   return JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)), null, 2);
 }
 
-const FETCH_HINTS = {
-  200: "The token URL answered with this token.",
-  403: "403: the token URL refused you; administrators may fetch every asset, so your session has most likely ended: sign in again and retry.",
-  404: "404: there is no live asset at this URL (it is in the trash, or its path changed).",
-  500: "500: the asset cannot issue a token for you (a template that fails for you, or a key problem). The preview above shows the error; the server log has the details.",
-};
 
 function setupFetchAsMe() {
+  const FETCH_HINTS = {
+    200: "The token URL answered with this token.",
+    403: "403: the token URL refused you; administrators may fetch every asset, so your session has most likely ended: sign in again and retry.",
+    404: "404: there is no live asset at this URL (it is in the trash, or its path changed).",
+    500: "500: the asset cannot issue a token for you (a template that fails for you, or a key problem). The preview above shows the error; the server log has the details.",
+  };
   const link = document.querySelector("a[data-fetch-as-me]");
   const panel = document.getElementById("fetch-result");
   if (!link || !panel) return;

@@ -72,9 +72,9 @@ test('a user signs in with a known password, fetches tokens, gets an API key', a
     await user.page.goto(url);
     assertClean(await user.page.content(), `${url} (as the user)`);
   }
-  // An API key, shown once on the page that creates it.
+  // An API key, shown once on the page the post that creates it leads to.
   await visit(admin.page, '/admin/users/canary');
-  assert.equal((await submit(admin.page, admin.page.getByRole('button', { name: /create api key/i }))).status, 200);
+  assert.equal((await submit(admin.page, admin.page.getByRole('button', { name: /create api key/i }))).status, 303);
   leaks.apiKey = (await admin.page.locator('main').innerText()).match(API_KEY_RE)[0];
   assertClean(await admin.page.content(), 'the API key page', ['apiKey']);
   const viaKey = await httpGet(`${env.server.url}/tokens/canary`, { Authorization: `Bearer ${leaks.apiKey}` });
