@@ -184,14 +184,18 @@ pub fn standard_problem(asset: &Asset, template: &PayloadTemplate) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::Algorithm;
 
     fn asset() -> Asset {
-        crate::domain::compiled::tests::asset(
-            Algorithm::HS256,
-            b"0123456789abcdef0123456789abcdef",
-            "{}",
-        )
+        serde_json::from_value(serde_json::json!({
+            "id": "a-1", "name": "T", "path": "/t", "state": {"state": "live"},
+            "algorithm": "HS256", "secret": [1, 2, 3], "secret_changed_at": "2026-01-01T00:00:00Z",
+            "weak_secret_accepted": true, "template": "{}", "expiry_seconds": 600,
+            "issuer": null, "audience": null, "not_before": false, "jti": false, "read": null,
+            "write": {"users": [], "groups": []}, "created_at": "2026-01-01T00:00:00Z",
+            "created_by": "admin", "updated_at": "2026-01-01T00:00:00Z", "updated_by": "admin",
+            "version": 1
+        }))
+        .unwrap()
     }
 
     fn outcome(template: &str) -> (bool, Vec<String>) {

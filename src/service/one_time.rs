@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Service;
+use super::state::Service;
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::store::sealing::SealingKey;
@@ -53,11 +53,6 @@ pub enum OneTime {
 struct Envelope<T> {
     at: i64,
     value: T,
-}
-
-/// The sealing key of envelopes, derived from the store's export key.
-pub(super) fn envelope_key(export: &SealingKey) -> SealingKey {
-    export.derive(b"jwt-asset-server one-time values")
 }
 
 /// What a one-time value is bound to: the session, through its CSRF token (never in clear).
@@ -167,7 +162,7 @@ mod tests {
     use super::*;
 
     fn key() -> SealingKey {
-        envelope_key(&SealingKey::from_array([7; 32]))
+        SealingKey::from_array([7; 32]).derive(b"one-time values")
     }
 
     #[test]
@@ -190,7 +185,7 @@ mod tests {
         assert_eq!(at(&k, &a, 1_301, &sealed), None, "expired");
         assert_eq!(at(&k, &a, 999, &sealed), None, "from the future");
         assert_eq!(at(&k, &b, 1_000, &sealed), None, "another session");
-        let other = envelope_key(&SealingKey::from_array([8; 32]));
+        let other = SealingKey::from_array([8; 32]).derive(b"one-time values");
         assert_eq!(at(&other, &a, 1_000, &sealed), None, "another key");
         let mut bent = sealed.into_bytes();
         bent[40] ^= 1;

@@ -64,7 +64,8 @@ impl Service {
             .changes()
             .subscribe(move |change| follower.apply(change));
         let export_key = store.export_key()?.1;
-        let one_time_key = super::one_time::envelope_key(&export_key);
+        // Seals what the browser carries for us (values shown once, unsaved forms).
+        let one_time_key = export_key.derive(b"jwt-asset-server one-time values");
         let upstream = super::oidc::Upstream::new(export_key).map_err(StoreError::Io)?;
         Ok(Service {
             upstream,

@@ -36,6 +36,21 @@ test('buttons that need JavaScript (Generate, Copy) stay hidden without it', asy
   assert.deepEqual(shown, [], 'elements marked hidden (JavaScript-only) are visible');
 });
 
+test("the asset page's section links work without JavaScript", async () => {
+  const { page } = s;
+  await visit(page, `/admin/assets/${id}`);
+  const nav = page.getByRole('navigation', { name: 'Sections of this form' });
+  for (const [name, target] of [['Access', '#access-rules'], ['Template', '#section-payload'], ['Next secret', '#next-secret']]) {
+    await nav.getByRole('link', { name, exact: true }).click();
+    await page.waitForURL((u) => u.hash === target);
+    const inView = await page.locator(target).evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      return r.top >= 0 && r.top < window.innerHeight;
+    });
+    assert.ok(inView, `${name} did not scroll to ${target}`);
+  }
+});
+
 test('the preview works without JavaScript', async () => {
   await visit(s.page, `/admin/assets/${id}/preview?as=dora`);
   const main = await s.page.locator('main').innerText();

@@ -2,6 +2,7 @@
 //! the session ended (to the sign-in page with the changes sealed in it, then back to the form),
 //! or from an earlier session's page (the form again, with the changes, to save again).
 
+use actix_web::error::UrlencodedError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -56,7 +57,7 @@ pub(super) fn receive(
         }
         Err(e) => return Err(e),
     };
-    let form = super::edit::read_form_body(req, &viewer, form)?;
+    let form = read_form_body(req, &viewer, form)?;
     if !ui::same_origin(req) {
         return Err(UiError::forbidden());
     }
@@ -79,4 +80,27 @@ pub(super) fn receive(
         });
     }
     Ok(Posted::Save(viewer, Box::new(form)))
+}
+
+/// Read a posted asset form's body (its CSRF token is checked by [`draft::receive`]).
+fn read_form_body(
+    req: &HttpRequest,
+    viewer: &Viewer,
+    form: Result<web::Form<AssetForm>, actix_web::Error>,
+) -> Result<AssetForm, UiError> {
+    match form {
+        Ok(f) => Ok(f.into_inner()),
+        Err(e) => {
+            if let Some(UrlencodedError::Overflow { limit, .. }) = e.as_error::<UrlencodedError>() {
+                // The size limit applies before the CSRF token can be read; only admins get here.
+                return Err(AppError::invalid(
+                    "template",
+                    format!("The form is larger than the {limit} bytes the server accepts; shorten the payload template."),
+                )
+                .into());
+            }
+            ui::check_form(req, viewer, "")?;
+            Err(AppError::invalid("form", "the form could not be read").into())
+        }
+    }
 }

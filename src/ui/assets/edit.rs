@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use actix_web::error::UrlencodedError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
@@ -20,29 +19,6 @@ use crate::routes::session::CookiePolicy;
 use crate::service::{AssetView, SavedAsset, Service, blocking};
 use crate::ui::extract::Admin;
 use crate::ui::{self, UiError, Viewer};
-
-/// Read a posted asset form's body (its CSRF token is checked by [`draft::receive`]).
-pub(super) fn read_form_body(
-    req: &HttpRequest,
-    viewer: &Viewer,
-    form: Result<web::Form<AssetForm>, actix_web::Error>,
-) -> Result<AssetForm, UiError> {
-    match form {
-        Ok(f) => Ok(f.into_inner()),
-        Err(e) => {
-            if let Some(UrlencodedError::Overflow { limit, .. }) = e.as_error::<UrlencodedError>() {
-                // The size limit applies before the CSRF token can be read; only admins get here.
-                return Err(AppError::invalid(
-                    "template",
-                    format!("The form is larger than the {limit} bytes the server accepts; shorten the payload template."),
-                )
-                .into());
-            }
-            ui::check_form(req, viewer, "")?;
-            Err(AppError::invalid("form", "the form could not be read").into())
-        }
-    }
-}
 
 /// The form again, not saved, with `values` and `notice` (a form from an earlier session, or
 /// changes brought back after signing in again).
