@@ -532,35 +532,10 @@ mod tests {
     #[test]
     fn encoded_lines_are_what_serde_json_writes_and_read_back_equal() {
         use chrono::{TimeZone, Utc};
-        let actions = [
-            AuditAction::TokenIssue,
-            AuditAction::SessionLogin,
-            AuditAction::SessionLogout,
-            AuditAction::UserCreate,
-            AuditAction::SignInSettings,
-            AuditAction::UserUpdate,
-            AuditAction::UserPassword,
-            AuditAction::UserDisable,
-            AuditAction::UserEnable,
-            AuditAction::UserEndSessions,
-            AuditAction::ApiKeyCreate,
-            AuditAction::ApiKeyRevoke,
-            AuditAction::AssetCreate,
-            AuditAction::AssetUpdate,
-            AuditAction::AssetTrash,
-            AuditAction::AssetRestore,
-            AuditAction::AssetPurge,
-            AuditAction::AssetRotate,
-            AuditAction::AssetNextSecret,
-            AuditAction::AssetNextSecretCancel,
-            AuditAction::AssetNextKey,
-            AuditAction::AssetNextKeyActivate,
-            AuditAction::AssetNextKeyWithdraw,
-            AuditAction::AssetPreview,
-            AuditAction::TrashEmpty,
-            AuditAction::StoreExport,
-            AuditAction::Unknown,
-        ];
+        let actions: Vec<AuditAction> = AuditAction::ALL
+            .into_iter()
+            .chain([AuditAction::Unknown])
+            .collect();
         let outcomes = [
             AuditOutcome::Ok,
             AuditOutcome::Forbidden,
