@@ -74,7 +74,7 @@ impl Service {
         let a = catalog.get(path)?;
         match (&a.template_error, &a.template_warning) {
             (Some(e), _) => Some(format!("does not compile: {e}")),
-            (None, Some(w)) => Some(w.clone()),
+            (None, Some(w)) => Some(w.to_string()),
             (None, None) => None,
         }
     }

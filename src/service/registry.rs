@@ -38,10 +38,10 @@ pub struct AssetSummary {
     pub weak_secret: bool,
     /// Expiry, `None` = no expiry.
     pub expiry_seconds: Option<u64>,
-    /// Why the template does not compile, if it does not.
-    pub template_error: Option<String>,
+    /// Why the template does not compile, if it does not (boxed: one per asset, kept small).
+    pub template_error: Option<Box<str>>,
     /// Why the template fails for some users (a trial render), if it does.
-    pub template_warning: Option<String>,
+    pub template_warning: Option<Box<str>>,
     /// Whether a read rule limits who may fetch.
     pub restricted: bool,
     /// Last change.
@@ -67,8 +67,8 @@ impl AssetSummary {
             algorithm: a.algorithm.name(),
             weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
             expiry_seconds: a.expiry_seconds,
-            template_error: c.template_error().map(str::to_owned),
-            template_warning: c.template_warning(),
+            template_error: c.template_error().map(Box::from),
+            template_warning: c.template_warning().map(String::into_boxed_str),
             restricted: a.read.is_some(),
             updated_at: a.updated_at,
             updated_by: a.updated_by.clone(),

@@ -77,7 +77,7 @@ fn badges(a: &AssetSummary) -> Vec<Badge> {
         out.push(Badge {
             class: "bad",
             text: "template error",
-            title: e.clone(),
+            title: e.to_string(),
         });
     }
     if a.restricted {
