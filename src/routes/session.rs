@@ -335,9 +335,13 @@ pub async fn login(
     {
         Ok(signed_in) => {
             let next = safe_next(form.next.as_deref()).unwrap_or("/admin");
+            // Kept changes go back only to the form they were sealed for (so the page that
+            // posts them can never post to any other URL).
             let mut res = match &form.draft {
-                Some(draft) => back_to_the_form(&tera, &service, &signed_in, next, draft),
-                None => see_other(next),
+                Some(draft) if service.open_draft(next, draft).is_some() => {
+                    back_to_the_form(&tera, &service, &signed_in, next, draft)
+                }
+                _ => see_other(next),
             };
             let _ = res.add_cookie(&policy.session_cookie(signed_in.session_id));
             res

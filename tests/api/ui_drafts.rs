@@ -197,6 +197,26 @@ async fn a_new_asset_posted_after_the_session_ended_is_kept_too_but_never_from_a
         "nothing was created"
     );
 
+    // Kept changes are posted back only to the form they were sealed for: with another
+    // `next`, signing in is a plain redirect, never a page that posts elsewhere.
+    let res = post_from_page(
+        &app,
+        "",
+        "/login",
+        &[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/admin/users/admin/disable"),
+            ("draft", &draft),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/admin/users/admin/disable"
+    );
+
     // A post from another site is not carried into the form: plain sign-in redirect.
     let res = app
         .client
