@@ -178,6 +178,7 @@ fn asset(template: &str, now: DateTime<Utc>) -> Asset {
         cors_origins: Vec::new(),
         secret_changed_at: now,
         weak_secret_accepted: false,
+        template_warning: None,
         template: template.into(),
         expiry_seconds: Some(600),
         issuer: Some("https://issuer.example".into()),

@@ -431,6 +431,11 @@ pub struct Asset {
     pub weak_secret_accepted: bool,
     /// Payload template source (compiled when loaded).
     pub template: String,
+    /// Why the template fails for a user with no attributes or the sample user (see
+    /// [`crate::domain::trial`]), found when it was saved; kept so that lists show the
+    /// "template error" badge without rendering every template at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_warning: Option<String>,
     /// Token lifetime; `None` only when explicitly chosen.
     pub expiry_seconds: Option<u64>,
     /// `iss` claim, when set.

@@ -168,13 +168,6 @@ impl CompiledAsset {
         self.compiled.as_ref().err().map(String::as_str)
     }
 
-    /// Why the template, though it compiles, fails for a user with every attribute empty or
-    /// for the sample user (see [`crate::domain::trial`]).
-    pub fn template_warning(&self) -> Option<String> {
-        let template = self.compiled.as_ref().ok()?;
-        crate::domain::trial::standard_problem(&self.asset, template)
-    }
-
     /// Claims from the template that the server replaces for this asset.
     pub fn overridden_claims(&self) -> Vec<&'static str> {
         match &self.compiled {
@@ -386,6 +379,7 @@ pub(crate) mod tests {
             cors_origins: Vec::new(),
             secret_changed_at: now,
             weak_secret_accepted: false,
+            template_warning: None,
             template: template.into(),
             expiry_seconds: Some(600),
             issuer: None,

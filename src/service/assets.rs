@@ -188,6 +188,7 @@ impl Service {
             request_params,
             secret_changed_at: signing.changed_at,
             weak_secret_accepted: signing.weak_accepted,
+            template_warning: None,
             template: input.template,
             expiry_seconds,
             issuer,
@@ -209,6 +210,8 @@ impl Service {
         let tried = g.take(self.trial(actor, &asset, &template))?;
         let preset_warnings = g.take(fields::preset_rules(preset, &asset, &template))?;
         g.finish()?;
+        let mut asset = asset;
+        asset.template_warning = crate::domain::trial::standard_problem(&asset, &template);
         let warnings: Vec<String> = tried.into_iter().chain(preset_warnings).flatten().collect();
         Ok(BuiltAsset {
             asset,

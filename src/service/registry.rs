@@ -68,7 +68,7 @@ impl AssetSummary {
             weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
             expiry_seconds: a.expiry_seconds,
             template_error: c.template_error().map(Box::from),
-            template_warning: c.template_warning().map(String::into_boxed_str),
+            template_warning: a.template_warning.as_deref().map(Box::from),
             restricted: a.read.is_some(),
             updated_at: a.updated_at,
             updated_by: a.updated_by.clone(),

@@ -51,6 +51,7 @@ pub(crate) fn asset(path: &str) -> Asset {
         cors_origins: Vec::new(),
         secret_changed_at: now(),
         weak_secret_accepted: false,
+        template_warning: None,
         template: r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#.into(),
         expiry_seconds: Some(600),
         issuer: None,

@@ -90,6 +90,7 @@ fn a_fixed_secret_template_user_and_clock_give_an_exact_token() {
         cors_origins: Vec::new(),
         secret_changed_at: at,
         weak_secret_accepted: false,
+        template_warning: None,
         template: KAT_TEMPLATE.into(),
         expiry_seconds: Some(300),
         issuer: Some("https://id.example".into()),
