@@ -130,6 +130,15 @@ pub struct Outcome<'u> {
 }
 
 impl Outcome<'_> {
+    /// The first failure for a standard user (empty, sample), worded for the badge; the same
+    /// as [`standard_problem`] when they were among the users tried.
+    pub fn standard_problem(&self) -> Option<String> {
+        self.failures
+            .iter()
+            .find(|f| std::ptr::eq(f.user, &*EMPTY_USER) || std::ptr::eq(f.user, &*SAMPLE_USER))
+            .map(|f| format!("fails {f}"))
+    }
+
     /// The template renders for none of the users, and not because of what their attributes
     /// hold (see [`reads_attribute`]): it would render for no one.
     pub fn fails_for_all(&self) -> bool {
@@ -175,10 +184,7 @@ pub fn try_users<'u>(
 /// Why the template fails for one of the standard users (empty, sample), if it does: the
 /// "template error" badge of a list.
 pub fn standard_problem(asset: &Asset, template: &PayloadTemplate) -> Option<String> {
-    try_users(asset, template, &[&EMPTY_USER, &SAMPLE_USER])
-        .failures
-        .first()
-        .map(|f| format!("fails {f}"))
+    try_users(asset, template, &[&EMPTY_USER, &SAMPLE_USER]).standard_problem()
 }
 
 #[cfg(test)]

@@ -15,6 +15,14 @@ use crate::ids::AssetId;
 use crate::keywords::PayloadTemplate;
 use crate::store::StoreError;
 
+/// What the save-time trial renders found: a warning per user the template fails for, and the
+/// reason for the "template error" badge (a standard user's failure).
+#[derive(Default)]
+pub(super) struct Tried {
+    pub(super) warnings: Vec<String>,
+    pub(super) standard: Option<String>,
+}
+
 /// The field errors found so far while reading an input, so that all are reported together.
 #[derive(Default)]
 struct Gather(Vec<FieldError>);
@@ -210,9 +218,14 @@ impl Service {
         let tried = g.take(self.trial(actor, &asset, &template))?;
         let preset_warnings = g.take(fields::preset_rules(preset, &asset, &template))?;
         g.finish()?;
+        let (tried, preset_warnings) = (
+            tried.unwrap_or_default(),
+            preset_warnings.unwrap_or_default(),
+        );
+        // The badge's reason comes from the same renders (no second trial).
         let mut asset = asset;
-        asset.template_warning = crate::domain::trial::standard_problem(&asset, &template);
-        let warnings: Vec<String> = tried.into_iter().chain(preset_warnings).flatten().collect();
+        asset.template_warning = tried.standard;
+        let warnings: Vec<String> = tried.warnings.into_iter().chain(preset_warnings).collect();
         Ok(BuiltAsset {
             asset,
             generated_secret: signing.generated,
@@ -228,7 +241,7 @@ impl Service {
         actor: &str,
         asset: &Asset,
         template: &PayloadTemplate,
-    ) -> Result<Vec<String>, AppError> {
+    ) -> Result<Tried, AppError> {
         let me = self
             .store
             .user_by_username(actor)?
@@ -253,13 +266,18 @@ impl Service {
                 first.column,
             )));
         }
-        Ok(outcome
-            .failures
-            .iter()
-            .map(|f| {
-                format!("the template fails {f} \u{2014} such users get a 500 instead of a token")
-            })
-            .collect())
+        Ok(Tried {
+            warnings: outcome
+                .failures
+                .iter()
+                .map(|f| {
+                    format!(
+                        "the template fails {f} \u{2014} such users get a 500 instead of a token"
+                    )
+                })
+                .collect(),
+            standard: outcome.standard_problem(),
+        })
     }
 
     /// A store refusal of `asset`'s path, worded to name the asset that holds it, and the trash

@@ -22,7 +22,7 @@ impl Service {
             AppError::Invalid(FieldError::at("template", e.message, e.line, e.column))
         })?;
         let mut warnings = match self.trial(actor, &a, &template) {
-            Ok(found) => found,
+            Ok(found) => found.warnings,
             Err(AppError::Invalid(f)) => vec![format!("the template {}", f.message)],
             Err(e) => return Err(e),
         };
