@@ -310,8 +310,55 @@ function setupReadRule() {
   }
 }
 
+// The rule fields hold comma-separated lists: each gets its own suggestion list, filled from
+// the server as the administrator types the current name (the page's list without JavaScript
+// only completes the first name). Suggestions keep what is typed before the last comma.
+function setupPickers() {
+  const fields = document.querySelectorAll('input[list="known-users"], input[list="known-groups"]');
+  for (const field of fields) {
+    const kind = field.getAttribute("list") === "known-users" ? "users" : "groups";
+    const list = document.createElement("datalist");
+    list.id = field.id + "-choices";
+    field.after(list);
+    field.setAttribute("list", list.id);
+    field.setAttribute("autocomplete", "off");
+    const cache = new Map();
+    let timer = 0;
+    let asked = "";
+    const show = (before, chosen, names) => {
+      list.replaceChildren(...names
+        .filter((n) => !chosen.has(n.toLowerCase()))
+        .map((n) => { const o = document.createElement("option"); o.value = before + n; return o; }));
+    };
+    const update = () => {
+      const value = field.value;
+      const cut = value.lastIndexOf(",");
+      const before = cut < 0 ? "" : value.slice(0, cut + 1).replace(/\s*$/, " ");
+      const current = value.slice(cut + 1).trim();
+      const chosen = new Set(value.slice(0, cut + 1).split(",").map((s) => s.trim().toLowerCase()).filter(Boolean));
+      const key = current.toLowerCase();
+      if (cache.has(key)) { show(before, chosen, cache.get(key)); return; }
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        asked = key;
+        fetch("/admin/suggest?field=" + kind + "&q=" + encodeURIComponent(current), { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then((r) => (r.ok ? r.json() : []))
+          .then((names) => {
+            if (!Array.isArray(names)) return;
+            cache.set(key, names);
+            if (asked === key) show(before, chosen, names);
+          })
+          .catch(() => {});
+      }, 150);
+    };
+    field.addEventListener("input", update);
+    field.addEventListener("focus", update);
+  }
+}
+
 onReady(() => {
   setupReadRule();
+  setupPickers();
   setupDebugger();
   focusFirstError();
   setupFetchAsMe();

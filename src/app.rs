@@ -89,6 +89,8 @@ pub fn open_service(settings: &Settings) -> Result<Arc<Service>, StoreError> {
 /// The HTML templates, compiled into the binary so it runs from any working directory.
 pub fn templates() -> Result<tera::Tera, StartupError> {
     let mut tera = tera::Tera::default();
+    // Before the templates, which name it.
+    tera.register_filter("urlencode_strict", crate::ui::encode_filter);
     tera.add_raw_templates(crate::ui::TEMPLATES.to_vec())
         .map_err(|e| StartupError::Templates(e.to_string()))?;
     Ok(tera)

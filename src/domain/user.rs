@@ -98,6 +98,18 @@ pub fn same_group(a: &str, b: &str) -> bool {
         || (!(a.is_ascii() && b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
 }
 
+/// The groups with those that differ only in letter case merged: the first spelling is kept,
+/// in the order given.
+pub fn distinct_groups(groups: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in groups {
+        if !out.iter().any(|o| same_group(o, &g)) {
+            out.push(g);
+        }
+    }
+    out
+}
+
 /// Passwords must be at least this long.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// And at most this many bytes (argon2 input is bounded to keep hashing cheap to refuse).

@@ -234,6 +234,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/users/{username}/api-keys/{id}/revoke")
                     .route(web::post().to(ui::people::revoke_api_key)),
             )
+            .service(web::resource("/groups").route(web::get().to(ui::groups::groups)))
+            .service(web::resource("/groups/{name}").route(web::get().to(ui::groups::group)))
+            .service(web::resource("/suggest").route(web::get().to(ui::groups::suggest)))
             .service(web::resource("/once").route(web::get().to(ui::once::once)))
             .service(
                 web::resource("/debugger")

@@ -78,6 +78,8 @@ impl Service {
         let records = dump.open(&key)?;
         let _writes = self.lock_writes();
         self.store.load(&records)?;
+        // A dump written before groups were case-insensitive may hold both spellings.
+        self.merge_case_duplicate_groups()?;
         Ok(Imported {
             users: records.users.len(),
             api_keys: records.api_keys.len(),

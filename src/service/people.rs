@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::state::Service;
 use super::views::UserView;
 use crate::domain::audit::{AuditAction, AuditEvent};
-use crate::domain::user::{same_group, validate_attribute_name, validate_group_name};
+use crate::domain::user::{distinct_groups, validate_attribute_name, validate_group_name};
 use crate::error::AppError;
 
 /// New attributes, groups and admin flag for a user (replacing the old ones).
@@ -53,12 +53,10 @@ pub(super) fn clean_profile(
     for g in groups {
         let g = g.trim().to_owned();
         validate_group_name(&g).map_err(AppError::Invalid)?;
-        // One group per name, whatever its letter case: the first spelling is kept.
-        if !out.iter().any(|o: &String| same_group(o, &g)) {
-            out.push(g);
-        }
+        out.push(g);
     }
-    Ok(out)
+    // One group per name, whatever its letter case: the first spelling is kept.
+    Ok(distinct_groups(out))
 }
 
 impl Service {

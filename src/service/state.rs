@@ -67,7 +67,7 @@ impl Service {
         // Seals what the browser carries for us (values shown once, unsaved forms).
         let one_time_key = export_key.derive(b"jwt-asset-server one-time values");
         let upstream = super::oidc::Upstream::new(export_key).map_err(StoreError::Io)?;
-        Ok(Service {
+        let service = Service {
             upstream,
             one_time_key,
             audit: AuditLog::start(store.clone(), audit_retention)?,
@@ -81,7 +81,11 @@ impl Service {
                 max_password_checks.max(1) * PASSWORD_QUEUE_PER_THREAD,
             )
             .map_err(|e| StoreError::Io(format!("cannot start the password threads: {e}")))?,
-        })
+        };
+        service
+            .run_data_migrations()
+            .map_err(|e| StoreError::Io(format!("a data migration of the store failed: {e}")))?;
+        Ok(service)
     }
 
     /// The store (health checks).

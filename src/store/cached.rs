@@ -234,6 +234,12 @@ impl Store for CachedStore {
     fn close(&self) -> Result<(), StoreError> {
         self.inner.close()
     }
+    fn data_migration_done(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.data_migration_done(name)
+    }
+    fn mark_data_migration_done(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.mark_data_migration_done(name)
+    }
 
     fn export_key(&self) -> Result<(String, super::sealing::SealingKey), StoreError> {
         self.inner.export_key()

@@ -329,6 +329,16 @@ pub fn user_updates_need_the_version_they_were_read_at(store: &dyn Store) {
     assert_eq!(taken(&seen), ["user"]);
 }
 
+/// A data migration, once marked done, stays done (and marking it again is harmless); others
+/// are not.
+pub fn data_migrations_are_marked_done_once(store: &dyn Store) {
+    assert!(!store.data_migration_done("merge-groups").unwrap());
+    store.mark_data_migration_done("merge-groups").unwrap();
+    store.mark_data_migration_done("merge-groups").unwrap();
+    assert!(store.data_migration_done("merge-groups").unwrap());
+    assert!(!store.data_migration_done("merge").unwrap());
+}
+
 /// A user is found by the upstream identity it is linked to, and only by that one.
 pub fn users_are_found_by_their_upstream_identity(store: &dyn Store) {
     let mut alice = user("alice");
@@ -535,6 +545,7 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     users_are_found_by_their_upstream_identity(open().as_ref());
     failed_sign_ins_are_counted_per_name_within_the_window(open().as_ref());
     touches_are_published(open().as_ref());
+    data_migrations_are_marked_done_once(open().as_ref());
 }
 
 mod sled_backend {

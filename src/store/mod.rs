@@ -13,7 +13,7 @@ pub mod sled;
 #[path = "../../tests/support/postgres.rs"]
 pub(crate) mod test_postgres;
 #[cfg(test)]
-mod test_records;
+pub(crate) mod test_records;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -261,6 +261,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// At shutdown: make the best-effort writes durable too.
     fn close(&self) -> Result<(), StoreError>;
+
+    /// Whether the data migration `name` (one the service runs over the records, such as
+    /// merging groups that differ only in letter case) has been done in this store.
+    fn data_migration_done(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Record, durably, that the data migration `name` is done (doing it again must be
+    /// harmless: several instances may run it at once).
+    fn mark_data_migration_done(&self, name: &str) -> Result<(), StoreError>;
 
     /// The key that seals a dump for this store's master key, and the master key's public id.
     fn export_key(&self) -> Result<(String, sealing::SealingKey), StoreError>;

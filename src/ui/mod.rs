@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod extract;
+pub mod groups;
 pub mod once;
 pub mod people;
 pub mod sign_in;
@@ -34,6 +35,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("purge.html", include_str!("../../templates/purge.html")),
     ("users.html", include_str!("../../templates/users.html")),
     ("user.html", include_str!("../../templates/user.html")),
+    ("groups.html", include_str!("../../templates/groups.html")),
+    ("group.html", include_str!("../../templates/group.html")),
     (
         "api_key_created.html",
         include_str!("../../templates/api_key_created.html"),
@@ -204,6 +207,19 @@ const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 /// A query-string value percent-encoded for a link.
 pub fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
+/// The templates' `urlencode_strict` filter (tera's own comes with its builtins, which pull in
+/// more than this): a text percent-encoded as [`encode`] does, for a path segment or a query
+/// value.
+pub fn encode_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    match value.as_str() {
+        Some(text) => Ok(tera::Value::String(encode(text))),
+        None => Err(tera::Error::msg("urlencode_strict takes text")),
+    }
 }
 
 /// Minimal HTML escaping for text built outside templates.

@@ -742,3 +742,107 @@ async fn the_users_page_shows_fifty_at_a_time_and_finds_users_by_the_start_of_th
     assert!(!odd.contains("<b>"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_groups_page_lists_groups_without_regard_to_case_and_a_group_its_members() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bob", "groups": ["Staff", "ops"]}))
+        .await;
+    app.create_user(json!({"username": "carol", "groups": ["staff"]}))
+        .await;
+    app.create_user(json!({"username": "dave", "groups": ["ops"]}))
+        .await;
+    app.create_user(json!({"username": "erin", "password": "erin-password-1"}))
+        .await;
+    app.disable_user("dave").await;
+    let b = app.admin_browser().await;
+
+    let html = app.page_html(&b, "/admin/groups").await;
+    assert!(html.contains("2 groups"), "{html}");
+    // One row per group, named as its first member writes it, counted across spellings.
+    let staff_row = &html[html
+        .find(r#"href="/admin/groups/Staff""#)
+        .expect("a Staff row")..];
+    let staff_row = &staff_row[..staff_row.find("</tr>").unwrap()];
+    assert!(staff_row.contains("<td>2</td>"), "{staff_row}");
+    assert!(
+        staff_row.contains(r#"<span class="badge">staff</span>"#),
+        "{staff_row}"
+    );
+    let ops_row = &html[html
+        .find(r#"href="/admin/groups/ops""#)
+        .expect("an ops row")..];
+    let ops_row = &ops_row[..ops_row.find("</tr>").unwrap()];
+    assert!(
+        ops_row.contains("2 <span class=\"muted\">(1 disabled)</span>"),
+        "{ops_row}"
+    );
+
+    let members = app.page_html(&b, "/admin/groups/STAFF").await;
+    assert!(members.contains("2 members"), "{members}");
+    assert!(members.contains(r#"href="/admin/users/bob""#));
+    assert!(members.contains(r#"href="/admin/users/carol""#));
+    assert!(!members.contains(r#"href="/admin/users/dave""#));
+    // The users list links each group to its page.
+    let users = app.page_html(&b, "/admin/users").await;
+    assert!(
+        users.contains(r#"<a class="badge" href="/admin/groups/ops">ops</a>"#),
+        "{users}"
+    );
+
+    // A group nobody holds does not exist.
+    let res = app.get_page(&b, "/admin/groups/nobody-here").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Only administrators see groups.
+    let erin = app.browser("erin", "erin-password-1").await;
+    assert_eq!(
+        app.get_page(&erin, "/admin/groups").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get_page(&erin, "/admin/suggest?field=users&q=")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn the_rule_fields_suggest_users_and_groups_by_prefix() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bob", "groups": ["Support", "ops"]}))
+        .await;
+    app.create_user(json!({"username": "bobby", "groups": ["support-eu"]}))
+        .await;
+    app.create_user(json!({"username": "carol", "groups": ["staff"]}))
+        .await;
+    let b = app.admin_browser().await;
+    let names = |path: &'static str| {
+        let app = &app;
+        let b = &b;
+        async move {
+            let res = app.get_page(b, path).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+            res.json::<Vec<String>>().await.unwrap()
+        }
+    };
+    assert_eq!(
+        names("/admin/suggest?field=users&q=BO").await,
+        ["bob", "bobby"]
+    );
+    assert_eq!(
+        names("/admin/suggest?field=users&q=z").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names("/admin/suggest?field=groups&q=sup").await,
+        ["Support", "support-eu"]
+    );
+    assert_eq!(
+        names("/admin/suggest?field=groups&q=").await,
+        ["ops", "staff", "Support", "support-eu"]
+    );
+    let res = app.get_page(&b, "/admin/suggest?field=secrets&q=").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

@@ -113,6 +113,19 @@ test('Fetch as me shows the answer on the page; a preview as a refused user says
   assert.equal((await createUser(page, { username: 'bob', password: 'bob-password-12345', groups: ['ops'] })).status, 303);
   await visit(page, '/admin/assets/new');
   await fillAsset(page, { name: 'Staff only', path: '/tokens/staff-only', secret: SECRET, template: TEMPLATE });
+  // The rule fields suggest names for the one being typed, keeping those before the comma.
+  const readUsers = page.getByRole('group', { name: /who may fetch/i }).getByLabel('Users', { exact: true });
+  await readUsers.fill('alice, B');
+  await page.waitForFunction(() => [...document.querySelectorAll('#read_users-choices option')].some((o) => o.value === 'alice, bob'));
+  await readUsers.fill('alice, ');
+  await page.waitForFunction(() => {
+    const values = [...document.querySelectorAll('#read_users-choices option')].map((o) => o.value);
+    return values.includes('alice, bob') && !values.includes('alice, alice');
+  });
+  await readUsers.fill('');
+  const readGroups = page.getByRole('group', { name: /who may fetch/i }).getByLabel('Groups', { exact: true });
+  await readGroups.fill('ops, ST');
+  await page.waitForFunction(() => [...document.querySelectorAll('#read_groups-choices option')].some((o) => o.value === 'ops, staff'));
   await page.getByRole('group', { name: /who may fetch/i }).getByLabel('Groups', { exact: true }).fill('staff');
   assert.ok(await page.getByLabel(/only these users and groups/i).isChecked(), 'typing a group left "Any signed-in user" chosen');
   assert.equal((await submit(page, assetSubmit(page))).status, 303);

@@ -154,6 +154,7 @@ test('every main page fits a 400 px wide screen', async () => {
     purge: `/admin/assets/${ids.legacy}/purge`,
     users: '/admin/users',
     user: '/admin/users/alice',
+    groups: '/admin/groups',
     debugger: '/admin/debugger',
     audit: '/admin/audit',
     'my-tokens': '/admin/my-tokens',
@@ -177,7 +178,7 @@ test('every page: each form control has a label and all text has AA contrast, li
   const pages = [
     '/admin/assets', '/admin/assets/new', `/admin/assets/${ids.chat}`, `/admin/assets/${ids.us}`,
     `/admin/assets/${ids.chat}/preview?as=alice`, '/admin/trash', `/admin/assets/${ids.legacy}/purge`,
-    '/admin/users', '/admin/users/alice', '/admin/debugger', '/admin/audit', '/admin/sign-in',
+    '/admin/users', '/admin/users/alice', '/admin/groups', '/admin/groups/staff', '/admin/debugger', '/admin/audit', '/admin/sign-in',
     '/admin/my-tokens',
   ];
   const found = [];

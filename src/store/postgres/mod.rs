@@ -1341,6 +1341,35 @@ impl Store for PgStore {
         Ok(row.map(|r| (r.get::<_, i32>(0) as u32, r.get(1))))
     }
 
+    fn data_migration_done(&self, name: &str) -> Result<bool, StoreError> {
+        let key = format!("migration:{name}");
+        self.query(move |c| {
+            Box::pin(async move {
+                Ok(
+                    c.query_one("SELECT EXISTS (SELECT 1 FROM meta WHERE key = $1)", &[&key])
+                        .await
+                        .map_err(db_error)?
+                        .get(0),
+                )
+            })
+        })
+    }
+
+    fn mark_data_migration_done(&self, name: &str) -> Result<(), StoreError> {
+        let key = format!("migration:{name}");
+        self.query(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES ($1, 'done') ON CONFLICT DO NOTHING",
+                    &[&key],
+                )
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            })
+        })
+    }
+
     fn clear_failed_sign_ins(&self, key: &str) -> Result<(), StoreError> {
         // Bytes: a throttle key may hold any character (NUL too), which `text` cannot.
         let key = key.as_bytes().to_vec();

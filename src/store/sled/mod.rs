@@ -1056,6 +1056,17 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn data_migration_done(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.meta.contains_key(format!("migration:{name}"))?)
+    }
+
+    fn mark_data_migration_done(&self, name: &str) -> Result<(), StoreError> {
+        self.meta
+            .insert(format!("migration:{name}"), b"done".as_slice())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn health(&self) -> Result<(), StoreError> {
         self.meta.get("schema_version")?;
         if self.unwritable.load(std::sync::atomic::Ordering::Relaxed) {
