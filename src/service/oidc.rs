@@ -12,7 +12,7 @@
 //! `state` is also recorded as used in the shared store, so a callback works once, anywhere.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -149,7 +149,7 @@ struct Keys {
 /// The relying party's state: an HTTP client, the key that seals pending sign-ins, and what
 /// was learnt from each provider (discovery, keys).
 pub struct Upstream {
-    pub(super) http: reqwest::Client,
+    http: OnceLock<Result<reqwest::Client, String>>,
     pub(super) pending_key: SealingKey,
     discovered: Mutex<HashMap<String, Discovered>>,
     keys: Mutex<HashMap<String, Keys>>,
@@ -160,21 +160,35 @@ pub struct Upstream {
 impl Upstream {
     /// A relying party sealing its pending sign-ins with `key` (derived from the master key,
     /// the same on every instance).
-    pub fn new(key: SealingKey) -> Result<Upstream, String> {
-        let http = reqwest::Client::builder()
-            .timeout(PROVIDER_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("jwt-asset-server/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Upstream {
-            http,
+    pub fn new(key: SealingKey) -> Upstream {
+        Upstream {
+            http: OnceLock::new(),
             pending_key: key.derive(b"jwt-asset-server pending upstream sign-in"),
             discovered: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
-        })
+        }
+    }
+
+    /// The HTTP client for providers, built at its first use: its TLS setup reads every CA
+    /// certificate of the system, which a server without identity providers never needs (it
+    /// was a sixth of the start-up, and its memory stayed).
+    pub(super) fn http(
+        &self,
+        provider: &IdentityProvider,
+    ) -> Result<&reqwest::Client, UpstreamError> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(PROVIDER_TIMEOUT)
+                    .connect_timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("jwt-asset-server/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| UpstreamError::provider_down(provider, e.clone()))
     }
 
     pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
@@ -252,7 +266,7 @@ impl Upstream {
             provider.issuer.trim_end_matches('/')
         );
         let metadata: ProviderMetadata = self
-            .get_json(provider, "discovery", self.http.get(&url))
+            .get_json(provider, "discovery", self.http(provider)?.get(&url))
             .await?;
         if metadata.issuer != provider.issuer {
             return Err(UpstreamError::provider_down(
@@ -313,7 +327,11 @@ impl Upstream {
             keys: Vec<Value>,
         }
         let any: AnyKeys = self
-            .get_json(provider, "the JWKS", self.http.get(&metadata.jwks_uri))
+            .get_json(
+                provider,
+                "the JWKS",
+                self.http(provider)?.get(&metadata.jwks_uri),
+            )
             .await?;
         let set = Arc::new(jsonwebtoken::jwk::JwkSet {
             keys: any

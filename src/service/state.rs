@@ -66,7 +66,7 @@ impl Service {
         let export_key = store.export_key()?.1;
         // Seals what the browser carries for us (values shown once, unsaved forms).
         let one_time_key = export_key.derive(b"jwt-asset-server one-time values");
-        let upstream = super::oidc::Upstream::new(export_key).map_err(StoreError::Io)?;
+        let upstream = super::oidc::Upstream::new(export_key);
         let service = Service {
             upstream,
             one_time_key,

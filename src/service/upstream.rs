@@ -303,7 +303,7 @@ impl Service {
                 &provider,
                 "the token request",
                 self.upstream
-                    .http
+                    .http(&provider)?
                     .post(&metadata.token_endpoint)
                     .basic_auth(
                         form_encode(&provider.client_id),
@@ -333,7 +333,10 @@ impl Service {
                 .get_json(
                     &provider,
                     "the userinfo request",
-                    self.upstream.http.get(endpoint).bearer_auth(access),
+                    self.upstream
+                        .http(&provider)?
+                        .get(endpoint)
+                        .bearer_auth(access),
                 )
                 .await?;
             if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {

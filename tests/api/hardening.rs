@@ -152,7 +152,14 @@ async fn a_data_dir_readable_by_others_is_tightened_when_opened() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
     let app = spawn_app_on(dir.clone()).await;
+    // An asset, so that the store holds a data key file too (tightened by the keyring).
+    app.create_asset(crate::helpers::asset_body("/t/keyed", r#"{"a": 1}"#))
+        .await;
     app.stop().await;
+    assert!(
+        modes(&dir).iter().any(|(p, _)| p.contains("/keys/")),
+        "no data key file in the store"
+    );
     // As a careless copy would leave it.
     for (path, _) in modes(&dir) {
         let mode = if Path::new(&path).is_dir() {

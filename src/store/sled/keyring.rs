@@ -11,13 +11,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::files::write_atomically;
+use super::files::{FILE_MODE, KEYS_DIR, write_atomically};
 use crate::ids::{AssetId, random_token};
 use crate::store::StoreError;
 use crate::store::sealing::{MasterKey, SealingKey};
 
-/// The directory of the data keys, in the data directory.
-pub(super) const KEYS_DIR: &str = "keys";
 
 /// The data keys, unwrapped in memory.
 pub(super) struct Keyring {
@@ -56,6 +54,21 @@ fn parse_key_file(bytes: &[u8]) -> Option<(&str, &[u8])> {
     Some((id, &bytes[newline + 1..]))
 }
 
+/// Read a key file, first making it the owner's alone if it is not (a store copied with default
+/// permissions): checked and changed through the open file, without another path lookup.
+fn read_private(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.permissions().mode() & 0o777 != FILE_MODE {
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 impl Keyring {
     /// Load every data key in `data_dir/keys`, unwrapped with `master`. A key wrapped by another
     /// master key, or damaged, refuses the store.
@@ -76,7 +89,7 @@ impl Keyring {
             if !is_key_name(name) {
                 continue;
             }
-            let bytes = fs::read(&path).map_err(io(&path, "read"))?;
+            let bytes = read_private(&path).map_err(io(&path, "read"))?;
             let key = match parse_key_file(&bytes) {
                 Some((id, wrapped)) if id == master.id() => master.unwrap(name, wrapped),
                 Some((id, _)) if id.len() == 16 => {
@@ -201,7 +214,7 @@ impl Keyring {
             if !is_key_name(name) || name.ends_with(".tmp") {
                 continue;
             }
-            let bytes = fs::read(&path).map_err(io(&path, "read"))?;
+            let bytes = read_private(&path).map_err(io(&path, "read"))?;
             let damaged =
                 || StoreError::Corrupt(format!("the data key file {} is damaged", path.display()));
             let (id, wrapped) = parse_key_file(&bytes).ok_or_else(damaged)?;
