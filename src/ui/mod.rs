@@ -24,6 +24,7 @@ use crate::service::Service;
 /// Every HTML template, compiled into the binary (names end in `.html`, so tera autoescapes).
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("assets.html", include_str!("../../templates/assets.html")),
     (

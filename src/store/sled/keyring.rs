@@ -16,7 +16,6 @@ use crate::ids::{AssetId, random_token};
 use crate::store::StoreError;
 use crate::store::sealing::{MasterKey, SealingKey};
 
-
 /// The data keys, unwrapped in memory.
 pub(super) struct Keyring {
     dir: PathBuf,
