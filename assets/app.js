@@ -356,7 +356,50 @@ function setupPickers() {
   }
 }
 
+// Unsaved changes over a sign-in with an identity provider: the sign-in page that carries them
+// (sealed by the server, secrets left out) keeps them in this tab's sessionStorage when a
+// provider's button is followed. Back on the form's page, signed in, they are posted to it with
+// the page's CSRF token and shown there, not saved: what the password sign-in does in one step.
+const DRAFT_KEY = "jas-unsaved-changes";
+function setupDraftCarry() {
+  const login = document.querySelector('form[action="/login"]');
+  const draft = login && login.querySelector('input[name="draft"]');
+  if (draft) {
+    const next = login.querySelector('input[name="next"]').value;
+    for (const link of document.querySelectorAll("a.provider")) {
+      link.addEventListener("click", () => {
+        try {
+          sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ next, draft: draft.value, at: Date.now() }));
+        } catch (_) { /* storage refused: the page says the password keeps them */ }
+      });
+    }
+    return;
+  }
+  let kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (_) { kept = null; }
+  if (!kept || typeof kept.next !== "string") return;
+  if (kept.next !== location.pathname && kept.next !== location.pathname + location.search) return;
+  sessionStorage.removeItem(DRAFT_KEY);
+  // The server refuses a draft older than 12 hours or sealed for another page anyway.
+  if (!(Date.now() - kept.at < 12 * 3600 * 1000)) return;
+  const csrf = document.querySelector('form[method="post"] input[name="csrf"]');
+  if (!csrf) return;
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = kept.next;
+  for (const [name, value] of [["csrf", csrf.value], ["restore_draft", kept.draft]]) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.append(input);
+  }
+  document.body.append(form);
+  form.submit();
+}
+
 onReady(() => {
+  setupDraftCarry();
   setupReadRule();
   setupPickers();
   setupDebugger();

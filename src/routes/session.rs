@@ -247,8 +247,14 @@ async fn upstream_failed(
 
 /// The answer to a form posted after its session ended: the sign-in page, carrying the form's
 /// unsaved changes (`draft`, sealed by the caller) so that signing in again brings them back
-/// to the form at `target`. 401: the post was not done.
-pub fn sign_in_again(tera: &tera::Tera, target: &str, draft: &str) -> HttpResponse {
+/// to the form at `target`. 401: the post was not done. `providers` are the identity
+/// providers' buttons (id, name): an administrator who signs in only through one needs it.
+pub fn sign_in_again(
+    tera: &tera::Tera,
+    target: &str,
+    draft: &str,
+    providers: &[(String, String)],
+) -> HttpResponse {
     page(
         tera,
         actix_web::http::StatusCode::UNAUTHORIZED,
@@ -258,6 +264,7 @@ pub fn sign_in_again(tera: &tera::Tera, target: &str, draft: &str) -> HttpRespon
             ),
             next: safe_next(Some(target)),
             draft: Some(draft),
+            providers,
             ..Shown::default()
         },
     )

@@ -102,17 +102,19 @@ impl Service {
         Ok(self.store.sign_in_settings()?)
     }
 
-    /// The providers' ids and button labels, for the sign-in page.
+    /// The providers' ids and button labels, for the sign-in page (none when the settings
+    /// cannot be read: the password form still works).
     pub async fn sign_in_buttons(self: &Arc<Self>) -> Vec<(String, String)> {
         let service = self.clone();
-        blocking(move || service.sign_in_settings())
+        blocking(move || Ok(service.provider_buttons()))
             .await
-            .map(|s| {
-                s.providers
-                    .into_iter()
-                    .map(|p| (p.id, p.name))
-                    .collect::<Vec<_>>()
-            })
+            .unwrap_or_default()
+    }
+
+    /// [`Service::sign_in_buttons`] where blocking is already allowed (a store read).
+    pub fn provider_buttons(&self) -> Vec<(String, String)> {
+        self.sign_in_settings()
+            .map(|s| s.providers.into_iter().map(|p| (p.id, p.name)).collect())
             .unwrap_or_default()
     }
 

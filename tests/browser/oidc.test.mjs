@@ -12,7 +12,7 @@ import path from 'node:path';
 import {
   setup, visit, screenshot, jwtPayload, httpGet, assertPageHeaders, repoRoot, TIMEOUT,
 } from './harness.mjs';
-import { createAsset, submit } from './ui.mjs';
+import { createAsset, assetSubmit, submit } from './ui.mjs';
 
 const PROVIDER_PASSWORD = 'provider-password-1';
 const CHAT = {
@@ -115,6 +115,8 @@ let adminSeen;
 /** The browser session alice signed in with (test 2), signed out in test 5. */
 let alice;
 let aliceSeen;
+/** The id of the CHAT asset. */
+let chatId;
 
 before(async () => {
   provider = await startProvider();
@@ -122,7 +124,7 @@ before(async () => {
   admin = await env.admin();
   adminSeen = watchPage(admin);
   admin.acceptConfirms = true;
-  await createAsset(admin.page, CHAT);
+  chatId = await createAsset(admin.page, CHAT);
 });
 after(async () => {
   await env.stop();
@@ -277,4 +279,44 @@ test('signing out (provider session kept) goes back to the sign-in page', async 
   const token = await page.evaluate(async () => (await fetch('/t/chat', { cache: 'no-store' })).status);
   assert.equal(token, 403, 'the token URL still answers after signing out');
   assertClean(alice, aliceSeen, 'signing out');
+});
+
+test('an edit saved after the session ended comes back after signing in with the provider', async () => {
+  // alice becomes an administrator, who signs in with the provider only.
+  const { page: adminPage } = admin;
+  await visit(adminPage, '/admin/users/alice');
+  await adminPage.getByLabel('Administrator').check();
+  const profile = adminPage.locator('form').filter({ has: adminPage.getByLabel('Administrator') });
+  const saved = await submit(adminPage, profile.getByRole('button', { name: 'Save' }));
+  assert.equal(saved.status, 303, `making alice an administrator answered ${saved.status}`);
+
+  const s = await env.session();
+  const seen = watchPage(s);
+  const { page } = s;
+  const viaProvider = async () => {
+    await page.getByRole('link', { name: 'Sign in with Corp ID' }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer), { timeout: TIMEOUT });
+    await page.locator('input[name="login"]').fill('alice');
+    await page.locator('input[name="password"]').fill(PROVIDER_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+  await visit(page, `/login?next=/admin/assets/${chatId}`);
+  await viaProvider();
+  await page.waitForURL((u) => u.pathname === `/admin/assets/${chatId}`, { timeout: TIMEOUT });
+
+  await page.getByLabel('Name', { exact: true }).fill('chat, edited while the session ended');
+  await page.context().clearCookies(); // the session ends while the form is open (the provider's too)
+  const res = await submit(page, assetSubmit(page));
+  assert.equal(res.status, 401, 'the sign-in page answers the post');
+  const kept = await page.locator('#draft-kept').innerText();
+  assert.match(kept, /with a password or with a provider/);
+  await viaProvider();
+  // Back on the form, app.js posts the kept changes to it: shown, not saved.
+  await page.getByText(/These are the changes you typed before your session ended/).waitFor({ timeout: TIMEOUT });
+  assert.equal(new URL(page.url()).pathname, `/admin/assets/${chatId}`);
+  assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'chat, edited while the session ended');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the changes stay in the tab after use');
+  await visit(adminPage, '/admin/assets');
+  assert.equal(await adminPage.getByText('chat, edited while the session ended').count(), 0, 'the changes were saved without a save');
+  assertClean(s, seen, 'the sign-in with the provider after the session ended');
 });

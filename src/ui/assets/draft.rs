@@ -53,6 +53,7 @@ pub(super) fn receive(
                 tera,
                 req.path(),
                 &sealed,
+                &service.provider_buttons(),
             )));
         }
         Err(e) => return Err(e),
