@@ -360,8 +360,10 @@ function setupPickers() {
 // (sealed by the server, secrets left out) keeps them in this tab's sessionStorage when a
 // provider's button is followed. Back on the form's page, signed in, they are posted to it with
 // the page's CSRF token and shown there, not saved: what the password sign-in does in one step.
-const DRAFT_KEY = "jas-unsaved-changes";
 function setupDraftCarry() {
+  // Inside the function: a page written again with document.write runs this file again in the
+  // same global scope, where a top-level const would be declared twice.
+  const DRAFT_KEY = "jas-unsaved-changes";
   const login = document.querySelector('form[action="/login"]');
   const draft = login && login.querySelector('input[name="draft"]');
   if (draft) {
