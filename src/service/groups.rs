@@ -12,7 +12,7 @@ use crate::domain::user::{User, same_group};
 use crate::error::AppError;
 
 /// Users read per step of a scan.
-const PAGE: usize = 500;
+pub(super) const PAGE: usize = 500;
 
 /// At most this many groups are listed (names past it are counted, not kept).
 pub const MAX_GROUPS_LISTED: usize = 2000;
@@ -44,7 +44,7 @@ pub struct GroupList {
 
 impl Service {
     /// Read every user a page at a time, passing each to `each`; stops when `each` says so.
-    fn scan_users(
+    pub(super) fn scan_users(
         &self,
         after: Option<&str>,
         mut each: impl FnMut(User) -> bool,

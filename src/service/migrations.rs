@@ -23,11 +23,18 @@ const TRY_TEMPLATES: &str = "try-stored-templates";
 /// The actor of the audit events a migration records.
 pub const MIGRATION_ACTOR: &str = "migration";
 
-/// Users read per step of a scan.
-const PAGE: usize = 500;
-
 /// How many merged users the log line names (the audit log has each of them).
 const NAMED_IN_LOG: usize = 20;
+
+/// The first [`NAMED_IN_LOG`] of `total` items for a log line, joined by `sep`, with `…` when
+/// there are more.
+fn named_in_log(items: impl Iterator<Item = String>, total: usize, sep: &str) -> String {
+    let mut named: Vec<String> = items.take(NAMED_IN_LOG).collect();
+    if total > NAMED_IN_LOG {
+        named.push("…".into());
+    }
+    named.join(sep)
+}
 
 /// One user whose groups were merged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,18 +113,8 @@ impl Service {
             tracing::warn!(
                 assets = marked.len(),
                 "templates that fail for a standard user (now marked \"template error\"; each \
-                 has an asset.update audit event): {}{}",
-                marked
-                    .iter()
-                    .take(NAMED_IN_LOG)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if marked.len() > NAMED_IN_LOG {
-                    ", …"
-                } else {
-                    ""
-                }
+                 has an asset.update audit event): {}",
+                named_in_log(marked.iter().cloned(), marked.len(), ", ")
             );
         }
         Ok(marked)
@@ -128,36 +125,30 @@ impl Service {
     /// audit event by [`MIGRATION_ACTOR`] saying what was merged, and the log says how many.
     pub fn merge_case_duplicate_groups(&self) -> Result<Vec<MergedGroups>, AppError> {
         let mut merged = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.store.users_page("", after.as_deref(), PAGE)?;
-            let full = page.len() == PAGE;
-            after = page.last().map(|u| u.username.to_string());
-            for user in page {
-                if let Some(m) = self.merge_groups_of(user)? {
-                    merged.push(m);
-                }
+        let mut failed = None;
+        self.scan_users(None, |user| match self.merge_groups_of(user) {
+            Ok(m) => {
+                merged.extend(m);
+                true
             }
-            if !full {
-                break;
+            Err(e) => {
+                failed = Some(e);
+                false
             }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         if !merged.is_empty() {
-            let named: Vec<String> = merged
-                .iter()
-                .take(NAMED_IN_LOG)
-                .map(MergedGroups::describe)
-                .collect();
             tracing::warn!(
                 users = merged.len(),
                 "merged groups that differ only in letter case (groups are case-insensitive now; \
-                 each user has a user.update audit event): {}{}",
-                named.join("; "),
-                if merged.len() > NAMED_IN_LOG {
-                    "; …"
-                } else {
-                    ""
-                }
+                 each user has a user.update audit event): {}",
+                named_in_log(
+                    merged.iter().map(MergedGroups::describe),
+                    merged.len(),
+                    "; "
+                )
             );
         }
         Ok(merged)
@@ -211,6 +202,7 @@ mod tests {
 
     use super::*;
     use crate::domain::audit::AuditFilter;
+    use crate::service::groups::PAGE;
     use crate::service::state::SessionPolicy;
     use crate::store::Store;
     use crate::store::sled::SledStore;

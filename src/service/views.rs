@@ -313,6 +313,16 @@ pub struct UserView {
     pub upstream_subject: Option<String>,
 }
 
+impl UserView {
+    /// "First Last" from the name attributes (either may be missing; empty when both are).
+    pub fn display_name(&self) -> String {
+        let attr = |name: &str| self.attributes.get(name).map_or("", String::as_str);
+        format!("{} {}", attr("first_name"), attr("last_name"))
+            .trim()
+            .to_owned()
+    }
+}
+
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
         UserView {

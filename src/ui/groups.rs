@@ -62,17 +62,12 @@ pub async fn group(
     };
     let rows: Vec<MemberRow> = members
         .into_iter()
-        .map(|u| {
-            let attr = |n: &str| u.attributes.get(n).cloned().unwrap_or_default();
-            MemberRow {
-                name: format!("{} {}", attr("first_name"), attr("last_name"))
-                    .trim()
-                    .to_owned(),
-                username: u.username,
-                groups: u.groups,
-                admin: u.admin,
-                disabled: u.disabled,
-            }
+        .map(|u| MemberRow {
+            name: u.display_name(),
+            username: u.username,
+            groups: u.groups,
+            admin: u.admin,
+            disabled: u.disabled,
         })
         .collect();
     let here = format!("/admin/groups/{}", super::encode(&name));

@@ -317,9 +317,7 @@ fn users_page(
         .into_iter()
         .map(|u| {
             let attr = |name: &str| u.attributes.get(name).cloned().unwrap_or_default();
-            let name = format!("{} {}", attr("first_name"), attr("last_name"))
-                .trim()
-                .to_owned();
+            let name = u.display_name();
             let sessions = service
                 .sessions_of(&u.username)
                 .map(|s| s.len())
