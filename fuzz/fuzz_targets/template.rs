@@ -179,6 +179,7 @@ fn asset(template: &str, now: DateTime<Utc>) -> Asset {
         secret_changed_at: now,
         weak_secret_accepted: false,
         template_warning: None,
+        template_language: jwt_asset_server::domain::asset::TEMPLATE_LANGUAGE,
         template: template.into(),
         expiry_seconds: Some(600),
         issuer: Some("https://issuer.example".into()),

@@ -11,6 +11,14 @@ use crate::secret::Secret;
 use crate::signing::Algorithm;
 use crate::signing::keys::KeyPair;
 
+/// The keyword language version of templates saved now (2: the CMS-faithful language).
+pub const TEMPLATE_LANGUAGE: u8 = 2;
+
+/// The language of a record saved before the version was recorded.
+fn first_template_language() -> u8 {
+    1
+}
+
 /// Longest accepted asset path, in bytes.
 pub const MAX_PATH_BYTES: usize = 255;
 
@@ -431,6 +439,11 @@ pub struct Asset {
     pub weak_secret_accepted: bool,
     /// Payload template source (compiled when loaded).
     pub template: String,
+    /// The version of the keyword language the template is written in: [`TEMPLATE_LANGUAGE`]
+    /// for every template saved now, 1 for one saved before the CMS-faithful language (a data
+    /// migration rewrites those once, see [`crate::keywords::upgrade_v1_template`]).
+    #[serde(default = "first_template_language")]
+    pub template_language: u8,
     /// Why the template fails for a user with no attributes or the sample user (see
     /// [`crate::domain::trial`]), found when it was saved; kept so that lists show the
     /// "template error" badge without rendering every template at start-up.

@@ -380,6 +380,7 @@ pub(crate) mod tests {
             secret_changed_at: now,
             weak_secret_accepted: false,
             template_warning: None,
+            template_language: crate::domain::asset::TEMPLATE_LANGUAGE,
             template: template.into(),
             expiry_seconds: Some(600),
             issuer: None,

@@ -3,10 +3,14 @@
 mod ast;
 mod context;
 mod modifiers;
+mod number;
 mod parse;
+mod php;
 mod render;
 #[cfg(test)]
 mod tests;
+mod transform;
+mod upgrade;
 mod value;
 
 use self::ast::{Member, Part};
@@ -15,6 +19,7 @@ pub use self::context::{
     RenderContext, RenderError, UserFacts,
 };
 pub use self::render::REQUEST_PARAM_PREFIX;
+pub use self::upgrade::{Upgraded, upgrade_v1_template};
 
 /// A compiled payload template: the source text plus a form that renders without re-parsing.
 ///

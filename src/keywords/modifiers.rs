@@ -1,31 +1,27 @@
 //! The keyword modifiers: arguments checked at compile time, value transforms at render time.
+//!
+//! Names and meanings are the CMS's (Squiz Matrix's keyword modifiers, which follow the PHP
+//! functions they are named after); where this server differs, the README's compatibility table
+//! says how. A CMS modifier that is not supported is refused at save with the reason.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use regex::{Regex, RegexBuilder};
 
-use super::context::MAX_VALUE_BYTES;
-use super::value::{VALUE_TOO_LARGE, Value};
+use super::number::Decimal;
+use super::php::{self, Replacement};
+use super::transform::{self, Coding, Operation, Rounding, owned};
+use super::value::Value;
 
-/// Largest compiled program a `replace` pattern may produce, in bytes.
+/// Largest compiled program a `replace` or `contains` pattern may produce, in bytes.
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
-/// Largest lazy-DFA cache a `replace` pattern may use, in bytes.
+/// Largest lazy-DFA cache a `replace` or `contains` pattern may use, in bytes.
 const REGEX_DFA_SIZE_LIMIT: usize = 1024 * 1024;
 
-/// Everything but the RFC 3986 unreserved characters `A-Za-z0-9-._~`.
-const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// Longest `date_format` format, in bytes.
+const MAX_DATE_FORMAT: usize = 256;
 
-const NOT_A_NUMBER: &str = "the value is not a number, so it cannot be used in arithmetic";
-const OUT_OF_RANGE: &str = "the arithmetic result is out of range";
+/// Largest `round` precision either way (digits after the point, or zeros before it).
+const MAX_PRECISION: i32 = 36;
 
 /// One modifier argument after keyword unescaping, with the byte offset where it starts.
 #[derive(Debug)]
@@ -54,43 +50,68 @@ pub(super) enum Modifier {
     },
     /// `empty`: this fallback in place of empty text or an empty list.
     Empty(Box<str>),
-    /// `contains`: `then` when a list has `needle` as an item or text has it as a substring,
-    /// else `otherwise`.
+    /// `contains`: whether the regular expression matches (text: anywhere, counting the
+    /// matches; a list: an item as a whole); `then` (default: the count) or `otherwise`.
     Contains {
-        needle: Box<str>,
-        then: Box<str>,
+        regex: Regex,
+        whole: Regex,
+        then: Option<Box<str>>,
         otherwise: Box<str>,
     },
-    /// `replace`: every match of `regex` replaced, with `$1`-style groups expanded.
-    Replace { regex: Regex, replacement: Box<str> },
+    /// `replace`: every match of `regex` replaced, with PHP's `$1`/`\1`/`${1}` groups.
+    Replace {
+        regex: Regex,
+        replacement: Replacement,
+    },
     /// `lowercase`: the text in lower case.
     Lowercase,
     /// `uppercase`: the text in upper case.
     Uppercase,
-    /// `capitalize`: the first letter of each whitespace-separated word in upper case.
+    /// `capitalize`: the first letter of the text in upper case (PHP's `ucfirst`).
     Capitalize,
+    /// `titleize`: the first letter of every word in upper case (PHP's `ucwords`).
+    Titleize,
     /// `trim`: the text without leading and trailing whitespace.
     Trim,
+    /// `underscore`: every run of whitespace replaced by one `_`.
+    Underscore,
+    /// `striphtml[:<tags>]`: HTML tags removed but for these (PHP's `strip_tags`).
+    StripHtml(Box<[String]>),
     /// `maxchars`: the text cut to at most this many chars.
     MaxChars(usize),
+    /// `maxwords`: the text cut to at most this many words.
+    MaxWords(usize),
     /// `append`: the text followed by this suffix.
     Append(Box<str>),
     /// `append_if`: this suffix after the text, unless the text is empty.
     AppendIf(Box<str>),
+    /// `prepend`: this prefix before the text.
+    Prepend(Box<str>),
     /// `prepend_if`: this prefix before the text, unless the text is empty.
     PrependIf(Box<str>),
-    /// `base64encode`: the text's UTF-8 bytes in standard, padded base64.
-    Base64Encode,
-    /// `urlencode`: the text percent-encoded, all but the RFC 3986 unreserved characters.
-    UrlEncode,
+    /// A URL or base64 coding.
+    Coding(Coding),
     /// `explode`: the text split into a list at every occurrence of this separator.
     Explode(Box<str>),
-    /// `index`: a list's item at this 0-based index; text counts as a list of one item.
-    Index(usize),
+    /// `index`: a list's item at this 0-based index, or a decoded object's member of this name;
+    /// text counts as a list of one item.
+    Index(Box<str>),
+    /// `array_slice:offset[:length[:preserve_keys]]`: part of a list (PHP's `array_slice`).
+    ArraySlice { offset: i64, length: Option<i64> },
+    /// `json_decode`: JSON text as a list or object that `index` and `count` can read.
+    JsonDecode,
     /// `count`: how many items a list has, or how many chars text has.
     Count,
-    /// `add` (and `subtract`, whose operand is stored negated): exact decimal addition.
-    Add(Decimal),
+    /// `charcount`: how many bytes the text has (PHP's `strlen`).
+    CharCount,
+    /// `wordcount`: how many words the text has (PHP's `str_word_count`).
+    WordCount,
+    /// An arithmetic modifier with its operand.
+    Arithmetic(Operation, Decimal),
+    /// `abs`, `round`, `ceil`, `floor`.
+    Rounding(Rounding),
+    /// `date_format`: the date in the text, written in this PHP date format.
+    DateFormat(Box<str>),
 }
 
 impl Modifier {
@@ -101,54 +122,56 @@ impl Modifier {
         args: Vec<Arg>,
     ) -> Result<Modifier, ModifierError> {
         let (min, max) = match name {
-            "json_encode" | "lowercase" | "uppercase" | "capitalize" | "trim" | "base64encode"
-            | "urlencode" | "count" => (0, 0),
-            "empty" | "maxchars" | "append" | "append_if" | "prepend_if" | "explode" | "index"
-            | "add" | "subtract" => (1, 1),
+            "json_encode" | "lowercase" | "uppercase" | "capitalize" | "titleize" | "trim"
+            | "underscore" | "base64encode" | "base64decode" | "urlencode" | "urldecode"
+            | "rawurlencode" | "rawurldecode" | "count" | "charcount" | "wordcount"
+            | "json_decode" | "abs" | "ceil" | "floor" => (0, 0),
+            "round" | "striphtml" => (0, 1),
+            "empty" | "maxchars" | "maxwords" | "append" | "append_if" | "prepend"
+            | "prepend_if" | "explode" | "index" | "add" | "subtract" | "multiply" | "divide"
+            | "modulo" | "date_format" => (1, 1),
             "replace" => (2, 2),
-            "eq" | "neq" => (2, 3),
-            "contains" => (1, 3),
-            _ => {
-                return Err((
-                    name_at,
-                    format!("unknown modifier \"{}\"", name.escape_debug()),
-                ));
-            }
+            "eq" | "neq" | "contains" | "array_slice" => (1, 3),
+            _ => return Err((name_at, unsupported(name))),
         };
         if args.len() < min || args.len() > max {
             return Err((name_at, arity_message(name, min, max, args.len())));
         }
         let mut args = args.into_iter();
-        let mut text = |default: &str| {
-            args.next()
-                .map_or_else(|| default.into(), |arg| arg.text.into_boxed_str())
-        };
-        Ok(match name {
+        let simple = match name {
             "json_encode" => Modifier::JsonEncode,
             "lowercase" => Modifier::Lowercase,
             "uppercase" => Modifier::Uppercase,
             "capitalize" => Modifier::Capitalize,
+            "titleize" => Modifier::Titleize,
             "trim" => Modifier::Trim,
-            "base64encode" => Modifier::Base64Encode,
-            "urlencode" => Modifier::UrlEncode,
+            "underscore" => Modifier::Underscore,
+            "base64encode" => Modifier::Coding(Coding::Base64Encode),
+            "base64decode" => Modifier::Coding(Coding::Base64Decode),
+            "urlencode" => Modifier::Coding(Coding::UrlEncode),
+            "urldecode" => Modifier::Coding(Coding::UrlDecode),
+            "rawurlencode" => Modifier::Coding(Coding::RawUrlEncode),
+            "rawurldecode" => Modifier::Coding(Coding::RawUrlDecode),
             "count" => Modifier::Count,
-            "empty" => Modifier::Empty(text("")),
-            "append" => Modifier::Append(text("")),
-            "append_if" => Modifier::AppendIf(text("")),
-            "prepend_if" => Modifier::PrependIf(text("")),
-            "eq" | "neq" => Modifier::Eq {
-                value: text(""),
-                then: text(""),
-                otherwise: text(""),
-                negate: name == "neq",
-            },
-            "contains" => Modifier::Contains {
-                needle: text(""),
-                then: text("1"),
-                otherwise: text("0"),
-            },
-            _ => return compile_checked(name, name_at, args),
-        })
+            "charcount" => Modifier::CharCount,
+            "wordcount" => Modifier::WordCount,
+            "json_decode" => Modifier::JsonDecode,
+            "abs" => Modifier::Rounding(Rounding::Abs),
+            "ceil" => Modifier::Rounding(Rounding::Ceil),
+            "floor" => Modifier::Rounding(Rounding::Floor),
+            "striphtml" => Modifier::StripHtml(
+                args.next()
+                    .map(|arg| php::allowed_tags(&arg.text))
+                    .unwrap_or_default()
+                    .into_boxed_slice(),
+            ),
+            "round" => Modifier::Rounding(Rounding::Round(match args.next() {
+                None => 0,
+                Some(arg) => precision(&arg)?,
+            })),
+            _ => return compile_with_args(name, args),
+        };
+        Ok(simple)
     }
 
     /// Transform a value. Errors are fixed messages that never quote the value.
@@ -160,263 +183,168 @@ impl Modifier {
                 then,
                 otherwise,
                 negate,
-            } => choose(
+            } => transform::choose(
                 (*value.into_text() == **expected) != *negate,
                 then,
                 otherwise,
             ),
-            Modifier::Empty(fallback) => fallback_if_empty(value, fallback),
+            Modifier::Empty(fallback) => transform::fallback_if_empty(value, fallback),
             Modifier::Contains {
-                needle,
+                regex,
+                whole,
                 then,
                 otherwise,
-            } => choose(contains(value, needle), then, otherwise),
-            Modifier::Replace { regex, replacement } => replace(value, regex, replacement)?,
+            } => transform::contains(value, regex, whole, then.as_deref(), otherwise),
+            Modifier::Replace { regex, replacement } => {
+                transform::replace(value, regex, replacement)?
+            }
             Modifier::Lowercase => owned(value.into_text().to_lowercase()),
             Modifier::Uppercase => owned(value.into_text().to_uppercase()),
-            Modifier::Capitalize => owned(capitalize(&value.into_text())),
-            Modifier::Trim => trim(value),
-            Modifier::MaxChars(limit) => max_chars(value, *limit),
-            Modifier::Append(suffix) => append(value, suffix),
-            Modifier::AppendIf(suffix) => append_if_not_empty(value, suffix),
-            Modifier::PrependIf(prefix) => prepend_if_not_empty(value, prefix),
-            Modifier::Base64Encode => owned(STANDARD.encode(value.into_text().as_bytes())),
-            Modifier::UrlEncode => {
-                owned(utf8_percent_encode(&value.into_text(), URL_ENCODE).to_string())
+            Modifier::Capitalize => transform::text_map(value, php::ucfirst),
+            Modifier::Titleize => transform::text_map(value, php::ucwords),
+            Modifier::Trim => transform::trim(value),
+            Modifier::Underscore => transform::text_map(value, php::underscore),
+            Modifier::StripHtml(allowed) => {
+                transform::text_map(value, |text| php::strip_tags(text, allowed))
             }
-            Modifier::Explode(separator) => explode(value, separator),
-            Modifier::Index(index) => item_at(value, *index),
-            Modifier::Count => count(value),
-            Modifier::Add(operand) => add(value, *operand)?,
+            Modifier::MaxChars(limit) => transform::max_chars(value, *limit),
+            Modifier::MaxWords(limit) => {
+                transform::text_map(value, |text| php::max_words(text, *limit))
+            }
+            Modifier::Append(suffix) => transform::append(value, suffix),
+            Modifier::AppendIf(suffix) => transform::append_if_not_empty(value, suffix),
+            Modifier::Prepend(prefix) => owned(format!("{prefix}{}", value.into_text())),
+            Modifier::PrependIf(prefix) => transform::prepend_if_not_empty(value, prefix),
+            Modifier::Coding(coding) => transform::coding(value, *coding)?,
+            Modifier::Explode(separator) => transform::explode(value, separator),
+            Modifier::Index(key) => transform::item_at(value, key),
+            Modifier::ArraySlice { offset, length } => {
+                transform::array_slice(value, *offset, *length)
+            }
+            Modifier::JsonDecode => transform::json_decode(value)?,
+            Modifier::Count => transform::count(value),
+            Modifier::CharCount => owned(value.text_len().to_string()),
+            Modifier::WordCount => owned(php::word_count(&value.into_text()).to_string()),
+            Modifier::Arithmetic(operation, operand) => {
+                transform::arithmetic(value, *operation, *operand)?
+            }
+            Modifier::Rounding(rounding) => transform::rounding(value, *rounding)?,
+            Modifier::DateFormat(format) => transform::date_format(value, format)?,
         })
     }
 }
 
-/// `eq`, `neq` and `contains`: `then` when the test passed, `otherwise` when it did not.
-fn choose<'v>(passed: bool, then: &'v str, otherwise: &'v str) -> Value<'v> {
-    Value::Text(Cow::Borrowed(if passed { then } else { otherwise }))
-}
-
-/// `empty`: the fallback for empty text or an empty list, the value itself otherwise.
-fn fallback_if_empty<'v>(value: Value<'v>, fallback: &'v str) -> Value<'v> {
-    if value.is_empty() {
-        Value::Text(Cow::Borrowed(fallback))
-    } else {
-        value
-    }
-}
-
-/// `contains`: whether a list has `needle` as an item, or text has it as a substring.
-fn contains(value: Value<'_>, needle: &str) -> bool {
-    match value.items() {
-        Some(mut items) => items.any(|item| item == needle),
-        None => value.into_text().contains(needle),
-    }
-}
-
-/// `replace`: the text with every match of `regex` replaced, borrowed as it was when none matched.
-fn replace<'v>(
-    value: Value<'v>,
-    regex: &Regex,
-    replacement: &str,
-) -> Result<Value<'v>, &'static str> {
-    let text = value.into_text();
-    Ok(match replace_all(regex, &text, replacement)? {
-        Some(replaced) => owned(replaced),
-        None => Value::Text(text),
-    })
-}
-
-/// `trim`: the text without leading and trailing whitespace, copied only when that changes it.
-fn trim(value: Value<'_>) -> Value<'_> {
-    Value::Text(match value.into_text() {
-        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
-        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
-    })
-}
-
-/// `maxchars`: the text cut to its first `limit` chars.
-fn max_chars(value: Value<'_>, limit: usize) -> Value<'_> {
-    let text = value.into_text();
-    match text.char_indices().nth(limit) {
-        None => Value::Text(text),
-        Some((end, _)) => Value::Text(match text {
-            Cow::Borrowed(text) => Cow::Borrowed(text.get(..end).unwrap_or(text)),
-            Cow::Owned(mut text) => {
-                // `end` comes from char_indices, so it is a char boundary.
-                text.truncate(end);
-                Cow::Owned(text)
-            }
-        }),
-    }
-}
-
-/// `append`: the text followed by `suffix`, even when it is empty.
-fn append(value: Value<'_>, suffix: &str) -> Value<'static> {
-    let mut text = value.into_text().into_owned();
-    text.push_str(suffix);
-    owned(text)
-}
-
-/// `append_if`: the text followed by `suffix`, or empty text left empty.
-fn append_if_not_empty<'v>(value: Value<'v>, suffix: &str) -> Value<'v> {
-    let text = value.into_text();
-    if text.is_empty() {
-        Value::Text(text)
-    } else {
-        let mut text = text.into_owned();
-        text.push_str(suffix);
-        owned(text)
-    }
-}
-
-/// `prepend_if`: `prefix` followed by the text, or empty text left empty.
-fn prepend_if_not_empty<'v>(value: Value<'v>, prefix: &str) -> Value<'v> {
-    let text = value.into_text();
-    if text.is_empty() {
-        Value::Text(text)
-    } else {
-        owned(format!("{prefix}{text}"))
-    }
-}
-
-/// `explode`: the text split at every `separator` into a list; empty text is an empty list.
-fn explode<'v>(value: Value<'v>, separator: &str) -> Value<'v> {
-    Value::List(match value.into_text() {
-        Cow::Borrowed("") => Vec::new(),
-        Cow::Borrowed(text) => text.split(separator).map(Cow::Borrowed).collect(),
-        Cow::Owned(text) if text.is_empty() => Vec::new(),
-        Cow::Owned(text) => text
-            .split(separator)
-            .map(|item| Cow::Owned(item.to_owned()))
-            .collect(),
-    })
-}
-
-/// `index`: a list's item at `index` (0-based), text as a list of one item; empty text when
-/// there is no such item.
-fn item_at(value: Value<'_>, index: usize) -> Value<'_> {
-    Value::Text(match value {
-        Value::Groups(groups) => groups
-            .get(index)
-            .map_or(Cow::Borrowed(""), |group| Cow::Borrowed(group)),
-        Value::List(items) => items.into_iter().nth(index).unwrap_or_default(),
-        Value::Text(text) if index == 0 => text,
-        Value::Text(_) => Cow::Borrowed(""),
-    })
-}
-
-/// `count`: how many items a list has, or how many chars text has.
-fn count(value: Value<'_>) -> Value<'static> {
-    let count = match value.items() {
-        Some(items) => items.count(),
-        None => value.into_text().chars().count(),
-    };
-    owned(count.to_string())
-}
-
-/// `add` and `subtract`: the text as a number plus `operand`; empty text counts as 0.
-fn add(value: Value<'_>, operand: Decimal) -> Result<Value<'static>, &'static str> {
-    let text = value.into_text();
-    let current = if text.is_empty() {
-        Decimal::ZERO
-    } else {
-        Decimal::parse(&text).ok_or(NOT_A_NUMBER)?
-    };
-    Ok(owned(
-        current
-            .checked_add(operand)
-            .ok_or(OUT_OF_RANGE)?
-            .to_string(),
-    ))
-}
-
-/// Replace every match, expanding `$1`-style groups; `None` when nothing matched. Stops as soon
-/// as the result outgrows MAX_VALUE_BYTES, so a long replacement cannot exhaust memory.
-fn replace_all(
-    regex: &Regex,
-    text: &str,
-    replacement: &str,
-) -> Result<Option<String>, &'static str> {
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut matched = false;
-    for captures in regex.captures_iter(text) {
-        let Some(found) = captures.get(0) else {
-            continue;
-        };
-        matched = true;
-        out.push_str(text.get(copied..found.start()).unwrap_or_default());
-        captures.expand(replacement, &mut out);
-        copied = found.end();
-        if out.len() > MAX_VALUE_BYTES {
-            return Err(VALUE_TOO_LARGE);
-        }
-    }
-    if !matched {
-        return Ok(None);
-    }
-    out.push_str(text.get(copied..).unwrap_or_default());
-    Ok(Some(out))
-}
-
-fn owned(text: String) -> Value<'static> {
-    Value::Text(Cow::Owned(text))
-}
-
 /// Compile the modifiers whose arguments need more than a count check.
-fn compile_checked(
+fn compile_with_args(
     name: &str,
-    name_at: usize,
     mut args: std::vec::IntoIter<Arg>,
 ) -> Result<Modifier, ModifierError> {
     let Some(first) = args.next() else {
-        return Err((name_at, format!("modifier {name} is missing its argument")));
+        // The arity check came first: every modifier here has a first argument.
+        return Err((0, format!("modifier {name} is missing its argument")));
     };
-    match name {
-        "maxchars" => Ok(Modifier::MaxChars(whole_number(name, &first)?)),
-        "index" => Ok(Modifier::Index(whole_number(name, &first)?)),
-        "explode" if first.text.is_empty() => {
-            Err((first.at, "explode needs a non-empty separator".to_owned()))
+    let mut text = |default: &str| {
+        args.next()
+            .map_or_else(|| default.into(), |arg| arg.text.into_boxed_str())
+    };
+    Ok(match name {
+        "empty" => Modifier::Empty(first.text.into()),
+        "append" => Modifier::Append(first.text.into()),
+        "append_if" => Modifier::AppendIf(first.text.into()),
+        "prepend" => Modifier::Prepend(first.text.into()),
+        "prepend_if" => Modifier::PrependIf(first.text.into()),
+        "index" => Modifier::Index(first.text.into()),
+        "eq" | "neq" => Modifier::Eq {
+            value: first.text.into(),
+            then: text("1"),
+            otherwise: text(""),
+            negate: name == "neq",
+        },
+        "contains" => {
+            let regex = regex(&first)?;
+            let whole = regex_text(&format!("^(?:{})$", first.text))
+                .map_err(|cause| (first.at, format!("invalid regular expression: {cause}")))?;
+            Modifier::Contains {
+                regex,
+                whole,
+                then: args.next().map(|arg| arg.text.into_boxed_str()),
+                otherwise: args
+                    .next()
+                    .map_or_else(|| "0".into(), |arg| arg.text.into_boxed_str()),
+            }
         }
-        "explode" => Ok(Modifier::Explode(first.text.into_boxed_str())),
-        "add" | "subtract" => {
+        "replace" => Modifier::Replace {
+            regex: regex(&first)?,
+            replacement: Replacement::parse(&args.next().map(|arg| arg.text).unwrap_or_default()),
+        },
+        "maxchars" => Modifier::MaxChars(whole_number(name, &first)?),
+        "maxwords" => Modifier::MaxWords(whole_number(name, &first)?),
+        "explode" if first.text.is_empty() => {
+            return Err((first.at, "explode needs a non-empty separator".to_owned()));
+        }
+        "explode" => Modifier::Explode(first.text.into()),
+        "array_slice" => {
+            let offset = integer(name, &first)?;
+            let length = match args.next() {
+                Some(arg) if arg.text.is_empty() => None,
+                Some(arg) => Some(integer(name, &arg)?),
+                None => None,
+            };
+            // preserve_keys changes nothing here: a list's items have no keys to keep, and a
+            // decoded object's members keep their names either way.
+            Modifier::ArraySlice { offset, length }
+        }
+        "add" | "subtract" | "multiply" | "divide" | "modulo" => {
             let operand = Decimal::parse(&first.text).ok_or_else(|| {
                 (
                     first.at,
                     format!("{name} needs a number argument such as 1 or 2.5"),
                 )
             })?;
-            Ok(Modifier::Add(if name == "subtract" {
-                operand.negated()
+            let (operation, operand) = match name {
+                "add" => (Operation::Add, operand),
+                "subtract" => (Operation::Add, operand.negated()),
+                "multiply" => (Operation::Multiply, operand),
+                "divide" => (Operation::Divide, operand),
+                _ => (Operation::Modulo, operand),
+            };
+            Modifier::Arithmetic(operation, operand)
+        }
+        "date_format" if first.text.is_empty() || first.text.len() > MAX_DATE_FORMAT => {
+            return Err((
+                first.at,
+                format!("date_format needs a PHP date format of 1 to {MAX_DATE_FORMAT} bytes"),
+            ));
+        }
+        "date_format" => Modifier::DateFormat(first.text.into()),
+        _ => return Err((first.at, unsupported(name))),
+    })
+}
+
+/// A `replace` or `contains` pattern, compiled with the size limits.
+fn regex(arg: &Arg) -> Result<Regex, ModifierError> {
+    regex_text(&arg.text).map_err(|cause| (arg.at, format!("invalid regular expression: {cause}")))
+}
+
+fn regex_text(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|error| {
+            // The parser's message repeats the pattern over several lines; keep the cause.
+            let error = error.to_string();
+            let cause = error.lines().last().unwrap_or_default().trim();
+            let cause = cause.strip_prefix("error: ").unwrap_or(cause).to_owned();
+            if cause.contains("look-around") || cause.contains("backreference") {
+                format!(
+                    "{cause} (the CMS's PCRE has it; this server's regular expressions run in \
+                     linear time, so they have no look-around or back-references)"
+                )
             } else {
-                operand
-            }))
-        }
-        "replace" => {
-            let regex = RegexBuilder::new(&first.text)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
-                .build()
-                .map_err(|error| {
-                    // The parser's message repeats the pattern over several lines; keep the cause.
-                    let error = error.to_string();
-                    let cause = error.lines().last().unwrap_or_default().trim();
-                    let cause = cause.strip_prefix("error: ").unwrap_or(cause);
-                    (first.at, format!("invalid regular expression: {cause}"))
-                })?;
-            let replacement = args.next().map(|arg| arg.text).unwrap_or_default();
-            Ok(Modifier::Replace {
-                regex,
-                replacement: replacement.into_boxed_str(),
-            })
-        }
-        _ => Err((
-            name_at,
-            format!("unknown modifier \"{}\"", name.escape_debug()),
-        )),
-    }
+                cause
+            }
+        })
 }
 
 fn whole_number(name: &str, arg: &Arg) -> Result<usize, ModifierError> {
@@ -433,6 +361,35 @@ fn whole_number(name: &str, arg: &Arg) -> Result<usize, ModifierError> {
     ))
 }
 
+fn integer(name: &str, arg: &Arg) -> Result<i64, ModifierError> {
+    let digits = arg.text.strip_prefix('-').unwrap_or(&arg.text);
+    if !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit())
+        && let Ok(number) = arg.text.parse()
+    {
+        return Ok(number);
+    }
+    Err((
+        arg.at,
+        format!("{name} needs whole number arguments such as 2 or -1"),
+    ))
+}
+
+fn precision(arg: &Arg) -> Result<i32, ModifierError> {
+    let digits = arg.text.strip_prefix('-').unwrap_or(&arg.text);
+    if !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit())
+        && let Ok(number) = arg.text.parse::<i32>()
+        && number.abs() <= MAX_PRECISION
+    {
+        return Ok(number);
+    }
+    Err((
+        arg.at,
+        format!("round needs a whole number of decimals from -{MAX_PRECISION} to {MAX_PRECISION}"),
+    ))
+}
+
 fn arity_message(name: &str, min: usize, max: usize, got: usize) -> String {
     let expected = match (min, max) {
         (0, 0) => "no arguments".to_owned(),
@@ -444,112 +401,34 @@ fn arity_message(name: &str, min: usize, max: usize, got: usize) -> String {
     format!("modifier {name} takes {expected}, got {got}")
 }
 
-/// Capitalize the first letter of each whitespace-separated word, leaving the rest as it is.
-fn capitalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word_start = true;
-    for ch in text.chars() {
-        if ch.is_whitespace() {
-            word_start = true;
-            out.push(ch);
-        } else if word_start {
-            word_start = false;
-            out.extend(ch.to_uppercase());
-        } else {
-            out.push(ch);
+/// Why a modifier name is refused: the CMS modifiers this server leaves out, with the reason;
+/// anything else is unknown.
+fn unsupported(name: &str) -> String {
+    let why = match name {
+        "escapehtml" | "unescapehtml" | "htmlentities" | "nl2br" | "cdata" | "tag" | "tagif"
+        | "stripdecl" | "css_safe" | "escapequotes" | "as_xml" | "as_csv" | "as_csv_noheader"
+        | "as_url_string" | "xpath" | "xpathe" | "xslt" => {
+            "it prepares text for HTML, XML, CSS or CSV, and a token's claims are JSON: keywords \
+             in strings are escaped for JSON already"
         }
-    }
-    out
-}
-
-/// An exact decimal number `mantissa / 10^scale`, for `add` and `subtract`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Decimal {
-    mantissa: i128,
-    scale: u32,
-}
-
-/// The most digits a number may have; keeps every aligned mantissa well inside i128.
-const MAX_DECIMAL_DIGITS: usize = 36;
-
-impl Decimal {
-    const ZERO: Decimal = Decimal {
-        mantissa: 0,
-        scale: 0,
+        "as_asset" | "preg_replace" | "preg_match" | "preg_match_result" | "context"
+        | "with_get" => "it reads other assets of the CMS, which this server does not have",
+        "replace_keywords" => {
+            "a keyword's modifiers take fixed arguments here, so that a user's data never \
+             becomes a pattern or a number another modifier reads"
+        }
+        "as_json" => "write ^json_encode in a value position to send a list as a JSON array",
+        "increment" | "decrement" | "negate" | "sign" | "squareroot" | "number_format" | "md5"
+        | "sha1" | "implode" | "in_array" | "notempty" | "gt" | "gte" | "lt" | "lte"
+        | "eq_date" | "neq_date" | "lt_date" | "lte_date" | "gt_date" | "gte_date" => {
+            "it is not supported yet (see the compatibility table in the README)"
+        }
+        _ => {
+            return format!(
+                "unknown modifier \"{}\" (the README lists the modifiers)",
+                name.escape_debug()
+            );
+        }
     };
-
-    /// Parse `-?[0-9]+(\.[0-9]+)?` with at most 36 digits.
-    pub(super) fn parse(text: &str) -> Option<Decimal> {
-        let (negative, unsigned) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let (whole, fraction) = match unsigned.split_once('.') {
-            Some((whole, fraction)) => (whole, fraction),
-            None => (unsigned, ""),
-        };
-        let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-        if whole.is_empty()
-            || !all_digits(whole)
-            || !all_digits(fraction)
-            || (unsigned.contains('.') && fraction.is_empty())
-            || whole.len() + fraction.len() > MAX_DECIMAL_DIGITS
-        {
-            return None;
-        }
-        let mut mantissa: i128 = 0;
-        for byte in whole.bytes().chain(fraction.bytes()) {
-            mantissa = mantissa
-                .checked_mul(10)?
-                .checked_add(i128::from(byte - b'0'))?;
-        }
-        Some(Decimal {
-            mantissa: if negative { -mantissa } else { mantissa },
-            scale: u32::try_from(fraction.len()).ok()?,
-        })
-    }
-
-    fn negated(self) -> Decimal {
-        Decimal {
-            mantissa: -self.mantissa,
-            scale: self.scale,
-        }
-    }
-
-    fn checked_add(self, other: Decimal) -> Option<Decimal> {
-        let scale = self.scale.max(other.scale);
-        let align = |number: Decimal| {
-            10_i128
-                .checked_pow(scale - number.scale)
-                .and_then(|factor| number.mantissa.checked_mul(factor))
-        };
-        Some(Decimal {
-            mantissa: align(self)?.checked_add(align(other)?)?,
-            scale,
-        })
-    }
-}
-
-impl std::fmt::Display for Decimal {
-    /// Shortest plain decimal form: no exponent, no trailing fraction zeros, whole numbers bare.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut mantissa = self.mantissa;
-        let mut scale = self.scale;
-        while scale > 0 && mantissa % 10 == 0 {
-            mantissa /= 10;
-            scale -= 1;
-        }
-        if mantissa < 0 {
-            f.write_char('-')?;
-        }
-        let digits = mantissa.unsigned_abs().to_string();
-        let scale = usize::try_from(scale).unwrap_or(usize::MAX);
-        if scale == 0 {
-            return f.write_str(&digits);
-        }
-        let padded = format!("{digits:0>width$}", width = scale + 1);
-        // The padded digits are ASCII and longer than `scale`, so the split is in bounds.
-        let (whole, fraction) = padded.split_at(padded.len().saturating_sub(scale));
-        write!(f, "{whole}.{fraction}")
-    }
+    format!("the CMS modifier \"{name}\" is not supported here: {why}")
 }

@@ -18,6 +18,21 @@ const CONTROL_IN_STRING: &str =
 const INVALID_ESCAPE: &str =
     "invalid escape; use \\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t or \\u followed by 4 hex digits";
 
+const LOOKS_LIKE_A_KEYWORD: &str = "this looks like a keyword (globals_… or asset_…) but is \
+     not one: a keyword name is letters, digits and _ . : - up to a closing '%' or a '^' (a date \
+     format with other characters: ^date_format on %globals_date_c%); to write it as text, write \
+     its '%' as \\u0025";
+
+/// Whether a `%` at `at` that starts no keyword is followed by a keyword prefix (`globals_`,
+/// `asset_`, in any letter case): text that a reader would take for a keyword is refused rather
+/// than copied.
+pub(super) fn looks_like_keyword(bytes: &[u8], at: usize) -> bool {
+    let rest = bytes.get(at + 1..).unwrap_or_default();
+    [&b"globals_"[..], b"asset_"].iter().any(|prefix| {
+        rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix)
+    })
+}
+
 /// The compiled members of a template.
 pub(super) struct Compiled {
     /// The top-level members, in template order.
@@ -447,6 +462,9 @@ impl<'s> Parser<'s> {
                 Some(b'%') if self.keyword_name_end(self.pos).is_some() => {
                     return Err(self.fail(self.pos, KEYWORD_IN_NAME));
                 }
+                Some(b'%') if looks_like_keyword(self.bytes, self.pos) => {
+                    return Err(self.fail(self.pos, LOOKS_LIKE_A_KEYWORD));
+                }
                 Some(_) => self.pos += 1,
             }
         }
@@ -481,6 +499,9 @@ impl<'s> Parser<'s> {
                     let keyword = self.keyword(self.pos, true)?;
                     self.push_keyword(Part::InString(keyword));
                     run = self.pos;
+                }
+                Some(b'%') if looks_like_keyword(self.bytes, self.pos) => {
+                    return Err(self.fail(self.pos, LOOKS_LIKE_A_KEYWORD));
                 }
                 Some(_) => self.pos += 1,
             }
@@ -550,12 +571,18 @@ impl<'s> Parser<'s> {
     }
 
     /// If `at` starts a keyword (`%`, a name, then `%` or `^`), the offset of that terminator.
+    /// A name is an ASCII letter followed by letters, digits and `_ . : -` (the CMS's name
+    /// characters, which PHP date formats such as `globals_date_Y-m-d` need).
     fn keyword_name_end(&self, at: usize) -> Option<usize> {
-        if self.bytes.get(at) != Some(&b'%') || !self.bytes.get(at + 1)?.is_ascii_lowercase() {
+        if self.bytes.get(at) != Some(&b'%') || !self.bytes.get(at + 1)?.is_ascii_alphabetic() {
             return None;
         }
         let mut end = at + 2;
-        while matches!(self.bytes.get(end), Some(b'a'..=b'z' | b'0'..=b'9' | b'_')) {
+        while self
+            .bytes
+            .get(end)
+            .is_some_and(|&byte| byte.is_ascii_alphanumeric() || b"_.:-".contains(&byte))
+        {
             end += 1;
         }
         matches!(self.bytes.get(end), Some(b'%' | b'^')).then_some(end)
@@ -588,9 +615,7 @@ impl<'s> Parser<'s> {
                 }
             }
         }
-        let Some(source) = Source::resolve(name) else {
-            return Err(self.fail(start, format!("unknown keyword \"{name}\"")));
-        };
+        let source = Source::resolve(name).map_err(|message| self.fail(start, message))?;
         let count = raw_modifiers.len();
         let mut modifiers = Vec::with_capacity(count);
         let mut json_encode = false;
@@ -667,8 +692,10 @@ impl<'s> Parser<'s> {
                 }
                 _ => {}
             }
+            // `\^ \: \% \"` stand for the character; any other backslash, `\\` included, is
+            // kept, so the CMS's `replace:\\^:caret` is the pattern `\^`.
             let ch = match (byte, self.bytes.get(at + 1)) {
-                (b'\\', Some(&escaped @ (b':' | b'^' | b'%' | b'\\'))) => {
+                (b'\\', Some(&escaped @ (b':' | b'^' | b'%' | b'"'))) => {
                     self.pos += 2;
                     char::from(escaped)
                 }

@@ -6,6 +6,7 @@ use chrono::SecondsFormat;
 
 use super::context::{MAX_VALUE_BYTES, RenderContext, RenderError};
 use super::modifiers::Modifier;
+use super::php;
 use super::value::{VALUE_TOO_LARGE, Value};
 
 /// The longest text a value-position keyword may emit as a bare JSON number.
@@ -55,10 +56,15 @@ pub(super) enum Source {
     AssetWebPath,
     /// `asset_has_write_access`: `1` or `0`.
     HasWriteAccess,
-    /// `globals_date_timestamp`: the request time in seconds since the Unix epoch.
+    /// `globals_date_timestamp`: the request time in seconds since the Unix epoch (this
+    /// server's name; the CMS's is `globals_date_U`).
     Timestamp,
-    /// `globals_date_iso8601`: the request time in UTC, RFC 3339, whole seconds.
+    /// `globals_date_iso8601`: the request time in UTC, RFC 3339, whole seconds (this server's
+    /// name; `globals_date_c` is the CMS's, with `+00:00` for `Z`).
     Iso8601,
+    /// `globals_date_<format>`: the request time (UTC) in this PHP date format; `globals_date`
+    /// and `globals_date_readable` are `jS M Y g:ia`.
+    Date(Box<str>),
     /// `globals_get_<name>`: the query parameter `<name>`, which the asset must declare with a
     /// pattern (checked when the asset is saved, and on every request before rendering).
     RequestParam(Box<str>),
@@ -67,26 +73,118 @@ pub(super) enum Source {
 /// The keyword prefix of request (query) parameters, the CMS's name for them.
 pub const REQUEST_PARAM_PREFIX: &str = "globals_get_";
 
+/// The keyword prefix of the request time in a PHP date format.
+const DATE_PREFIX: &str = "globals_date_";
+
+/// `globals_date` and `globals_date_readable`: the CMS's readable date, `6th Feb 2009 5:00pm`.
+const READABLE_DATE: &str = "jS M Y g:ia";
+
+/// The prefixes of a user attribute: this server's and the CMS's name for user metadata.
+const ATTRIBUTE_PREFIXES: [&str; 2] = ["globals_user_attribute_", "globals_user_metadata_"];
+
+/// Whether `name` can be a user attribute's name: 1 to 64 of `a-z 0-9 _`.
+fn is_attribute_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+}
+
+/// Why `name` is not a keyword: a CMS keyword family this server leaves out, a name in the
+/// wrong letter case, or an unknown name.
+fn unknown_keyword(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    if let Some(field) = ATTRIBUTE_PREFIXES
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))
+    {
+        let suggestion: String = field
+            .chars()
+            .map(|ch| match ch.to_ascii_lowercase() {
+                ch @ ('a'..='z' | '0'..='9' | '_') => ch,
+                _ => '_',
+            })
+            .collect();
+        return format!(
+            "unknown keyword \"{name}\": user attribute names here are 1 to 64 of a-z, 0-9 and _ \
+             (the CMS's field \"{field}\" would be the attribute \"{suggestion}\")"
+        );
+    }
+    if !name.starts_with(DATE_PREFIX) && Source::known(&lower).is_some() {
+        return format!(
+            "unknown keyword \"{name}\": keyword names are case-sensitive; write \"{lower}\""
+        );
+    }
+    if name == REQUEST_PARAM_PREFIX {
+        return format!("unknown keyword \"{name}\": write the query parameter's name after it");
+    }
+    let why = if name.starts_with("globals_date_relative_") {
+        "relative dates are not supported; a token's times come from the request time and the \
+         asset's expiry"
+    } else if name.starts_with("globals_asset_") && name.contains(':') {
+        "a template reads only the asset being fetched, not other assets by id"
+    } else if name.starts_with("globals_asset_") || name.starts_with("asset_") {
+        "the asset keywords here are asset_assetid, asset_name, asset_web_path and \
+         asset_has_write_access (also as globals_asset_…)"
+    } else if name.starts_with("globals_user_") {
+        "the user keywords here are globals_user_assetid, globals_user_name, \
+         globals_user_groups, globals_user_attribute_<name> and globals_user_metadata_<name>"
+    } else if [
+        "globals_get",
+        "globals_post",
+        "globals_session",
+        "globals_cookie",
+        "globals_server",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+    {
+        "a value from the request reaches a claim only through a query parameter the asset \
+         declares, as globals_get_<name>"
+    } else if name.starts_with("globals_") {
+        "this CMS keyword family is not supported here (the README's compatibility table says \
+         which are)"
+    } else {
+        return format!(
+            "unknown keyword \"{name}\" (to write it as text, write its first % as \\u0025)"
+        );
+    };
+    format!("the CMS keyword \"{name}\" is not supported here: {why}")
+}
+
 impl Source {
-    /// The source named by a keyword name, or `None` for an unknown keyword.
-    pub(super) fn resolve(name: &str) -> Option<Source> {
+    /// The source named by a keyword name, or why there is none (for the administrator).
+    pub(super) fn resolve(name: &str) -> Result<Source, String> {
+        Source::known(name).ok_or_else(|| unknown_keyword(name))
+    }
+
+    fn known(name: &str) -> Option<Source> {
         let source = match name {
-            "globals_user_attribute_username" => Source::Username,
+            "globals_user_attribute_username" | "globals_user_metadata_username" => {
+                Source::Username
+            }
             "globals_user_assetid" => Source::UserId,
             "globals_user_name" => Source::FullName,
             "globals_user_groups" => Source::Groups,
-            "asset_assetid" => Source::AssetId,
-            "asset_name" => Source::AssetName,
-            "asset_web_path" => Source::AssetWebPath,
-            "asset_has_write_access" => Source::HasWriteAccess,
+            "asset_assetid" | "globals_asset_assetid" => Source::AssetId,
+            "asset_name" | "globals_asset_name" => Source::AssetName,
+            "asset_web_path" | "globals_asset_web_path" => Source::AssetWebPath,
+            "asset_has_write_access" | "globals_asset_has_write_access" => Source::HasWriteAccess,
             "globals_date_timestamp" => Source::Timestamp,
             "globals_date_iso8601" => Source::Iso8601,
+            "globals_date" | "globals_date_readable" => Source::Date(READABLE_DATE.into()),
             _ => {
                 if let Some(param) = name.strip_prefix(REQUEST_PARAM_PREFIX) {
                     return (!param.is_empty()).then(|| Source::RequestParam(param.into()));
                 }
-                let attribute = name.strip_prefix("globals_user_attribute_")?;
-                if attribute.is_empty() {
+                if let Some(format) = name.strip_prefix(DATE_PREFIX) {
+                    return (!format.is_empty() && !format.starts_with("relative_"))
+                        .then(|| Source::Date(format.into()));
+                }
+                let attribute = ATTRIBUTE_PREFIXES
+                    .iter()
+                    .find_map(|prefix| name.strip_prefix(prefix))?;
+                if !is_attribute_name(attribute) {
                     return None;
                 }
                 Source::Attribute(attribute.into())
@@ -110,6 +208,7 @@ impl Source {
             }
             Source::Timestamp => Cow::Owned(ctx.now.timestamp().to_string()),
             Source::Iso8601 => Cow::Owned(ctx.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            Source::Date(format) => Cow::Owned(php::format_date(ctx.now.fixed_offset(), format)),
             Source::RequestParam(name) => Cow::Borrowed(
                 ctx.params
                     .iter()
@@ -198,6 +297,11 @@ impl Keyword {
         out: &mut String,
     ) -> Result<(), RenderError> {
         let value = self.eval(ctx)?;
+        if let Value::Json(json) = &value {
+            // serde_json writes one valid JSON value, with unique member names.
+            out.push_str(&json.to_string());
+            return Ok(());
+        }
         if let Some(items) = value.items() {
             out.push('[');
             for (index, item) in items.enumerate() {

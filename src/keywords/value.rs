@@ -14,6 +14,8 @@ pub(super) enum Value<'v> {
     Groups(&'v [String]),
     /// A list made by a modifier such as `explode`.
     List(Vec<Cow<'v, str>>),
+    /// An array or object from `json_decode` (its scalars become text).
+    Json(serde_json::Value),
 }
 
 impl<'v> Value<'v> {
@@ -25,6 +27,7 @@ impl<'v> Value<'v> {
             Value::Groups(groups) => Cow::Owned(groups.join(",")),
             Value::List(mut items) if items.len() == 1 => items.pop().unwrap_or_default(),
             Value::List(items) => Cow::Owned(items.join(",")),
+            Value::Json(json) => Cow::Owned(json.to_string()),
         }
     }
 
@@ -40,6 +43,7 @@ impl<'v> Value<'v> {
             Value::Text(text) => text.len(),
             Value::Groups(groups) => joined(&mut groups.iter().map(String::len)),
             Value::List(items) => joined(&mut items.iter().map(|item| item.len())),
+            Value::Json(json) => json.to_string().len(),
         }
     }
 
@@ -49,13 +53,16 @@ impl<'v> Value<'v> {
             Value::Text(text) => text.is_empty(),
             Value::Groups(groups) => groups.is_empty(),
             Value::List(items) => items.is_empty(),
+            Value::Json(serde_json::Value::Array(items)) => items.is_empty(),
+            Value::Json(serde_json::Value::Object(members)) => members.is_empty(),
+            Value::Json(_) => false,
         }
     }
 
-    /// The items of a list value; `None` for text.
+    /// The items of a list value; `None` for text and decoded JSON.
     pub(super) fn items(&self) -> Option<Items<'_, 'v>> {
         match self {
-            Value::Text(_) => None,
+            Value::Text(_) | Value::Json(_) => None,
             Value::Groups(groups) => Some(Items::Groups(groups.iter())),
             Value::List(items) => Some(Items::List(items.iter())),
         }

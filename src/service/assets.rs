@@ -197,6 +197,7 @@ impl Service {
             secret_changed_at: signing.changed_at,
             weak_secret_accepted: signing.weak_accepted,
             template_warning: None,
+            template_language: crate::domain::asset::TEMPLATE_LANGUAGE,
             template: input.template,
             expiry_seconds,
             issuer,

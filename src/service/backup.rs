@@ -80,6 +80,8 @@ impl Service {
         self.store.load(&records)?;
         // A dump written before groups were case-insensitive may hold both spellings.
         self.merge_case_duplicate_groups()?;
+        // Templates of a dump written before the CMS-faithful keyword language are rewritten.
+        self.upgrade_stored_templates()?;
         Ok(Imported {
             users: records.users.len(),
             api_keys: records.api_keys.len(),

@@ -6,11 +6,12 @@
 use chrono::Utc;
 
 use super::state::Service;
+use crate::domain::asset::TEMPLATE_LANGUAGE;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::trial::standard_problem;
 use crate::domain::user::{User, distinct_groups};
 use crate::error::AppError;
-use crate::keywords::PayloadTemplate;
+use crate::keywords::{PayloadTemplate, upgrade_v1_template};
 use crate::store::StoreError;
 
 /// Groups became case-insensitive ("Staff" is "staff"): a user who held both spellings holds
@@ -19,6 +20,9 @@ const MERGE_GROUPS: &str = "merge-case-duplicate-groups";
 
 /// Assets saved before the template trial's outcome was stored with them get it.
 const TRY_TEMPLATES: &str = "try-stored-templates";
+
+/// Templates saved in the first keyword language are rewritten in the CMS-faithful one.
+const UPGRADE_TEMPLATES: &str = "upgrade-templates-to-keyword-language-2";
 
 /// The actor of the audit events a migration records.
 pub const MIGRATION_ACTOR: &str = "migration";
@@ -65,11 +69,97 @@ impl Service {
             self.merge_case_duplicate_groups()?;
             self.store.mark_data_migration_done(MERGE_GROUPS)?;
         }
+        if !self.store.data_migration_done(UPGRADE_TEMPLATES)? {
+            self.upgrade_stored_templates()?;
+            self.store.mark_data_migration_done(UPGRADE_TEMPLATES)?;
+        }
         if !self.store.data_migration_done(TRY_TEMPLATES)? {
             self.try_stored_templates()?;
             self.store.mark_data_migration_done(TRY_TEMPLATES)?;
         }
         Ok(())
+    }
+
+    /// Rewrite every template written in the first keyword language so that it renders the same
+    /// claims in the current one (after an import of an older dump too, and once per store at
+    /// start). Each rewritten asset gets an `asset.update` audit event by [`MIGRATION_ACTOR`]
+    /// listing the changes; one that cannot be rewritten to mean the same is kept, marked with
+    /// a template warning, and named in the log. Returns the paths of the assets written.
+    pub fn upgrade_stored_templates(&self) -> Result<Vec<String>, AppError> {
+        let mut upgraded = Vec::new();
+        let mut kept = Vec::new();
+        for mut asset in self.store.assets()? {
+            if asset.template_language >= TEMPLATE_LANGUAGE {
+                continue;
+            }
+            let outcome = match upgrade_v1_template(&asset.template) {
+                Ok(None) => Ok(None),
+                Ok(Some(u)) => match PayloadTemplate::compile(&u.template) {
+                    Ok(_) => Ok(Some(u)),
+                    Err(e) => Err(format!("the rewritten template does not compile: {e}")),
+                },
+                Err(reason) => Err(reason),
+            };
+            let detail = match outcome {
+                Ok(None) => None,
+                Ok(Some(u)) => {
+                    asset.template = u.template;
+                    Some(format!(
+                        "template rewritten for the CMS-faithful keyword language, with the same \
+                         claims: {}",
+                        u.changes.join("; ")
+                    ))
+                }
+                Err(reason) => {
+                    let warning = format!(
+                        "this template was written for the first keyword language and could not \
+                         be rewritten to render the same claims in the current one ({reason}); \
+                         check it in the preview and save it again"
+                    );
+                    asset.template_warning = Some(warning.clone());
+                    kept.push(asset.path.to_string());
+                    Some(warning)
+                }
+            };
+            asset.template_language = TEMPLATE_LANGUAGE;
+            let read_at = asset.version;
+            asset.version += 1;
+            match self.store.replace_asset(&asset, read_at) {
+                Ok(()) => {}
+                // Changed meanwhile (by an administrator, or another instance doing the same):
+                // that save wrote a template in the current language.
+                Err(StoreError::VersionMismatch | StoreError::Missing) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(detail) = detail {
+                self.audit.record(AuditEvent {
+                    detail: Some(detail),
+                    ..AuditEvent::admin(
+                        MIGRATION_ACTOR,
+                        AuditAction::AssetUpdate,
+                        asset.path.as_str(),
+                    )
+                });
+                upgraded.push(asset.path.to_string());
+            }
+        }
+        if !upgraded.is_empty() {
+            tracing::warn!(
+                assets = upgraded.len(),
+                "templates rewritten for the CMS-faithful keyword language (each has an \
+                 asset.update audit event saying what changed): {}",
+                named_in_log(upgraded.iter().cloned(), upgraded.len(), ", ")
+            );
+        }
+        if !kept.is_empty() {
+            tracing::error!(
+                assets = kept.len(),
+                "templates that could not be rewritten for the CMS-faithful keyword language \
+                 (marked \"template error\"; check them in the preview): {}",
+                named_in_log(kept.iter().cloned(), kept.len(), ", ")
+            );
+        }
+        Ok(upgraded)
     }
 
     /// Try the template of every asset saved before the trial's outcome was stored with it, so
@@ -295,6 +385,112 @@ mod tests {
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].target, "/t/age");
         assert!(store.data_migration_done(TRY_TEMPLATES).unwrap());
+    }
+
+    /// The claims `template` renders for a user without attributes, for asset "help desk".
+    fn claims(template: &str) -> serde_json::Value {
+        let attributes = std::collections::BTreeMap::new();
+        let ctx = crate::keywords::RenderContext {
+            user: crate::keywords::UserFacts {
+                id: "u-1",
+                username: "bob",
+                attributes: &attributes,
+                groups: &[],
+            },
+            asset: crate::keywords::AssetFacts {
+                id: "a-1",
+                name: "help desk",
+                web_path: "/t/v1",
+                has_write_access: false,
+            },
+            now: chrono::DateTime::from_timestamp(1_795_428_000, 0).unwrap(),
+            params: &[],
+        };
+        let text = PayloadTemplate::compile(template)
+            .unwrap()
+            .render(&ctx)
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn templates_of_the_first_keyword_language_are_rewritten_to_render_the_same_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_for_test(dir.path()).unwrap());
+        let mut v1 = asset("/t/v1");
+        v1.template_language = 1;
+        v1.template = r#"{"t": "%asset_name^capitalize%", "u": "%asset_name^urlencode%", "c": %asset_name^contains:p d%, "r": "%asset_name^replace:(\w+) (\w+):$2-$1%", "d": "%Y-%m"}"#.into();
+        store.insert_asset(&v1).unwrap();
+        let mut same = asset("/t/same");
+        same.template_language = 1;
+        store.insert_asset(&same).unwrap();
+        let mut stuck = asset("/t/stuck");
+        stuck.template_language = 1;
+        stuck.template = r#"{"a": "%asset_name^append:x\\%"}"#.into();
+        store.insert_asset(&stuck).unwrap();
+
+        let service = service(store.clone());
+        let stored = store.asset_by_path("/t/v1").unwrap().unwrap();
+        assert_eq!(stored.template_language, TEMPLATE_LANGUAGE);
+        assert_eq!(stored.version, v1.version + 1);
+        // What the first language rendered for these keywords.
+        assert_eq!(
+            claims(&stored.template),
+            serde_json::json!({"t": "Help Desk", "u": "help%20desk", "c": 1, "r": "desk-help", "d": "%Y-%m"}),
+            "{}",
+            stored.template
+        );
+        let unchanged = store.asset_by_path("/t/same").unwrap().unwrap();
+        assert_eq!(unchanged.template, same.template);
+        assert_eq!(unchanged.template_language, TEMPLATE_LANGUAGE);
+        let kept = store.asset_by_path("/t/stuck").unwrap().unwrap();
+        assert_eq!(kept.template, stuck.template, "kept as it was");
+        let warning = kept.template_warning.expect("marked for the administrator");
+        assert!(warning.contains("ends with a backslash"), "{warning}");
+        let events: Vec<_> = service
+            .audit_events(&AuditFilter::default(), 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.actor == MIGRATION_ACTOR)
+            .collect();
+        let targets: Vec<&str> = events.iter().map(|e| e.target.as_str()).collect();
+        assert!(
+            targets.contains(&"/t/v1") && targets.contains(&"/t/stuck"),
+            "{targets:?}"
+        );
+        assert!(!targets.contains(&"/t/same"), "{targets:?}");
+        let detail = events
+            .iter()
+            .find(|e| e.target == "/t/v1")
+            .and_then(|e| e.detail.clone())
+            .unwrap();
+        assert!(
+            detail.contains("capitalize is the CMS's titleize"),
+            "{detail}"
+        );
+        assert!(store.data_migration_done(UPGRADE_TEMPLATES).unwrap());
+        service.shutdown().unwrap();
+
+        // Once: a template in the current language is never rewritten again.
+        let again = super::super::state::Service::new(
+            store.clone(),
+            SessionPolicy {
+                max_failures_per_address: 0,
+                idle_seconds: 3600,
+                max_seconds: 86_400,
+            },
+            10_000,
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            again.upgrade_stored_templates().unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store.asset_by_path("/t/v1").unwrap().unwrap().template,
+            stored.template
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub(crate) fn asset(path: &str) -> Asset {
         secret_changed_at: now(),
         weak_secret_accepted: false,
         template_warning: None,
+        template_language: crate::domain::asset::TEMPLATE_LANGUAGE,
         template: r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#.into(),
         expiry_seconds: Some(600),
         issuer: None,

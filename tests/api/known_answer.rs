@@ -91,6 +91,7 @@ fn a_fixed_secret_template_user_and_clock_give_an_exact_token() {
         secret_changed_at: at,
         weak_secret_accepted: false,
         template_warning: None,
+        template_language: jwt_asset_server::domain::asset::TEMPLATE_LANGUAGE,
         template: KAT_TEMPLATE.into(),
         expiry_seconds: Some(300),
         issuer: Some("https://id.example".into()),

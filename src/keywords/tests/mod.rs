@@ -1,5 +1,6 @@
 //! Known-answer tests for the keyword language, by topic; this file holds the shared fixture.
 
+mod cms;
 mod errors;
 mod facts;
 mod injection;
@@ -7,6 +8,7 @@ mod limits;
 mod members;
 mod modifiers;
 mod properties;
+mod readme;
 mod request_params;
 mod worked_example;
 

@@ -127,8 +127,12 @@ fn case_modifiers_change_letters() {
     );
     let fixture = Fixture::alice().with_attribute("title", "élan  vital mcDONALD o'neil");
     assert_eq!(
-        fixture.render(r#"{"v": "%globals_user_attribute_title^capitalize%"}"#),
+        fixture.render(r#"{"v": "%globals_user_attribute_title^titleize%"}"#),
         r#"{"v":"Élan  Vital McDONALD O'neil"}"#
+    );
+    assert_eq!(
+        fixture.render(r#"{"v": "%globals_user_attribute_title^capitalize%"}"#),
+        r#"{"v":"Élan  vital mcDONALD o'neil"}"#
     );
 }
 
@@ -162,8 +166,12 @@ fn encoding_modifiers_use_standard_base64_and_unreserved_url_characters() {
     );
     let fixture = Fixture::alice().with_attribute("q", "Ann \"Jo\" & Zoë/~x");
     assert_eq!(
-        fixture.render(r#"{"v": "%globals_user_attribute_q^urlencode%"}"#),
+        fixture.render(r#"{"v": "%globals_user_attribute_q^rawurlencode%"}"#),
         r#"{"v":"Ann%20%22Jo%22%20%26%20Zo%C3%AB%2F~x"}"#
+    );
+    assert_eq!(
+        fixture.render(r#"{"v": "%globals_user_attribute_q^urlencode%"}"#),
+        r#"{"v":"Ann+%22Jo%22+%26+Zo%C3%AB%2F%7Ex"}"#
     );
 }
 
@@ -234,8 +242,8 @@ fn modifiers_apply_left_to_right() {
 #[test]
 fn keyword_escapes_give_literal_separators() {
     assert_eq!(
-        render_v(r#""%globals_user_attribute_nothing^empty:a\:b\^c\%d\\e%""#),
-        r#""a:b^c%d\\e""#
+        render_v(r#""%globals_user_attribute_nothing^empty:a\:b\^c\%d\"e\\f%""#),
+        r#""a:b^c%d\"e\\\\f""#
     );
 }
 
