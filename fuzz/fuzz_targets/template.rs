@@ -9,7 +9,7 @@
 //! claim; every attribute, request parameter, the username and the groups come back byte for
 //! byte from a string
 //! position and from `^json_encode`; a bare value position renders exactly the scalars JSON
-//! allows; an issued token carries the rendered claims plus the server's, and decodes and
+//! allows, and `^json_decode` there writes a decoded array or object as that JSON; an issued token carries the rendered claims plus the server's, and decodes and
 //! verifies.
 #![no_main]
 
@@ -290,6 +290,17 @@ fn round_trips(ctx: &RenderContext<'_>) {
             "between text"
         );
         bare_value(&keyword, value, ctx);
+        // json_decode writes a decoded array or object in a value position as that JSON.
+        if let Ok(decoded @ (Value::Array(_) | Value::Object(_))) =
+            serde_json::from_str::<Value>(value)
+        {
+            let template = format!(r#"{{"d":%{keyword}^json_decode%}}"#);
+            if let Ok(text) = PayloadTemplate::compile(&template).unwrap().render(ctx) {
+                let object = common::strict_object(&text)
+                    .unwrap_or_else(|error| panic!("{text}: {error}"));
+                assert_eq!(object["d"], decoded, "json_decode");
+            }
+        }
     }
     for (name, value) in ctx.params {
         let referable = !name.is_empty()

@@ -82,9 +82,10 @@ const READABLE_DATE: &str = "jS M Y g:ia";
 /// The prefixes of a user attribute: this server's and the CMS's name for user metadata.
 const ATTRIBUTE_PREFIXES: [&str; 2] = ["globals_user_attribute_", "globals_user_metadata_"];
 
-/// Whether `name` can be a user attribute's name: 1 to 64 of `a-z 0-9 _`.
+/// Whether `name` can name a user attribute: `a-z 0-9 _` (users' attributes have at most 64
+/// of them; a longer name is accepted and reads as empty text, as an attribute a user lacks).
 fn is_attribute_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    !name.is_empty()
         && name
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
@@ -106,7 +107,7 @@ fn unknown_keyword(name: &str) -> String {
             })
             .collect();
         return format!(
-            "unknown keyword \"{name}\": user attribute names here are 1 to 64 of a-z, 0-9 and _ \
+            "unknown keyword \"{name}\": user attribute names here are a-z, 0-9 and _ \
              (the CMS's field \"{field}\" would be the attribute \"{suggestion}\")"
         );
     }

@@ -809,3 +809,91 @@ fn html_and_asset_tree_modifiers_are_refused_with_the_reason() {
         "linear time",
     );
 }
+
+#[test]
+fn every_cms_modifier_left_out_is_refused_at_its_name_with_the_reason() {
+    for name in [
+        "escapehtml",
+        "unescapehtml",
+        "htmlentities",
+        "escapequotes",
+        "nl2br",
+        "cdata",
+        "tag",
+        "tagif",
+        "stripdecl",
+        "css_safe",
+        "as_xml",
+        "as_csv",
+        "as_csv_noheader",
+        "as_url_string",
+        "xpath",
+        "xpathe",
+        "xslt",
+        "as_asset",
+        "preg_replace",
+        "preg_match",
+        "preg_match_result",
+        "context",
+        "with_get",
+        "replace_keywords",
+        "as_json",
+        "increment",
+        "decrement",
+        "negate",
+        "sign",
+        "squareroot",
+        "number_format",
+        "md5",
+        "sha1",
+        "implode",
+        "in_array",
+        "notempty",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "eq_date",
+        "neq_date",
+        "lt_date",
+        "lte_date",
+        "gt_date",
+        "gte_date",
+    ] {
+        // The name is checked before the arguments, so each is refused as written in the CMS.
+        assert_compile_error(
+            &format!("{{\"n\": \"%asset_name^{name}:x%\"}}"),
+            1,
+            20,
+            &format!("the CMS modifier \"{name}\" is not supported here: "),
+        );
+    }
+}
+
+#[test]
+fn every_cms_keyword_family_left_out_is_refused_at_the_keyword_with_the_reason() {
+    for keyword in [
+        "globals_site_name",
+        "globals_random_1_6",
+        "globals_protocol",
+        "globals_context",
+        "globals_visited_urls",
+        "globals_entry_asset",
+        "globals_page_referrer",
+        "globals_snippet_12",
+        "globals_icon_page_standard",
+        "globals_system_maintenance_mode",
+        "globals_get",
+        "globals_user_member_groups",
+        "globals_asset_url",
+        "asset_metadata_Title",
+        "globals_asset_attribute_title:100",
+    ] {
+        assert_compile_error(
+            &format!("{{\"n\": \"%{keyword}%\"}}"),
+            1,
+            8,
+            &format!("the CMS keyword \"{keyword}\" is not supported here: "),
+        );
+    }
+}

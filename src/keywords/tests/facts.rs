@@ -110,3 +110,14 @@ fn keywords_mix_with_literal_text_inside_one_string() {
         r#"{"x":"user alice (u-1001) at 100%"}"#
     );
 }
+
+// Found by the `template` fuzz target: an attribute keyword longer than an attribute name may be
+// compiled before the language became CMS-faithful; it still compiles and reads as empty text.
+#[test]
+fn an_attribute_keyword_of_any_length_compiles() {
+    let name = format!("a{}", "j".repeat(120));
+    assert_eq!(
+        super::render(&format!("{{\"v\": \"%globals_user_attribute_{name}%\"}}")),
+        "{\"v\":\"\"}"
+    );
+}
