@@ -132,7 +132,12 @@ impl Decimal {
                 .checked_mul(10)?
                 .checked_add(i128::from(byte - b'0'))?;
         }
-        let scale = i64::try_from(fraction.len()).ok()? - exponent;
+        let number = Decimal::scaled(mantissa, i64::try_from(fraction.len()).ok()? - exponent)?;
+        Some(if negative { number.negated() } else { number })
+    }
+
+    /// `mantissa / 10^scale` for any scale: a negative one multiplies. `None` out of range.
+    fn scaled(mantissa: i128, scale: i64) -> Option<Decimal> {
         let number = if scale >= 0 {
             Decimal {
                 mantissa,
@@ -144,10 +149,7 @@ impl Decimal {
                 scale: 0,
             }
         };
-        if number.scale > 2 * MAX_SCALE {
-            return None;
-        }
-        Some(if negative { number.negated() } else { number })
+        (number.scale <= 2 * MAX_SCALE).then_some(number)
     }
 
     pub(super) fn negated(self) -> Decimal {
@@ -241,22 +243,7 @@ impl Decimal {
             }
         }
         let scale = shift + i64::from(a.scale) - i64::from(b.scale);
-        let mantissa = i128::try_from(digits).ok()?;
-        let number = if scale >= 0 {
-            Decimal {
-                mantissa,
-                scale: u32::try_from(scale).ok()?,
-            }
-        } else {
-            Decimal {
-                mantissa: mantissa.checked_mul(pow10(u32::try_from(-scale).ok()?)?)?,
-                scale: 0,
-            }
-        };
-        if number.scale > 2 * MAX_SCALE {
-            return None;
-        }
-        let number = number.normalized();
+        let number = Decimal::scaled(i128::try_from(digits).ok()?, scale)?.normalized();
         Some(if negative { number.negated() } else { number })
     }
 

@@ -6,7 +6,7 @@
 use chrono::Utc;
 
 use super::state::Service;
-use crate::domain::asset::TEMPLATE_LANGUAGE;
+use crate::domain::asset::{Asset, TEMPLATE_LANGUAGE};
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::trial::standard_problem;
 use crate::domain::user::{User, distinct_groups};
@@ -124,24 +124,11 @@ impl Service {
                 }
             };
             asset.template_language = TEMPLATE_LANGUAGE;
-            let read_at = asset.version;
-            asset.version += 1;
-            match self.store.replace_asset(&asset, read_at) {
-                Ok(()) => {}
-                // Changed meanwhile (by an administrator, or another instance doing the same):
-                // that save wrote a template in the current language.
-                Err(StoreError::VersionMismatch | StoreError::Missing) => continue,
-                Err(e) => return Err(e.into()),
+            // Not written when changed meanwhile (by an administrator, or another instance doing
+            // the same): that save wrote a template in the current language.
+            if self.write_migrated(&mut asset, detail)? {
+                upgraded.push(asset.path.to_string());
             }
-            self.audit.record(AuditEvent {
-                detail: Some(detail),
-                ..AuditEvent::admin(
-                    MIGRATION_ACTOR,
-                    AuditAction::AssetUpdate,
-                    asset.path.as_str(),
-                )
-            });
-            upgraded.push(asset.path.to_string());
         }
         if !upgraded.is_empty() {
             tracing::warn!(
@@ -162,6 +149,27 @@ impl Service {
         Ok(upgraded)
     }
 
+    /// Store an asset a migration changed, over the version it read, with an `asset.update`
+    /// audit event by [`MIGRATION_ACTOR`]; `false` when it changed or went meanwhile.
+    fn write_migrated(&self, asset: &mut Asset, detail: String) -> Result<bool, AppError> {
+        let read_at = asset.version;
+        asset.version += 1;
+        match self.store.replace_asset(asset, read_at) {
+            Ok(()) => {}
+            Err(StoreError::VersionMismatch | StoreError::Missing) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit.record(AuditEvent {
+            detail: Some(detail),
+            ..AuditEvent::admin(
+                MIGRATION_ACTOR,
+                AuditAction::AssetUpdate,
+                asset.path.as_str(),
+            )
+        });
+        Ok(true)
+    }
+
     /// Try the template of every asset saved before the trial's outcome was stored with it, so
     /// that one which fails for a standard user (no attributes, the sample user) shows the
     /// "template error" badge without being saved again. Only assets it fails for are written
@@ -179,25 +187,13 @@ impl Service {
             let Some(problem) = standard_problem(&asset, &template) else {
                 continue;
             };
-            let read_at = asset.version;
-            asset.version += 1;
             asset.template_warning = Some(problem.clone());
-            match self.store.replace_asset(&asset, read_at) {
-                Ok(()) => {}
-                // Changed meanwhile (by an administrator, or another instance doing the same):
-                // that save tried the template itself.
-                Err(StoreError::VersionMismatch | StoreError::Missing) => continue,
-                Err(e) => return Err(e.into()),
+            // Not written when changed meanwhile (by an administrator, or another instance doing
+            // the same): that save tried the template itself.
+            let detail = format!("template tried for the standard users: {problem}");
+            if self.write_migrated(&mut asset, detail)? {
+                marked.push(asset.path.to_string());
             }
-            self.audit.record(AuditEvent {
-                detail: Some(format!("template tried for the standard users: {problem}")),
-                ..AuditEvent::admin(
-                    MIGRATION_ACTOR,
-                    AuditAction::AssetUpdate,
-                    asset.path.as_str(),
-                )
-            });
-            marked.push(asset.path.to_string());
         }
         if !marked.is_empty() {
             tracing::warn!(
