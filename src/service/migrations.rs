@@ -425,7 +425,7 @@ mod tests {
         stuck.template = r#"{"a": "%asset_name^append:x\\%"}"#.into();
         store.insert_asset(&stuck).unwrap();
 
-        let service = service(store.clone());
+        let first = service(store.clone());
         let stored = store.asset_by_path("/t/v1").unwrap().unwrap();
         assert_eq!(stored.template_language, TEMPLATE_LANGUAGE);
         assert_eq!(stored.version, v1.version + 1);
@@ -443,7 +443,7 @@ mod tests {
         assert_eq!(kept.template, stuck.template, "kept as it was");
         let warning = kept.template_warning.expect("marked for the administrator");
         assert!(warning.contains("ends with a backslash"), "{warning}");
-        let events: Vec<_> = service
+        let events: Vec<_> = first
             .audit_events(&AuditFilter::default(), 100)
             .unwrap()
             .into_iter()
@@ -465,20 +465,10 @@ mod tests {
             "{detail}"
         );
         assert!(store.data_migration_done(UPGRADE_TEMPLATES).unwrap());
-        service.shutdown().unwrap();
+        first.shutdown().unwrap();
 
         // Once: a template in the current language is never rewritten again.
-        let again = super::super::state::Service::new(
-            store.clone(),
-            SessionPolicy {
-                max_failures_per_address: 0,
-                idle_seconds: 3600,
-                max_seconds: 86_400,
-            },
-            10_000,
-            1,
-        )
-        .unwrap();
+        let again = service(store.clone());
         assert_eq!(
             again.upgrade_stored_templates().unwrap(),
             Vec::<String>::new()
