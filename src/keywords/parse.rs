@@ -81,10 +81,27 @@ fn error_at(source: &str, at: usize, message: impl Into<String>) -> CompileError
     }
 }
 
+/// If `at` starts a keyword (`%`, a name, then `%` or `^`), the offset of that terminator.
+/// A name is an ASCII letter followed by letters, digits and `_ . : -` (the CMS's name
+/// characters, which PHP date formats such as `globals_date_Y-m-d` need).
+pub(super) fn keyword_name_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'%') || !bytes.get(at + 1)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let mut end = at + 2;
+    while bytes
+        .get(end)
+        .is_some_and(|&byte| byte.is_ascii_alphanumeric() || b"_.:-".contains(&byte))
+    {
+        end += 1;
+    }
+    matches!(bytes.get(end), Some(b'%' | b'^')).then_some(end)
+}
+
 /// Turns byte offsets into 1-based line and char column, resuming from the last answer so that
 /// locating keywords in source order stays linear.
 #[derive(Debug)]
-struct Locator {
+pub(super) struct Locator {
     offset: usize,
     line: usize,
     column: usize,
@@ -101,7 +118,7 @@ impl Default for Locator {
 }
 
 impl Locator {
-    fn locate(&mut self, source: &str, at: usize) -> (usize, usize) {
+    pub(super) fn locate(&mut self, source: &str, at: usize) -> (usize, usize) {
         if at < self.offset {
             *self = Locator::default();
         }
@@ -570,22 +587,9 @@ impl<'s> Parser<'s> {
         })
     }
 
-    /// If `at` starts a keyword (`%`, a name, then `%` or `^`), the offset of that terminator.
-    /// A name is an ASCII letter followed by letters, digits and `_ . : -` (the CMS's name
-    /// characters, which PHP date formats such as `globals_date_Y-m-d` need).
+    /// If `at` starts a keyword, the offset of its name's terminator (see [`keyword_name_end`]).
     fn keyword_name_end(&self, at: usize) -> Option<usize> {
-        if self.bytes.get(at) != Some(&b'%') || !self.bytes.get(at + 1)?.is_ascii_alphabetic() {
-            return None;
-        }
-        let mut end = at + 2;
-        while self
-            .bytes
-            .get(end)
-            .is_some_and(|&byte| byte.is_ascii_alphanumeric() || b"_.:-".contains(&byte))
-        {
-            end += 1;
-        }
-        matches!(self.bytes.get(end), Some(b'%' | b'^')).then_some(end)
+        keyword_name_end(self.bytes, at)
     }
 
     /// A keyword starting at `start`; afterwards `pos` is just past its closing `%`.

@@ -109,6 +109,9 @@ pub(super) fn contains<'v>(
             .iter()
             .filter(|item| scalar_text(item).is_some_and(|text| whole.is_match(&text)))
             .count()
+    } else if then.is_some() {
+        // Only whether it matches: the first match answers.
+        usize::from(regex.is_match(&value.into_text()))
     } else {
         regex.find_iter(&value.into_text()).count()
     };
@@ -279,40 +282,22 @@ pub(super) fn array_slice(value: Value<'_>, offset: i64, length: Option<i64>) ->
         let end = usize::try_from(end).unwrap_or(0);
         start..end.max(start)
     };
+    // The items in `range(len)` of any collection, collected again.
+    fn slice<I: ExactSizeIterator, C: FromIterator<I::Item>>(
+        items: I,
+        range: impl Fn(usize) -> std::ops::Range<usize>,
+    ) -> C {
+        let range = range(items.len());
+        items.skip(range.start).take(range.len()).collect()
+    }
     match value {
-        Value::Groups(groups) => {
-            let range = range(groups.len());
-            Value::Groups(groups.get(range).unwrap_or_default())
-        }
-        Value::List(items) => {
-            let range = range(items.len());
-            Value::List(
-                items
-                    .into_iter()
-                    .skip(range.start)
-                    .take(range.len())
-                    .collect(),
-            )
-        }
+        Value::Groups(groups) => Value::Groups(groups.get(range(groups.len())).unwrap_or_default()),
+        Value::List(items) => Value::List(slice(items.into_iter(), range)),
         Value::Json(serde_json::Value::Array(items)) => {
-            let range = range(items.len());
-            Value::Json(serde_json::Value::Array(
-                items
-                    .into_iter()
-                    .skip(range.start)
-                    .take(range.len())
-                    .collect(),
-            ))
+            Value::Json(serde_json::Value::Array(slice(items.into_iter(), range)))
         }
         Value::Json(serde_json::Value::Object(members)) => {
-            let range = range(members.len());
-            Value::Json(serde_json::Value::Object(
-                members
-                    .into_iter()
-                    .skip(range.start)
-                    .take(range.len())
-                    .collect(),
-            ))
+            Value::Json(serde_json::Value::Object(slice(members.into_iter(), range)))
         }
         other => {
             let text = other.into_text();

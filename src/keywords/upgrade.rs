@@ -14,7 +14,7 @@
 //!   now, so such a `%` in a string is written `\u0025` (the same character once decoded).
 
 use super::modifiers::Arg;
-use super::parse::looks_like_keyword;
+use super::parse::{Locator, keyword_name_end, looks_like_keyword};
 
 /// A template rewritten for the current keyword language, and what was changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,7 @@ pub fn upgrade_v1_template(source: &str) -> Result<Option<Upgraded>, String> {
         out: String::with_capacity(source.len() + 16),
         copied: 0,
         changes: Vec::new(),
+        locator: Locator::default(),
     };
     scanner.run()?;
     if scanner.changes.is_empty() {
@@ -55,6 +56,7 @@ struct Scanner<'s> {
     out: String,
     copied: usize,
     changes: Vec<String>,
+    locator: Locator,
 }
 
 impl Scanner<'_> {
@@ -71,7 +73,7 @@ impl Scanner<'_> {
                     self.keyword(in_string)?;
                 }
                 (b'%', true)
-                    if v2_starts_keyword(self.bytes, self.pos)
+                    if keyword_name_end(self.bytes, self.pos).is_some()
                         || looks_like_keyword(self.bytes, self.pos) =>
                 {
                     self.replace(self.pos, self.pos + 1, "\\u0025");
@@ -220,15 +222,8 @@ impl Scanner<'_> {
         self.copied = end;
     }
 
-    fn locate(&self, at: usize) -> (usize, usize) {
-        let before = &self.src[..at];
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rsplit('\n')
-            .next()
-            .map_or(0, |line| line.chars().count())
-            + 1;
-        (line, column)
+    fn locate(&mut self, at: usize) -> (usize, usize) {
+        self.locator.locate(self.src, at)
     }
 }
 
@@ -242,22 +237,6 @@ fn v1_name_end(bytes: &[u8], at: usize) -> Option<usize> {
         end += 1;
     }
     matches!(bytes.get(end), Some(b'%' | b'^')).then_some(end)
-}
-
-/// The current keyword start: `%`, an ASCII letter, letters, digits and `_ . : -`, then `%`
-/// or `^` (as the parser reads it).
-fn v2_starts_keyword(bytes: &[u8], at: usize) -> bool {
-    if !bytes.get(at + 1).is_some_and(u8::is_ascii_alphabetic) {
-        return false;
-    }
-    let mut end = at + 2;
-    while bytes
-        .get(end)
-        .is_some_and(|&byte| byte.is_ascii_alphanumeric() || b"_.:-".contains(&byte))
-    {
-        end += 1;
-    }
-    matches!(bytes.get(end), Some(b'%' | b'^'))
 }
 
 /// Write decoded field `text` in the current escapes: `^ : % "` escaped with a backslash, a

@@ -111,8 +111,8 @@ impl Service {
             .unwrap_or_default()
     }
 
-    /// [`Service::sign_in_buttons`] where blocking is already allowed (a store read).
-    pub fn provider_buttons(&self) -> Vec<(String, String)> {
+    /// [`Service::sign_in_buttons`] on a blocking thread (a store read).
+    fn provider_buttons(&self) -> Vec<(String, String)> {
         self.sign_in_settings()
             .map(|s| s.providers.into_iter().map(|p| (p.id, p.name)).collect())
             .unwrap_or_default()

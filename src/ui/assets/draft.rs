@@ -2,6 +2,8 @@
 //! the session ended (to the sign-in page with the changes sealed in it, then back to the form),
 //! or from an earlier session's page (the form again, with the changes, to save again).
 
+use std::sync::Arc;
+
 use actix_web::error::UrlencodedError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -31,10 +33,10 @@ const NOT_RESTORED: &str = "The changes typed before the session ended could not
 const STALE: &str = "This form was opened in an earlier session (you have signed in again since), so nothing was saved. Your changes are below: check them and save again.";
 
 /// Sort a posted asset form: to save, to show again, or to the sign-in page.
-pub(super) fn receive(
+pub(super) async fn receive(
     admin: Result<Admin, UiError>,
     req: &HttpRequest,
-    service: &Service,
+    service: &Arc<Service>,
     tera: &tera::Tera,
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Result<Posted, UiError> {
@@ -53,7 +55,7 @@ pub(super) fn receive(
                 tera,
                 req.path(),
                 &sealed,
-                &service.provider_buttons(),
+                &service.sign_in_buttons().await,
             )));
         }
         Err(e) => return Err(e),

@@ -130,7 +130,7 @@ pub async fn create(
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
     let service = service.into_inner();
-    let (viewer, form) = match draft::receive(admin, &req, &service, &tera, form)? {
+    let (viewer, form) = match draft::receive(admin, &req, &service, &tera, form).await? {
         Posted::Save(viewer, form) => (viewer, form),
         Posted::Answer(res) => return Ok(res),
         Posted::Review(viewer, form, notice, status) => {
@@ -296,7 +296,7 @@ pub async fn save(
     form: Result<web::Form<AssetForm>, actix_web::Error>,
 ) -> Page {
     let service = service.into_inner();
-    let posted = draft::receive(admin, &req, &service, &tera, form)?;
+    let posted = draft::receive(admin, &req, &service, &tera, form).await?;
     let stored = service.asset(&id)?;
     let (viewer, form) = match posted {
         Posted::Save(viewer, form) => (viewer, form),
