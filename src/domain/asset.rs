@@ -486,6 +486,11 @@ pub const DEFAULT_EXPIRY_SECONDS: u64 = 600;
 pub const KEY_GRACE_SECONDS: i64 = 60;
 
 impl Asset {
+    /// Whether the secret is shorter than the algorithm's hash (never, for a key pair).
+    pub fn has_weak_secret(&self) -> bool {
+        self.secret.len() < self.algorithm.min_secret_bytes()
+    }
+
     /// Whether the asset answers on its path.
     pub fn is_live(&self) -> bool {
         self.state == AssetState::Live

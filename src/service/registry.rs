@@ -11,6 +11,8 @@ use serde::Serialize;
 use crate::domain::asset::{AccessRule, Asset, AssetPath, Lifecycle};
 use crate::domain::compiled::CompiledAsset;
 use crate::ids::AssetId;
+use crate::keywords::PayloadTemplate;
+use crate::store::BareAsset;
 use crate::store::cache::ReadCache;
 use crate::store::{Change, StoreError};
 
@@ -54,8 +56,7 @@ pub struct AssetSummary {
 }
 
 impl AssetSummary {
-    pub(super) fn of(c: &CompiledAsset) -> AssetSummary {
-        let a = &c.asset;
+    fn of(a: &Asset, weak_secret: bool, template_error: Option<String>) -> AssetSummary {
         let (state, trashed_at, trashed_by) = a.state.lifecycle();
         AssetSummary {
             id: a.id.clone(),
@@ -65,9 +66,9 @@ impl AssetSummary {
             trashed_at,
             trashed_by,
             algorithm: a.algorithm.name(),
-            weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
+            weak_secret,
             expiry_seconds: a.expiry_seconds,
-            template_error: c.template_error().map(Box::from),
+            template_error: template_error.map(Box::from),
             template_warning: a.template_warning.as_deref().map(Box::from),
             restricted: a.read.is_some(),
             updated_at: a.updated_at,
@@ -81,24 +82,36 @@ impl AssetSummary {
 pub struct Registry {
     /// Compiled live assets by path, loaded on first request (bounded).
     live: ReadCache<String, CompiledAsset>,
-    /// Every live asymmetric asset, compiled: the JWKS publishes their keys.
+    /// Every live asymmetric asset, compiled from its record as read (perhaps without its
+    /// private keys): the JWKS publishes their public keys, discovery lists their claims. Never
+    /// signs: the token path reads the whole asset into `live`.
     published: RwLock<BTreeMap<String, Arc<CompiledAsset>>>,
     /// Every asset's summary by path.
     catalog: RwLock<BTreeMap<String, AssetSummary>>,
 }
 
 impl Registry {
-    /// The views of these (stored) assets.
-    pub fn load(assets: Vec<Asset>) -> Registry {
+    /// The views of these (stored) assets, their secrets still sealed: a secret is opened when
+    /// its asset first signs.
+    pub fn load(assets: Vec<BareAsset>) -> Registry {
         let mut published = BTreeMap::new();
         let mut catalog = BTreeMap::new();
-        for asset in assets {
-            // Compiled once to summarise it (template errors show in the list); only assets with
-            // published keys stay compiled, the others are compiled again on first request.
-            let compiled = CompiledAsset::new(asset);
-            catalog.insert(compiled.asset.path.to_string(), AssetSummary::of(&compiled));
-            if compiled.asset.is_live() && !compiled.asset.algorithm.is_hmac() {
-                published.insert(compiled.asset.path.to_string(), Arc::new(compiled));
+        for BareAsset { asset, weak_secret } in assets {
+            let path = asset.path.to_string();
+            if asset.is_live() && !asset.algorithm.is_hmac() {
+                // Compiled to publish its keys; the summary takes the template's error from it.
+                let compiled = CompiledAsset::new(asset);
+                let error = compiled.template_error().map(str::to_owned);
+                catalog.insert(
+                    path.clone(),
+                    AssetSummary::of(&compiled.asset, weak_secret, error),
+                );
+                published.insert(path, Arc::new(compiled));
+            } else {
+                // Only the template is compiled, for its error (shown in the list).
+                let error = PayloadTemplate::compile(&asset.template).err();
+                let error = error.map(|e| e.to_string());
+                catalog.insert(path, AssetSummary::of(&asset, weak_secret, error));
             }
         }
         Registry {
@@ -131,6 +144,7 @@ impl Registry {
     /// Bring the views in line with a stored asset; `old_path` when the path changed.
     fn refresh(&self, asset: &Asset, old_path: Option<&AssetPath>, purged: bool) {
         let compiled = CompiledAsset::new(asset.clone());
+        let template_error = compiled.template_error().map(str::to_owned);
         {
             let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
             if let Some(old) = old_path {
@@ -139,7 +153,8 @@ impl Registry {
             if purged {
                 catalog.remove(asset.path.as_str());
             } else {
-                catalog.insert(asset.path.to_string(), AssetSummary::of(&compiled));
+                let summary = AssetSummary::of(asset, asset.has_weak_secret(), template_error);
+                catalog.insert(asset.path.to_string(), summary);
             }
         }
         {
@@ -163,18 +178,14 @@ impl Registry {
     /// The live asset at a request path, exactly as requested (no decoding, no normalisation).
     ///
     /// The catalog knows every path, so an unknown one costs no store read; a live asset is read
-    /// with `load` and compiled on its first request and kept (at most `LIVE_ASSETS_CACHED` of
-    /// them) until it changes. Assets with published keys are already compiled for the JWKS and
-    /// shared from there.
+    /// with `load` (its secrets opened) and compiled on its first request and kept (at most
+    /// `LIVE_ASSETS_CACHED` of them) until it changes.
     pub fn live_asset(
         &self,
         request_path: &str,
         load: impl FnOnce(&AssetId) -> Result<Option<Asset>, StoreError>,
     ) -> Result<Option<Arc<CompiledAsset>>, StoreError> {
         self.live.get_or_load(request_path, || {
-            if let Some(c) = self.published_at(request_path) {
-                return Ok(Some(c));
-            }
             let id = match self.catalog().get(request_path) {
                 Some(s) if s.state == Lifecycle::Live => s.id.clone(),
                 _ => return Ok(None),

@@ -51,14 +51,15 @@ pub const MAX_LOGIN_FAILURES: u32 = 10;
 pub const LOGIN_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
 impl Service {
-    /// Build the service over a store: load and compile every live asset, start the audit writer.
+    /// Build the service over a store: read every asset (its secrets stay sealed until it first
+    /// signs), start the audit writer.
     pub fn new(
         store: Arc<dyn Store>,
         sessions: SessionPolicy,
         audit_retention: u64,
         max_password_checks: usize,
     ) -> Result<Service, StoreError> {
-        let registry = Arc::new(Registry::load(store.assets()?));
+        let registry = Arc::new(Registry::load(store.asset_index()?));
         let follower = registry.clone();
         store
             .changes()

@@ -226,7 +226,7 @@ impl AssetView {
             cors_origins: a.cors_origins.clone(),
             request_params: a.request_params.clone(),
             secret_bytes: a.secret.len(),
-            weak_secret: a.secret.len() < a.algorithm.min_secret_bytes(),
+            weak_secret: a.has_weak_secret(),
             secret_changed_at: a.secret_changed_at,
             template: a.template.clone(),
             expiry_seconds: a.expiry_seconds,

@@ -173,6 +173,9 @@ impl Store for CachedStore {
     fn assets(&self) -> Result<Vec<Asset>, StoreError> {
         self.inner.assets()
     }
+    fn asset_index(&self) -> Result<Vec<super::BareAsset>, StoreError> {
+        self.inner.asset_index()
+    }
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
         self.inner.delete_asset(id)
     }

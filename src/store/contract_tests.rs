@@ -531,6 +531,38 @@ fn a_dump_loads_into_an_empty_store_as_it_was_read(from: &dyn Store, to: &dyn St
     assert!(matches!(to.load(&records), Err(StoreError::Conflict(_))));
 }
 
+/// The asset index lists every asset with its secret material left sealed (emptied), and says
+/// which secrets are weak.
+pub fn the_asset_index_leaves_secrets_sealed(store: &dyn Store) {
+    let strong = asset("/t/strong");
+    let mut weak = asset("/t/weak");
+    weak.secret = crate::secret::Secret::new(b"short".to_vec());
+    store.insert_asset(&strong).unwrap();
+    store.insert_asset(&weak).unwrap();
+    let mut index: Vec<(String, bool, usize)> = store
+        .asset_index()
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            (
+                b.asset.path.to_string(),
+                b.weak_secret,
+                b.asset.secret.len(),
+            )
+        })
+        .collect();
+    index.sort();
+    assert_eq!(
+        index,
+        [("/t/strong".into(), false, 0), ("/t/weak".into(), true, 0)]
+    );
+    assert_eq!(
+        store.asset(&weak.id).unwrap().unwrap().secret.expose(),
+        b"short"
+    );
+}
+
+/// Every check, each on a fresh store from `open`.
 pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     a_dump_loads_into_an_empty_store_as_it_was_read(open().as_ref(), open().as_ref());
     usernames_are_unique_without_regard_to_case(open().as_ref());
@@ -546,6 +578,7 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     failed_sign_ins_are_counted_per_name_within_the_window(open().as_ref());
     touches_are_published(open().as_ref());
     data_migrations_are_marked_done_once(open().as_ref());
+    the_asset_index_leaves_secrets_sealed(open().as_ref());
 }
 
 mod sled_backend {

@@ -474,6 +474,7 @@ impl Dump {
                     asset: a.asset,
                     key: DUMP_KEY_NAME.into(),
                     sealed,
+                    weak_secret: None,
                 }
                 .open(k)
                 .map_err(|_| {

@@ -114,6 +114,15 @@ pub enum StoreError {
     Io(String),
 }
 
+/// An asset with its secret material left sealed (emptied): what lists and key sets show, read
+/// at start without unwrapping every data key.
+pub struct BareAsset {
+    /// The asset, its secret material emptied.
+    pub asset: Asset,
+    /// Whether its secret is shorter than its algorithm's hash.
+    pub weak_secret: bool,
+}
+
 /// Everything the server keeps. A write returns once it is durable (unless its documentation says
 /// it is best-effort, like last-use times) and once its [`Change`] has been published; a backend
 /// enforces uniqueness and versions itself. The contract is checked by `contract_tests` for every
@@ -198,6 +207,9 @@ pub trait Store: Send + Sync + 'static {
     fn asset_by_path(&self, path: &str) -> Result<Option<Asset>, StoreError>;
     /// All assets.
     fn assets(&self) -> Result<Vec<Asset>, StoreError>;
+    /// All assets with their secret material left sealed: what the asset list and the key sets
+    /// show, read at start without opening every asset's secrets.
+    fn asset_index(&self) -> Result<Vec<BareAsset>, StoreError>;
     /// Remove an asset record, its secret and its path index for good.
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError>;
 

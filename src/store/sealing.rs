@@ -19,7 +19,7 @@ use crate::domain::asset::Asset;
 use crate::domain::identity::SignInSettings;
 use crate::ids::AssetId;
 use crate::secret::Secret;
-use crate::store::StoreError;
+use crate::store::{BareAsset, StoreError};
 
 const KEY_BYTES: usize = 32;
 const NONCE_BYTES: usize = 24;
@@ -382,6 +382,20 @@ pub struct SealedAsset {
     pub key: String,
     /// The secret material, sealed (base64url).
     pub sealed: String,
+    /// Whether the secret is shorter than the algorithm's hash, as the asset list warns: kept in
+    /// the clear so the list is made at start without opening every asset (absent in records
+    /// written before it, and in dumps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weak_secret: Option<bool>,
+}
+
+impl BareAsset {
+    /// The bare form of an opened asset.
+    pub fn of(mut asset: Asset) -> BareAsset {
+        let weak_secret = asset.has_weak_secret();
+        split(&mut asset);
+        BareAsset { asset, weak_secret }
+    }
 }
 
 fn asset_context(id: &AssetId) -> Vec<u8> {
@@ -399,25 +413,29 @@ impl SealedAsset {
         key_name: &str,
         key: &SealingKey,
     ) -> Result<SealedAsset, StoreError> {
-        let (bare, part) = split(asset);
+        let mut bare = asset.clone();
+        let part = split(&mut bare);
         let plain = serde_json::to_vec(&part)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode secrets: {e}")))?;
         Ok(SealedAsset {
             key: key_name.to_owned(),
             sealed: URL_SAFE_NO_PAD.encode(key.seal(&asset_context(&bare.id), &plain)?),
             asset: bare,
+            weak_secret: Some(asset.has_weak_secret()),
         })
     }
 
     /// Seal deterministically (an export): the same asset and key give the same bytes.
     pub fn seal_deterministic(asset: &Asset, key_name: &str, key: &SealingKey) -> SealedAsset {
-        let (bare, part) = split(asset);
+        let mut bare = asset.clone();
+        let part = split(&mut bare);
         let plain = serde_json::to_vec(&part).expect("secrets encode as JSON");
         SealedAsset {
             key: key_name.to_owned(),
             sealed: URL_SAFE_NO_PAD
                 .encode(key.seal_deterministic(&asset_context(&bare.id), &plain)),
             asset: bare,
+            weak_secret: None,
         }
     }
 
@@ -437,11 +455,26 @@ impl SealedAsset {
         let part: SecretPart = serde_json::from_slice(&plain).map_err(|_| damaged())?;
         join(self.asset, part).ok_or_else(damaged)
     }
+
+    /// The asset without opening its secrets; a record that does not say whether its secret is
+    /// weak (written before records said so) is opened with `open` to find out.
+    pub fn bare(
+        self,
+        open: impl FnOnce(SealedAsset) -> Result<Asset, StoreError>,
+    ) -> Result<BareAsset, StoreError> {
+        match self.weak_secret {
+            Some(weak_secret) => Ok(BareAsset {
+                asset: self.asset,
+                weak_secret,
+            }),
+            None => open(self).map(BareAsset::of),
+        }
+    }
 }
 
-fn split(asset: &Asset) -> (Asset, SecretPart) {
-    let mut bare = asset.clone();
-    let part = SecretPart {
+/// Take the secret material out of `bare`.
+fn split(bare: &mut Asset) -> SecretPart {
+    SecretPart {
         secret: std::mem::replace(&mut bare.secret, Secret::new(Vec::new())),
         next_secret: bare.next_secret.take(),
         private_keys: bare
@@ -453,8 +486,7 @@ fn split(asset: &Asset) -> (Asset, SecretPart) {
             .next_key
             .as_mut()
             .map(|k| std::mem::replace(&mut k.private_key, Secret::new(Vec::new()))),
-    };
-    (bare, part)
+    }
 }
 
 fn join(mut asset: Asset, part: SecretPart) -> Option<Asset> {
@@ -506,7 +538,8 @@ mod tests {
         asset.algorithm = crate::signing::Algorithm::ES256;
         asset.keys = vec![KeyPair::generate(KeyType::P256, now).unwrap()];
         asset.next_key = Some(KeyPair::generate(KeyType::P256, now).unwrap());
-        let (bare, part) = split(&asset);
+        let mut bare = asset.clone();
+        let part = split(&mut bare);
         let record = serde_json::to_string(&bare).unwrap();
         for private in [
             &asset.keys[0].private_key,
@@ -526,7 +559,7 @@ mod tests {
         );
         assert_eq!(joined.keys[0].private_key, asset.keys[0].private_key);
         // A next key whose sealed part is missing does not open.
-        let (_, mut part) = split(&asset);
+        let mut part = split(&mut asset.clone());
         part.next_private_key = None;
         assert!(join(bare, part).is_none());
     }

@@ -294,6 +294,45 @@ async fn each_asset_has_one_data_key_and_a_purge_shreds_it() {
 }
 
 #[tokio::test]
+async fn a_damaged_data_key_fails_only_its_own_asset() {
+    let app = spawn_app().await;
+    let template = r#"{"sub": "%globals_user_attribute_username^json_encode%"}"#;
+    let damaged = app
+        .create_asset(json!({
+            "name": "Chat", "path": "/s/chat", "secret": CANARY, "template": template
+        }))
+        .await;
+    app.create_asset(json!({
+        "name": "Wiki", "path": "/s/wiki", "secret": NEXT_CANARY, "template": template
+    }))
+    .await;
+    let data = app.data_path.clone();
+    let parent = app.stop().await.unwrap();
+    let id = damaged["id"].as_str().unwrap();
+    let [name] = &data_keys(&data, id)[..] else {
+        panic!("not one data key")
+    };
+    let path = data.join("keys").join(name);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+
+    // Data keys are read when first used: the server starts, and only the damaged asset fails.
+    let app = spawn_app_on(data.clone()).await;
+    let key = app.admin_key.clone();
+    let res = app.get_token("/s/chat", &key).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.text().await.unwrap(), "");
+    verify_hs(
+        &app.get_token("/s/wiki", &key).await.text().await.unwrap(),
+        NEXT_CANARY.as_bytes(),
+    );
+    app.stop().await;
+    drop(parent);
+}
+
+#[tokio::test]
 async fn rekey_replaces_the_master_key_and_the_old_one_no_longer_opens_the_store() {
     let app = spawn_app().await;
     app.create_asset(json!({

@@ -34,7 +34,7 @@ pub const PG_SCHEMA_VERSION: i32 = schema::PG_SCHEMA_VERSION;
 use super::dump::StoreRecords;
 use super::feed::{Change, ChangeFeed};
 use super::sealing::{MasterKey, MasterKeySource, SealedAsset, SealingKey};
-use super::{Store, StoreError};
+use super::{BareAsset, Store, StoreError};
 use crate::domain::asset::Asset;
 use crate::domain::audit::{AuditEvent, AuditFilter, TextMatch};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
@@ -468,7 +468,10 @@ impl Inner {
     }
 
     fn open(&self, record: Value, wrapped: &[u8]) -> Result<Asset, StoreError> {
-        let sealed: SealedAsset = decode(record)?;
+        self.open_sealed(decode(record)?, wrapped)
+    }
+
+    fn open_sealed(&self, sealed: SealedAsset, wrapped: &[u8]) -> Result<Asset, StoreError> {
         let key = self.master.unwrap(&sealed.key, wrapped).ok_or_else(|| {
             StoreError::MasterKey(format!(
                 "the data key of asset {} does not open with master key {} (damaged, or sealed by another key)",
@@ -598,6 +601,17 @@ impl PgStore {
     {
         self.inner
             .write(move |tx| Box::pin(async move { Ok((body(tx).await?, changes)) }))
+    }
+
+    /// Every asset row: its record and its wrapped data key.
+    fn asset_rows(&self) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.query(|c| {
+            Box::pin(async move {
+                c.query("SELECT record, data_key FROM assets ORDER BY id", &[])
+                    .await
+                    .map_err(db_error)
+            })
+        })
     }
 
     fn query<T: Send + 'static, F>(&self, body: F) -> Result<T, StoreError>
@@ -1097,15 +1111,20 @@ impl Store for PgStore {
     }
 
     fn assets(&self) -> Result<Vec<Asset>, StoreError> {
-        let rows = self.query(|c| {
-            Box::pin(async move {
-                c.query("SELECT record, data_key FROM assets ORDER BY id", &[])
-                    .await
-                    .map_err(db_error)
-            })
-        })?;
-        rows.into_iter()
+        self.asset_rows()?
+            .into_iter()
             .map(|r| self.inner.open(r.get(0), r.get::<_, Vec<u8>>(1).as_slice()))
+            .collect()
+    }
+
+    fn asset_index(&self) -> Result<Vec<BareAsset>, StoreError> {
+        // A data key is unwrapped only for a record that predates the weak-secret mark.
+        self.asset_rows()?
+            .into_iter()
+            .map(|r| {
+                let sealed: SealedAsset = decode(r.get(0))?;
+                sealed.bare(|sealed| self.inner.open_sealed(sealed, r.get(1)))
+            })
             .collect()
     }
 

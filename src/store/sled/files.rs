@@ -69,9 +69,11 @@ pub(super) fn tighten(dir: &Path) -> Result<usize, StoreError> {
             fs::set_permissions(&path, fs::Permissions::from_mode(wanted))
                 .map_err(|e| fail(&path, e))?;
         }
-        // The data keys (one file per asset) are tightened by the keyring as it reads them,
-        // through the file it opened: not a second lookup of 10 000 paths at every start.
-        if meta.is_dir() && path.file_name() != Some(KEYS_DIR.as_ref()) {
+        // The data keys (one file per asset) are tightened one by one only when their directory
+        // was found open (a careless copy): not 10 000 lookups at every start. (The keyring
+        // also tightens each file it reads, through the file it opened.)
+        let keys = path.file_name() == Some(KEYS_DIR.as_ref());
+        if meta.is_dir() && (!keys || mode != wanted) {
             for entry in fs::read_dir(&path).map_err(|e| fail(&path, e))? {
                 pending.push(entry.map_err(|e| fail(&path, e))?.path());
             }

@@ -4,7 +4,8 @@
 //! no longer names is deleted after the write is durable; purging an asset deletes its last key,
 //! so any copy of its record left in sled's old log segments can no longer be opened.
 //!
-//! A key file: the id of the master key that wrapped it, a newline, the wrapped key.
+//! A key file: the id of the master key that wrapped it, a newline, the wrapped key. A key is
+//! read and unwrapped when first used, not at open.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -16,7 +17,7 @@ use crate::ids::{AssetId, random_token};
 use crate::store::StoreError;
 use crate::store::sealing::{MasterKey, SealingKey};
 
-/// The data keys, unwrapped in memory.
+/// The data keys: their files, and the keys unwrapped so far in memory.
 pub(super) struct Keyring {
     dir: PathBuf,
     master: MasterKey,
@@ -69,50 +70,68 @@ fn read_private(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 impl Keyring {
-    /// Load every data key in `data_dir/keys`, unwrapped with `master`. A key wrapped by another
-    /// master key, or damaged, refuses the store.
+    /// The data keys in `data_dir/keys`, unwrapped with `master` when first used (a store of
+    /// 10 000 assets opens without reading 10 000 files; see [`Keyring::names`]).
     pub(super) fn open(data_dir: &Path, master: MasterKey) -> Result<Keyring, StoreError> {
         let dir = data_dir.join(KEYS_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir, "create"))?;
-        let mut keys = HashMap::new();
-        for entry in fs::read_dir(&dir).map_err(io(&dir, "read"))? {
-            let path = entry.map_err(io(&dir, "read"))?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if name.ends_with(".tmp") {
-                // A key file whose write was cut short: its record was never written.
-                let _ = fs::remove_file(&path);
-                continue;
-            }
-            if !is_key_name(name) {
-                continue;
-            }
-            let bytes = read_private(&path).map_err(io(&path, "read"))?;
-            let key = match parse_key_file(&bytes) {
-                Some((id, wrapped)) if id == master.id() => master.unwrap(name, wrapped),
-                Some((id, _)) if id.len() == 16 => {
-                    return Err(StoreError::MasterKey(format!(
-                        "the data key {} is wrapped by the master key {id}, not by the given key {}: \
-                         give the server the store's master key (if a `rekey` was interrupted, run it again)",
-                        path.display(),
-                        master.id()
-                    )));
-                }
-                _ => None,
-            };
-            let key = key.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "the data key file {} is damaged; restore the data directory from a backup",
-                    path.display()
-                ))
-            })?;
-            keys.insert(name.to_owned(), Arc::new(key));
-        }
         Ok(Keyring {
             dir,
             master,
-            keys: RwLock::new(keys),
+            keys: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The names of the stored data keys; key files whose write was cut short (their record was
+    /// never written) are deleted.
+    pub(super) fn names(&self) -> Result<HashSet<String>, StoreError> {
+        let mut names = HashSet::new();
+        for entry in fs::read_dir(&self.dir).map_err(io(&self.dir, "read"))? {
+            let entry = entry.map_err(io(&self.dir, "read"))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            } else if is_key_name(&name) {
+                names.insert(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Read and unwrap the key file `name`. A key wrapped by another master key, or damaged, is
+    /// an error that names the file (and refuses what needed it).
+    fn read(&self, name: &str) -> Result<SealingKey, StoreError> {
+        let path = self.dir.join(name);
+        let bytes = match read_private(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Corrupt(format!(
+                    "the data key {name} is missing from {} (a data directory restored without its \
+                     keys/ directory?); restore the whole data directory from a backup",
+                    self.dir.display()
+                )));
+            }
+            Err(e) => return Err(io(&path, "read")(e)),
+        };
+        let key = match parse_key_file(&bytes) {
+            Some((id, wrapped)) if id == self.master.id() => self.master.unwrap(name, wrapped),
+            Some((id, _)) if id.len() == 16 => {
+                return Err(StoreError::MasterKey(format!(
+                    "the data key {} is wrapped by the master key {id}, not by the given key {}: \
+                     give the server the store's master key (if a `rekey` was interrupted, run it again)",
+                    path.display(),
+                    self.master.id()
+                )));
+            }
+            _ => None,
+        };
+        key.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the data key file {} is damaged; restore the data directory from a backup",
+                path.display()
+            ))
         })
     }
 
@@ -147,27 +166,38 @@ impl Keyring {
         Ok((name, key))
     }
 
-    /// The data key called `name`.
+    /// The data key called `name`, read from its file on first use and kept in memory.
     pub(super) fn get(&self, name: &str) -> Result<Arc<SealingKey>, StoreError> {
-        self.keys
+        if let Some(key) = self
+            .keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
-            .cloned()
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "the data key {name} is missing from {} (a data directory restored without its \
-                     keys/ directory?); restore the whole data directory from a backup",
-                    self.dir.display()
-                ))
-            })
+        {
+            return Ok(key.clone());
+        }
+        // Key files never change (a new key gets a new name): two readers that both read this
+        // one keep the same key.
+        let key = Arc::new(self.read(name)?);
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), key.clone());
+        Ok(key)
     }
 
     /// Delete a data key no record names any more (best-effort: a key left behind is deleted at
     /// the next start). Its file goes; this process keeps it in memory until it stops, for a
     /// reader that fetched the old record just before the write (the master key is in memory
-    /// anyway).
+    /// anyway), so it is read first if it was not yet.
     pub(super) fn delete(&self, name: &str) {
+        if let Err(e) = self.get(name) {
+            tracing::warn!(error = %e, "a data key that is no longer used could not be read before deleting it");
+        }
+        self.remove_file(name);
+    }
+
+    fn remove_file(&self, name: &str) {
         let path = self.dir.join(name);
         if let Err(e) = fs::remove_file(&path)
             .map_err(io(&path, "delete"))
@@ -177,20 +207,13 @@ impl Keyring {
         }
     }
 
-    /// Delete every data key not in `used` (keys of writes that were refused or cut short).
-    pub(super) fn keep_only(&self, used: &HashSet<String>) {
-        let unused: Vec<String> = self
-            .keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .filter(|name| !used.contains(*name))
-            .cloned()
-            .collect();
+    /// Delete the stored data keys `unused` (keys of writes that were refused or cut short: no
+    /// record names them, so no reader needs them).
+    pub(super) fn delete_unused(&self, unused: impl IntoIterator<Item = String>) {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         for name in unused {
             keys.remove(&name);
-            self.delete(&name);
+            self.remove_file(&name);
         }
     }
 
@@ -265,9 +288,16 @@ mod tests {
         assert!(again.get(&b).is_err());
         assert!(!dir.path().join(KEYS_DIR).join(&b).exists());
 
+        assert_eq!(again.names().unwrap(), HashSet::from([a.clone()]));
+
         let other = MasterKey::generate().unwrap();
-        let refused = Keyring::open(dir.path(), other.clone()).err().unwrap();
+        let refused = Keyring::open(dir.path(), other.clone())
+            .unwrap()
+            .get(&a)
+            .err()
+            .unwrap();
         assert!(matches!(refused, StoreError::MasterKey(_)), "{refused}");
+        assert!(refused.to_string().contains(&a), "{refused}");
         assert_eq!(Keyring::rewrap(dir.path(), &master, &other).unwrap(), 1);
         assert_eq!(Keyring::rewrap(dir.path(), &master, &other).unwrap(), 0);
         let rekeyed = Keyring::open(dir.path(), other).unwrap();

@@ -90,6 +90,9 @@ pub struct SledStore {
     unwritable: std::sync::atomic::AtomicBool,
     /// Durable writes so far (also in `meta`); held while one is made durable.
     durable_writes: std::sync::Mutex<u64>,
+    /// The asset index read at open (see [`SledStore::check_keys`]) and the count of durable
+    /// writes then: taken by the first `asset_index` if no write came since.
+    opened_index: std::sync::Mutex<Option<(u64, Vec<crate::store::BareAsset>)>>,
 }
 
 /// sled's page cache: the default (1 GiB) would let the resident set grow with the store; the
@@ -116,6 +119,10 @@ const SIGN_IN_SETTINGS: &str = "sign_in_settings";
 
 /// `meta` key of the id of the master key that wraps the store's data keys.
 const MASTER_KEY_ID: &str = "master_key_id";
+/// Present while a `rekey` runs (the new key's id): some data keys may be wrapped by the new
+/// key and some by the old one, so the store opens with neither until the rekey is run again.
+/// (Data keys are read when first used, so this is what refuses such a store at open.)
+const REKEY_IN_PROGRESS: &str = "rekey_in_progress";
 
 /// The lock on the store's directory is held (by another process, or by a handle of this one
 /// whose threads are still stopping).
@@ -150,6 +157,13 @@ impl SledStore {
             Err(e) => self.note_write_failure(e),
         }
         durable
+    }
+
+    fn durable_write_count(&self) -> u64 {
+        *self
+            .durable_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Remember that writes fail (a full disk, a read-only file system): health says so until a
@@ -314,6 +328,7 @@ impl SledStore {
             dir: dir.to_path_buf(),
             unwritable: std::sync::atomic::AtomicBool::new(false),
             durable_writes: std::sync::Mutex::new(durable_writes),
+            opened_index: std::sync::Mutex::new(None),
             _lock: lock,
         };
         store.check_keys()?;
@@ -359,6 +374,8 @@ impl SledStore {
                 old.id()
             )));
         }
+        meta.insert(REKEY_IN_PROGRESS, new.id().as_bytes())?;
+        db.flush()?;
         let rewrapped = Keyring::rewrap(dir, old, new)?;
         // The sign-in settings are sealed with a key derived from the master key: sealed anew
         // (already done when an interrupted rekey runs again and they open with `new`).
@@ -373,6 +390,7 @@ impl SledStore {
             meta.insert(SIGN_IN_SETTINGS, new.seal_settings(&settings)?)?;
         }
         meta.insert(MASTER_KEY_ID, new.id().as_bytes())?;
+        meta.remove(REKEY_IN_PROGRESS)?;
         db.flush()?;
         drop((store, meta, db));
         drop(lock);
@@ -473,6 +491,14 @@ impl SledStore {
             .get(MASTER_KEY_ID)?
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .ok_or_else(|| StoreError::Corrupt("the master key record is missing".into()))?;
+        if let Some(to) = meta.get(REKEY_IN_PROGRESS)? {
+            return Err(StoreError::MasterKey(format!(
+                "a rekey of the store in {} from the master key {sealed_by} to {} was cut short: \
+                 run the same `rekey` again to finish it",
+                dir.display(),
+                String::from_utf8_lossy(&to)
+            )));
+        }
         let key = master.load()?.ok_or_else(|| {
             StoreError::MasterKey(format!(
                 "the store in {} is sealed with the master key {sealed_by}, and {} does not exist. \
@@ -957,6 +983,18 @@ impl Store for SledStore {
         self.all_assets()
     }
 
+    fn asset_index(&self) -> Result<Vec<crate::store::BareAsset>, StoreError> {
+        let opened = self
+            .opened_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match opened {
+            Some((writes, index)) if writes == self.durable_write_count() => Ok(index),
+            _ => self.asset_records(),
+        }
+    }
+
     fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
         let mut prior = self.prior(&[(&self.assets, id.as_str().as_bytes())])?;
         if let Some(old) = self.assets.get(id.as_str())? {
@@ -1157,5 +1195,65 @@ mod tests {
         drop(store);
         let refused = SledStore::open_for_test(dir.path()).err().unwrap();
         assert!(refused.to_string().contains("import"), "{refused}");
+    }
+
+    fn open_with(dir: &Path, key: &MasterKey) -> Result<SledStore, StoreError> {
+        SledStore::open(dir, &MasterKeySource::Given(key.clone()))
+    }
+
+    #[test]
+    fn a_rekey_cut_short_refuses_the_store_until_it_is_run_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (
+            MasterKey::generate().unwrap(),
+            MasterKey::generate().unwrap(),
+        );
+        let asset = crate::store::test_records::asset("/t/rekeyed");
+        let store = open_with(dir.path(), &old).unwrap();
+        store.insert_asset(&asset).unwrap();
+        // As a rekey leaves the store when it stops after rewrapping the keys.
+        store
+            .meta
+            .insert(REKEY_IN_PROGRESS, new.id().as_bytes())
+            .unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        assert_eq!(Keyring::rewrap(dir.path(), &old, &new).unwrap(), 1);
+
+        // The data keys are read when first used, so the mark is what refuses the store.
+        for key in [&old, &new] {
+            let refused = open_with(dir.path(), key).err().unwrap();
+            assert!(matches!(refused, StoreError::MasterKey(_)), "{refused}");
+            assert!(refused.to_string().contains("cut short"), "{refused}");
+        }
+        assert_eq!(SledStore::rekey(dir.path(), &old, &new).unwrap(), 0);
+        let store = open_with(dir.path(), &new).unwrap();
+        assert_eq!(
+            store.asset(&asset.id).unwrap().unwrap().secret.expose(),
+            asset.secret.expose()
+        );
+    }
+
+    #[test]
+    fn the_index_read_at_open_is_used_only_while_no_write_came_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_for_test(dir.path()).unwrap();
+        let first = crate::store::test_records::asset("/t/first");
+        store.insert_asset(&first).unwrap();
+        drop(store);
+        let store = SledStore::open_for_test(dir.path()).unwrap();
+        let second = crate::store::test_records::asset("/t/second");
+        store.insert_asset(&second).unwrap();
+        let index = store.asset_index().unwrap();
+        let mut paths: Vec<&str> = index.iter().map(|b| b.asset.path.as_str()).collect();
+        paths.sort();
+        assert_eq!(paths, ["/t/first", "/t/second"]);
+        // Bare: the secret stays sealed, and the record says whether it is weak.
+        assert!(index.iter().all(|b| b.asset.secret.expose().is_empty()));
+        assert!(
+            index
+                .iter()
+                .all(|b| b.weak_secret == first.has_weak_secret())
+        );
     }
 }

@@ -1,13 +1,12 @@
 //! Asset records as the embedded store keeps them: the asset with its secret material sealed
 //! under a data key of the [`Keyring`](super::keyring::Keyring) (see [`crate::store::sealing`]).
 
-use std::collections::HashSet;
-
 use serde::Deserialize;
 
 use super::SledStore;
 use super::records::{decode, encode};
 use crate::domain::asset::Asset;
+use crate::store::BareAsset;
 use crate::store::StoreError;
 use crate::store::sealing::SealedAsset;
 
@@ -48,7 +47,10 @@ impl SledStore {
 
     /// A stored asset record, opened.
     pub(super) fn open_asset(&self, record: &[u8]) -> Result<Asset, StoreError> {
-        let sealed: SealedAsset = decode(record)?;
+        self.open_sealed(decode(record)?)
+    }
+
+    fn open_sealed(&self, sealed: SealedAsset) -> Result<Asset, StoreError> {
         let key = self.keyring.get(&sealed.key)?;
         sealed.open(&key)
     }
@@ -62,6 +64,19 @@ impl SledStore {
             .collect()
     }
 
+    /// Every stored asset, its secrets left sealed.
+    pub(super) fn asset_records(&self) -> Result<Vec<BareAsset>, StoreError> {
+        self.refused
+            .values(&self.assets)?
+            .iter()
+            .map(|v| self.bare_record(decode(v)?))
+            .collect()
+    }
+
+    fn bare_record(&self, sealed: SealedAsset) -> Result<BareAsset, StoreError> {
+        sealed.bare(|sealed| self.open_sealed(sealed))
+    }
+
     /// After a write: delete the data key the old record used, once the new one is durable.
     pub(super) fn retire_key_of(&self, old_record: &[u8]) {
         if let Ok(name) = key_name(old_record) {
@@ -70,15 +85,23 @@ impl SledStore {
     }
 
     /// At open: every asset's data key is present (else the store is refused), and keys no
-    /// record names (of refused or interrupted writes) are deleted.
+    /// record names (of refused or interrupted writes) are deleted. The keys are not read here:
+    /// each is unwrapped when its asset is first opened. The records read on the way are kept
+    /// as the first asset index (the service reads it next).
     pub(super) fn check_keys(&self) -> Result<(), StoreError> {
-        let mut used = HashSet::new();
-        for record in self.assets.iter().values() {
-            let name = key_name(&record?)?;
-            self.keyring.get(&name)?;
-            used.insert(name);
+        let mut unused = self.keyring.names()?;
+        let mut index = Vec::new();
+        for record in self.refused.values(&self.assets)? {
+            let sealed: SealedAsset = decode(&record)?;
+            if !unused.remove(&sealed.key) {
+                // Missing, or named by two records: either way, reading it says which.
+                self.keyring.get(&sealed.key)?;
+            }
+            index.push(self.bare_record(sealed)?);
         }
-        self.keyring.keep_only(&used);
+        self.keyring.delete_unused(unused);
+        *self.opened_index.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((self.durable_write_count(), index));
         Ok(())
     }
 }
