@@ -374,7 +374,7 @@ struct SecretPart {
 }
 
 /// An asset with its secret material sealed: the record a backend stores.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SealedAsset {
     /// The asset with its secret material emptied.
     pub asset: Asset,

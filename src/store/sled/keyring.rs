@@ -177,8 +177,20 @@ impl Keyring {
             return Ok(key.clone());
         }
         // Key files never change (a new key gets a new name): two readers that both read this
-        // one keep the same key.
-        let key = Arc::new(self.read(name)?);
+        // one keep the same key. A file deleted meanwhile was read into memory first (see
+        // `delete`), so a reader that found no file looks there again.
+        let key = match self.read(name) {
+            Ok(key) => Arc::new(key),
+            Err(missing) => {
+                return self
+                    .keys
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(name)
+                    .cloned()
+                    .ok_or(missing);
+            }
+        };
         self.keys
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -217,17 +229,17 @@ impl Keyring {
         }
     }
 
-    /// Wrap every data key under `new` instead, one file at a time (each replaced atomically). A
-    /// key already wrapped by `new` (a `rekey` run again after an interruption) is left as it is.
-    /// Returns how many keys were wrapped anew.
-    pub(super) fn rewrap(
+    /// Read every data key for a `rekey` from `old` to `new`, changing nothing: the keys still
+    /// wrapped by `old`, unwrapped. A key already wrapped by `new` (a `rekey` run again after an
+    /// interruption) is left out; one that opens with neither key refuses the rekey.
+    pub(super) fn prepare_rewrap(
         data_dir: &Path,
         old: &MasterKey,
         new: &MasterKey,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Rewrap, StoreError> {
         let dir = data_dir.join(KEYS_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir, "create"))?;
-        let mut count = 0;
+        let mut keys = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io(&dir, "read"))? {
             let path = entry.map_err(io(&dir, "read"))?.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -237,27 +249,48 @@ impl Keyring {
                 continue;
             }
             let bytes = read_private(&path).map_err(io(&path, "read"))?;
-            let damaged =
-                || StoreError::Corrupt(format!("the data key file {} is damaged", path.display()));
+            let damaged = || {
+                StoreError::Corrupt(format!(
+                    "the data key file {} is damaged; nothing was changed: restore the data \
+                     directory from a backup before the rekey",
+                    path.display()
+                ))
+            };
             let (id, wrapped) = parse_key_file(&bytes).ok_or_else(damaged)?;
-            if id == new.id() {
-                continue;
-            }
-            if id != old.id() {
+            let with = if id == new.id() {
+                new
+            } else if id == old.id() {
+                old
+            } else {
                 return Err(StoreError::MasterKey(format!(
                     "the data key {} is wrapped by the master key {id}, neither the current key {} nor the new one {}",
                     path.display(),
                     old.id(),
                     new.id()
                 )));
+            };
+            let key = with.unwrap(name, wrapped).ok_or_else(damaged)?;
+            if id == old.id() {
+                keys.push((path.clone(), name.to_owned(), key));
             }
-            let key = old.unwrap(name, wrapped).ok_or_else(damaged)?;
-            let mut out = format!("{}\n", new.id()).into_bytes();
-            out.extend_from_slice(&new.wrap(name, &key)?);
-            write_atomically(&path, &out)?;
-            count += 1;
         }
-        Ok(count)
+        Ok(Rewrap(keys))
+    }
+}
+
+/// The data keys a `rekey` wraps anew, read and unwrapped (see [`Keyring::prepare_rewrap`]).
+pub(super) struct Rewrap(Vec<(PathBuf, String, SealingKey)>);
+
+impl Rewrap {
+    /// Wrap each key under `new`, one file at a time (each replaced atomically). Returns how many
+    /// keys were wrapped anew.
+    pub(super) fn write(self, new: &MasterKey) -> Result<usize, StoreError> {
+        for (path, name, key) in &self.0 {
+            let mut out = format!("{}\n", new.id()).into_bytes();
+            out.extend_from_slice(&new.wrap(name, key)?);
+            write_atomically(path, &out)?;
+        }
+        Ok(self.0.len())
     }
 }
 
@@ -298,8 +331,13 @@ mod tests {
             .unwrap();
         assert!(matches!(refused, StoreError::MasterKey(_)), "{refused}");
         assert!(refused.to_string().contains(&a), "{refused}");
-        assert_eq!(Keyring::rewrap(dir.path(), &master, &other).unwrap(), 1);
-        assert_eq!(Keyring::rewrap(dir.path(), &master, &other).unwrap(), 0);
+        let rewrap = |old, new| {
+            Keyring::prepare_rewrap(dir.path(), old, new)
+                .and_then(|r| r.write(new))
+                .unwrap()
+        };
+        assert_eq!(rewrap(&master, &other), 1);
+        assert_eq!(rewrap(&master, &other), 0);
         let rekeyed = Keyring::open(dir.path(), other).unwrap();
         assert_eq!(rekeyed.get(&a).unwrap().open(b"c", &sealed).unwrap(), b"x");
     }

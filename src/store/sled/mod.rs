@@ -348,8 +348,9 @@ impl SledStore {
         }
         // The lock is held throughout, so no other process opens (or copies) the store meanwhile.
         let lock = files::lock(dir)?;
-        // A full open proves the store whole (and seals an older store first); a store whose
-        // rekey was cut short opens with neither key alone, and is opened bare.
+        // A full open proves the records whole (and seals an older store first); a store whose
+        // rekey was cut short opens with neither key alone, and is opened bare. The data keys
+        // are read when used, so every one is read below before anything is changed.
         let store = match Self::open_locked(dir, &MasterKeySource::Given(old.clone()), &lock) {
             Ok(store) => Some(store),
             Err(StoreError::MasterKey(_)) => None,
@@ -374,9 +375,10 @@ impl SledStore {
                 old.id()
             )));
         }
+        let rewrap = Keyring::prepare_rewrap(dir, old, new)?;
         meta.insert(REKEY_IN_PROGRESS, new.id().as_bytes())?;
         db.flush()?;
-        let rewrapped = Keyring::rewrap(dir, old, new)?;
+        let rewrapped = rewrap.write(new)?;
         // The sign-in settings are sealed with a key derived from the master key: sealed anew
         // (already done when an interrupted rekey runs again and they open with `new`).
         if let Some(sealed) = meta.get(SIGN_IN_SETTINGS)?
@@ -1185,6 +1187,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sealing::SealedAsset;
 
     #[test]
     fn an_import_cut_short_leaves_a_store_that_refuses_to_open() {
@@ -1218,7 +1221,8 @@ mod tests {
             .unwrap();
         store.db.flush().unwrap();
         drop(store);
-        assert_eq!(Keyring::rewrap(dir.path(), &old, &new).unwrap(), 1);
+        let rewrap = Keyring::prepare_rewrap(dir.path(), &old, &new).unwrap();
+        assert_eq!(rewrap.write(&new).unwrap(), 1);
 
         // The data keys are read when first used, so the mark is what refuses the store.
         for key in [&old, &new] {
@@ -1231,6 +1235,74 @@ mod tests {
         assert_eq!(
             store.asset(&asset.id).unwrap().unwrap().secret.expose(),
             asset.secret.expose()
+        );
+    }
+
+    #[test]
+    fn a_damaged_data_key_refuses_a_rekey_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (
+            MasterKey::generate().unwrap(),
+            MasterKey::generate().unwrap(),
+        );
+        let store = open_with(dir.path(), &old).unwrap();
+        store
+            .insert_asset(&crate::store::test_records::asset("/t/a"))
+            .unwrap();
+        drop(store);
+        let [name] = &store_key_names(dir.path())[..] else {
+            panic!("not one data key")
+        };
+        let path = dir.path().join(files::KEYS_DIR).join(name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+
+        let refused = SledStore::rekey(dir.path(), &old, &new).err().unwrap();
+        assert!(
+            refused.to_string().contains("nothing was changed"),
+            "{refused}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        // Not marked as a rekey cut short: the store still opens with its key.
+        open_with(dir.path(), &old).unwrap();
+    }
+
+    fn store_key_names(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir.join(files::KEYS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn records_without_the_weak_secret_mark_are_marked_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_for_test(dir.path()).unwrap();
+        let mut weak = crate::store::test_records::asset("/t/weak");
+        weak.secret = crate::secret::Secret::new(b"short".to_vec());
+        store.insert_asset(&weak).unwrap();
+        // As an earlier version wrote it: no mark.
+        let mut sealed: SealedAsset =
+            records::decode(&store.assets.get(weak.id.as_str()).unwrap().unwrap()).unwrap();
+        sealed.weak_secret = None;
+        store
+            .assets
+            .insert(weak.id.as_str(), records::encode(&sealed).unwrap())
+            .unwrap();
+        store.make_durable().unwrap();
+        drop(store);
+
+        let store = SledStore::open_for_test(dir.path()).unwrap();
+        let index = store.asset_index().unwrap();
+        assert!(index[0].weak_secret);
+        let stored: SealedAsset =
+            records::decode(&store.assets.get(weak.id.as_str()).unwrap().unwrap()).unwrap();
+        assert_eq!(stored.weak_secret, Some(true));
+        assert_eq!(stored.key, sealed.key, "the same data key");
+        assert_eq!(
+            store.asset(&weak.id).unwrap().unwrap().secret.expose(),
+            b"short"
         );
     }
 

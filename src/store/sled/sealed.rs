@@ -86,20 +86,35 @@ impl SledStore {
 
     /// At open: every asset's data key is present (else the store is refused), and keys no
     /// record names (of refused or interrupted writes) are deleted. The keys are not read here:
-    /// each is unwrapped when its asset is first opened. The records read on the way are kept
-    /// as the first asset index (the service reads it next).
+    /// each is unwrapped when its asset is first used, except for records written before
+    /// records said whether their secret is weak: those are opened to find out, once, and
+    /// marked (same sealed secrets, same data key). The records read on the way are kept as the
+    /// first asset index (the service reads it next).
     pub(super) fn check_keys(&self) -> Result<(), StoreError> {
         let mut unused = self.keyring.names()?;
         let mut index = Vec::new();
-        for record in self.refused.values(&self.assets)? {
-            let sealed: SealedAsset = decode(&record)?;
+        let mut marked = sled::Batch::default();
+        let mut any_marked = false;
+        for entry in self.assets.iter() {
+            let (id, record) = entry?;
+            let mut sealed: SealedAsset = decode(&record)?;
             if !unused.remove(&sealed.key) {
-                // Missing, or named by two records: either way, reading it says which.
+                // Missing (or named by a second record, which reading it allows).
                 self.keyring.get(&sealed.key)?;
+            }
+            if sealed.weak_secret.is_none() {
+                let weak = self.open_sealed(sealed.clone())?.has_weak_secret();
+                sealed.weak_secret = Some(weak);
+                marked.insert(id, encode(&sealed)?);
+                any_marked = true;
             }
             index.push(self.bare_record(sealed)?);
         }
         self.keyring.delete_unused(unused);
+        if any_marked {
+            self.assets.apply_batch(marked)?;
+            self.make_durable()?;
+        }
         *self.opened_index.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((self.durable_write_count(), index));
         Ok(())
