@@ -78,6 +78,24 @@ impl AssetSummary {
     }
 }
 
+/// An asset's summary and, for a live asymmetric asset, its compiled form, which publishes its
+/// keys (the template's error comes from the same compilation). Any other asset has only its
+/// template compiled, for the error the list shows.
+fn views_of(asset: Asset, weak_secret: bool) -> (AssetSummary, Option<CompiledAsset>) {
+    if asset.is_live() && !asset.algorithm.is_hmac() {
+        let compiled = CompiledAsset::new(asset);
+        let error = compiled.template_error().map(str::to_owned);
+        (
+            AssetSummary::of(&compiled.asset, weak_secret, error),
+            Some(compiled),
+        )
+    } else {
+        let error = PayloadTemplate::compile(&asset.template).err();
+        let error = error.map(|e| e.to_string());
+        (AssetSummary::of(&asset, weak_secret, error), None)
+    }
+}
+
 /// The in-memory views of the assets.
 pub struct Registry {
     /// Compiled live assets by path, loaded on first request (bounded).
@@ -98,20 +116,10 @@ impl Registry {
         let mut catalog = BTreeMap::new();
         for BareAsset { asset, weak_secret } in assets {
             let path = asset.path.to_string();
-            if asset.is_live() && !asset.algorithm.is_hmac() {
-                // Compiled to publish its keys; the summary takes the template's error from it.
-                let compiled = CompiledAsset::new(asset);
-                let error = compiled.template_error().map(str::to_owned);
-                catalog.insert(
-                    path.clone(),
-                    AssetSummary::of(&compiled.asset, weak_secret, error),
-                );
-                published.insert(path, Arc::new(compiled));
-            } else {
-                // Only the template is compiled, for its error (shown in the list).
-                let error = PayloadTemplate::compile(&asset.template).err();
-                let error = error.map(|e| e.to_string());
-                catalog.insert(path, AssetSummary::of(&asset, weak_secret, error));
+            let (summary, keys) = views_of(asset, weak_secret);
+            catalog.insert(path.clone(), summary);
+            if let Some(keys) = keys {
+                published.insert(path, Arc::new(keys));
             }
         }
         Registry {
@@ -143,8 +151,7 @@ impl Registry {
 
     /// Bring the views in line with a stored asset; `old_path` when the path changed.
     fn refresh(&self, asset: &Asset, old_path: Option<&AssetPath>, purged: bool) {
-        let compiled = CompiledAsset::new(asset.clone());
-        let template_error = compiled.template_error().map(str::to_owned);
+        let (summary, keys) = views_of(asset.clone(), asset.has_weak_secret());
         {
             let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
             if let Some(old) = old_path {
@@ -153,7 +160,6 @@ impl Registry {
             if purged {
                 catalog.remove(asset.path.as_str());
             } else {
-                let summary = AssetSummary::of(asset, asset.has_weak_secret(), template_error);
                 catalog.insert(asset.path.to_string(), summary);
             }
         }
@@ -163,8 +169,8 @@ impl Registry {
                 published.remove(old.as_str());
             }
             published.remove(asset.path.as_str());
-            if asset.is_live() && !purged && !asset.algorithm.is_hmac() {
-                published.insert(asset.path.to_string(), Arc::new(compiled));
+            if let Some(keys) = keys.filter(|_| !purged) {
+                published.insert(asset.path.to_string(), Arc::new(keys));
             }
         }
         // After the store and the catalog: a request that loaded the old record meanwhile does

@@ -168,34 +168,30 @@ impl Keyring {
 
     /// The data key called `name`, read from its file on first use and kept in memory.
     pub(super) fn get(&self, name: &str) -> Result<Arc<SealingKey>, StoreError> {
-        if let Some(key) = self
-            .keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
-            return Ok(key.clone());
+        if let Some(key) = self.unwrapped(name) {
+            return Ok(key);
         }
         // Key files never change (a new key gets a new name): two readers that both read this
         // one keep the same key. A file deleted meanwhile was read into memory first (see
         // `delete`), so a reader that found no file looks there again.
         let key = match self.read(name) {
             Ok(key) => Arc::new(key),
-            Err(missing) => {
-                return self
-                    .keys
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(name)
-                    .cloned()
-                    .ok_or(missing);
-            }
+            Err(missing) => return self.unwrapped(name).ok_or(missing),
         };
         self.keys
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_owned(), key.clone());
         Ok(key)
+    }
+
+    /// The key called `name` if it was unwrapped already.
+    fn unwrapped(&self, name: &str) -> Option<Arc<SealingKey>> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Delete a data key no record names any more (best-effort: a key left behind is deleted at

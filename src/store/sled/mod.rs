@@ -90,7 +90,7 @@ pub struct SledStore {
     unwritable: std::sync::atomic::AtomicBool,
     /// Durable writes so far (also in `meta`); held while one is made durable.
     durable_writes: std::sync::Mutex<u64>,
-    /// The asset index read at open (see [`SledStore::check_keys`]) and the count of durable
+    /// The asset index read at open (see [`SledStore::check_asset_records`]) and the count of durable
     /// writes then: taken by the first `asset_index` if no write came since.
     opened_index: std::sync::Mutex<Option<(u64, Vec<crate::store::BareAsset>)>>,
 }
@@ -331,7 +331,7 @@ impl SledStore {
             opened_index: std::sync::Mutex::new(None),
             _lock: lock,
         };
-        store.check_keys()?;
+        store.check_asset_records()?;
         Ok(store)
     }
 

@@ -90,11 +90,10 @@ impl SledStore {
     /// records said whether their secret is weak: those are opened to find out, once, and
     /// marked (same sealed secrets, same data key). The records read on the way are kept as the
     /// first asset index (the service reads it next).
-    pub(super) fn check_keys(&self) -> Result<(), StoreError> {
+    pub(super) fn check_asset_records(&self) -> Result<(), StoreError> {
         let mut unused = self.keyring.names()?;
         let mut index = Vec::new();
-        let mut marked = sled::Batch::default();
-        let mut any_marked = false;
+        let mut marked = Vec::new();
         for entry in self.assets.iter() {
             let (id, record) = entry?;
             let mut sealed: SealedAsset = decode(&record)?;
@@ -105,14 +104,17 @@ impl SledStore {
             if sealed.weak_secret.is_none() {
                 let weak = self.open_sealed(sealed.clone())?.has_weak_secret();
                 sealed.weak_secret = Some(weak);
-                marked.insert(id, encode(&sealed)?);
-                any_marked = true;
+                marked.push((id, encode(&sealed)?));
             }
             index.push(self.bare_record(sealed)?);
         }
         self.keyring.delete_unused(unused);
-        if any_marked {
-            self.assets.apply_batch(marked)?;
+        if !marked.is_empty() {
+            let mut batch = sled::Batch::default();
+            for (id, record) in marked {
+                batch.insert(id, record);
+            }
+            self.assets.apply_batch(batch)?;
             self.make_durable()?;
         }
         *self.opened_index.lock().unwrap_or_else(|e| e.into_inner()) =
