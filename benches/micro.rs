@@ -126,7 +126,7 @@ impl Fixture {
             )
             .expect("alice is created");
         let api_key = service
-            .create_api_key(ACTOR, "alice")
+            .create_api_key(ACTOR, "alice", Default::default())
             .expect("alice gets an API key")
             .key;
         // `login` checks the password on the blocking pool: it needs a runtime.
@@ -226,7 +226,7 @@ fn issue(c: &mut Criterion, fixture: &Fixture) {
         .service
         .authenticate_api_key(&fixture.api_key)
         .expect("alice's key authenticates");
-    let user: &User = authenticated.borrow();
+    let user: &User = authenticated.0.borrow();
     let now = Utc::now();
     let mut group = c.benchmark_group("issue");
     group.bench_function("HS256", |b| {

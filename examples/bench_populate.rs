@@ -193,7 +193,9 @@ fn populate(
         .insert("email".into(), "alice@example.test".into());
     alice.password = Some(SecretString::new(DEMO_PASSWORD.into()));
     service.create_user(ACTOR, alice)?;
-    let demo_key = service.create_api_key(ACTOR, "alice")?.key;
+    let demo_key = service
+        .create_api_key(ACTOR, "alice", Default::default())?
+        .key;
     let t_demo = t.elapsed().as_secs_f64();
     eprintln!("  demo asset, admin, alice (2 argon2 hashes) and alice's API key: {t_demo:.2} s");
 
@@ -257,7 +259,7 @@ fn populate(
             ),
         )?;
         if i % args.key_every == 0 {
-            service.create_api_key(ACTOR, &username)?;
+            service.create_api_key(ACTOR, &username, Default::default())?;
             keys += 1;
         }
         if i % 10_000 == 0 || i == args.users {

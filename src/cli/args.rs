@@ -109,6 +109,39 @@ pub enum UserCommand {
         /// Username.
         name: String,
     },
+    /// Change a user: each option given replaces that part (`--attr` all attributes, `--group`
+    /// all groups); prints the user.
+    Update {
+        /// Username.
+        name: String,
+        /// Administrator or not.
+        #[arg(long, value_name = "true|false")]
+        admin: Option<bool>,
+        /// An attribute, KEY=VALUE (repeatable): replaces every attribute.
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attrs: Vec<String>,
+        /// A group (repeatable): replaces every group.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Remove every group.
+        #[arg(long, conflicts_with = "groups")]
+        no_groups: bool,
+    },
+    /// Delete a user for good, with their sessions and API keys (their audit events stay).
+    Delete {
+        /// Username.
+        name: String,
+    },
+    /// List a user's current sessions (never their ids).
+    Sessions {
+        /// Username.
+        name: String,
+    },
+    /// End every session of a user.
+    EndSessions {
+        /// Username.
+        name: String,
+    },
     /// Link an account to an identity provider: the person's first sign-in there completes the
     /// link (with `--unlink`, remove it).
     Link {
@@ -193,6 +226,13 @@ pub enum ApiKeyCommand {
     Create {
         /// Username.
         user: String,
+        /// What the key may do: tokens, admin:read, admin:write (repeat for several; default
+        /// tokens).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// When the key stops working (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Revoke a key by id or shown prefix.
     Revoke {
@@ -235,6 +275,8 @@ pub enum AssetCommand {
         /// Id or path.
         asset: String,
     },
+    /// Purge every trashed asset; prints how many went.
+    EmptyTrash,
     /// Rotate an asymmetric asset's key (the old public key stays published until its
     /// tokens have expired).
     Rotate {

@@ -12,7 +12,9 @@ use crate::domain::identity::{ProviderInput, Provisioning};
 use crate::error::AppError;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
-use crate::service::{AssetInput, ExportSealing, KeyInput, NextKeyInput, Service, UserInput};
+use crate::service::{
+    ApiKeyInput, AssetInput, ExportSealing, KeyInput, NextKeyInput, Service, UserInput, UserUpdate,
+};
 
 const CLI_ACTOR: &str = "cli";
 
@@ -153,6 +155,34 @@ fn user(service: &Service, cmd: UserCommand) -> Result<(), AppError> {
         UserCommand::List => user_list(service),
         UserCommand::Disable { name } => print_json(&service.set_disabled(CLI_ACTOR, &name, true)?),
         UserCommand::Enable { name } => print_json(&service.set_disabled(CLI_ACTOR, &name, false)?),
+        UserCommand::Update {
+            name,
+            admin,
+            attrs,
+            groups,
+            no_groups,
+        } => {
+            let update = UserUpdate {
+                attributes: (!attrs.is_empty())
+                    .then(|| parse_attributes(&attrs))
+                    .transpose()?,
+                groups: (no_groups || !groups.is_empty()).then_some(groups),
+                admin,
+                version: None,
+            };
+            print_json(&service.update_user(CLI_ACTOR, &name, update)?)
+        }
+        UserCommand::Delete { name } => {
+            service.delete_user(CLI_ACTOR, &name, None)?;
+            println!("deleted {name}");
+            Ok(())
+        }
+        UserCommand::Sessions { name } => print_json(&service.sessions_of(&name)?),
+        UserCommand::EndSessions { name } => {
+            let ended = service.end_sessions(CLI_ACTOR, &name)?;
+            println!("ended {ended} sessions");
+            Ok(())
+        }
         UserCommand::Link {
             name,
             provider,
@@ -214,7 +244,18 @@ fn idp(service: &Service, cmd: IdpCommand) -> Result<(), AppError> {
 /// `apikey …`
 fn apikey(service: &Service, cmd: ApiKeyCommand) -> Result<(), AppError> {
     match cmd {
-        ApiKeyCommand::Create { user } => apikey_create(service, &user),
+        ApiKeyCommand::Create {
+            user,
+            scopes,
+            expires_at,
+        } => apikey_create(
+            service,
+            &user,
+            ApiKeyInput {
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                expires_at,
+            },
+        ),
         ApiKeyCommand::Revoke { user, key } => {
             print_json(&service.revoke_api_key(CLI_ACTOR, &user, &key)?)
         }
@@ -237,6 +278,11 @@ fn asset(service: &Service, cmd: AssetCommand) -> Result<(), AppError> {
             print_json(&service.restore_asset(CLI_ACTOR, &asset_id(service, &asset)?)?)
         }
         AssetCommand::Purge { asset } => asset_purge(service, &asset),
+        AssetCommand::EmptyTrash => {
+            let purged = service.empty_trash(CLI_ACTOR)?;
+            println!("purged {purged} assets");
+            Ok(())
+        }
         AssetCommand::Rotate { asset } => {
             print_json(&service.rotate_key(CLI_ACTOR, &asset_id(service, &asset)?)?)
         }
@@ -273,13 +319,7 @@ fn user_add(
     groups: Vec<String>,
     password_stdin: bool,
 ) -> Result<(), AppError> {
-    let mut attributes = BTreeMap::new();
-    for a in attrs {
-        let (k, v) = a
-            .split_once('=')
-            .ok_or_else(|| AppError::invalid("attr", format!("{a:?} is not KEY=VALUE")))?;
-        attributes.insert(k.to_owned(), v.to_owned());
-    }
+    let attributes = parse_attributes(attrs)?;
     let password = if password_stdin {
         Some(stdin_line("password")?)
     } else {
@@ -325,9 +365,21 @@ fn user_list(service: &Service) -> Result<(), AppError> {
     Ok(())
 }
 
+/// `--attr KEY=VALUE` options as attributes.
+fn parse_attributes(attrs: &[String]) -> Result<BTreeMap<String, String>, AppError> {
+    let mut attributes = BTreeMap::new();
+    for a in attrs {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| AppError::invalid("attr", format!("{a:?} is not KEY=VALUE")))?;
+        attributes.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(attributes)
+}
+
 /// `apikey create`: prints only the key, so scripts can capture it.
-fn apikey_create(service: &Service, user: &str) -> Result<(), AppError> {
-    let created = service.create_api_key(CLI_ACTOR, user)?;
+fn apikey_create(service: &Service, user: &str, input: ApiKeyInput) -> Result<(), AppError> {
+    let created = service.create_api_key(CLI_ACTOR, user, input)?;
     println!("{}", created.key);
     Ok(())
 }
@@ -366,7 +418,7 @@ fn asset_list(service: &Service) -> Result<(), AppError> {
 
 /// `asset purge`: deletes a trashed asset for good.
 fn asset_purge(service: &Service, asset: &str) -> Result<(), AppError> {
-    service.purge_asset(CLI_ACTOR, &asset_id(service, asset)?)?;
+    service.purge_asset(CLI_ACTOR, &asset_id(service, asset)?, None)?;
     eprintln!("purged");
     Ok(())
 }

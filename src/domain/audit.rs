@@ -33,6 +33,9 @@ pub enum AuditAction {
     /// `user.end_sessions`: a user's sessions ended.
     #[serde(rename = "user.end_sessions")]
     UserEndSessions,
+    /// `user.delete`: a user deleted with their sessions and keys.
+    #[serde(rename = "user.delete")]
+    UserDelete,
     /// `apikey.create`: an API key created.
     #[serde(rename = "apikey.create")]
     ApiKeyCreate,
@@ -91,7 +94,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action this version records, for pickers.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::TokenIssue,
         AuditAction::SessionLogin,
         AuditAction::SessionLogout,
@@ -101,6 +104,7 @@ impl AuditAction {
         AuditAction::UserDisable,
         AuditAction::UserEnable,
         AuditAction::UserEndSessions,
+        AuditAction::UserDelete,
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AssetCreate,
@@ -133,6 +137,7 @@ impl AuditAction {
             AuditAction::UserDisable => "user.disable",
             AuditAction::UserEnable => "user.enable",
             AuditAction::UserEndSessions => "user.end_sessions",
+            AuditAction::UserDelete => "user.delete",
             AuditAction::ApiKeyCreate => "apikey.create",
             AuditAction::ApiKeyRevoke => "apikey.revoke",
             AuditAction::AssetCreate => "asset.create",
@@ -152,6 +157,17 @@ impl AuditAction {
             AuditAction::Unknown => "unknown",
         }
     }
+}
+
+/// Where an event sits in the trail: the batch (a segment, a row) it was written in and its
+/// place there. Later events have greater positions; a position never changes while its event
+/// is kept, so a page of the trail can start just before one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AuditPosition {
+    /// The batch.
+    pub batch: u64,
+    /// The event's place in its batch.
+    pub index: u64,
 }
 
 /// How a filter matches text.

@@ -65,6 +65,94 @@ impl Session {
     }
 }
 
+/// What an API key may do. A session (a person in a browser) may do all of it; a key only what
+/// it was given at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// Fetch tokens as the key's user (the token URLs); the default for new keys.
+    #[serde(rename = "tokens")]
+    Tokens,
+    /// Read the admin API (an administrator's key): lists, records, public keys, the audit trail.
+    #[serde(rename = "admin:read")]
+    AdminRead,
+    /// Change through the admin API, and what hands out credentials or tokens of others
+    /// (previews, exports).
+    #[serde(rename = "admin:write")]
+    AdminWrite,
+}
+
+impl Scope {
+    /// Every scope, in the order they are listed.
+    pub const ALL: [Scope; 3] = [Scope::Tokens, Scope::AdminRead, Scope::AdminWrite];
+
+    /// The name used in the API, the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Tokens => "tokens",
+            Scope::AdminRead => "admin:read",
+            Scope::AdminWrite => "admin:write",
+        }
+    }
+
+    /// The scope of that name.
+    pub fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of [`Scope`]s, written as a list of their names (`["tokens", "admin:read"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// Every scope: sessions, and keys created before scopes existed.
+    pub const ALL: Scopes = Scopes(0b111);
+    /// What a new key gets when none are asked for.
+    pub const DEFAULT: Scopes = Scopes(1);
+
+    /// Whether the set holds `scope`.
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes in the set, in [`Scope::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// Keys stored before scopes existed keep the power they had: every scope.
+    fn legacy() -> Scopes {
+        Scopes::ALL
+    }
+}
+
+impl FromIterator<Scope> for Scopes {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        Scopes(iter.into_iter().fold(0, |bits, s| bits | s.bit()))
+    }
+}
+
+impl Serialize for Scopes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<Scope>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 /// A stored API key (its digest, never the key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKey {
@@ -83,6 +171,19 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     /// Set when revoked; a revoked key authenticates nothing.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What the key may do (absent in records from before scopes: every scope).
+    #[serde(default = "Scopes::legacy")]
+    pub scopes: Scopes,
+    /// When the key stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Whether the key has expired at `now`.
+    pub fn has_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
 }
 
 mod hex_digest {
@@ -118,6 +219,23 @@ mod tests {
         assert_ne!(a, b);
         assert!(digests_equal(&digest(&a), &digest(&a)));
         assert!(!digests_equal(&digest(&a), &digest(&b)));
+    }
+
+    #[test]
+    fn scopes_are_written_as_names_and_old_keys_keep_every_scope() {
+        let scopes: Scopes = [Scope::AdminWrite, Scope::Tokens].into_iter().collect();
+        assert_eq!(
+            serde_json::to_string(&scopes).unwrap(),
+            r#"["tokens","admin:write"]"#
+        );
+        assert!(!scopes.contains(Scope::AdminRead));
+        let parsed: Scopes = serde_json::from_str(r#"["admin:read"]"#).unwrap();
+        assert_eq!(parsed.iter().collect::<Vec<_>>(), [Scope::AdminRead]);
+        assert!(serde_json::from_str::<Scopes>(r#"["admin"]"#).is_err());
+        let old = r#"{"id":"k1","user_id":"u1","prefix":"jas_abcdefgh","digest":"0000000000000000000000000000000000000000000000000000000000000000","created_at":"2026-01-01T00:00:00Z","last_used_at":null,"revoked_at":null}"#;
+        let old: ApiKey = serde_json::from_str(old).unwrap();
+        assert_eq!(old.scopes, Scopes::ALL);
+        assert!(!old.has_expired(Utc::now()));
     }
 
     #[test]

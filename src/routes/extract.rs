@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::domain::credentials::{SESSION_COOKIE, Session};
+use crate::domain::credentials::{SESSION_COOKIE, Scope, Scopes, Session};
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::service::Service;
@@ -160,9 +160,23 @@ pub struct Requester {
     pub user: Arc<User>,
     /// The session, for cookie requests (its CSRF token guards state-changing calls).
     pub session: Option<Arc<Session>>,
+    /// What this credential may do: an API key's scopes; everything for a person signed in.
+    pub scopes: Scopes,
 }
 
 impl Requester {
+    /// `Forbidden` unless the credential carries `scope` (only API keys can lack one).
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "the API key does not have the {} scope",
+                scope.as_str()
+            )))
+        }
+    }
+
     /// [`Requester::authenticate`] from async code: from the caches on this worker, or, when a
     /// record must be read from a shared database, on a blocking thread.
     pub async fn authenticate_off_worker(
@@ -179,6 +193,7 @@ impl Requester {
                 Ok(Requester {
                     user: service.authenticate_proxy(&identity)?,
                     session: None,
+                    scopes: Scopes::ALL,
                 })
             })
             .await;
@@ -201,15 +216,20 @@ impl Requester {
     /// Check a credential against the service.
     fn check(credential: Credential<'_>, service: &Service) -> Result<Requester, AppError> {
         match credential {
-            Credential::ApiKey(key) => Ok(Requester {
-                user: service.authenticate_api_key(&key)?,
-                session: None,
-            }),
+            Credential::ApiKey(key) => {
+                let (user, scopes) = service.authenticate_api_key(&key)?;
+                Ok(Requester {
+                    user,
+                    session: None,
+                    scopes,
+                })
+            }
             Credential::Session(id) => {
                 let (user, session) = service.authenticate_session(&id)?;
                 Ok(Requester {
                     user,
                     session: Some(session),
+                    scopes: Scopes::ALL,
                 })
             }
         }

@@ -42,14 +42,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .app_data(api::json_config())
+            .app_data(api::query_config())
+            .app_data(api::path_config())
             .service(web::resource("/session").route(web::get().to(api::current_session)))
             .service(
                 web::resource("/users")
                     .route(web::get().to(api::list_users))
                     .route(web::post().to(api::create_user)),
             )
-            .service(web::resource("/users/{username}").route(web::get().to(api::get_user)))
-            .service(web::resource("/export").route(web::post().to(api::export)))
+            .service(
+                web::resource("/users/{username}")
+                    .route(web::get().to(api::get_user))
+                    .route(web::patch().to(api::update_user))
+                    .route(web::delete().to(api::delete_user)),
+            )
             .service(
                 web::resource("/users/{username}/password").route(web::put().to(api::set_password)),
             )
@@ -60,13 +66,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/users/{username}/enable").route(web::post().to(api::enable_user)),
             )
             .service(
+                web::resource("/users/{username}/sessions")
+                    .route(web::get().to(api::list_sessions))
+                    .route(web::delete().to(api::end_sessions)),
+            )
+            .service(
                 web::resource("/users/{username}/api-keys")
                     .route(web::get().to(api::list_api_keys))
                     .route(web::post().to(api::create_api_key)),
             )
             .service(
-                web::resource("/users/{username}/api-keys/{key}")
+                web::resource("/users/{username}/api-keys/{id}")
+                    .route(web::get().to(api::get_api_key))
                     .route(web::delete().to(api::revoke_api_key)),
+            )
+            .service(
+                web::resource("/users/{username}/upstream").route(web::put().to(api::link_user)),
             )
             .service(
                 web::resource("/assets")
@@ -111,7 +126,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/assets/{id}/public-key.pem")
                     .route(web::get().to(api::public_key_pem)),
             )
+            .service(web::resource("/trash").route(web::delete().to(api::empty_trash)))
             .service(web::resource("/audit").route(web::get().to(api::audit_events)))
+            .service(web::resource("/export").route(web::post().to(api::export)))
             .service(
                 web::resource("/identity-providers")
                     .route(web::get().to(api::list_identity_providers))
@@ -127,9 +144,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/sign-in-policy")
                     .route(web::get().to(api::get_sign_in_policy))
                     .route(web::put().to(api::set_sign_in_policy)),
-            )
-            .service(
-                web::resource("/users/{username}/upstream").route(web::put().to(api::link_user)),
             )
             .default_service(web::to(api::not_found)),
     )

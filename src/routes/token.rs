@@ -15,6 +15,7 @@ use crate::metrics::{Metrics, TokenOutcome};
 use crate::service::{Refusal, Service};
 
 use super::extract::Requester;
+use crate::domain::credentials::Scope;
 
 /// Resolve → preflight / method → delivery → authenticate → issue → respond. Errors answer with
 /// an empty body; the reason goes to the log (never a credential or a token).
@@ -61,6 +62,7 @@ pub async fn token(
     };
     let issued = Requester::authenticate_off_worker(&req, &service)
         .await
+        .and_then(|who| who.require(Scope::Tokens).map(|()| who))
         .map_err(Refusal::from)
         .and_then(|who| service.issue(&asset, &who.user, mode, &params));
     let mut res = match issued {

@@ -454,10 +454,23 @@ impl Service {
         self.change_state(actor, id, AuditAction::AssetRestore, false)
     }
 
-    /// Delete a trashed asset for good: record, secret and path index.
-    pub fn purge_asset(&self, actor: &str, id: &AssetId) -> Result<(), AppError> {
+    /// Delete a trashed asset for good: record, secret and path index; when `expected_version`
+    /// is given, only the asset still at that version (`Stale` otherwise).
+    pub fn purge_asset(
+        &self,
+        actor: &str,
+        id: &AssetId,
+        expected_version: Option<u64>,
+    ) -> Result<(), AppError> {
         let _guard = self.lock_writes();
         let asset = self.asset_record(id)?;
+        if expected_version.is_some_and(|v| v != asset.version) {
+            return Err(AppError::Stale {
+                current: asset.version,
+                by: asset.updated_by.clone(),
+                at: asset.updated_at.to_rfc3339(),
+            });
+        }
         if asset.is_live() {
             return Err(AppError::Conflict(
                 "only a trashed asset can be purged; trash it first".into(),

@@ -1,7 +1,7 @@
 //! Reading the audit trail.
 
 use super::state::Service;
-use crate::domain::audit::{AuditEvent, AuditFilter};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditPosition};
 use crate::error::AppError;
 
 impl Service {
@@ -13,5 +13,19 @@ impl Service {
     ) -> Result<Vec<AuditEvent>, AppError> {
         self.audit.flush();
         Ok(self.store.audit_events(filter, limit.clamp(1, 1000))?)
+    }
+}
+
+impl Service {
+    /// One page of the audit trail, newest first: up to `limit` events older than `before`,
+    /// each with its position (waits for queued events to be written).
+    pub fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<AuditPosition>,
+        limit: usize,
+    ) -> Result<Vec<(AuditPosition, AuditEvent)>, AppError> {
+        self.audit.flush();
+        Ok(self.store.audit_page(filter, before, limit)?)
     }
 }

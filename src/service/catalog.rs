@@ -91,7 +91,7 @@ impl Service {
         };
         let mut purged = 0;
         for id in trashed {
-            match self.purge_asset(actor, &id) {
+            match self.purge_asset(actor, &id, None) {
                 Ok(()) => purged += 1,
                 // Restored or purged by someone else meanwhile: nothing to do.
                 Err(AppError::Conflict(_) | AppError::NotFound) => {}

@@ -43,6 +43,6 @@ pub use state::{
     LOGIN_WINDOW, MAX_EXPIRY_SECONDS, MAX_LOGIN_FAILURES, MAX_NAME_CHARS, Service, SessionPolicy,
 };
 pub use views::{
-    ApiKeyView, AssetView, CreatedApiKey, KeyView, NextKeyInput, NextKeyView, NextSecretInput,
-    Preview, SavedAsset, SignedIn, UserInput, UserView,
+    ApiKeyInput, ApiKeyView, AssetView, CreatedApiKey, KeyView, NextKeyInput, NextKeyView,
+    NextSecretInput, Preview, SavedAsset, SignedIn, UserInput, UserView,
 };

@@ -11,19 +11,22 @@ use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::user::{distinct_groups, validate_attribute_name, validate_group_name};
 use crate::error::AppError;
 
-/// New attributes, groups and admin flag for a user (replacing the old ones).
+/// A change of a user: each part given replaces the old one, each part left out stays.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// All attributes.
     #[serde(default)]
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: Option<BTreeMap<String, String>>,
     /// All groups.
     #[serde(default)]
-    pub groups: Vec<String>,
+    pub groups: Option<Vec<String>>,
     /// Administrator.
     #[serde(default)]
-    pub admin: bool,
+    pub admin: Option<bool>,
+    /// The version the change was made from: refused (`Stale`) when the user changed since.
+    #[serde(default)]
+    pub version: Option<u64>,
 }
 
 /// A session as shown to administrators (never its id).
@@ -67,32 +70,46 @@ impl Service {
         username: &str,
         update: UserUpdate,
     ) -> Result<UserView, AppError> {
-        let groups = clean_profile(&update.attributes, update.groups)?;
         let _guard = self.lock_writes();
         let mut user = self.user_named(username)?;
-        if user.admin && !update.admin && user.username.as_str().eq_ignore_ascii_case(actor) {
+        if let Some(read_at) = update.version
+            && read_at != user.version
+        {
+            return Err(AppError::Stale {
+                current: user.version,
+                by: "another administrator".into(),
+                at: user.updated_at.to_rfc3339(),
+            });
+        }
+        let attributes = update.attributes.unwrap_or_else(|| user.attributes.clone());
+        let groups = clean_profile(
+            &attributes,
+            update.groups.unwrap_or_else(|| user.groups.clone()),
+        )?;
+        let admin = update.admin.unwrap_or(user.admin);
+        if user.admin && !admin && user.username.as_str().eq_ignore_ascii_case(actor) {
             return Err(AppError::invalid(
                 "admin",
                 "you cannot take away your own administrator rights",
             ));
         }
         let mut changed = Vec::new();
-        if user.attributes != update.attributes {
+        if user.attributes != attributes {
             changed.push("attributes");
         }
         if user.groups != groups {
             changed.push("groups");
         }
-        if user.admin != update.admin {
-            changed.push(if update.admin {
+        if user.admin != admin {
+            changed.push(if admin {
                 "admin (granted)"
             } else {
                 "admin (taken away)"
             });
         }
-        user.attributes = update.attributes;
+        user.attributes = attributes;
         user.groups = groups;
-        user.admin = update.admin;
+        user.admin = admin;
         user.updated_at = Utc::now();
         self.save_user(&mut user)?;
         self.audit.record(AuditEvent {
@@ -122,6 +139,49 @@ impl Service {
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(sessions)
+    }
+
+    /// Delete a user for good: their sessions end and their API keys go with them (tokens they
+    /// already hold stay valid until they expire); audit events naming them stay. Nobody can
+    /// delete their own account, and the last administrator stays.
+    pub fn delete_user(
+        &self,
+        actor: &str,
+        username: &str,
+        expected_version: Option<u64>,
+    ) -> Result<(), AppError> {
+        let _guard = self.lock_writes();
+        let user = self.user_named(username)?;
+        if expected_version.is_some_and(|v| v != user.version) {
+            return Err(AppError::Stale {
+                current: user.version,
+                by: "another administrator".into(),
+                at: user.updated_at.to_rfc3339(),
+            });
+        }
+        if user.username.as_str().eq_ignore_ascii_case(actor) {
+            return Err(AppError::Conflict(
+                "you cannot delete your own account".into(),
+            ));
+        }
+        if user.admin
+            && !self
+                .store
+                .users()?
+                .iter()
+                .any(|u| u.admin && u.id != user.id)
+        {
+            return Err(AppError::Conflict(
+                "this is the last administrator; make someone else an administrator first".into(),
+            ));
+        }
+        self.store.delete_user(&user.id)?;
+        self.audit.record(AuditEvent::admin(
+            actor,
+            AuditAction::UserDelete,
+            user.username.as_str(),
+        ));
+        Ok(())
     }
 
     /// End every session of a user; returns how many ended.

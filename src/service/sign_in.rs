@@ -11,7 +11,8 @@ use super::state::{LOGIN_WINDOW, MAX_LOGIN_FAILURES, Service, TOUCH_INTERVAL_SEC
 use super::views::SignedIn;
 use crate::domain::audit::{AuditAction, AuditEvent, AuditOutcome};
 use crate::domain::credentials::{
-    API_KEY_PREFIX, ApiKey, CredentialDigest, Session, digest, digests_equal, new_session_id,
+    API_KEY_PREFIX, ApiKey, CredentialDigest, Scopes, Session, digest, digests_equal,
+    new_session_id,
 };
 use crate::domain::user::{User, Username};
 use crate::error::AppError;
@@ -24,8 +25,8 @@ pub const PASSWORDS_OFF: &str =
     "local passwords are turned off; sign in with the identity provider";
 
 impl Service {
-    /// The user behind an API key (`Authorization: Bearer …`).
-    pub fn authenticate_api_key(&self, key: &str) -> Result<Arc<User>, AppError> {
+    /// The user behind an API key (`Authorization: Bearer …`), and what the key may do.
+    pub fn authenticate_api_key(&self, key: &str) -> Result<(Arc<User>, Scopes), AppError> {
         let denied = || AppError::Forbidden("unknown, revoked or malformed API key".into());
         if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
             return Err(denied());
@@ -43,6 +44,12 @@ impl Service {
             )));
         }
         let now = Utc::now();
+        if record.has_expired(now) {
+            return Err(AppError::Forbidden(format!(
+                "the API key {} has expired",
+                record.prefix
+            )));
+        }
         if record
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECONDS)
@@ -51,7 +58,7 @@ impl Service {
             touched.last_used_at = Some(now);
             self.best_effort("last use of an API key", self.store.touch_api_key(&touched));
         }
-        Ok(user)
+        Ok((user, record.scopes))
     }
 
     /// A write the token path makes on the side (last use, cleanup): a failure is logged and

@@ -3,9 +3,9 @@
 use chrono::Utc;
 
 use super::state::Service;
-use super::views::{ApiKeyView, CreatedApiKey, UserInput, UserView};
+use super::views::{ApiKeyInput, ApiKeyView, CreatedApiKey, UserInput, UserView};
 use crate::domain::audit::{AuditAction, AuditEvent};
-use crate::domain::credentials::{API_KEY_SHOWN_CHARS, ApiKey, digest, new_api_key};
+use crate::domain::credentials::{API_KEY_SHOWN_CHARS, ApiKey, Scope, Scopes, digest, new_api_key};
 use crate::domain::user::{User, Username, validate_password};
 use crate::error::AppError;
 use crate::ids::{ApiKeyId, UserId, random_token};
@@ -152,8 +152,45 @@ impl Service {
         Ok(UserView::from(&user))
     }
 
-    /// Create an API key for a user; the key is in the answer and nowhere else.
-    pub fn create_api_key(&self, actor: &str, username: &str) -> Result<CreatedApiKey, AppError> {
+    /// Create an API key for a user with the scopes and expiry asked for; the key is in the
+    /// answer and nowhere else.
+    pub fn create_api_key(
+        &self,
+        actor: &str,
+        username: &str,
+        input: ApiKeyInput,
+    ) -> Result<CreatedApiKey, AppError> {
+        let scopes = match input.scopes {
+            None => Scopes::DEFAULT,
+            Some(names) => {
+                let mut scopes = Vec::with_capacity(names.len());
+                for name in &names {
+                    scopes.push(Scope::parse(name).ok_or_else(|| {
+                        AppError::invalid(
+                            "scopes",
+                            format!(
+                                "{name:?} is not a scope; the scopes are tokens, admin:read and admin:write"
+                            ),
+                        )
+                    })?);
+                }
+                let scopes: Scopes = scopes.into_iter().collect();
+                if scopes.is_empty() {
+                    return Err(AppError::invalid(
+                        "scopes",
+                        "give at least one scope: tokens, admin:read or admin:write",
+                    ));
+                }
+                scopes
+            }
+        };
+        let now = Utc::now();
+        if input.expires_at.is_some_and(|t| t <= now) {
+            return Err(AppError::invalid(
+                "expires_at",
+                "the expiry must be in the future",
+            ));
+        }
         let _guard = self.lock_writes();
         let user = self.user_named(username)?;
         let key = new_api_key();
@@ -162,9 +199,11 @@ impl Service {
             user_id: user.id.clone(),
             prefix: key[..API_KEY_SHOWN_CHARS].to_owned(),
             digest: digest(&key),
-            created_at: Utc::now(),
+            created_at: now,
             last_used_at: None,
             revoked_at: None,
+            scopes,
+            expires_at: input.expires_at,
         };
         self.store.insert_api_key(&record)?;
         self.audit.record(AuditEvent::admin(

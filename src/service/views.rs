@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::{AccessRule, Asset, Delivery, Lifecycle};
-use crate::domain::credentials::ApiKey;
+use crate::domain::credentials::{ApiKey, Scopes};
 use crate::domain::user::User;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
@@ -304,6 +304,10 @@ pub struct UserView {
     pub has_password: bool,
     /// Created at.
     pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// The record's version: send it back with a change (or as `If-Match`).
+    pub version: u64,
     /// Where the account comes from: `local`, or an identity provider's id (`proxy` for the
     /// trusted proxy).
     pub source: String,
@@ -334,6 +338,8 @@ impl From<&User> for UserView {
             disabled: u.disabled,
             has_password: u.password_hash.is_some(),
             created_at: u.created_at,
+            updated_at: u.updated_at,
+            version: u.version,
             source: u
                 .upstream
                 .as_ref()
@@ -360,6 +366,22 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     /// Revoked at.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What the key may do.
+    pub scopes: Scopes,
+    /// When it stops working (`null`: never).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Input for a new API key; an empty body gives the default (`tokens`, no expiry).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyInput {
+    /// Scope names: `tokens`, `admin:read`, `admin:write` (default `["tokens"]`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// When the key stops working (RFC 3339, in the future); absent = never.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<&ApiKey> for ApiKeyView {
@@ -370,6 +392,8 @@ impl From<&ApiKey> for ApiKeyView {
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+            scopes: k.scopes,
+            expires_at: k.expires_at,
         }
     }
 }

@@ -10,7 +10,7 @@ use super::cache::ReadCache;
 use super::feed::{Change, ChangeFeed};
 use super::{Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines, AuditPosition};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -132,6 +132,9 @@ impl Store for CachedStore {
     fn discard_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
         self.inner.discard_session(digest)
     }
+    fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+        self.inner.delete_user(id)
+    }
     fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
         self.inner.remove_user_sessions(user)
     }
@@ -199,12 +202,13 @@ impl Store for CachedStore {
     fn append_audit_lines(&self, lines: &AuditLines) -> Result<(), StoreError> {
         self.inner.append_audit_lines(lines)
     }
-    fn audit_events(
+    fn audit_page(
         &self,
         filter: &AuditFilter,
+        before: Option<AuditPosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.inner.audit_events(filter, limit)
+    ) -> Result<Vec<(AuditPosition, AuditEvent)>, StoreError> {
+        self.inner.audit_page(filter, before, limit)
     }
     fn audit_len(&self) -> Result<u64, StoreError> {
         self.inner.audit_len()

@@ -183,6 +183,54 @@ pub fn sessions_of_a_user_end_together(store: &dyn Store) {
     );
 }
 
+/// Deleting a user takes their sessions and keys with them (and nobody else's); the username is
+/// free again, and a second delete finds nothing.
+pub fn a_deleted_user_takes_their_sessions_and_keys(store: &dyn Store) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    store.insert_user(&alice).unwrap();
+    store.insert_user(&bob).unwrap();
+    let (a_key, b_key) = (api_key(&alice, "jas_alice"), api_key(&bob, "jas_bob"));
+    store.insert_api_key(&a_key).unwrap();
+    store.insert_api_key(&b_key).unwrap();
+    let (a1, b1) = (digest("a1"), digest("b1"));
+    store.put_session(&a1, &session(&alice)).unwrap();
+    store.put_session(&b1, &session(&bob)).unwrap();
+    // Read once so that a caching layer holds them.
+    assert!(store.user(&alice.id).unwrap().is_some());
+    assert!(store.api_key_by_digest(&a_key.digest).unwrap().is_some());
+    assert!(store.session(&a1).unwrap().is_some());
+    let seen = record_changes(store);
+    store.delete_user(&alice.id).unwrap();
+    assert!(store.user(&alice.id).unwrap().is_none());
+    assert!(store.user_by_username("ALICE").unwrap().is_none());
+    assert!(store.api_key_by_digest(&a_key.digest).unwrap().is_none());
+    assert!(store.api_keys(&alice.id).unwrap().is_empty());
+    assert!(store.session(&a1).unwrap().is_none());
+    assert!(store.user_sessions(&alice.id).unwrap().is_empty());
+    assert_eq!(
+        store
+            .users()
+            .unwrap()
+            .iter()
+            .map(|u| u.username.as_str().to_owned())
+            .collect::<Vec<_>>(),
+        ["bob"]
+    );
+    assert!(store.api_key_by_digest(&b_key.digest).unwrap().is_some());
+    assert!(store.session(&b1).unwrap().is_some());
+    assert!(matches!(
+        store.delete_user(&alice.id),
+        Err(StoreError::Missing)
+    ));
+    store.insert_user(&user("Alice")).unwrap();
+    let labels = taken(&seen);
+    assert!(
+        labels.contains(&"sessions ended 1".to_owned()),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"key true".to_owned()), "{labels:?}");
+}
+
 /// Audit events read back newest first, filtered; retention keeps at least the newest `keep`.
 pub fn audit_reads_newest_first_and_retention_keeps_the_newest(store: &dyn Store) {
     let events: Vec<AuditEvent> = (0..1000)
@@ -570,6 +618,7 @@ pub fn run_all(open: impl Fn() -> Arc<dyn Store>) {
     an_edit_of_an_old_version_is_refused(open().as_ref());
     a_revoked_key_never_comes_back(open().as_ref());
     sessions_of_a_user_end_together(open().as_ref());
+    a_deleted_user_takes_their_sessions_and_keys(open().as_ref());
     audit_reads_newest_first_and_retention_keeps_the_newest(open().as_ref());
     audit_filters_match_prefixes_actions_and_times(open().as_ref());
     user_updates_need_the_version_they_were_read_at(open().as_ref());

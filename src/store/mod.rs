@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines, AuditPosition};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -133,6 +133,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replace a user record (same id and username) whose stored version is `expected_version`:
     /// `VersionMismatch` when it changed meanwhile, `Missing` when it is gone.
     fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError>;
+    /// Delete a user for good with their sessions and API keys (audit events, which name the
+    /// user, stay): `Missing` when there is no such user.
+    fn delete_user(&self, id: &UserId) -> Result<(), StoreError>;
     /// A user by id.
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError>;
     /// A user by username, without regard to case.
@@ -237,12 +240,26 @@ pub trait Store: Send + Sync + 'static {
             .map_err(|e| StoreError::Corrupt(format!("an audit line does not decode: {e}")))?;
         self.append_audit(&events)
     }
+    /// The newest `limit` events matching the filter that are older than `before` (when
+    /// given), newest first, each with its position.
+    fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<AuditPosition>,
+        limit: usize,
+    ) -> Result<Vec<(AuditPosition, AuditEvent)>, StoreError>;
     /// The newest `limit` events matching the filter, newest first.
     fn audit_events(
         &self,
         filter: &AuditFilter,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self
+            .audit_page(filter, None, limit)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
     /// Number of stored audit events.
     fn audit_len(&self) -> Result<u64, StoreError>;
     /// Retention: delete the oldest events so that about `keep` remain (never fewer; a backend

@@ -78,5 +78,7 @@ pub(crate) fn api_key(owner: &User, secret: &str) -> ApiKey {
         created_at: now(),
         last_used_at: None,
         revoked_at: None,
+        scopes: crate::domain::credentials::Scopes::ALL,
+        expires_at: None,
     }
 }

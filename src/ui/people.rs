@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Admin, AdminForm, WithCsrf};
 use super::tools::Moment;
 use super::{UiError, Viewer};
+use crate::domain::credentials::Scope;
 use crate::error::{AppError, FieldError};
 use crate::routes::session::CookiePolicy;
 use crate::secret::SecretString;
-use crate::service::{OneTime, Service, UserInput, UserUpdate, UserView, blocking};
+use crate::service::{ApiKeyInput, OneTime, Service, UserInput, UserUpdate, UserView, blocking};
 
 /// Attributes with their own field on the forms; every other attribute is a `name=value` line.
 const NAMED_ATTRIBUTES: [&str; 3] = ["first_name", "last_name", "email"];
@@ -140,6 +141,59 @@ pub struct PasswordForm {
     password: SecretString,
 }
 
+/// The new-key form: a checkbox per scope, and an optional last day.
+#[derive(Deserialize)]
+pub struct ApiKeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    scope_tokens: Option<String>,
+    #[serde(default)]
+    scope_admin_read: Option<String>,
+    #[serde(default)]
+    scope_admin_write: Option<String>,
+    /// `YYYY-MM-DD`: the key works until the end of that day (UTC).
+    #[serde(default)]
+    expires_on: String,
+}
+
+impl WithCsrf for ApiKeyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl ApiKeyForm {
+    /// The key the form asks for.
+    fn input(&self) -> Result<ApiKeyInput, AppError> {
+        let scopes = [
+            (&self.scope_tokens, Scope::Tokens),
+            (&self.scope_admin_read, Scope::AdminRead),
+            (&self.scope_admin_write, Scope::AdminWrite),
+        ]
+        .into_iter()
+        .filter(|(ticked, _)| ticked.is_some())
+        .map(|(_, s)| s.as_str().to_owned())
+        .collect();
+        let day = self.expires_on.trim();
+        let expires_at = if day.is_empty() {
+            None
+        } else {
+            let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid("expires_on", "must be a date like 2027-01-31"))?;
+            let end = date
+                .succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .ok_or_else(|| AppError::invalid("expires_on", "must be a date like 2027-01-31"))?;
+            Some(end.and_utc())
+        };
+        Ok(ApiKeyInput {
+            scopes: Some(scopes),
+            expires_at,
+        })
+    }
+}
+
 impl WithCsrf for PasswordForm {
     fn csrf(&self) -> &str {
         &self.csrf
@@ -201,9 +255,12 @@ struct SessionRow {
 struct KeyRow {
     id: String,
     prefix: String,
+    scopes: Vec<&'static str>,
     created: Moment,
     last_used: Option<Moment>,
     revoked: Option<Moment>,
+    expires: Option<Moment>,
+    expired: bool,
 }
 
 /// Groups typed as `a, b, c`; empty pieces are ignored.
@@ -468,9 +525,12 @@ fn user_view(
         .map(|k| KeyRow {
             id: k.id,
             prefix: k.prefix,
+            scopes: k.scopes.iter().map(Scope::as_str).collect(),
             created: Moment::of(k.created_at),
             last_used: k.last_used_at.map(Moment::of),
             revoked: k.revoked_at.map(Moment::of),
+            expires: k.expires_at.map(Moment::of),
+            expired: k.expires_at.is_some_and(|t| t <= chrono::Utc::now()),
         })
         .collect();
     let providers: Vec<String> = service
@@ -546,9 +606,10 @@ pub async fn save_user(
         }
         Ok(attributes) => {
             let update = UserUpdate {
-                attributes,
-                groups: parse_groups(&form.groups),
-                admin: form.admin.is_some(),
+                attributes: Some(attributes),
+                groups: Some(parse_groups(&form.groups)),
+                admin: Some(form.admin.is_some()),
+                version: None,
             };
             let (svc, actor) = (Arc::clone(&service), Arc::clone(&viewer.user));
             let username = user.username.clone();
@@ -670,8 +731,9 @@ pub async fn end_sessions(
 /// `POST /admin/users/{username}/api-keys`: create a key, then to the page that shows it this
 /// once (the key is in no URL; a reload of that page creates nothing).
 pub async fn create_api_key(
-    AdminForm(viewer, _): AdminForm<ButtonForm>,
+    AdminForm(viewer, form): AdminForm<ApiKeyForm>,
     service: web::Data<Service>,
+    tera: web::Data<tera::Tera>,
     policy: web::Data<CookiePolicy>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
@@ -682,7 +744,31 @@ pub async fn create_api_key(
         user.username.clone(),
         Arc::clone(&service),
     );
-    let created = blocking(move || svc.create_api_key(actor.username.as_str(), &username)).await?;
+    let created = match form.input() {
+        Ok(input) => {
+            blocking(move || svc.create_api_key(actor.username.as_str(), &username, input)).await
+        }
+        Err(e) => Err(e),
+    };
+    let created = match created {
+        Ok(created) => created,
+        Err(e) => {
+            let mut errors = Errors::new();
+            field_error(&mut errors, e, "scopes")?;
+            return user_view(
+                &service,
+                &tera,
+                &viewer,
+                &user,
+                Shown {
+                    values: EditValues::of(&user),
+                    errors,
+                    notice: None,
+                    status: StatusCode::BAD_REQUEST,
+                },
+            );
+        }
+    };
     let value = OneTime::ApiKey {
         username: user.username.to_string(),
         key: created.key,

@@ -43,7 +43,9 @@ async fn listing_api_keys_shows_the_prefix_and_never_the_key() {
 
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
-    let listing: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let listing: Vec<Value> =
+        serde_json::from_value(serde_json::from_str::<Value>(&text).unwrap()["items"].clone())
+            .unwrap();
     assert_eq!(listing.len(), 2);
     for (entry, key) in listing.iter().zip([&first, &second]) {
         let prefix = entry["prefix"].as_str().unwrap();
@@ -83,12 +85,11 @@ async fn a_revoked_api_key_gets_403_at_once_and_the_user_s_other_keys_keep_worki
     let kept = app.create_api_key("alice").await;
     app.token_claims("/tokens/chat", &doomed, TEST_SECRET.as_bytes())
         .await;
-    let listing: Vec<Value> = app
-        .api(Method::GET, "/api/v1/users/alice/api-keys", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listing: Vec<Value> = api_items(
+        app.api(Method::GET, "/api/v1/users/alice/api-keys", None)
+            .await,
+    )
+    .await;
     let id = listing
         .iter()
         .find(|k| doomed.starts_with(k["prefix"].as_str().unwrap()))

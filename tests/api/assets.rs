@@ -39,17 +39,12 @@ async fn asset_paths_under_reserved_prefixes_are_refused_in_any_letter_case() {
         .await;
         assert_eq!(error["field"], "path", "{path}");
         assert!(
-            error["message"].as_str().unwrap().contains("reserved"),
+            error["detail"].as_str().unwrap().contains("reserved"),
             "{path}: {error}"
         );
     }
-    let list: Value = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list, json!([]), "nothing was saved");
+    let list: Vec<Value> = api_items(app.api(Method::GET, "/api/v1/assets", None).await).await;
+    assert!(list.is_empty(), "nothing was saved");
     app.stop().await;
 }
 
@@ -95,13 +90,8 @@ async fn non_canonical_asset_paths_are_refused() {
         let error = api_error(app.post_asset(body).await, StatusCode::BAD_REQUEST).await;
         assert_eq!(error["field"], "path", "{path:?}");
     }
-    let list: Value = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list, json!([]), "nothing was saved");
+    let list: Vec<Value> = api_items(app.api(Method::GET, "/api/v1/assets", None).await).await;
+    assert!(list.is_empty(), "nothing was saved");
     app.stop().await;
 }
 
@@ -127,14 +117,9 @@ async fn a_path_held_by_a_live_or_a_trashed_asset_is_refused_with_409() {
             StatusCode::CONFLICT,
         )
         .await;
-        assert!(error["message"].as_str().unwrap().contains(path), "{error}");
+        assert!(error["detail"].as_str().unwrap().contains(path), "{error}");
     }
-    let list: Vec<Value> = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = api_items(app.api(Method::GET, "/api/v1/assets", None).await).await;
     assert_eq!(list.len(), 2);
     let claims = app
         .token_claims("/tokens/live", &app.admin_key, TEST_SECRET.as_bytes())
@@ -340,7 +325,7 @@ async fn an_unknown_keyword_is_refused_with_its_line_and_column() {
         (Some(2), Some(9))
     );
     assert!(
-        error["message"]
+        error["detail"]
             .as_str()
             .unwrap()
             .contains("no_such_keyword"),
@@ -363,7 +348,7 @@ async fn an_unknown_modifier_is_refused_with_its_line_and_column() {
         (Some(1), Some(43))
     );
     assert!(
-        error["message"].as_str().unwrap().contains("nosuch"),
+        error["detail"].as_str().unwrap().contains("nosuch"),
         "{error}"
     );
     app.stop().await;
@@ -396,7 +381,7 @@ async fn duplicate_claim_names_are_refused_with_the_line_and_column_of_the_secon
         (Some(3), Some(3))
     );
     assert!(
-        error["message"].as_str().unwrap().contains("duplicate"),
+        error["detail"].as_str().unwrap().contains("duplicate"),
         "{error}"
     );
     app.stop().await;

@@ -406,3 +406,76 @@ async fn log_lines_are_plain_text_on_a_pipe_and_one_json_object_each_when_asked(
         "{request}"
     );
 }
+
+#[test]
+fn the_cli_updates_and_deletes_users_scopes_keys_and_empties_the_trash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ok = |args: &[&str]| {
+        let out = cli(&data, args, None);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    ok(&["user", "add", "bob", "--attr", "email=bob@example.test"]);
+    let updated: serde_json::Value = serde_json::from_str(&ok(&[
+        "user", "update", "bob", "--group", "ops", "--admin", "true",
+    ]))
+    .unwrap();
+    assert_eq!(updated["groups"], serde_json::json!(["ops"]));
+    assert_eq!(updated["admin"], true);
+    assert_eq!(updated["attributes"]["email"], "bob@example.test", "kept");
+    assert_eq!(ok(&["user", "sessions", "bob"]).trim(), "[]");
+    assert_eq!(
+        ok(&["user", "end-sessions", "bob"]).trim(),
+        "ended 0 sessions"
+    );
+    // Scopes: the default, then chosen ones; an unknown one is refused.
+    ok(&["apikey", "create", "bob"]);
+    ok(&[
+        "apikey",
+        "create",
+        "bob",
+        "--scope",
+        "admin:read",
+        "--expires-at",
+        "2099-01-01T00:00:00Z",
+    ]);
+    let out = cli(&data, &["apikey", "create", "bob", "--scope", "root"], None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("scopes"), "{}", stderr(&out));
+    let listed = ok(&["apikey", "list", "bob"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    // The last administrator stays.
+    let out = cli(&data, &["user", "delete", "bob"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("last administrator"),
+        "{}",
+        stderr(&out)
+    );
+    ok(&["user", "add", "ops", "--admin"]);
+    ok(&["user", "delete", "bob"]);
+    let out = cli(&data, &["user", "delete", "bob"], None);
+    assert!(!out.status.success(), "a second delete finds nobody");
+    assert!(!ok(&["user", "list"]).contains("bob"));
+    // The trash.
+    let template = dir.path().join("t.json");
+    std::fs::write(&template, "{}").unwrap();
+    for path in ["/t/one", "/t/two"] {
+        let t = template.to_str().unwrap();
+        ok(&[
+            "asset",
+            "create",
+            "--name",
+            "x",
+            "--path",
+            path,
+            "--template-file",
+            t,
+            "--generate-secret",
+        ]);
+        ok(&["asset", "trash", path]);
+    }
+    assert_eq!(ok(&["asset", "empty-trash"]).trim(), "purged 2 assets");
+    assert!(!ok(&["asset", "list"]).contains("/t/one"));
+}

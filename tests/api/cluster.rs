@@ -462,7 +462,9 @@ async fn admin_api_key(client: &reqwest::Client, instance: &Instance) -> String 
         client
             .post(instance.url("/api/v1/users/admin/api-keys"))
             .header("cookie", &cookie)
-            .header("x-csrf-token", csrf),
+            .header("x-csrf-token", csrf)
+            .header("content-type", "application/json")
+            .body(r#"{"scopes": ["tokens", "admin:read", "admin:write"]}"#),
     )
     .await;
     match &answer {
@@ -1343,7 +1345,10 @@ async fn a_database_stop_under_load_keeps_recently_used_keys_answers_503_and_los
     let unaudited = loop {
         let answer = admin(&client, &key, Method::GET, &audit, None).await;
         let events: Vec<Value> = match &answer {
-            Ok((StatusCode::OK, body)) => serde_json::from_str(body).unwrap(),
+            Ok((StatusCode::OK, body)) => serde_json::from_value(
+                serde_json::from_str::<Value>(body).unwrap()["items"].clone(),
+            )
+            .unwrap(),
             _ => Vec::new(),
         };
         let unaudited: Vec<&String> = acknowledged

@@ -120,9 +120,21 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
             .status
             .success()
     );
-    let key = stdout(&cli(&data, &["apikey", "create", "ops"], None))
-        .trim()
-        .to_owned();
+    let key = stdout(&cli(
+        &data,
+        &[
+            "apikey",
+            "create",
+            "ops",
+            "--scope",
+            "admin:read",
+            "--scope",
+            "admin:write",
+        ],
+        None,
+    ))
+    .trim()
+    .to_owned();
     let mut all = Acknowledged::default();
     let started = Instant::now();
     for cycle in 0..cycles {

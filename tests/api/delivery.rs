@@ -523,10 +523,7 @@ async fn the_zendesk_preset_prefills_form_post_delivery_and_refuses_the_placehol
                       "generate_secret": true});
     let e = api_error(app.post_asset(body.clone()).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(e["field"], "delivery.form_post.url", "{e}");
-    assert!(
-        e["message"].as_str().unwrap().contains("{subdomain}"),
-        "{e}"
-    );
+    assert!(e["detail"].as_str().unwrap().contains("{subdomain}"), "{e}");
 
     // Zendesk's documented flow: its remote login URL sends the browser here with return_to;
     // the page POSTs `jwt` (and `return_to`) to https://<subdomain>.zendesk.com/access/jwt.

@@ -88,6 +88,7 @@ async fn spawn_app_configured(
         .post(test_app.url("/api/v1/users/admin/api-keys"))
         .header(header::COOKIE, format!("jas_session={session}"))
         .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({"scopes": ["tokens", "admin:read", "admin:write"]}))
         .send()
         .await
         .unwrap();
@@ -198,13 +199,14 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
-    /// `POST /api/v1/users/{user}/api-keys`; the key.
+    /// `POST /api/v1/users/{user}/api-keys` with every scope (what every key could do before
+    /// scopes; `tests/api/scopes.rs` checks each scope alone); the key.
     pub async fn create_api_key(&self, username: &str) -> String {
         let res = self
             .api(
                 reqwest::Method::POST,
                 &format!("/api/v1/users/{username}/api-keys"),
-                None,
+                Some(serde_json::json!({"scopes": ["tokens", "admin:read", "admin:write"]})),
             )
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
@@ -433,8 +435,7 @@ impl TestApp {
         let res = self
             .api(reqwest::Method::GET, "/api/v1/audit?limit=1000", None)
             .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.unwrap()
+        api_items(res).await
     }
 
     /// Fetch a token with an API key, assert 200 and verify it with [`verify_hs`]; the claims.
@@ -456,12 +457,30 @@ pub async fn assert_empty(res: Response, status: StatusCode) {
     );
 }
 
-/// The `error` object of a JSON API error answer, after checking its status.
+/// The problem details (RFC 9457) of a JSON API error answer, after checking its status and
+/// media type.
 pub async fn api_error(res: Response, status: StatusCode) -> Value {
     assert_eq!(res.status(), status);
+    assert_eq!(
+        res.headers()[reqwest::header::CONTENT_TYPE],
+        "application/problem+json"
+    );
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["status"], status.as_u16());
-    body["error"].clone()
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["type"], "about:blank", "{body}");
+    assert_eq!(body["title"], status.canonical_reason().unwrap(), "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+    body
+}
+
+/// The items of one page of a JSON API list, after checking the status.
+pub async fn api_items(res: Response) -> Vec<Value> {
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page: {body}"))
+        .clone()
 }
 
 /// The claims part of a token as the exact JSON text that was signed.

@@ -416,7 +416,7 @@ async fn keys_are_imported_as_pkcs8_or_pkcs1_and_bad_keys_are_field_errors() {
         let e = api_error(app.post_asset(body).await, StatusCode::BAD_REQUEST).await;
         assert_eq!(e["field"], "key", "{alg} {words}: {e}");
         assert!(
-            e["message"].as_str().unwrap().contains(words),
+            e["detail"].as_str().unwrap().contains(words),
             "{alg} {words}: {e}"
         );
     }

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a free port, a fresh data directory, real HTTP.
 
+mod admin_api;
 mod api_keys;
 mod assets;
 mod audit;

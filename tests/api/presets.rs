@@ -158,7 +158,7 @@ async fn matrix_tokens_carry_a_valid_localpart_and_a_bad_one_answers_500() {
     let res = preview(&app, id, "Bob.Smith").await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body: Value = res.json().await.unwrap();
-    let message = body["error"]["message"].as_str().unwrap();
+    let message = body["detail"].as_str().unwrap();
     assert!(message.contains("upper-case"), "{message}");
     assert!(!message.contains("Bob"), "no user data: {message}");
 
@@ -182,7 +182,7 @@ async fn matrix_tokens_carry_a_valid_localpart_and_a_bad_one_answers_500() {
         "algorithm",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("HS256 or RS256"));
+    assert!(e["detail"].as_str().unwrap().contains("HS256 or RS256"));
     refused(
         &app,
         json!({"name": "M", "path": "/sso/m2", "preset": "matrix", "generate_secret": true,
@@ -282,7 +282,7 @@ async fn realm_tokens_are_rs256_with_a_uri_safe_user_id_and_a_boolean_is_admin()
         "template",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("boolean"));
+    assert!(e["detail"].as_str().unwrap().contains("boolean"));
 }
 
 /// Redirect delivery to a real (made-up) Zendesk subdomain: the preset's placeholder is refused.
@@ -411,7 +411,7 @@ async fn jitsi_tokens_carry_iss_aud_sub_room_and_context_user() {
         "issuer",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("app_id"));
+    assert!(e["detail"].as_str().unwrap().contains("app_id"));
     let saved = create(
         &app,
         json!({"name": "Meet", "path": "/sso/jitsi", "preset": "jitsi", "generate_secret": true,
@@ -453,7 +453,7 @@ async fn jitsi_tokens_carry_iss_aud_sub_room_and_context_user() {
         "template",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("moderator"), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("moderator"), "{e}");
 }
 
 #[tokio::test]
@@ -466,14 +466,14 @@ async fn every_rule_a_preset_breaks_is_reported_at_once() {
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let e: Value = res.json().await.unwrap();
-    let fields: Vec<&str> = e["error"]["errors"]
+    let fields: Vec<&str> = e["errors"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["key_id", "issuer", "expiry_seconds"], "{e}");
-    assert_eq!(e["error"]["field"], "key_id", "the first one, as before");
+    assert_eq!(e["field"], "key_id", "the first one, as before");
 }
 
 #[tokio::test]
@@ -491,7 +491,7 @@ async fn tableau_tokens_have_kid_and_iss_headers_scp_jti_and_a_short_life() {
     refused(&app, with("key_id", Value::Null), "key_id").await;
     refused(&app, with("issuer", Value::Null), "issuer").await;
     let e = refused(&app, with("expiry_seconds", json!(3600)), "expiry_seconds").await;
-    assert!(e["message"].as_str().unwrap().contains("600"));
+    assert!(e["detail"].as_str().unwrap().contains("600"));
     refused(&app, with("expiry_seconds", Value::Null), "expiry_seconds").await;
     refused(&app, with("audience", json!("other")), "audience").await;
     refused(
@@ -552,7 +552,7 @@ async fn key_id_is_for_hmac_assets_only_and_needs_no_preset() {
         "key_id",
     )
     .await;
-    assert!(e["message"].as_str().unwrap().contains("thumbprint"));
+    assert!(e["detail"].as_str().unwrap().contains("thumbprint"));
     let saved = create(
         &app,
         json!({"name": "K", "path": "/k/hs", "key_id": "2026-01", "generate_secret": true,

@@ -131,7 +131,7 @@ async fn undeclared_keywords_and_bad_declarations_are_refused_at_save() {
         (Some(3), Some(9)),
         "{e}"
     );
-    assert!(e["message"].as_str().unwrap().contains("team"), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("team"), "{e}");
 
     for (params, words) in [
         (
@@ -174,7 +174,7 @@ async fn undeclared_keywords_and_bad_declarations_are_refused_at_save() {
         let e = api_error(app.post_asset(body).await, StatusCode::BAD_REQUEST).await;
         assert_eq!(e["field"], "request_params", "{params}: {e}");
         assert!(
-            e["message"].as_str().unwrap().contains(words),
+            e["detail"].as_str().unwrap().contains(words),
             "{params}: {e}"
         );
     }

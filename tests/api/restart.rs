@@ -53,35 +53,19 @@ async fn everything_is_still_there_after_a_restart_on_the_same_data_dir() {
     );
     app.disable_user("dave").await;
     let old_admin_key = app.admin_key.clone();
-    let assets_before: Value = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let users_before: Value = app
-        .api(Method::GET, "/api/v1/users", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let assets_before: Vec<Value> =
+        api_items(app.api(Method::GET, "/api/v1/assets", None).await).await;
+    let users_before: Vec<Value> =
+        api_items(app.api(Method::GET, "/api/v1/users", None).await).await;
 
     let dir = app.stop().await.expect("the first app owns the temp dir");
     let app = spawn_app_on(dir.path().join("data")).await;
 
-    let assets_after: Value = app
-        .api(Method::GET, "/api/v1/assets", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let assets_after: Vec<Value> =
+        api_items(app.api(Method::GET, "/api/v1/assets", None).await).await;
     assert_eq!(assets_after, assets_before);
-    let users_after: Value = app
-        .api(Method::GET, "/api/v1/users", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let users_after: Vec<Value> =
+        api_items(app.api(Method::GET, "/api/v1/users", None).await).await;
     assert_eq!(users_after, users_before);
     assert_eq!(
         app.api_as(&old_admin_key, Method::GET, "/api/v1/users", None)

@@ -352,7 +352,7 @@ async fn the_api_without_credentials_answers_403_as_json() {
         .unwrap();
 
     let error = api_error(res, StatusCode::FORBIDDEN).await;
-    assert_eq!(error["message"], "forbidden");
+    assert_eq!(error["detail"], "forbidden");
     app.stop().await;
 }
 

@@ -83,7 +83,7 @@ async fn a_next_key_is_published_first_and_signs_only_once_activated() {
     // One next key at a time; the immediate rotation waits for it to be activated or withdrawn.
     let again = next_key(&app, id, None).await;
     let e = api_error(again, StatusCode::CONFLICT).await;
-    assert!(e["message"].as_str().unwrap().contains(&new_kid), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains(&new_kid), "{e}");
     let rotate = app.asset_action(id, "rotate").await;
     assert_eq!(rotate.status(), StatusCode::CONFLICT);
     // Nor can an edit with a new key skip it.
@@ -221,10 +221,7 @@ async fn bad_next_key_requests_are_clear_errors_and_change_nothing() {
         let res = next_key(&app, id, Some(body.clone())).await;
         let e = api_error(res, StatusCode::BAD_REQUEST).await;
         assert_eq!(e["field"], field, "{body}: {e}");
-        assert!(
-            e["message"].as_str().unwrap().contains(words),
-            "{body}: {e}"
-        );
+        assert!(e["detail"].as_str().unwrap().contains(words), "{body}: {e}");
     }
     // A body that is not JSON: the message never echoes what was sent (it may be a key).
     let res = app
@@ -261,10 +258,7 @@ async fn bad_next_key_requests_are_clear_errors_and_change_nothing() {
     )
     .await;
     let e = api_error(res, StatusCode::BAD_REQUEST).await;
-    assert!(
-        e["message"].as_str().unwrap().contains("already has"),
-        "{e}"
-    );
+    assert!(e["detail"].as_str().unwrap().contains("already has"), "{e}");
 
     let unchanged = app.get_asset(id).await;
     assert!(unchanged["next_key"].is_null());

@@ -50,7 +50,7 @@ async fn post_owned(
 /// The id of the asset at a path (JSON API).
 async fn id_of(app: &TestApp, path: &str) -> String {
     let res = app.api(reqwest::Method::GET, "/api/v1/assets", None).await;
-    let all: Vec<Value> = res.json().await.unwrap();
+    let all: Vec<Value> = crate::helpers::api_items(res).await;
     all.iter()
         .find(|a| a["path"] == path)
         .unwrap_or_else(|| panic!("no asset at {path}"))["id"]
@@ -463,9 +463,9 @@ async fn a_template_that_renders_for_nobody_is_refused_at_its_line_and_column() 
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["field"], "template", "{body}");
-    assert_eq!(body["error"]["line"], 2, "{body}");
-    assert_eq!(body["error"]["column"], 10, "{body}");
+    assert_eq!(body["field"], "template", "{body}");
+    assert_eq!(body["line"], 2, "{body}");
+    assert_eq!(body["column"], 10, "{body}");
 }
 
 #[tokio::test]

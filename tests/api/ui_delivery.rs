@@ -9,7 +9,7 @@ use crate::helpers::{TEST_SECRET, TestApp, location, spawn_app, verify_hs};
 /// The asset at a path (JSON API).
 async fn asset_at(app: &TestApp, path: &str) -> Value {
     let res = app.api(reqwest::Method::GET, "/api/v1/assets", None).await;
-    let all: Vec<Value> = res.json().await.unwrap();
+    let all: Vec<Value> = crate::helpers::api_items(res).await;
     all.into_iter()
         .find(|a| a["path"] == path)
         .unwrap_or_else(|| panic!("no asset at {path}"))

@@ -50,7 +50,7 @@ fn key_asset<'a>(name: &'a str, path: &'a str, algorithm: &'a str) -> Vec<(&'a s
 
 async fn asset_at(app: &TestApp, path: &str) -> Value {
     let res = app.api(Method::GET, "/api/v1/assets", None).await;
-    let all: Vec<Value> = res.json().await.unwrap();
+    let all: Vec<Value> = crate::helpers::api_items(res).await;
     all.into_iter()
         .find(|a| a["path"] == path)
         .unwrap_or_else(|| panic!("no asset at {path}"))

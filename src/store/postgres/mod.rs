@@ -36,7 +36,7 @@ use super::feed::{Change, ChangeFeed};
 use super::sealing::{MasterKey, MasterKeySource, SealedAsset, SealingKey};
 use super::{BareAsset, Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditFilter, TextMatch};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditPosition, TextMatch};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -670,6 +670,52 @@ impl Store for PgStore {
         .map_err(|e| conflict(e, || format!("the username {} is taken", user.username)))
     }
 
+    fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+        let (key, user) = (id.as_str().to_owned(), id.clone());
+        self.inner.write(move |tx| {
+            Box::pin(async move {
+                let gone = tx
+                    .execute("DELETE FROM users WHERE id = $1", &[&key])
+                    .await
+                    .map_err(db_error)?;
+                if gone == 0 {
+                    return Err(StoreError::Missing);
+                }
+                let sessions = tx
+                    .query(
+                        "DELETE FROM sessions WHERE user_id = $1 RETURNING digest",
+                        &[&key],
+                    )
+                    .await
+                    .map_err(db_error)?;
+                let keys = tx
+                    .query(
+                        "DELETE FROM api_keys WHERE user_id = $1 RETURNING record",
+                        &[&key],
+                    )
+                    .await
+                    .map_err(db_error)?;
+                let mut changes = vec![
+                    Change::UserChanged { id: user.clone() },
+                    Change::SessionsEnded {
+                        user,
+                        digests: sessions
+                            .iter()
+                            .filter_map(|r| r.get::<_, Vec<u8>>(0).try_into().ok())
+                            .collect(),
+                    },
+                ];
+                for row in &keys {
+                    let key: ApiKey = decode(row.get(0))?;
+                    changes.push(Change::ApiKeyChanged {
+                        digest: Some(key.digest),
+                    });
+                }
+                Ok(((), changes))
+            })
+        })
+    }
+
     fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError> {
         let (id, version, record) = (
             user.id.as_str().to_owned(),
@@ -1200,11 +1246,12 @@ impl Store for PgStore {
         })
     }
 
-    fn audit_events(
+    fn audit_page(
         &self,
         filter: &AuditFilter,
+        before: Option<AuditPosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    ) -> Result<Vec<(AuditPosition, AuditEvent)>, StoreError> {
         // A text filter as (exact value, LIKE pattern): exact matches compare as before
         // (the actor without regard to case), prefixes are matched with LIKE on lower case.
         fn like_prefix(p: &str) -> String {
@@ -1241,10 +1288,14 @@ impl Store for PgStore {
         );
         let (since, until) = (filter.since, filter.until);
         let limit = limit.min(i64::MAX as usize) as i64;
+        let (before_seq, before_i) = (
+            before.map(|b| b.batch.min(i64::MAX as u64) as i64),
+            before.map(|b| b.index.saturating_add(1).min(i64::MAX as u64) as i64),
+        );
         let rows = self.query(move |c| {
             Box::pin(async move {
                 c.query(
-                    "SELECT e.value FROM audit a \
+                    "SELECT e.value, a.seq, e.i FROM audit a \
                      CROSS JOIN LATERAL json_array_elements(a.events) WITH ORDINALITY AS e(value, i) \
                      WHERE ($1::text IS NULL OR lower(e.value->>'actor') = $1) \
                      AND ($2::text IS NULL OR lower(e.value->>'actor') LIKE $2) \
@@ -1253,6 +1304,7 @@ impl Store for PgStore {
                      AND ($5::text IS NULL OR e.value->>'action' = $5 OR e.value->>'action' LIKE $6) \
                      AND ($7::timestamptz IS NULL OR (e.value->>'at')::timestamptz >= $7) \
                      AND ($8::timestamptz IS NULL OR (e.value->>'at')::timestamptz < $8) \
+                     AND ($10::bigint IS NULL OR (a.seq, e.i) < ($10, $11::bigint)) \
                      ORDER BY a.seq DESC, e.i DESC LIMIT $9",
                     &[
                         &actor,
@@ -1264,13 +1316,25 @@ impl Store for PgStore {
                         &since,
                         &until,
                         &limit,
+                        &before_seq,
+                        &before_i,
                     ],
                 )
                 .await
                 .map_err(db_error)
             })
         })?;
-        rows.into_iter().map(|r| decode(r.get(0))).collect()
+        rows.into_iter()
+            .map(|r| {
+                // Ordinality counts from 1: positions count from 0.
+                let (seq, i): (i64, i64) = (r.get(1), r.get(2));
+                let at = AuditPosition {
+                    batch: seq as u64,
+                    index: (i - 1) as u64,
+                };
+                Ok((at, decode(r.get(0))?))
+            })
+            .collect()
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {

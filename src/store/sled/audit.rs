@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::records::{AUDIT_COUNT, decode};
-use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines, AuditPosition};
 use crate::store::StoreError;
 
 /// The directory of the segment files, inside the data directory.
@@ -288,12 +288,14 @@ impl AuditFiles {
         Ok(removed)
     }
 
-    /// The newest `limit` events matching the filters, newest first.
+    /// The newest `limit` events matching the filters and older than `before`, newest first;
+    /// an event's position is its segment's sequence number and its line there.
     pub(super) fn newest(
         &self,
         filter: &AuditFilter,
+        before: Option<AuditPosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    ) -> Result<Vec<(AuditPosition, AuditEvent)>, StoreError> {
         // Held while reading, so that retention does not delete a segment being read; appends
         // wait for a page of the audit log at most.
         let s = self.lock();
@@ -302,10 +304,21 @@ impl AuditFiles {
             return Ok(out);
         }
         for segment in s.list.iter().rev() {
+            if before.is_some_and(|b| segment.seq > b.batch) {
+                continue;
+            }
             let path = self.path(segment.seq);
             let bytes = fs::read(&path).map_err(io(&path, "read"))?;
-            for line in bytes.rsplit(|b| *b == b'\n') {
-                if line.is_empty() {
+            let lines: Vec<&[u8]> = bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            for (index, line) in lines.iter().enumerate().rev() {
+                let at = AuditPosition {
+                    batch: segment.seq,
+                    index: index as u64,
+                };
+                if before.is_some_and(|b| at >= b) {
                     continue;
                 }
                 let e: AuditEvent = serde_json::from_slice(line).map_err(|e| {
@@ -317,7 +330,7 @@ impl AuditFiles {
                 if !filter.matches(&e) {
                     continue;
                 }
-                out.push(e);
+                out.push((at, e));
                 if out.len() >= limit {
                     return Ok(out);
                 }

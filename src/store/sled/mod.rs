@@ -23,7 +23,7 @@ use super::feed::{Change, ChangeFeed};
 use super::throttle::FailedSignIns;
 use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::asset::Asset;
-use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditLines, AuditPosition};
 use crate::domain::credentials::{ApiKey, CredentialDigest, Session};
 use crate::domain::identity::SignInSettings;
 use crate::domain::user::User;
@@ -588,6 +588,72 @@ impl Store for SledStore {
         self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
+    fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+        let Some(old) = self.users.get(id.as_str())? else {
+            return Err(StoreError::Missing);
+        };
+        let name = decode::<User>(&old)?.username.key();
+        let keys = self.api_keys(id)?;
+        let mut prefix = id.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let sessions: Vec<sled::IVec> = self
+            .user_sessions
+            .scan_prefix(&prefix)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let mut touched: Vec<(&Tree, &[u8])> = vec![
+            (&self.users, id.as_str().as_bytes()),
+            (&self.usernames, name.as_bytes()),
+        ];
+        for k in &keys {
+            touched.push((&self.api_keys, k.id.as_str().as_bytes()));
+            touched.push((&self.api_key_digests, &k.digest[..]));
+        }
+        for s in &sessions {
+            touched.push((&self.user_sessions, s));
+            touched.push((&self.sessions, &s[prefix.len()..]));
+        }
+        let prior = self.prior(&touched)?;
+        let trees = (
+            &self.users,
+            &self.usernames,
+            &self.api_keys,
+            &self.api_key_digests,
+            &self.sessions,
+            &self.user_sessions,
+        );
+        trees.transaction(|(users, names, api_keys, digests, all_sessions, index)| {
+            if users.remove(id.as_str())?.is_none() {
+                return abort(StoreError::Missing);
+            }
+            names.remove(name.as_bytes())?;
+            for k in &keys {
+                api_keys.remove(k.id.as_str())?;
+                digests.remove(&k.digest[..])?;
+            }
+            for s in &sessions {
+                all_sessions.remove(&s[prefix.len()..])?;
+                index.remove(s)?;
+            }
+            Ok(())
+        })?;
+        let change = Change::UserChanged { id: id.clone() };
+        self.commit_or_undo(change, prior, |c| self.feed.publish(c))?;
+        self.publish(Change::SessionsEnded {
+            user: id.clone(),
+            digests: sessions
+                .iter()
+                .filter_map(|k| CredentialDigest::try_from(&k[prefix.len()..]).ok())
+                .collect(),
+        });
+        for k in &keys {
+            self.publish(Change::ApiKeyChanged {
+                digest: Some(k.digest),
+            });
+        }
+        Ok(())
+    }
+
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError> {
         self.refused
             .get(&self.users, id.as_str().as_bytes())?
@@ -1057,12 +1123,13 @@ impl Store for SledStore {
         self.audit.append(lines)
     }
 
-    fn audit_events(
+    fn audit_page(
         &self,
         filter: &AuditFilter,
+        before: Option<AuditPosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.audit.newest(filter, limit)
+    ) -> Result<Vec<(AuditPosition, AuditEvent)>, StoreError> {
+        self.audit.newest(filter, before, limit)
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {

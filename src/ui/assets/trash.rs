@@ -58,7 +58,7 @@ pub async fn purge(
     id: web::Path<AssetId>,
 ) -> Page {
     let (service, actor, id) = (service.into_inner(), viewer.user, id.into_inner());
-    blocking(move || service.purge_asset(actor.username.as_str(), &id)).await?;
+    blocking(move || service.purge_asset(actor.username.as_str(), &id, None)).await?;
     Ok(ui::see_other("/admin/trash?done=purged"))
 }
 

@@ -1,0 +1,337 @@
+//! What every admin API route shares: the error answer, the extractors (who is asking, with
+//! which scope; `If-Match`), body and query settings.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::domain::credentials::Scope;
+use crate::domain::user::User;
+use crate::error::AppError;
+use crate::routes::extract::{Requester, session_cookie};
+use crate::service::Service;
+
+/// Largest accepted JSON body.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// Header carrying the session's CSRF token when the API is called with a session cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The media type of every error answer (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An [`AppError`] answered as problem details (RFC 9457): `type`, `title`, `status`, `detail`,
+/// and the members that say more (`field`, `errors`, `current_version`…). A stale edit is 409
+/// when the version came in the body, 412 when it came as `If-Match`.
+#[derive(Debug)]
+pub struct ApiError {
+    error: AppError,
+    /// The request's `If-Match` did not hold.
+    precondition: bool,
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError {
+            error,
+            precondition: false,
+        }
+    }
+}
+
+impl ApiError {
+    /// The error of a request whose expected version came in `If-Match`.
+    pub(super) fn under_if_match(error: AppError) -> Self {
+        ApiError {
+            precondition: matches!(error, AppError::Stale { .. }),
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        if self.precondition {
+            StatusCode::PRECONDITION_FAILED
+        } else {
+            self.error.status()
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut body = json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+        });
+        let detail = match &self.error {
+            AppError::Invalid(f) | AppError::Render(f) => {
+                body["field"] = json!(f.field);
+                if let (Some(l), Some(c)) = (f.line, f.column) {
+                    body["line"] = json!(l);
+                    body["column"] = json!(c);
+                }
+                // Every field error of the request, the first one included.
+                body["errors"] = json!(f.each().collect::<Vec<_>>());
+                f.to_string()
+            }
+            AppError::Stale { current, by, at } => {
+                body["current_version"] = json!(current);
+                body["changed_by"] = json!(by);
+                body["changed_at"] = json!(at);
+                self.error.to_string()
+            }
+            // The reason stays in the log: it can say which credential was tried.
+            AppError::Forbidden(_) => "forbidden".to_owned(),
+            AppError::Throttled(_) | AppError::ThrottledAddress(_) => self.error.to_string(),
+            AppError::NotFound => "not found".to_owned(),
+            AppError::Conflict(m) | AppError::TooLarge(m) | AppError::Config(m) => m.clone(),
+            AppError::Unavailable(_) => {
+                tracing::warn!(error = %self.error, "API request failed: the database is unavailable");
+                "the database is unavailable; nothing was changed, try again shortly".to_owned()
+            }
+            AppError::Unexpected(_) => {
+                tracing::error!(error = %self.error, "API request failed");
+                "internal error; see the server log".to_owned()
+            }
+        };
+        body["detail"] = json!(detail);
+        HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+            .body(body.to_string())
+    }
+}
+
+pub(super) type ApiResult = Result<HttpResponse, ApiError>;
+
+/// JSON extractor settings: a size limit, and parse errors answered as field errors.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BYTES)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let error = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => AppError::TooLarge(format!(
+                    "the body is larger than the {MAX_JSON_BYTES} bytes the server accepts"
+                )),
+                JsonPayloadError::Deserialize(e) => AppError::invalid("body", e.to_string()),
+                other => AppError::invalid("body", other.to_string()),
+            };
+            ApiError::from(error).into()
+        })
+}
+
+/// Query-string settings: a malformed query is a field error like a malformed body.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::from(AppError::invalid("query", err.to_string())).into()
+    })
+}
+
+/// Path settings: a malformed path segment (an asset id) is a 404, as for an unknown one.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| ApiError::from(AppError::NotFound).into())
+}
+
+/// A body that may be empty (the defaults) or JSON; serde's message is left out when the body
+/// may hold a secret (`quiet`), naming only where the problem is.
+pub(super) fn optional_json<T: DeserializeOwned + Default>(
+    body: &[u8],
+    quiet: Option<&str>,
+) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| match quiet {
+        Some(shape) => AppError::invalid(
+            "body",
+            format!(
+                "{shape}; the problem is at line {} column {}",
+                e.line(),
+                e.column()
+            ),
+        ),
+        None => AppError::invalid("body", e.to_string()),
+    })
+}
+
+/// The signed-in administrator whose credential carries `scope`: an admin's API key with that
+/// scope, or an admin session with its CSRF token in `X-CSRF-Token`. Everything else is 403,
+/// before the body is read.
+fn admin(req: &HttpRequest, scope: Scope) -> Result<Arc<User>, ApiError> {
+    let service = req
+        .app_data::<web::Data<Service>>()
+        .ok_or_else(|| AppError::Unexpected("the service is not configured".into()))?;
+    let requester = Requester::authenticate(req, service)?;
+    if let Some(session) = &requester.session {
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
+            return Err(AppError::Forbidden("missing or wrong X-CSRF-Token".into()).into());
+        }
+    }
+    requester.require(scope)?;
+    if !requester.user.admin {
+        return Err(AppError::Forbidden(format!(
+            "{} is not an administrator",
+            requester.user.username
+        ))
+        .into());
+    }
+    Ok(requester.user)
+}
+
+/// An administrator allowed to read (`admin:read`).
+pub struct AdminRead(pub Arc<User>);
+
+impl FromRequest for AdminRead {
+    type Error = ApiError;
+    type Future = Ready<Result<AdminRead, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(admin(req, Scope::AdminRead).map(AdminRead))
+    }
+}
+
+/// An administrator allowed to change things, and to see what hands out others' tokens or
+/// credentials (`admin:write`).
+pub struct AdminWrite(pub Arc<User>);
+
+impl FromRequest for AdminWrite {
+    type Error = ApiError;
+    type Future = Ready<Result<AdminWrite, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(admin(req, Scope::AdminWrite).map(AdminWrite))
+    }
+}
+
+/// The version a request's `If-Match` holds it to: absent (no header), any (`*`), or one
+/// record version (`"7"`, the `ETag` of a record at version 7). A weak tag never matches
+/// (RFC 9110 compares `If-Match` strongly); several tags, or a malformed one, are a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No `If-Match`.
+    Absent,
+    /// `If-Match: *`: any current version.
+    Any,
+    /// `If-Match: "7"`.
+    Version(u64),
+    /// A weak tag: matches nothing.
+    Never,
+}
+
+impl IfMatch {
+    fn parse(req: &HttpRequest) -> Result<IfMatch, AppError> {
+        let mut values = req.headers().get_all(header::IF_MATCH);
+        let Some(value) = values.next() else {
+            return Ok(IfMatch::Absent);
+        };
+        let bad = || {
+            AppError::invalid(
+                "If-Match",
+                "must be * or one entity tag from an ETag, like \"7\"",
+            )
+        };
+        if values.next().is_some() {
+            return Err(bad());
+        }
+        let text = value.to_str().map_err(|_| bad())?.trim();
+        if text == "*" {
+            return Ok(IfMatch::Any);
+        }
+        if let Some(weak) = text.strip_prefix("W/") {
+            return weak
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .map(|_| IfMatch::Never)
+                .ok_or_else(bad);
+        }
+        text.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(IfMatch::Version)
+            .ok_or_else(bad)
+    }
+
+    /// The version to hold the change to, given the record's current one (`*` holds it to
+    /// that; a weak tag to none it can have).
+    pub(super) fn expected(
+        self,
+        current: impl FnOnce() -> Result<u64, AppError>,
+    ) -> Result<Option<u64>, AppError> {
+        Ok(match self {
+            IfMatch::Absent => None,
+            IfMatch::Any => Some(current()?),
+            IfMatch::Version(v) => Some(v),
+            IfMatch::Never => Some(u64::MAX),
+        })
+    }
+
+    pub(super) fn is_present(self) -> bool {
+        self != IfMatch::Absent
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<IfMatch, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(IfMatch::parse(req).map_err(ApiError::from))
+    }
+}
+
+/// The `ETag` of a record at `version`.
+pub(super) fn etag(version: u64) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{version}\""))
+}
+
+/// A JSON answer that must not be cached (it may hold a secret shown once, or a token).
+pub(super) fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.
+pub async fn current_session(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
+    let cookie = session_cookie(&req).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
+    let (user, session) = service.authenticate_session(&cookie)?;
+    Ok(no_store(HttpResponse::Ok().json(
+        json!({ "username": user.username, "admin": user.admin, "csrf_token": session.csrf_token }),
+    )))
+}
+
+/// Unknown `/api/v1/…` URLs.
+pub async fn not_found() -> ApiResult {
+    Err(AppError::NotFound.into())
+}
+
+/// A failed change's answer: 412 for a stale version that came as `If-Match`.
+pub(super) fn error_under(if_match: IfMatch, e: AppError) -> ApiError {
+    if if_match.is_present() {
+        ApiError::under_if_match(e)
+    } else {
+        ApiError::from(e)
+    }
+}

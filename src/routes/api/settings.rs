@@ -1,0 +1,275 @@
+//! `/api/v1/audit`, `/api/v1/export`, identity providers and the sign-in policy.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::common::{AdminRead, AdminWrite, ApiResult};
+use super::paging::{Page, PageQuery, audit_cursor};
+use crate::domain::audit::{AuditAction, AuditFilter, TextMatch};
+use crate::domain::identity::ProviderInput;
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::{ExportSealing, Service, blocking};
+
+/// Filters of `GET /api/v1/audit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    /// Who did it (exact, without regard to case).
+    actor: Option<String>,
+    /// What it was done to (exact).
+    target: Option<String>,
+    /// Events about this user (as who did it, or what it was done to).
+    user: Option<String>,
+    /// Events about this asset (its path, exact).
+    asset: Option<String>,
+    /// An action (`asset.update`) or a family of them (`asset`).
+    action: Option<String>,
+    /// At or after (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Before (RFC 3339).
+    until: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/audit`: a page of the trail, newest first.
+pub async fn audit_events(
+    _: AdminRead,
+    service: web::Data<Service>,
+    query: web::Query<AuditQuery>,
+) -> ApiResult {
+    let q = query.into_inner();
+    let page = PageQuery::of(q.limit, q.cursor.as_deref(), "audit")?;
+    let before = page.audit_position()?;
+    if q.user.is_some() && (q.actor.is_some() || q.target.is_some()) {
+        return Err(AppError::invalid("user", "give user, or actor and target, not both").into());
+    }
+    if q.asset.is_some() && (q.user.is_some() || q.target.is_some()) {
+        return Err(AppError::invalid("asset", "give asset, or user or target, not both").into());
+    }
+    if let Some(action) = &q.action
+        && !AuditAction::ALL
+            .iter()
+            .any(|a| a.as_str() == action || a.as_str().split('.').next() == Some(action))
+    {
+        return Err(
+            AppError::invalid("action", format!("{action:?} is not an audit action")).into(),
+        );
+    }
+    let filter = AuditFilter {
+        action: q.action,
+        since: q.since,
+        until: q.until,
+        ..AuditFilter::exact(
+            q.actor.as_deref(),
+            q.target.as_deref().or(q.asset.as_deref()),
+        )
+    };
+    let service = service.into_inner();
+    let limit = page.limit;
+    let found = blocking(move || match q.user {
+        // A user's events: theirs as actor and those done to them, merged newest first.
+        Some(user) => {
+            let by = AuditFilter {
+                actor: Some(TextMatch::Exact(user.clone())),
+                ..filter.clone()
+            };
+            let to = AuditFilter {
+                target: Some(TextMatch::Exact(user)),
+                ..filter
+            };
+            let mut both = service.audit_page(&by, before, limit + 1)?;
+            for e in service.audit_page(&to, before, limit + 1)? {
+                if !both.iter().any(|(at, _)| *at == e.0) {
+                    both.push(e);
+                }
+            }
+            both.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+            Ok(both)
+        }
+        None => service.audit_page(&filter, before, limit + 1),
+    })
+    .await?;
+    let page = Page::of(found, &page, |(at, _)| audit_cursor(*at));
+    Ok(HttpResponse::Ok().json(Page {
+        items: page.items.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// The body of `POST /api/v1/export`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRequest {
+    /// Refused with a pointer to the CLI.
+    passphrase: Option<SecretString>,
+}
+
+/// `POST /api/v1/export`: the whole store as a dump, a consistent snapshot, audited. The asset
+/// secrets are sealed for the server's master key, never for a passphrase or in the clear here:
+/// an administrator's credential alone must not be enough to read them (the CLI, on the server,
+/// can do both).
+pub async fn export(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    body: web::Bytes,
+) -> ApiResult {
+    let sealing = if body.iter().all(u8::is_ascii_whitespace) {
+        ExportSealing::MasterKey
+    } else {
+        // serde's message could quote the value: not for a passphrase.
+        let request: ExportRequest = serde_json::from_slice(&body).map_err(|_| {
+            AppError::invalid(
+                "body",
+                "the body must be empty or a JSON object with a \"passphrase\" string",
+            )
+        })?;
+        if request.passphrase.is_some() {
+            // Over HTTP an administrator credential must not be enough to read every secret.
+            return Err(AppError::invalid(
+                "passphrase",
+                "over the API, secrets stay sealed for the server's master key; a dump for a \
+                 passphrase is made on the server: jwt-asset-server export --passphrase-stdin",
+            )
+            .into());
+        }
+        ExportSealing::MasterKey
+    };
+    let service = service.into_inner();
+    let dump = blocking(move || {
+        let dump = service.export(actor.username.as_str(), sealing)?;
+        Ok(dump.to_json()?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"jwt-asset-server-dump.json\""),
+        ))
+        .body(dump))
+}
+
+/// Paging of the identity providers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/identity-providers`: a page of the providers by id (never a client secret).
+pub async fn list_identity_providers(
+    _: AdminRead,
+    service: web::Data<Service>,
+    query: web::Query<ProviderQuery>,
+) -> ApiResult {
+    let page = PageQuery::of(query.limit, query.cursor.as_deref(), "identity-providers")?;
+    let service = service.into_inner();
+    let mut providers = blocking(move || service.sign_in_policy()).await?.providers;
+    providers.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(HttpResponse::Ok().json(Page::of_sorted(
+        providers,
+        &page,
+        "identity-providers",
+        |p| p.id.clone(),
+    )))
+}
+
+/// `POST /api/v1/identity-providers`.
+pub async fn create_identity_provider(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    body: web::Json<ProviderInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let view =
+        blocking(move || service.add_identity_provider(actor.username.as_str(), body.into_inner()))
+            .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/identity-providers/{}", view.id),
+        ))
+        .json(view))
+}
+
+/// `GET /api/v1/identity-providers/{id}`.
+pub async fn get_identity_provider(
+    _: AdminRead,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let policy = blocking(move || service.sign_in_policy()).await?;
+    let provider = policy
+        .providers
+        .into_iter()
+        .find(|p| p.id == *path)
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(provider))
+}
+
+/// `PUT /api/v1/identity-providers/{id}`: a new client secret only when given.
+pub async fn update_identity_provider(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<ProviderInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let view = blocking(move || {
+        service.update_identity_provider(actor.username.as_str(), &path, body.into_inner())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/identity-providers/{id}`.
+pub async fn delete_identity_provider(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let service = service.into_inner();
+    blocking(move || service.remove_identity_provider(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `PUT /api/v1/sign-in-policy`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    upstream_only: bool,
+    #[serde(default)]
+    break_glass: Vec<String>,
+}
+
+/// `GET /api/v1/sign-in-policy`.
+pub async fn get_sign_in_policy(_: AdminRead, service: web::Data<Service>) -> ApiResult {
+    let service = service.into_inner();
+    Ok(HttpResponse::Ok().json(blocking(move || service.sign_in_policy()).await?))
+}
+
+/// `PUT /api/v1/sign-in-policy`: upstream only (with break-glass administrators), or not.
+pub async fn set_sign_in_policy(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    body: web::Json<PolicyInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let body = body.into_inner();
+    let view = blocking(move || {
+        service.set_sign_in_policy(
+            actor.username.as_str(),
+            body.upstream_only,
+            body.break_glass,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

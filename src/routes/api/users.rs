@@ -1,0 +1,339 @@
+//! `/api/v1/users…`: people, their sessions and API keys.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::common::{
+    AdminRead, AdminWrite, ApiResult, IfMatch, error_under, etag, no_store, optional_json,
+};
+use super::paging::{Page, PageQuery, cursor};
+use crate::error::AppError;
+use crate::secret::SecretString;
+use crate::service::{ApiKeyInput, Service, UserInput, UserUpdate, UserView, blocking};
+
+/// Filters of `GET /api/v1/users`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    /// Usernames starting with this (without regard to case).
+    prefix: Option<String>,
+    /// Members of this group.
+    group: Option<String>,
+    /// `active` or `disabled`.
+    state: Option<String>,
+    /// Administrators only (`true`) or everyone else (`false`).
+    admin: Option<bool>,
+}
+
+/// `GET /api/v1/users`: a page of users in username order (case-folded).
+pub async fn list_users(
+    _: AdminRead,
+    service: web::Data<Service>,
+    query: web::Query<UserQuery>,
+) -> ApiResult {
+    let q = query.into_inner();
+    let page = PageQuery::of(q.limit, q.cursor.as_deref(), "users")?;
+    let disabled = match q.state.as_deref() {
+        None => None,
+        Some("active") => Some(false),
+        Some("disabled") => Some(true),
+        Some(_) => return Err(AppError::invalid("state", "must be active or disabled").into()),
+    };
+    let keep = move |u: &UserView| {
+        disabled.is_none_or(|d| u.disabled == d)
+            && q.admin.is_none_or(|a| u.admin == a)
+            && q.group.as_deref().is_none_or(|g| {
+                u.groups
+                    .iter()
+                    .any(|mine| crate::domain::user::same_group(mine, g))
+            })
+    };
+    let prefix = q.prefix.unwrap_or_default();
+    let service = service.into_inner();
+    let (limit, mut after) = (page.limit, page.after.clone());
+    let found = blocking(move || {
+        // Read in username order from the cursor on, in chunks, until a page (and one more, to
+        // know whether another follows) passes the filters.
+        let mut found = Vec::new();
+        let chunk = (limit + 1).max(200);
+        loop {
+            let (users, more) = service.users_page(&prefix, after.as_deref(), chunk)?;
+            after = users.last().map(|u| u.username.to_ascii_lowercase());
+            found.extend(users.into_iter().filter(&keep));
+            if found.len() > limit || !more {
+                return Ok(found);
+            }
+        }
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::of(found, &page, |u| {
+        cursor("users", &u.username.to_ascii_lowercase())
+    })))
+}
+
+/// The answer for one user: the record with its `ETag`.
+fn user_answer(mut res: actix_web::HttpResponseBuilder, user: &UserView) -> HttpResponse {
+    res.insert_header(etag(user.version)).json(user)
+}
+
+/// `POST /api/v1/users` → 201 with `Location`.
+pub async fn create_user(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    body: web::Json<UserInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let user =
+        blocking(move || service.create_user(actor.username.as_str(), body.into_inner())).await?;
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.username)));
+    Ok(user_answer(res, &user))
+}
+
+/// `GET /api/v1/users/{username}`.
+pub async fn get_user(
+    _: AdminRead,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let user = service.user(&path)?;
+    Ok(user_answer(HttpResponse::Ok(), &user))
+}
+
+/// `PATCH /api/v1/users/{username}` `{attributes?, groups?, admin?, version?}`: each part given
+/// replaces the old one. The version (or `If-Match`) holds the change to the record read.
+pub async fn update_user(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<UserUpdate>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let mut update = body.into_inner();
+    let username = path.into_inner();
+    let saved = blocking(move || {
+        if let Some(v) = if_match.expected(|| Ok(service.user(&username)?.version))? {
+            update.version = Some(v);
+        }
+        service.update_user(actor.username.as_str(), &username, update)
+    })
+    .await
+    .map_err(|e| error_under(if_match, e))?;
+    Ok(user_answer(HttpResponse::Ok(), &saved))
+}
+
+/// `DELETE /api/v1/users/{username}`: the user, their sessions and API keys go for good (their
+/// audit events stay; tokens already issued stay valid until they expire).
+pub async fn delete_user(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    if_match: IfMatch,
+) -> ApiResult {
+    let service = service.into_inner();
+    let username = path.into_inner();
+    blocking(move || {
+        let expected = if_match.expected(|| Ok(service.user(&username)?.version))?;
+        service.delete_user(actor.username.as_str(), &username, expected)
+    })
+    .await
+    .map_err(|e| error_under(if_match, e))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `PUT /api/v1/users/{username}/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordInput {
+    password: SecretString,
+}
+
+/// `PUT /api/v1/users/{username}/password`: ends the user's sessions.
+pub async fn set_password(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<PasswordInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    blocking(move || service.set_password(actor.username.as_str(), &path, &body.password)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/users/{username}/disable`: ends the user's sessions; keys stop working.
+pub async fn disable_user(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    if actor.username.as_str().eq_ignore_ascii_case(&path) {
+        return Err(AppError::Conflict("you cannot disable yourself".into()).into());
+    }
+    let service = service.into_inner();
+    let user = blocking(move || service.set_disabled(actor.username.as_str(), &path, true)).await?;
+    Ok(user_answer(HttpResponse::Ok(), &user))
+}
+
+/// `POST /api/v1/users/{username}/enable`.
+pub async fn enable_user(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let user =
+        blocking(move || service.set_disabled(actor.username.as_str(), &path, false)).await?;
+    Ok(user_answer(HttpResponse::Ok(), &user))
+}
+
+/// Paging of a user's sessions and keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/users/{username}/sessions`: the current sessions, oldest first (never their
+/// ids).
+pub async fn list_sessions(
+    _: AdminRead,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    query: web::Query<SubQuery>,
+) -> ApiResult {
+    let page = PageQuery::of(query.limit, query.cursor.as_deref(), "sessions")?;
+    let mut sessions = service.sessions_of(&path)?;
+    sessions.sort_by_key(|s| s.created_at);
+    Ok(
+        HttpResponse::Ok().json(Page::of_sorted(sessions, &page, "sessions", |s| {
+            s.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        })),
+    )
+}
+
+/// `DELETE /api/v1/users/{username}/sessions` → `{"ended": n}`: every session ends at once.
+pub async fn end_sessions(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let ended = blocking(move || service.end_sessions(actor.username.as_str(), &path)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "ended": ended })))
+}
+
+/// `POST /api/v1/users/{username}/api-keys` `{scopes?, expires_at?}` (or no body: `tokens`,
+/// never expiring) → 201 `{key, …}`, the only time the key is shown.
+pub async fn create_api_key(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult {
+    let input: ApiKeyInput = optional_json(&body, None)?;
+    let service = service.into_inner();
+    let username = path.into_inner();
+    let created = blocking(move || {
+        let user = service.user(&username)?;
+        let created = service.create_api_key(actor.username.as_str(), &user.username, input)?;
+        Ok((user.username, created))
+    })
+    .await?;
+    let (username, created) = created;
+    Ok(no_store(
+        HttpResponse::Created()
+            .insert_header((
+                header::LOCATION,
+                format!("/api/v1/users/{username}/api-keys/{}", created.view.id),
+            ))
+            .json(created),
+    ))
+}
+
+/// `GET /api/v1/users/{username}/api-keys`: a page of the keys, oldest first (never a key).
+pub async fn list_api_keys(
+    _: AdminRead,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    query: web::Query<SubQuery>,
+) -> ApiResult {
+    let page = PageQuery::of(query.limit, query.cursor.as_deref(), "api-keys")?;
+    let mut keys = service.api_keys(&path)?;
+    let key = |k: &crate::service::ApiKeyView| {
+        format!(
+            "{}/{}",
+            k.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            k.id
+        )
+    };
+    keys.sort_by_key(key);
+    Ok(HttpResponse::Ok().json(Page::of_sorted(keys, &page, "api-keys", key)))
+}
+
+/// `GET /api/v1/users/{username}/api-keys/{id or prefix}` (never the key).
+pub async fn get_api_key(
+    _: AdminRead,
+    service: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (username, id) = path.into_inner();
+    let key = service
+        .api_keys(&username)?
+        .into_iter()
+        .find(|k| k.id == id || k.prefix == id)
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(key))
+}
+
+/// `DELETE /api/v1/users/{username}/api-keys/{id or prefix}`: revoked at once.
+pub async fn revoke_api_key(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (username, key) = path.into_inner();
+    let service = service.into_inner();
+    let revoked =
+        blocking(move || service.revoke_api_key(actor.username.as_str(), &username, &key)).await?;
+    Ok(HttpResponse::Ok().json(revoked))
+}
+
+/// Body of `PUT /api/v1/users/{username}/upstream`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    provider: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+}
+
+/// `PUT /api/v1/users/{username}/upstream`: link the account to a provider (completed at the
+/// person's first sign-in there), or unlink it (`null`).
+pub async fn link_user(
+    AdminWrite(actor): AdminWrite,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<LinkInput>,
+) -> ApiResult {
+    let service = service.into_inner();
+    let LinkInput { provider, subject } = body.into_inner();
+    let user = blocking(move || {
+        service.link_user(
+            actor.username.as_str(),
+            &path,
+            provider.as_deref(),
+            subject.as_deref(),
+        )?;
+        service.user(&path)
+    })
+    .await?;
+    Ok(user_answer(HttpResponse::Ok(), &user))
+}
