@@ -319,9 +319,16 @@ async fn edge(
             .finish();
         req.into_response(res).map_into_right_body()
     } else if req.match_info().as_str() != req.path() {
-        let res = HttpResponse::NotFound()
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .finish();
+        // The JSON API answers every error as problem details, this one too.
+        let res = if req.path().starts_with("/api/") {
+            actix_web::ResponseError::error_response(&crate::routes::api::ApiError::from(
+                crate::error::AppError::NotFound,
+            ))
+        } else {
+            HttpResponse::NotFound()
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .finish()
+        };
         req.into_response(res).map_into_right_body()
     } else {
         next.call(req).await?.map_into_left_body()

@@ -37,6 +37,20 @@ impl std::fmt::Debug for Secret {
 #[serde(transparent)]
 pub struct SecretString(String);
 
+/// In the API description: a string sent to the server, never read back.
+impl utoipa::PartialSchema for SecretString {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+            .write_only(Some(true))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SecretString {}
+
 impl SecretString {
     /// Wrap a secret string.
     pub fn new(s: String) -> Self {

@@ -133,7 +133,7 @@ pub const MAX_REQUEST_PARAM_PATTERN_BYTES: usize = 512;
 /// A query parameter an asset takes into its token (`%globals_get_<name>%`): only declared ones
 /// are read, and only values that match the whole pattern and are at most `max_length`
 /// characters long; anything else is a 400 before anything is rendered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestParam {
     /// The parameter's name in the query string and in the keyword (`[a-z0-9_]`, 1–64).
@@ -260,7 +260,7 @@ impl RequestParam {
 }
 
 /// Named users (by case-folded username) and groups.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessRule {
     /// Usernames (matched without regard to case).
     #[serde(default)]
@@ -345,7 +345,7 @@ pub enum AssetState {
 }
 
 /// Whether an asset is live or trashed, without the details (lists, filters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Answers on its path.

@@ -8,7 +8,7 @@ use crate::domain::delivery::Delivery;
 use crate::secret::SecretString;
 
 /// Input for creating or replacing an asset (`POST`/`PUT /api/v1/assets`, `asset create`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetInput {
     /// Display name.
@@ -25,6 +25,7 @@ pub struct AssetInput {
     pub key: Option<KeyInput>,
     /// The secret as text (its UTF-8 bytes are the key). Absent on edit keeps the current one.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub secret: Option<SecretString>,
     /// Generate a random secret (64 characters, 384 bits) and return it once.
     #[serde(default)]
@@ -82,7 +83,7 @@ pub struct AssetInput {
 }
 
 /// A new key pair for an asymmetric asset: `{"generate": "RSA-3072"}` or `{"pem": "-----BEGIN …"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum KeyInput {
     /// Generate a key of this type (`RSA-2048`, `RSA-3072`, `RSA-4096`, `P-256`, `P-384`,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What happened (stored and shown by these names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AuditAction {
     /// `token.issue`: a token issued or refused.
     #[serde(rename = "token.issue")]
@@ -240,7 +240,7 @@ impl AuditFilter {
 }
 
 /// How it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     /// `ok`: it happened.
@@ -282,7 +282,7 @@ impl std::fmt::Display for AuditOutcome {
 }
 
 /// One thing that happened: a token issued or refused, an administrative change.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// When.
     pub at: DateTime<Utc>,

@@ -12,7 +12,7 @@ use crate::domain::preset::{MATRIX_DISPLAY_NAME_CLAIM, Preset};
 pub const SECRET_PLACEHOLDER: &str = "<the secret, shown once when it was set>";
 
 /// A consumer's configuration, filled in for one asset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConsumerConfig {
     /// Where it goes, e.g. "homeserver.yaml (Synapse)".
     pub place: &'static str,

@@ -67,7 +67,7 @@ impl Session {
 
 /// What an API key may do. A session (a person in a browser) may do all of it; a key only what
 /// it was given at creation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Scope {
     /// Fetch tokens as the key's user (the token URLs); the default for new keys.
     #[serde(rename = "tokens")]

@@ -16,7 +16,9 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_ALLOWLIST: usize = 32;
 
 /// How a request is answered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMode {
     /// The token as `application/jwt`.
@@ -60,7 +62,7 @@ impl DeliveryMode {
 }
 
 /// Redirect delivery: `302` to `url` with `{token}` and `{return_to}` substituted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedirectDelivery {
     /// URL template, e.g. `https://example.zendesk.com/access/jwt?jwt={token}&return_to={return_to}`.
@@ -71,7 +73,7 @@ pub struct RedirectDelivery {
 }
 
 /// Form-post delivery: an HTML page whose form POSTs the token to `url`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormPostDelivery {
     /// Where the form is posted (no placeholders).
@@ -89,7 +91,7 @@ fn default_field() -> String {
 }
 
 /// Delivery modes besides the raw token (always available).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
     /// Answer `{"jwt": "…"}` as `application/json` when the request's `Accept` asks for it.

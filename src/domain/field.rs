@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// A field-level validation problem, shown to the administrator who sent the input.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The request field that is wrong (`path`, `template`, `secret` …).
     pub field: String,

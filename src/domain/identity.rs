@@ -18,7 +18,7 @@ pub const DEFAULT_USERNAME_CLAIM: &str = "preferred_username";
 pub const MAX_PROVIDERS: usize = 16;
 
 /// Whether a first sign-in creates the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Provisioning {
     /// The account is created at the person's first sign-in.
@@ -138,7 +138,7 @@ pub fn validate_provider_id(id: &str) -> Result<(), FieldError> {
 
 /// What an administrator submits for a provider (API, UI, CLI): checked into an
 /// [`IdentityProvider`] by [`ProviderInput::check`], every problem reported at once.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderInput {
     /// See [`IdentityProvider::id`].
@@ -152,6 +152,7 @@ pub struct ProviderInput {
     pub client_id: String,
     /// Client secret; on an update, absent keeps the stored one.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub client_secret: Option<SecretString>,
     /// Scopes (space-separated text is also accepted by the UI); default `openid profile email`.
     #[serde(default)]

@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())
+            .service(web::resource("/openapi.json").route(web::get().to(api::openapi_document)))
             .service(web::resource("/session").route(web::get().to(api::current_session)))
             .service(
                 web::resource("/users")
@@ -235,6 +236,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 web::resource("/users/{username}/enable").route(web::post().to(ui::people::enable)),
+            )
+            .service(
+                web::resource("/users/{username}/delete").route(web::post().to(ui::people::delete)),
             )
             .service(
                 web::resource("/users/{username}/sessions/end")

@@ -12,7 +12,7 @@ use crate::domain::user::{distinct_groups, validate_attribute_name, validate_gro
 use crate::error::AppError;
 
 /// A change of a user: each part given replaces the old one, each part left out stays.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// All attributes.
@@ -30,7 +30,7 @@ pub struct UserUpdate {
 }
 
 /// A session as shown to administrators (never its id).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// Sign-in time.
     pub created_at: DateTime<Utc>,

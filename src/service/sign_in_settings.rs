@@ -13,7 +13,7 @@ use crate::domain::identity::{
 use crate::error::AppError;
 
 /// A provider as administrators see it: everything but the client secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProviderView {
     /// Id in URLs.
     pub id: String,
@@ -64,7 +64,7 @@ impl From<&IdentityProvider> for ProviderView {
 }
 
 /// The sign-in policy as administrators see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SignInPolicyView {
     /// Local passwords off (except the break-glass administrators).
     pub upstream_only: bool,

@@ -7,17 +7,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::{AccessRule, Asset, Delivery, Lifecycle};
-use crate::domain::credentials::{ApiKey, Scopes};
+use crate::domain::credentials::{ApiKey, Scope, Scopes};
 use crate::domain::user::User;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
 
 /// Input of `POST /api/v1/assets/{id}/next-secret`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NextSecretInput {
     /// The next secret as text.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub secret: Option<SecretString>,
     /// Generate it (returned once).
     #[serde(default)]
@@ -34,7 +35,7 @@ pub struct NextSecretInput {
 }
 
 /// One key of an asset as listed (public facts only).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyView {
     /// RFC 7638 thumbprint.
     pub kid: String,
@@ -52,7 +53,7 @@ pub struct KeyView {
 }
 
 /// The next key of an asymmetric asset: published, not signing until activated.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NextKeyView {
     /// RFC 7638 thumbprint (the `kid` its tokens will carry).
     pub kid: String,
@@ -69,7 +70,7 @@ pub struct NextKeyView {
 }
 
 /// What `POST /api/v1/assets/{id}/next-key` takes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NextKeyInput {
     /// `{"generate": "P-256"}` or `{"pem": "..."}`; absent = a new key of the active key's type.
@@ -81,9 +82,10 @@ pub struct NextKeyInput {
 }
 
 /// An asset as shown to administrators: everything but the secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AssetView {
     /// Record id.
+    #[schema(value_type = String)]
     pub id: AssetId,
     /// Display name.
     pub name: String,
@@ -246,7 +248,7 @@ impl AssetView {
 }
 
 /// The result of saving an asset: the view, plus a generated secret exactly once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SavedAsset {
     /// The asset.
     #[serde(flatten)]
@@ -266,13 +268,14 @@ pub(super) struct BuiltAsset {
 }
 
 /// Input for creating a user.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     /// Sign-in name.
     pub username: String,
     /// Password; absent = the user can only use API keys.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub password: Option<SecretString>,
     /// Administrator.
     #[serde(default)]
@@ -286,7 +289,7 @@ pub struct UserInput {
 }
 
 /// A user as shown to administrators (no password hash).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     /// Id.
     pub id: String,
@@ -354,7 +357,7 @@ impl From<&User> for UserView {
 }
 
 /// An API key as listed (never the key).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
     /// Id (used to revoke).
     pub id: String,
@@ -367,13 +370,14 @@ pub struct ApiKeyView {
     /// Revoked at.
     pub revoked_at: Option<DateTime<Utc>>,
     /// What the key may do.
+    #[schema(value_type = Vec<Scope>)]
     pub scopes: Scopes,
     /// When it stops working (`null`: never).
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Input for a new API key; an empty body gives the default (`tokens`, no expiry).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyInput {
     /// Scope names: `tokens`, `admin:read`, `admin:write` (default `["tokens"]`).
@@ -399,7 +403,7 @@ impl From<&ApiKey> for ApiKeyView {
 }
 
 /// A new API key: shown exactly once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     /// The key to send as `Authorization: Bearer <key>`.
     pub key: String,
@@ -409,7 +413,7 @@ pub struct CreatedApiKey {
 }
 
 /// What an admin preview shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     /// The token the user would receive (none when they would be refused).
     #[serde(skip_serializing_if = "Option::is_none")]

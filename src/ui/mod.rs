@@ -383,6 +383,7 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "emptied" => "The trash is empty.",
         "user_created" => "User created.",
         "user_saved" => "User saved.",
+        "user_deleted" => "User deleted, with their sessions and API keys.",
         "password" => "Password changed. The user's sessions have ended.",
         "disabled" => "User disabled. Their sessions have ended and their API keys stop working.",
         "enabled" => "User enabled.",

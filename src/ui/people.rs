@@ -712,6 +712,18 @@ pub async fn enable(
     )))
 }
 
+/// `POST /admin/users/{username}/delete`: the user goes for good, with their sessions and API
+/// keys (their audit entries stay). Not yourself, not the last administrator.
+pub async fn delete(
+    AdminForm(viewer, _): AdminForm<ButtonForm>,
+    service: web::Data<Service>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let (service, actor, username) = (service.into_inner(), viewer.user, path.into_inner());
+    blocking(move || service.delete_user(actor.username.as_str(), &username, None)).await?;
+    Ok(super::see_other("/admin/users?done=user_deleted"))
+}
+
 /// `POST /admin/users/{username}/sessions/end`: sign the user out everywhere.
 pub async fn end_sessions(
     AdminForm(viewer, _): AdminForm<ButtonForm>,

@@ -764,6 +764,12 @@ async fn errors_are_problem_details_and_unknown_urls_too() {
     )
     .await;
     assert_eq!(problem["detail"], "not found");
+    // A percent-encoded path (never a route: routes are matched as sent) is one too.
+    api_error(
+        app.api(Method::GET, "/api/v1/users/%61dmin", None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     let res = app
         .api(
             Method::POST,
@@ -797,5 +803,98 @@ async fn errors_are_problem_details_and_unknown_urls_too() {
         .await
         .unwrap();
     api_error(res, StatusCode::FORBIDDEN).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_admin_routes() {
+    let app = spawn_app().await;
+    // Public: it holds no data.
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+            // Every operation names its scope (or the session alone) and its error answers.
+            let security = op["security"].as_array().unwrap();
+            assert!(!security.is_empty(), "{method} {path}");
+            let problem = &op["responses"]["403"]["content"]["application/problem+json"];
+            assert_eq!(
+                problem["schema"]["$ref"], "#/components/schemas/Problem",
+                "{method} {path}"
+            );
+        }
+    }
+    documented.sort();
+    // The routes, with their parameters named as the document names them.
+    let mut routed: Vec<String> = admin_routes("{id}")
+        .into_iter()
+        .map(|(method, path, _, _)| {
+            let path = path
+                .replace(
+                    "/users/bot/api-keys/nosuch",
+                    "/users/{username}/api-keys/{key}",
+                )
+                .replace("/users/bot", "/users/{username}")
+                .replace("/users/carol", "/users/{username}")
+                .replace("/identity-providers/x", "/identity-providers/{id}");
+            format!("{method} {path}")
+        })
+        .collect();
+    routed.push("GET /api/v1/session".into());
+    routed.sort();
+    routed.dedup();
+    assert_eq!(documented, routed);
+    // What a key may do, as the document says it: the scope of each operation.
+    let scope =
+        |path: &str, method: &str| doc["paths"][path][method]["security"][0]["api_key"][0].clone();
+    assert_eq!(scope("/api/v1/assets", "get"), "admin:read");
+    assert_eq!(scope("/api/v1/assets", "post"), "admin:write");
+    assert_eq!(scope("/api/v1/assets/{id}/preview", "get"), "admin:write");
+    app.stop().await;
+}
+
+impl TestApp {
+    async fn get_user_version(&self, username: &str) -> u64 {
+        let res = self
+            .api(Method::GET, &format!("/api/v1/users/{username}"), None)
+            .await;
+        res.json::<Value>().await.unwrap()["version"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_body_must_be_a_json_object() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bob"})).await;
+    for (method, path) in [
+        (Method::PATCH, "/api/v1/users/bob"),
+        (Method::POST, "/api/v1/users"),
+        (Method::POST, "/api/v1/users/bob/api-keys"),
+    ] {
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&app.admin_key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(r#"[null, null]"#)
+            .send()
+            .await
+            .unwrap();
+        let problem = api_error(res, StatusCode::BAD_REQUEST).await;
+        assert_eq!(problem["field"], "body", "{method} {path}");
+    }
+    assert_eq!(app.get_user_version("bob").await, 1, "nothing changed");
     app.stop().await;
 }

@@ -844,3 +844,40 @@ async fn the_rule_fields_suggest_users_and_groups_by_prefix() {
     let res = app.get_page(&b, "/admin/suggest?field=secrets&q=").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_user_is_deleted_from_their_page_but_not_yourself() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "gone"})).await;
+    let key = app.create_api_key("gone").await;
+    let b = app.admin_browser().await;
+    let page = app.page_html(&b, "/admin/users/gone").await;
+    assert!(
+        page.contains("/admin/users/gone/delete"),
+        "the page offers it"
+    );
+    let res = app.post_form(&b, "/admin/users/gone/delete", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/admin/users?done=user_deleted");
+    let list = app.page_html(&b, "/admin/users?done=user_deleted").await;
+    assert!(list.contains("User deleted"), "the notice");
+    let res = app
+        .api(reqwest::Method::GET, "/api/v1/users/gone", None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app
+        .api_as(&key, reqwest::Method::GET, "/api/v1/assets", None)
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the key went with the user"
+    );
+    // Yourself: not offered, and refused.
+    let own = app.page_html(&b, "/admin/users/admin").await;
+    assert!(!own.contains("/admin/users/admin/delete"));
+    let res = app.post_form(&b, "/admin/users/admin/delete", &[]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(get_user(&app, "admin").await["username"], "admin");
+    app.stop().await;
+}

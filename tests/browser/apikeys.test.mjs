@@ -83,3 +83,36 @@ test('a revoked key gets 403 on the token URL', async () => {
   assert.equal(res.status, 403);
   assert.equal(await res.text(), '');
 });
+
+test('scopes and an expiry are chosen on the form: an admin:read key reads the admin API and fetches no token', async () => {
+  const { page } = admin;
+  await visit(page, '/admin/users/admin');
+  // The default is `tokens` alone.
+  assert.ok(await page.getByLabel(/tokens/).isChecked(), 'tokens is not ticked by default');
+  assert.ok(!(await page.getByLabel(/admin:read/).isChecked()));
+  assert.ok(!(await page.getByLabel(/admin:write/).isChecked()));
+  // Nothing ticked: refused at the field, no key made.
+  await page.getByLabel(/tokens/).uncheck();
+  let res = await submit(page, page.getByRole('button', { name: /create api key/i }));
+  assert.equal(res.status, 400);
+  await page.locator('#scopes-error').filter({ hasText: /at least one scope/ }).waitFor();
+  // admin:read only, for a year.
+  await page.getByLabel(/tokens/).uncheck();
+  await page.getByLabel(/admin:read/).check();
+  const nextYear = new Date(Date.now() + 365 * 86400e3).toISOString().slice(0, 10);
+  await page.getByLabel(/expires after/i).fill(nextYear);
+  res = await submit(page, page.getByRole('button', { name: /create api key/i }));
+  assert.equal(res.status, 303);
+  const reader = (await page.locator('main').innerText()).match(API_KEY_RE)[0];
+  await visit(page, '/admin/users/admin');
+  const row = page.locator('tr').filter({ hasText: reader.slice(0, 12) });
+  assert.match(await row.innerText(), /admin:read/);
+  assert.match(await row.innerText(), /until/);
+  assert.doesNotMatch(await row.innerText(), /tokens|admin:write/);
+  await screenshot(page, 'api-key-scopes');
+  const list = await httpGet(env.server.url + '/api/v1/assets', { Authorization: `Bearer ${reader}` });
+  assert.equal(list.status, 200);
+  assert.ok(Array.isArray((await list.json()).items));
+  const token = await httpGet(env.server.url + PATH, { Authorization: `Bearer ${reader}` });
+  assert.equal(token.status, 403);
+});

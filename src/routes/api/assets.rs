@@ -2,23 +2,29 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AdminRead, AdminWrite, ApiResult, IfMatch, error_under, etag, no_store, optional_json,
+    AdminRead, AdminWrite, ApiResult, IfMatch, Json, error_under, etag, no_store, optional_json,
 };
 use super::paging::{Page, PageQuery};
 use crate::domain::asset::Lifecycle;
+use crate::domain::consumer_config::ConsumerConfig;
 use crate::error::AppError;
 use crate::ids::AssetId;
-use crate::service::{AssetInput, AssetView, NextKeyInput, NextSecretInput, Service, blocking};
+use crate::service::{
+    AssetInput, AssetView, NextKeyInput, NextSecretInput, Preview, SavedAsset, Service, blocking,
+};
 
 /// Filters of `GET /api/v1/assets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AssetQuery {
+    /// Items per page: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
     /// Paths starting with this.
     prefix: Option<String>,
@@ -27,6 +33,15 @@ pub struct AssetQuery {
 }
 
 /// `GET /api/v1/assets`: a page of assets in path order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets",
+    tag = "assets",
+    summary = "A page of assets, in path order",
+    params(AssetQuery),
+    responses((status = 200, description = "One page", body = Page<AssetView>)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn list_assets(
     _: AdminRead,
     service: web::Data<Service>,
@@ -35,7 +50,7 @@ pub async fn list_assets(
     let q = query.into_inner();
     let page = PageQuery::of(q.limit, q.cursor.as_deref(), "assets")?;
     let trashed = match q.state.as_deref() {
-        None => None,
+        None | Some("") => None,
         Some("live") => Some(false),
         Some("trashed") => Some(true),
         Some(_) => return Err(AppError::invalid("state", "must be live or trashed").into()),
@@ -54,18 +69,42 @@ fn asset_answer(mut res: actix_web::HttpResponseBuilder, view: &AssetView) -> Ht
     res.insert_header(etag(view.version)).json(view)
 }
 
+/// How many trashed assets were purged.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Purged {
+    /// The count.
+    pub purged: usize,
+}
+
 /// `DELETE /api/v1/trash` → `{"purged": n}`: every trashed asset goes for good.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/trash",
+    tag = "assets",
+    summary = "Purge every trashed asset",
+    responses((status = 200, description = "Purged", body = Purged)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn empty_trash(AdminWrite(actor): AdminWrite, service: web::Data<Service>) -> ApiResult {
     let service = service.into_inner();
     let purged = blocking(move || service.empty_trash(actor.username.as_str())).await?;
-    Ok(HttpResponse::Ok().json(json!({ "purged": purged })))
+    Ok(HttpResponse::Ok().json(Purged { purged }))
 }
 
 /// `POST /api/v1/assets` → 201 (with `generated_secret` once, when asked for).
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets",
+    tag = "assets",
+    summary = "Create an asset",
+    request_body = AssetInput,
+    responses((status = 201, description = "Created", body = SavedAsset, headers(("Location" = String, description = "The new record's URL"), ("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn create_asset(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
-    body: web::Json<AssetInput>,
+    body: Json<AssetInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     // Key generation (RSA) takes a moment: off the worker thread.
@@ -83,6 +122,15 @@ pub async fn create_asset(
 }
 
 /// `GET /api/v1/assets/{id}` (never the secret).
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "One asset (never its secret)",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "The asset", body = AssetView, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn get_asset(
     _: AdminRead,
     service: web::Data<Service>,
@@ -93,12 +141,22 @@ pub async fn get_asset(
 
 /// `PUT /api/v1/assets/{id}`: the version the edit was made from comes as `If-Match` (412 when
 /// stale) or in the body's `version` (409 when stale).
+#[utoipa::path(
+    put,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "Replace an asset (If-Match, or the body's version)",
+    params(("id" = String, Path, description = "The asset's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change was made from (`\"7\"`), or `*`: 412 when the record changed since")),
+    request_body = AssetInput,
+    responses((status = 200, description = "Saved", body = SavedAsset, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn update_asset(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
     if_match: IfMatch,
-    body: web::Json<AssetInput>,
+    body: Json<AssetInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let mut input = body.into_inner();
@@ -118,6 +176,15 @@ pub async fn update_asset(
 }
 
 /// `POST /api/v1/assets/{id}/trash`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/trash",
+    tag = "assets",
+    summary = "Move an asset to the trash (its path answers 404 at once)",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "Trashed", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn trash_asset(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -129,6 +196,15 @@ pub async fn trash_asset(
 }
 
 /// `POST /api/v1/assets/{id}/restore`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/restore",
+    tag = "assets",
+    summary = "Restore a trashed asset",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "Restored", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn restore_asset(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -140,6 +216,15 @@ pub async fn restore_asset(
 }
 
 /// `DELETE /api/v1/assets/{id}`: purge; 409 unless trashed; `If-Match` holds it to a version.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "Purge a trashed asset for good",
+    params(("id" = String, Path, description = "The asset's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change was made from (`\"7\"`), or `*`: 412 when the record changed since")),
+    responses((status = 204, description = "Purged")),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn purge_asset(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -157,6 +242,15 @@ pub async fn purge_asset(
 }
 
 /// `POST /api/v1/assets/{id}/rotate`: a new key becomes active; 409 for HMAC assets.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/rotate",
+    tag = "keys",
+    summary = "A new key signs at once (the old one stays published)",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "Rotated", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn rotate_key(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -169,11 +263,21 @@ pub async fn rotate_key(
 
 /// `POST /api/v1/assets/{id}/next-secret` `{secret | generate_secret, accept_weak_secret?,
 /// switch_at}`: schedule the HMAC secret switch (`generated_secret` once, when asked for).
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/next-secret",
+    tag = "keys",
+    summary = "Schedule the HMAC secret switch",
+    params(("id" = String, Path, description = "The asset's id")),
+    request_body = NextSecretInput,
+    responses((status = 200, description = "Scheduled", body = SavedAsset)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn set_next_secret(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
-    body: web::Json<NextSecretInput>,
+    body: Json<NextSecretInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let saved =
@@ -183,6 +287,15 @@ pub async fn set_next_secret(
 }
 
 /// `DELETE /api/v1/assets/{id}/next-secret`: cancel a pending switch.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assets/{id}/next-secret",
+    tag = "keys",
+    summary = "Cancel a scheduled secret switch",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "Cancelled", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn cancel_next_secret(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -195,6 +308,16 @@ pub async fn cancel_next_secret(
 
 /// `POST /api/v1/assets/{id}/next-key` `{key?: {generate | pem}, switch_at?}` (or no body):
 /// publish the next key without signing with it; it signs from `switch_at`, or once activated.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/next-key",
+    tag = "keys",
+    summary = "Publish the next key without signing with it",
+    params(("id" = String, Path, description = "The asset's id")),
+    request_body(content = Option<NextKeyInput>, description = "Optional: an empty body takes the defaults"),
+    responses((status = 200, description = "Published", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn prepare_next_key(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -216,6 +339,15 @@ pub async fn prepare_next_key(
 
 /// `GET /api/v1/assets/{id}/consumer-config`: the preset consumer's configuration, filled in
 /// for this asset (`{place, format, text, notes}`; never the secret); 404 without a preset.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/consumer-config",
+    tag = "assets",
+    summary = "The preset consumer's configuration for this asset",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "The configuration", body = ConsumerConfig)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn consumer_config(
     req: HttpRequest,
     _: AdminRead,
@@ -231,6 +363,15 @@ pub async fn consumer_config(
 }
 
 /// `POST /api/v1/assets/{id}/next-key/activate`: the waiting next key signs from now on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/next-key/activate",
+    tag = "keys",
+    summary = "The waiting next key signs from now on",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "Activated", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn activate_next_key(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -242,6 +383,15 @@ pub async fn activate_next_key(
 }
 
 /// `DELETE /api/v1/assets/{id}/next-key`: withdraw the waiting next key.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assets/{id}/next-key",
+    tag = "keys",
+    summary = "Withdraw the waiting next key",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "Withdrawn", body = AssetView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn withdraw_next_key(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -253,6 +403,15 @@ pub async fn withdraw_next_key(
 }
 
 /// `GET /api/v1/assets/{id}/next-key.pem`: the waiting next key's public key (404 when none).
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/next-key.pem",
+    tag = "keys",
+    summary = "The waiting next key's public key",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "PEM", body = String, content_type = "application/x-pem-file")),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn next_public_key_pem(
     _: AdminRead,
     service: web::Data<Service>,
@@ -268,6 +427,15 @@ pub async fn next_public_key_pem(
 }
 
 /// `GET /api/v1/assets/{id}/public-key.pem`: the public key that signs now (404 for HMAC).
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/public-key.pem",
+    tag = "keys",
+    summary = "The public key that signs now",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "PEM", body = String, content_type = "application/x-pem-file")),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn public_key_pem(
     _: AdminRead,
     service: web::Data<Service>,
@@ -283,14 +451,25 @@ pub async fn public_key_pem(
 }
 
 /// Query of the preview.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
+    /// Whose token to preview (default: you).
     #[serde(rename = "as")]
     as_user: Option<String>,
 }
 
 /// `GET /api/v1/assets/{id}/preview?as={username}` → `{token, header, claims, warnings}`, or 422
 /// with the template location when it cannot render for that user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/preview",
+    tag = "assets",
+    summary = "The token a user would receive",
+    params(("id" = String, Path, description = "The asset's id"), PreviewQuery),
+    responses((status = 200, description = "The preview", body = Preview)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn preview_asset(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,

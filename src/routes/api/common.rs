@@ -8,8 +8,8 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::domain::credentials::Scope;
@@ -73,26 +73,32 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let mut body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-        });
-        let detail = match &self.error {
+        let mut problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: String::new(),
+            field: None,
+            line: None,
+            column: None,
+            errors: None,
+            current_version: None,
+            changed_by: None,
+            changed_at: None,
+        };
+        problem.detail = match &self.error {
             AppError::Invalid(f) | AppError::Render(f) => {
-                body["field"] = json!(f.field);
-                if let (Some(l), Some(c)) = (f.line, f.column) {
-                    body["line"] = json!(l);
-                    body["column"] = json!(c);
-                }
+                problem.field = Some(f.field.clone());
+                problem.line = f.line;
+                problem.column = f.column;
                 // Every field error of the request, the first one included.
-                body["errors"] = json!(f.each().collect::<Vec<_>>());
+                problem.errors = Some(f.each().cloned().collect());
                 f.to_string()
             }
             AppError::Stale { current, by, at } => {
-                body["current_version"] = json!(current);
-                body["changed_by"] = json!(by);
-                body["changed_at"] = json!(at);
+                problem.current_version = Some(*current);
+                problem.changed_by = Some(by.clone());
+                problem.changed_at = Some(at.clone());
                 self.error.to_string()
             }
             // The reason stays in the log: it can say which credential was tried.
@@ -109,12 +115,47 @@ impl ResponseError for ApiError {
                 "internal error; see the server log".to_owned()
             }
         };
-        body["detail"] = json!(detail);
+        let body = serde_json::to_string(&problem).unwrap_or_default();
         HttpResponse::build(status)
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
-            .body(body.to_string())
+            .body(body)
     }
+}
+
+/// Problem details (RFC 9457): every error answer of the admin API.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The status's reason phrase.
+    title: &'static str,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong, for a person.
+    detail: String,
+    /// Invalid input: the first field that is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    /// Invalid input: the line in that field's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    /// Invalid input: the column in that line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
+    /// Invalid input: every problem found in the request, the first one included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<crate::domain::field::FieldError>>,
+    /// A stale edit: the version stored now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<u64>,
+    /// A stale edit: who made the newer change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_by: Option<String>,
+    /// A stale edit: when (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_at: Option<String>,
 }
 
 pub(super) type ApiResult = Result<HttpResponse, ApiError>;
@@ -155,8 +196,15 @@ pub(super) fn optional_json<T: DeserializeOwned + Default>(
     body: &[u8],
     quiet: Option<&str>,
 ) -> Result<T, AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let text = body.trim_ascii();
+    if text.is_empty() || text == b"null" {
         return Ok(T::default());
+    }
+    if text.first() != Some(&b'{') {
+        return Err(AppError::invalid(
+            "body",
+            quiet.unwrap_or("must be empty or a JSON object"),
+        ));
     }
     serde_json::from_slice(body).map_err(|e| match quiet {
         Some(shape) => AppError::invalid(
@@ -256,6 +304,10 @@ impl IfMatch {
             return Err(bad());
         }
         let text = value.to_str().map_err(|_| bad())?.trim();
+        if text.is_empty() {
+            // An empty list of tags: no condition.
+            return Ok(IfMatch::Absent);
+        }
         if text == "*" {
             return Ok(IfMatch::Any);
         }
@@ -314,12 +366,33 @@ pub(super) fn no_store(mut res: HttpResponse) -> HttpResponse {
 }
 
 /// `GET /api/v1/session`: who is signed in, and the CSRF token for API calls with the cookie.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "Who is signed in, and the CSRF token for API calls with the cookie",
+    responses((status = 200, description = "The session", body = SessionInfo)),
+    security(("session" = [])),
+)]
 pub async fn current_session(req: HttpRequest, service: web::Data<Service>) -> ApiResult {
     let cookie = session_cookie(&req).ok_or_else(|| AppError::Forbidden("not signed in".into()))?;
     let (user, session) = service.authenticate_session(&cookie)?;
-    Ok(no_store(HttpResponse::Ok().json(
-        json!({ "username": user.username, "admin": user.admin, "csrf_token": session.csrf_token }),
-    )))
+    Ok(no_store(HttpResponse::Ok().json(SessionInfo {
+        username: user.username.to_string(),
+        admin: user.admin,
+        csrf_token: session.csrf_token.clone(),
+    })))
+}
+
+/// Who is signed in with the cookie.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// The username.
+    pub username: String,
+    /// Whether they administer the server.
+    pub admin: bool,
+    /// Send it as `X-CSRF-Token` with API calls made with the cookie.
+    pub csrf_token: String,
 }
 
 /// Unknown `/api/v1/…` URLs.
@@ -333,5 +406,46 @@ pub(super) fn error_under(if_match: IfMatch, e: AppError) -> ApiError {
         ApiError::under_if_match(e)
     } else {
         ApiError::from(e)
+    }
+}
+
+/// A JSON body that must be an object: serde would also take an array for a struct, filling its
+/// fields in order (`[null, null]`), which no client means.
+pub struct Json<T>(T);
+
+impl<T> Json<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// `T` read from a JSON object only.
+struct Object<T>(T);
+
+impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let fields = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        T::deserialize(serde_json::Value::Object(fields))
+            .map(Object)
+            .map_err(D::Error::custom)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Json<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<Object<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(Json(body.await?.into_inner().0)) })
     }
 }

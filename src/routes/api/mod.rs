@@ -4,6 +4,7 @@
 
 mod assets;
 mod common;
+mod openapi;
 mod paging;
 mod settings;
 mod users;
@@ -13,6 +14,7 @@ pub use common::{
     AdminRead, AdminWrite, ApiError, CSRF_HEADER, IfMatch, MAX_JSON_BYTES, PROBLEM_JSON,
     current_session, json_config, not_found, path_config, query_config,
 };
+pub use openapi::document as openapi_document;
 pub use paging::{MAX_LIMIT, Page, PageQuery};
 pub use settings::*;
 pub use users::*;

@@ -39,7 +39,11 @@ impl PageQuery {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        let after = cursor.map(|c| decode_cursor(c, kind)).transpose()?;
+        // An empty cursor (`cursor=`) is the first page.
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(|c| decode_cursor(c, kind))
+            .transpose()?;
         Ok(PageQuery { limit, after })
     }
 
@@ -78,7 +82,7 @@ fn decode_cursor(text: &str, kind: &str) -> Result<String, AppError> {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The items, in the list's order.
     pub items: Vec<T>,

@@ -5,19 +5,24 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::common::{AdminRead, AdminWrite, ApiResult};
+use super::common::{AdminRead, AdminWrite, ApiResult, Json};
 use super::paging::{Page, PageQuery, audit_cursor};
+use crate::domain::audit::AuditEvent;
 use crate::domain::audit::{AuditAction, AuditFilter, TextMatch};
 use crate::domain::identity::ProviderInput;
 use crate::error::AppError;
 use crate::secret::SecretString;
-use crate::service::{ExportSealing, Service, blocking};
+use crate::service::{ExportSealing, ProviderView, Service, SignInPolicyView, blocking};
 
 /// Filters of `GET /api/v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Items per page: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
     /// Who did it (exact, without regard to case).
     actor: Option<String>,
@@ -36,12 +41,33 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit`: a page of the trail, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    summary = "A page of the audit trail, newest first",
+    params(AuditQuery),
+    responses((status = 200, description = "One page", body = Page<AuditEvent>)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn audit_events(
     _: AdminRead,
     service: web::Data<Service>,
     query: web::Query<AuditQuery>,
 ) -> ApiResult {
-    let q = query.into_inner();
+    let mut q = query.into_inner();
+    // An empty filter (`action=`) filters nothing.
+    for filter in [
+        &mut q.actor,
+        &mut q.target,
+        &mut q.user,
+        &mut q.asset,
+        &mut q.action,
+    ] {
+        if filter.as_deref() == Some("") {
+            *filter = None;
+        }
+    }
     let page = PageQuery::of(q.limit, q.cursor.as_deref(), "audit")?;
     let before = page.audit_position()?;
     if q.user.is_some() && (q.actor.is_some() || q.target.is_some()) {
@@ -101,9 +127,9 @@ pub async fn audit_events(
 }
 
 /// The body of `POST /api/v1/export`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ExportRequest {
+pub struct ExportRequest {
     /// Refused with a pointer to the CLI.
     passphrase: Option<SecretString>,
 }
@@ -112,12 +138,22 @@ struct ExportRequest {
 /// secrets are sealed for the server's master key, never for a passphrase or in the clear here:
 /// an administrator's credential alone must not be enough to read them (the CLI, on the server,
 /// can do both).
+#[utoipa::path(
+    post,
+    path = "/api/v1/export",
+    tag = "backup",
+    summary = "The whole store as a dump, secrets sealed for the master key",
+    request_body(content = Option<ExportRequest>, description = "Optional: an empty body takes the defaults"),
+    responses((status = 200, description = "The dump", body = Object, headers(("Content-Disposition" = String, description = "attachment")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn export(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     body: web::Bytes,
 ) -> ApiResult {
-    let sealing = if body.iter().all(u8::is_ascii_whitespace) {
+    let text = body.trim_ascii();
+    let sealing = if text.is_empty() || text == b"null" {
         ExportSealing::MasterKey
     } else {
         // serde's message could quote the value: not for a passphrase.
@@ -155,14 +191,27 @@ pub async fn export(
 }
 
 /// Paging of the identity providers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProviderQuery {
+    /// Items per page: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
 /// `GET /api/v1/identity-providers`: a page of the providers by id (never a client secret).
+#[utoipa::path(
+    get,
+    path = "/api/v1/identity-providers",
+    tag = "sign-in",
+    summary = "A page of identity providers, by id",
+    params(ProviderQuery),
+    responses((status = 200, description = "One page", body = Page<ProviderView>)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn list_identity_providers(
     _: AdminRead,
     service: web::Data<Service>,
@@ -181,10 +230,19 @@ pub async fn list_identity_providers(
 }
 
 /// `POST /api/v1/identity-providers`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity-providers",
+    tag = "sign-in",
+    summary = "Add an identity provider",
+    request_body = ProviderInput,
+    responses((status = 201, description = "Added", body = ProviderView, headers(("Location" = String, description = "The provider's URL")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn create_identity_provider(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
-    body: web::Json<ProviderInput>,
+    body: Json<ProviderInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let view =
@@ -199,6 +257,15 @@ pub async fn create_identity_provider(
 }
 
 /// `GET /api/v1/identity-providers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/identity-providers/{id}",
+    tag = "sign-in",
+    summary = "One identity provider (never its client secret)",
+    params(("id" = String, Path, description = "The identity provider's id")),
+    responses((status = 200, description = "The provider", body = ProviderView)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn get_identity_provider(
     _: AdminRead,
     service: web::Data<Service>,
@@ -215,11 +282,21 @@ pub async fn get_identity_provider(
 }
 
 /// `PUT /api/v1/identity-providers/{id}`: a new client secret only when given.
+#[utoipa::path(
+    put,
+    path = "/api/v1/identity-providers/{id}",
+    tag = "sign-in",
+    summary = "Replace an identity provider (no client_secret keeps it)",
+    params(("id" = String, Path, description = "The identity provider's id")),
+    request_body = ProviderInput,
+    responses((status = 200, description = "Saved", body = ProviderView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn update_identity_provider(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
-    body: web::Json<ProviderInput>,
+    body: Json<ProviderInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let view = blocking(move || {
@@ -230,6 +307,15 @@ pub async fn update_identity_provider(
 }
 
 /// `DELETE /api/v1/identity-providers/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/identity-providers/{id}",
+    tag = "sign-in",
+    summary = "Remove an identity provider",
+    params(("id" = String, Path, description = "The identity provider's id")),
+    responses((status = 204, description = "Removed")),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn delete_identity_provider(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -241,7 +327,7 @@ pub async fn delete_identity_provider(
 }
 
 /// Body of `PUT /api/v1/sign-in-policy`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInput {
     upstream_only: bool,
@@ -250,16 +336,33 @@ pub struct PolicyInput {
 }
 
 /// `GET /api/v1/sign-in-policy`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sign-in-policy",
+    tag = "sign-in",
+    summary = "The sign-in policy and providers",
+    responses((status = 200, description = "The policy", body = SignInPolicyView)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn get_sign_in_policy(_: AdminRead, service: web::Data<Service>) -> ApiResult {
     let service = service.into_inner();
     Ok(HttpResponse::Ok().json(blocking(move || service.sign_in_policy()).await?))
 }
 
 /// `PUT /api/v1/sign-in-policy`: upstream only (with break-glass administrators), or not.
+#[utoipa::path(
+    put,
+    path = "/api/v1/sign-in-policy",
+    tag = "sign-in",
+    summary = "Upstream sign-in only (with break-glass administrators), or not",
+    request_body = PolicyInput,
+    responses((status = 200, description = "Saved", body = SignInPolicyView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn set_sign_in_policy(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
-    body: web::Json<PolicyInput>,
+    body: Json<PolicyInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let body = body.into_inner();

@@ -2,22 +2,28 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AdminRead, AdminWrite, ApiResult, IfMatch, error_under, etag, no_store, optional_json,
+    AdminRead, AdminWrite, ApiResult, IfMatch, Json, error_under, etag, no_store, optional_json,
 };
 use super::paging::{Page, PageQuery, cursor};
 use crate::error::AppError;
 use crate::secret::SecretString;
-use crate::service::{ApiKeyInput, Service, UserInput, UserUpdate, UserView, blocking};
+use crate::service::{
+    ApiKeyInput, ApiKeyView, CreatedApiKey, Service, SessionView, UserInput, UserUpdate, UserView,
+    blocking,
+};
 
 /// Filters of `GET /api/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
+    /// Items per page: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
     /// Usernames starting with this (without regard to case).
     prefix: Option<String>,
@@ -30,6 +36,15 @@ pub struct UserQuery {
 }
 
 /// `GET /api/v1/users`: a page of users in username order (case-folded).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    summary = "A page of users, in username order",
+    params(UserQuery),
+    responses((status = 200, description = "One page", body = Page<UserView>)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn list_users(
     _: AdminRead,
     service: web::Data<Service>,
@@ -38,7 +53,7 @@ pub async fn list_users(
     let q = query.into_inner();
     let page = PageQuery::of(q.limit, q.cursor.as_deref(), "users")?;
     let disabled = match q.state.as_deref() {
-        None => None,
+        None | Some("") => None,
         Some("active") => Some(false),
         Some("disabled") => Some(true),
         Some(_) => return Err(AppError::invalid("state", "must be active or disabled").into()),
@@ -46,11 +61,14 @@ pub async fn list_users(
     let keep = move |u: &UserView| {
         disabled.is_none_or(|d| u.disabled == d)
             && q.admin.is_none_or(|a| u.admin == a)
-            && q.group.as_deref().is_none_or(|g| {
-                u.groups
-                    .iter()
-                    .any(|mine| crate::domain::user::same_group(mine, g))
-            })
+            && q.group
+                .as_deref()
+                .filter(|g| !g.is_empty())
+                .is_none_or(|g| {
+                    u.groups
+                        .iter()
+                        .any(|mine| crate::domain::user::same_group(mine, g))
+                })
     };
     let prefix = q.prefix.unwrap_or_default();
     let service = service.into_inner();
@@ -81,10 +99,19 @@ fn user_answer(mut res: actix_web::HttpResponseBuilder, user: &UserView) -> Http
 }
 
 /// `POST /api/v1/users` → 201 with `Location`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    summary = "Create a user",
+    request_body = UserInput,
+    responses((status = 201, description = "Created", body = UserView, headers(("Location" = String, description = "The new record's URL"), ("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn create_user(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
-    body: web::Json<UserInput>,
+    body: Json<UserInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let user =
@@ -95,6 +122,15 @@ pub async fn create_user(
 }
 
 /// `GET /api/v1/users/{username}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    summary = "One user",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    responses((status = 200, description = "The user", body = UserView, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn get_user(
     _: AdminRead,
     service: web::Data<Service>,
@@ -106,12 +142,22 @@ pub async fn get_user(
 
 /// `PATCH /api/v1/users/{username}` `{attributes?, groups?, admin?, version?}`: each part given
 /// replaces the old one. The version (or `If-Match`) holds the change to the record read.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    summary = "Change a user: each part given replaces the old one",
+    params(("username" = String, Path, description = "The username (any letter case)"), ("If-Match" = Option<String>, Header, description = "The ETag the change was made from (`\"7\"`), or `*`: 412 when the record changed since")),
+    request_body = UserUpdate,
+    responses((status = 200, description = "Changed", body = UserView, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn update_user(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     if_match: IfMatch,
-    body: web::Json<UserUpdate>,
+    body: Json<UserUpdate>,
 ) -> ApiResult {
     let service = service.into_inner();
     let mut update = body.into_inner();
@@ -129,6 +175,15 @@ pub async fn update_user(
 
 /// `DELETE /api/v1/users/{username}`: the user, their sessions and API keys go for good (their
 /// audit events stay; tokens already issued stay valid until they expire).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    summary = "Delete a user with their sessions and API keys (audit events stay)",
+    params(("username" = String, Path, description = "The username (any letter case)"), ("If-Match" = Option<String>, Header, description = "The ETag the change was made from (`\"7\"`), or `*`: 412 when the record changed since")),
+    responses((status = 204, description = "Deleted")),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn delete_user(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -147,18 +202,28 @@ pub async fn delete_user(
 }
 
 /// Body of `PUT /api/v1/users/{username}/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordInput {
     password: SecretString,
 }
 
 /// `PUT /api/v1/users/{username}/password`: ends the user's sessions.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{username}/password",
+    tag = "users",
+    summary = "Set a password (ends the user's sessions)",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    request_body = PasswordInput,
+    responses((status = 204, description = "Set")),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn set_password(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
-    body: web::Json<PasswordInput>,
+    body: Json<PasswordInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     blocking(move || service.set_password(actor.username.as_str(), &path, &body.password)).await?;
@@ -166,6 +231,15 @@ pub async fn set_password(
 }
 
 /// `POST /api/v1/users/{username}/disable`: ends the user's sessions; keys stop working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/disable",
+    tag = "users",
+    summary = "Disable a user (ends their sessions; their keys stop working)",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    responses((status = 200, description = "Disabled", body = UserView, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn disable_user(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -180,6 +254,15 @@ pub async fn disable_user(
 }
 
 /// `POST /api/v1/users/{username}/enable`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/enable",
+    tag = "users",
+    summary = "Enable a user",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    responses((status = 200, description = "Enabled", body = UserView, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn enable_user(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -192,15 +275,28 @@ pub async fn enable_user(
 }
 
 /// Paging of a user's sessions and keys.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SubQuery {
+    /// Items per page: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
 /// `GET /api/v1/users/{username}/sessions`: the current sessions, oldest first (never their
 /// ids).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}/sessions",
+    tag = "users",
+    summary = "A page of the user's current sessions, oldest first",
+    params(("username" = String, Path, description = "The username (any letter case)"), SubQuery),
+    responses((status = 200, description = "One page", body = Page<SessionView>)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn list_sessions(
     _: AdminRead,
     service: web::Data<Service>,
@@ -218,7 +314,23 @@ pub async fn list_sessions(
     )
 }
 
+/// How many sessions ended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    /// The count.
+    pub ended: usize,
+}
+
 /// `DELETE /api/v1/users/{username}/sessions` → `{"ended": n}`: every session ends at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{username}/sessions",
+    tag = "users",
+    summary = "End every session of the user",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    responses((status = 200, description = "Ended", body = Ended)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn end_sessions(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -226,11 +338,21 @@ pub async fn end_sessions(
 ) -> ApiResult {
     let service = service.into_inner();
     let ended = blocking(move || service.end_sessions(actor.username.as_str(), &path)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "ended": ended })))
+    Ok(HttpResponse::Ok().json(Ended { ended }))
 }
 
 /// `POST /api/v1/users/{username}/api-keys` `{scopes?, expires_at?}` (or no body: `tokens`,
 /// never expiring) → 201 `{key, …}`, the only time the key is shown.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/api-keys",
+    tag = "api-keys",
+    summary = "Create an API key (the only answer that shows it)",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    request_body(content = Option<ApiKeyInput>, description = "Optional: an empty body takes the defaults"),
+    responses((status = 201, description = "Created", body = CreatedApiKey, headers(("Location" = String, description = "The key's URL")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn create_api_key(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -258,6 +380,15 @@ pub async fn create_api_key(
 }
 
 /// `GET /api/v1/users/{username}/api-keys`: a page of the keys, oldest first (never a key).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}/api-keys",
+    tag = "api-keys",
+    summary = "A page of the user's API keys, oldest first",
+    params(("username" = String, Path, description = "The username (any letter case)"), SubQuery),
+    responses((status = 200, description = "One page", body = Page<ApiKeyView>)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn list_api_keys(
     _: AdminRead,
     service: web::Data<Service>,
@@ -266,7 +397,7 @@ pub async fn list_api_keys(
 ) -> ApiResult {
     let page = PageQuery::of(query.limit, query.cursor.as_deref(), "api-keys")?;
     let mut keys = service.api_keys(&path)?;
-    let key = |k: &crate::service::ApiKeyView| {
+    let key = |k: &ApiKeyView| {
         format!(
             "{}/{}",
             k.created_at
@@ -279,6 +410,15 @@ pub async fn list_api_keys(
 }
 
 /// `GET /api/v1/users/{username}/api-keys/{id or prefix}` (never the key).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}/api-keys/{key}",
+    tag = "api-keys",
+    summary = "One API key (never the key itself)",
+    params(("username" = String, Path, description = "The username (any letter case)"), ("key" = String, Path, description = "The key's id, or the first characters shown in lists")),
+    responses((status = 200, description = "The key", body = ApiKeyView)),
+    security(("api_key" = ["admin:read"]), ("session" = [])),
+)]
 pub async fn get_api_key(
     _: AdminRead,
     service: web::Data<Service>,
@@ -294,6 +434,15 @@ pub async fn get_api_key(
 }
 
 /// `DELETE /api/v1/users/{username}/api-keys/{id or prefix}`: revoked at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{username}/api-keys/{key}",
+    tag = "api-keys",
+    summary = "Revoke an API key at once",
+    params(("username" = String, Path, description = "The username (any letter case)"), ("key" = String, Path, description = "The key's id, or the first characters shown in lists")),
+    responses((status = 200, description = "Revoked", body = ApiKeyView)),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn revoke_api_key(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
@@ -307,7 +456,7 @@ pub async fn revoke_api_key(
 }
 
 /// Body of `PUT /api/v1/users/{username}/upstream`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
     provider: Option<String>,
@@ -317,11 +466,21 @@ pub struct LinkInput {
 
 /// `PUT /api/v1/users/{username}/upstream`: link the account to a provider (completed at the
 /// person's first sign-in there), or unlink it (`null`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{username}/upstream",
+    tag = "users",
+    summary = "Link the account to an identity provider, or unlink it",
+    params(("username" = String, Path, description = "The username (any letter case)")),
+    request_body = LinkInput,
+    responses((status = 200, description = "Linked or unlinked", body = UserView, headers(("ETag" = String, description = "The record's version, for If-Match")))),
+    security(("api_key" = ["admin:write"]), ("session" = [])),
+)]
 pub async fn link_user(
     AdminWrite(actor): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
-    body: web::Json<LinkInput>,
+    body: Json<LinkInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let LinkInput { provider, subject } = body.into_inner();
