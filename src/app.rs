@@ -320,7 +320,7 @@ async fn edge(
         req.into_response(res).map_into_right_body()
     } else if req.match_info().as_str() != req.path() {
         // The JSON API answers every error as problem details, this one too.
-        let res = if req.path().starts_with("/api/") {
+        let res = if req.match_info().as_str().starts_with("/api/") {
             actix_web::ResponseError::error_response(&crate::routes::api::ApiError::from(
                 crate::error::AppError::NotFound,
             ))

@@ -254,6 +254,7 @@ fn apikey(service: &Service, cmd: ApiKeyCommand) -> Result<(), AppError> {
             ApiKeyInput {
                 scopes: (!scopes.is_empty()).then_some(scopes),
                 expires_at,
+                within: None,
             },
         ),
         ApiKeyCommand::Revoke { user, key } => {

@@ -153,6 +153,24 @@ impl<'de> Deserialize<'de> for Scopes {
     }
 }
 
+/// What a credential may do and until when: a key's scopes and expiry; a person signed in has
+/// every scope and no end (their session's timeouts aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The scopes.
+    pub scopes: Scopes,
+    /// When it ends.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Grant {
+    /// A person's: everything.
+    pub const PERSON: Grant = Grant {
+        scopes: Scopes::ALL,
+        expires_at: None,
+    };
+}
+
 /// A stored API key (its digest, never the key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKey {

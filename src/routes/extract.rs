@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::domain::credentials::{SESSION_COOKIE, Scope, Scopes, Session};
+use crate::domain::credentials::{Grant, SESSION_COOKIE, Scope, Session};
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::service::Service;
@@ -160,14 +160,14 @@ pub struct Requester {
     pub user: Arc<User>,
     /// The session, for cookie requests (its CSRF token guards state-changing calls).
     pub session: Option<Arc<Session>>,
-    /// What this credential may do: an API key's scopes; everything for a person signed in.
-    pub scopes: Scopes,
+    /// What this credential may do: an API key's scopes and expiry; everything for a person.
+    pub grant: Grant,
 }
 
 impl Requester {
     /// `Forbidden` unless the credential carries `scope` (only API keys can lack one).
     pub fn require(&self, scope: Scope) -> Result<(), AppError> {
-        if self.scopes.contains(scope) {
+        if self.grant.scopes.contains(scope) {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!(
@@ -193,7 +193,7 @@ impl Requester {
                 Ok(Requester {
                     user: service.authenticate_proxy(&identity)?,
                     session: None,
-                    scopes: Scopes::ALL,
+                    grant: Grant::PERSON,
                 })
             })
             .await;
@@ -217,11 +217,11 @@ impl Requester {
     fn check(credential: Credential<'_>, service: &Service) -> Result<Requester, AppError> {
         match credential {
             Credential::ApiKey(key) => {
-                let (user, scopes) = service.authenticate_api_key(&key)?;
+                let (user, grant) = service.authenticate_api_key(&key)?;
                 Ok(Requester {
                     user,
                     session: None,
-                    scopes,
+                    grant,
                 })
             }
             Credential::Session(id) => {
@@ -229,7 +229,7 @@ impl Requester {
                 Ok(Requester {
                     user,
                     session: Some(session),
-                    scopes: Scopes::ALL,
+                    grant: Grant::PERSON,
                 })
             }
         }

@@ -41,6 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/logout").route(web::post().to(session::logout)))
     .service(
         web::scope("/api/v1")
+            .wrap(
+                actix_web::middleware::ErrorHandlers::new()
+                    .default_handler(api::problem_for_plain_errors),
+            )
             .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())

@@ -169,11 +169,48 @@ impl Service {
                 .store
                 .users()?
                 .iter()
-                .any(|u| u.admin && u.id != user.id)
+                .any(|u| u.admin && !u.disabled && u.id != user.id)
         {
             return Err(AppError::Conflict(
-                "this is the last administrator; make someone else an administrator first".into(),
+                "this is the last administrator who can sign in; make someone else an \
+                 administrator (or enable one) first"
+                    .into(),
             ));
+        }
+        // The name would be free for a new account, which would inherit what the rules grant
+        // it: those places must let go of it first.
+        let named = |rule: &crate::domain::asset::AccessRule| {
+            rule.users
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(user.username.as_str()))
+        };
+        let mut holding: Vec<String> = self
+            .store
+            .asset_index()?
+            .iter()
+            .filter(|b| b.asset.read.as_ref().is_some_and(named) || named(&b.asset.write))
+            .map(|b| b.asset.path.to_string())
+            .collect();
+        if !holding.is_empty() {
+            holding.sort();
+            holding.truncate(5);
+            return Err(AppError::Conflict(format!(
+                "{} is named in the read or write rule of {}; take the name out of those rules \
+                 first (a new account of the same name would get that access)",
+                user.username,
+                holding.join(", ")
+            )));
+        }
+        if self
+            .sign_in_settings()?
+            .break_glass
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(user.username.as_str()))
+        {
+            return Err(AppError::Conflict(format!(
+                "{} is a break-glass administrator of the sign-in policy; change the policy first",
+                user.username
+            )));
         }
         self.store.delete_user(&user.id)?;
         self.audit.record(AuditEvent::admin(

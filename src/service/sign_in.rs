@@ -11,8 +11,7 @@ use super::state::{LOGIN_WINDOW, MAX_LOGIN_FAILURES, Service, TOUCH_INTERVAL_SEC
 use super::views::SignedIn;
 use crate::domain::audit::{AuditAction, AuditEvent, AuditOutcome};
 use crate::domain::credentials::{
-    API_KEY_PREFIX, ApiKey, CredentialDigest, Scopes, Session, digest, digests_equal,
-    new_session_id,
+    API_KEY_PREFIX, ApiKey, CredentialDigest, Grant, Session, digest, digests_equal, new_session_id,
 };
 use crate::domain::user::{User, Username};
 use crate::error::AppError;
@@ -26,7 +25,7 @@ pub const PASSWORDS_OFF: &str =
 
 impl Service {
     /// The user behind an API key (`Authorization: Bearer …`), and what the key may do.
-    pub fn authenticate_api_key(&self, key: &str) -> Result<(Arc<User>, Scopes), AppError> {
+    pub fn authenticate_api_key(&self, key: &str) -> Result<(Arc<User>, Grant), AppError> {
         let denied = || AppError::Forbidden("unknown, revoked or malformed API key".into());
         if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
             return Err(denied());
@@ -58,7 +57,13 @@ impl Service {
             touched.last_used_at = Some(now);
             self.best_effort("last use of an API key", self.store.touch_api_key(&touched));
         }
-        Ok((user, record.scopes))
+        Ok((
+            user,
+            Grant {
+                scopes: record.scopes,
+                expires_at: record.expires_at,
+            },
+        ))
     }
 
     /// A write the token path makes on the side (last use, cleanup): a failure is logged and

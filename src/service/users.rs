@@ -184,8 +184,35 @@ impl Service {
                 scopes
             }
         };
+        let mut expires_at = input.expires_at;
+        if let Some(within) = input.within {
+            if let Some(beyond) = scopes.iter().find(|s| !within.scopes.contains(*s)) {
+                return Err(AppError::invalid(
+                    "scopes",
+                    format!(
+                        "an API key can only make keys with the scopes it has; this one lacks {}",
+                        beyond.as_str()
+                    ),
+                ));
+            }
+            if let Some(end) = within.expires_at {
+                match expires_at {
+                    None => expires_at = Some(end),
+                    Some(t) if t > end => {
+                        return Err(AppError::invalid(
+                            "expires_at",
+                            format!(
+                                "an API key can only make keys that end when it does or sooner ({})",
+                                end.to_rfc3339()
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
         let now = Utc::now();
-        if input.expires_at.is_some_and(|t| t <= now) {
+        if expires_at.is_some_and(|t| t <= now) {
             return Err(AppError::invalid(
                 "expires_at",
                 "the expiry must be in the future",
@@ -203,14 +230,29 @@ impl Service {
             last_used_at: None,
             revoked_at: None,
             scopes,
-            expires_at: input.expires_at,
+            expires_at,
         };
         self.store.insert_api_key(&record)?;
-        self.audit.record(AuditEvent::admin(
-            actor,
-            AuditAction::ApiKeyCreate,
-            &format!("{} {}", user.username, record.prefix),
-        ));
+        self.audit.record(AuditEvent {
+            detail: Some(format!(
+                "scopes {}; {}",
+                record
+                    .scopes
+                    .iter()
+                    .map(Scope::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                record.expires_at.map_or_else(
+                    || "no expiry".to_owned(),
+                    |t| format!("expires {}", t.to_rfc3339())
+                )
+            )),
+            ..AuditEvent::admin(
+                actor,
+                AuditAction::ApiKeyCreate,
+                &format!("{} {}", user.username, record.prefix),
+            )
+        });
         Ok(CreatedApiKey {
             key,
             view: ApiKeyView::from(&record),

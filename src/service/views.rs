@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::{AccessRule, Asset, Delivery, Lifecycle};
-use crate::domain::credentials::{ApiKey, Scope, Scopes};
+use crate::domain::credentials::{ApiKey, Grant, Scope, Scopes};
 use crate::domain::user::User;
 use crate::ids::AssetId;
 use crate::secret::SecretString;
@@ -382,10 +382,16 @@ pub struct ApiKeyView {
 pub struct ApiKeyInput {
     /// Scope names: `tokens`, `admin:read`, `admin:write` (default `["tokens"]`).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Scope>>)]
     pub scopes: Option<Vec<String>>,
     /// When the key stops working (RFC 3339, in the future); absent = never.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// What the credential asking for the key may do: the new key may do no more, and ends no
+    /// later (absent when it ends, it ends then). Set by the server, never read from a body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub within: Option<Grant>,
 }
 
 impl From<&ApiKey> for ApiKeyView {

@@ -190,6 +190,7 @@ impl ApiKeyForm {
         Ok(ApiKeyInput {
             scopes: Some(scopes),
             expires_at,
+            within: None,
         })
     }
 }

@@ -882,6 +882,7 @@ async fn a_body_must_be_a_json_object() {
         (Method::PATCH, "/api/v1/users/bob"),
         (Method::POST, "/api/v1/users"),
         (Method::POST, "/api/v1/users/bob/api-keys"),
+        (Method::POST, "/api/v1/export"),
     ] {
         let res = app
             .client
@@ -896,5 +897,146 @@ async fn a_body_must_be_a_json_object() {
         assert_eq!(problem["field"], "body", "{method} {path}");
     }
     assert_eq!(app.get_user_version("bob").await, 1, "nothing changed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_cannot_make_a_key_that_does_more_or_lasts_longer() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "ops", "admin": true}))
+        .await;
+    let soon = chrono::Utc::now() + chrono::Duration::days(1);
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/users/ops/api-keys",
+            Some(json!({"scopes": ["admin:write"], "expires_at": soon.to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let writer = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let make = |body: Value| {
+        let (app, writer) = (&app, writer.clone());
+        async move {
+            app.api_as(
+                &writer,
+                Method::POST,
+                "/api/v1/users/ops/api-keys",
+                Some(body),
+            )
+            .await
+        }
+    };
+    // More scopes than it has: refused.
+    let res = make(json!({"scopes": ["admin:write", "admin:read"]})).await;
+    assert_eq!(
+        api_error(res, StatusCode::BAD_REQUEST).await["field"],
+        "scopes"
+    );
+    // A later end: refused; no end: it ends with the key that made it.
+    let later = (soon + chrono::Duration::days(30)).to_rfc3339();
+    let res = make(json!({"scopes": ["admin:write"], "expires_at": later})).await;
+    assert_eq!(
+        api_error(res, StatusCode::BAD_REQUEST).await["field"],
+        "expires_at"
+    );
+    let res = make(json!({"scopes": ["admin:write"]})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let made: Value = res.json().await.unwrap();
+    let ends = chrono::DateTime::parse_from_rfc3339(made["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!(ends.timestamp(), soon.timestamp());
+    // The audit trail says what each key may do.
+    let events = app.audit().await;
+    let created = events
+        .iter()
+        .find(|e| e["action"] == "apikey.create")
+        .unwrap();
+    assert!(
+        created["detail"]
+            .as_str()
+            .unwrap()
+            .contains("scopes admin:write"),
+        "{created}"
+    );
+    // The user filter finds key events too.
+    let about = api_items(
+        app.api(Method::GET, "/api/v1/audit?user=ops&action=apikey", None)
+            .await,
+    )
+    .await;
+    assert_eq!(about.len(), 2, "{about:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_named_in_an_asset_rule_is_deleted_only_once_the_rule_lets_go() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bob"})).await;
+    let mut body = asset_body("/tokens/team", "{}");
+    body["read"] = json!({"users": ["Bob"], "groups": []});
+    app.create_asset(body).await;
+    let problem = api_error(
+        app.api(Method::DELETE, "/api/v1/users/bob", None).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("/tokens/team"),
+        "{problem}"
+    );
+    assert_eq!(
+        app.api(Method::GET, "/api/v1/users/bob", None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Once the rule lets go of the name, bob may go.
+    let team = api_items(app.api(Method::GET, "/api/v1/assets", None).await).await;
+    let id = team[0]["id"].as_str().unwrap();
+    let mut edit = asset_body("/tokens/team", "{}");
+    edit["version"] = json!(1);
+    let res = app
+        .api(Method::PUT, &format!("/api/v1/assets/{id}"), Some(edit))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.api(Method::DELETE, "/api/v1/users/bob", None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn if_match_is_refused_where_it_is_not_honoured_and_star_needs_the_record() {
+    let app = spawn_app().await;
+    app.create_user(json!({"username": "bob"})).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/users/bob/disable"))
+        .bearer_auth(&app.admin_key)
+        .header(header::IF_MATCH, "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api_error(res, StatusCode::BAD_REQUEST).await["field"],
+        "If-Match"
+    );
+    assert_eq!(app.get_user_version("bob").await, 1, "not disabled");
+    let res = app
+        .client
+        .delete(app.url("/api/v1/users/nobody"))
+        .bearer_auth(&app.admin_key)
+        .header(header::IF_MATCH, "*")
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::NOT_FOUND).await;
+    // A method a URL does not take, and an encoded path: problem details too.
+    let res = app.api(Method::PUT, "/api/v1/users", None).await;
+    api_error(res, StatusCode::METHOD_NOT_ALLOWED).await;
+    let res = app.api(Method::GET, "/%61pi/v1/users", None).await;
+    api_error(res, StatusCode::NOT_FOUND).await;
     app.stop().await;
 }

@@ -85,7 +85,10 @@ pub struct Purged {
     responses((status = 200, description = "Purged", body = Purged)),
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
-pub async fn empty_trash(AdminWrite(actor): AdminWrite, service: web::Data<Service>) -> ApiResult {
+pub async fn empty_trash(
+    AdminWrite(actor, _): AdminWrite,
+    service: web::Data<Service>,
+) -> ApiResult {
     let service = service.into_inner();
     let purged = blocking(move || service.empty_trash(actor.username.as_str())).await?;
     Ok(HttpResponse::Ok().json(Purged { purged }))
@@ -102,7 +105,7 @@ pub async fn empty_trash(AdminWrite(actor): AdminWrite, service: web::Data<Servi
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn create_asset(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     body: Json<AssetInput>,
 ) -> ApiResult {
@@ -152,7 +155,7 @@ pub async fn get_asset(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn update_asset(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
     if_match: IfMatch,
@@ -161,9 +164,7 @@ pub async fn update_asset(
     let service = service.into_inner();
     let mut input = body.into_inner();
     let saved = blocking(move || {
-        if let Some(v) = if_match.expected(|| Ok(service.asset(&id)?.version))? {
-            input.version = Some(v);
-        }
+        input.version = if_match.holding(input.version, || Ok(service.asset(&id)?.version))?;
         service.update_asset(actor.username.as_str(), &id, input)
     })
     .await
@@ -186,7 +187,7 @@ pub async fn update_asset(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn trash_asset(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
 ) -> ApiResult {
@@ -206,7 +207,7 @@ pub async fn trash_asset(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn restore_asset(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
 ) -> ApiResult {
@@ -226,14 +227,14 @@ pub async fn restore_asset(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn purge_asset(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
     if_match: IfMatch,
 ) -> ApiResult {
     let service = service.into_inner();
     blocking(move || {
-        let expected = if_match.expected(|| Ok(service.asset(&id)?.version))?;
+        let expected = if_match.holding(None, || Ok(service.asset(&id)?.version))?;
         service.purge_asset(actor.username.as_str(), &id, expected)
     })
     .await
@@ -252,7 +253,7 @@ pub async fn purge_asset(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn rotate_key(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
 ) -> ApiResult {
@@ -274,7 +275,7 @@ pub async fn rotate_key(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn set_next_secret(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
     body: Json<NextSecretInput>,
@@ -297,7 +298,7 @@ pub async fn set_next_secret(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn cancel_next_secret(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
 ) -> ApiResult {
@@ -319,7 +320,7 @@ pub async fn cancel_next_secret(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn prepare_next_key(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
     body: web::Bytes,
@@ -373,7 +374,7 @@ pub async fn consumer_config(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn activate_next_key(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
 ) -> ApiResult {
@@ -393,7 +394,7 @@ pub async fn activate_next_key(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn withdraw_next_key(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
 ) -> ApiResult {
@@ -471,7 +472,7 @@ pub struct PreviewQuery {
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn preview_asset(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     id: web::Path<AssetId>,
     query: web::Query<PreviewQuery>,

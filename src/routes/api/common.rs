@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::domain::credentials::Scope;
+use crate::domain::credentials::{Grant, Scope};
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::routes::extract::{Requester, session_cookie};
@@ -73,19 +73,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let mut problem = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: String::new(),
-            field: None,
-            line: None,
-            column: None,
-            errors: None,
-            current_version: None,
-            changed_by: None,
-            changed_at: None,
-        };
+        let mut problem = Problem::of(status, "");
         problem.detail = match &self.error {
             AppError::Invalid(f) | AppError::Render(f) => {
                 problem.field = Some(f.field.clone());
@@ -101,8 +89,12 @@ impl ResponseError for ApiError {
                 problem.changed_at = Some(at.clone());
                 self.error.to_string()
             }
-            // The reason stays in the log: it can say which credential was tried.
-            AppError::Forbidden(_) => "forbidden".to_owned(),
+            // The reason stays in the log: it can say which account or key (by its shown
+            // prefix, never the key) was tried.
+            AppError::Forbidden(reason) => {
+                tracing::info!(reason = %reason, "API request refused");
+                "forbidden".to_owned()
+            }
             AppError::Throttled(_) | AppError::ThrottledAddress(_) => self.error.to_string(),
             AppError::NotFound => "not found".to_owned(),
             AppError::Conflict(m) | AppError::TooLarge(m) | AppError::Config(m) => m.clone(),
@@ -115,12 +107,66 @@ impl ResponseError for ApiError {
                 "internal error; see the server log".to_owned()
             }
         };
-        let body = serde_json::to_string(&problem).unwrap_or_default();
+        problem.respond(status)
+    }
+}
+
+impl Problem {
+    /// A problem that is only its status.
+    fn of(status: StatusCode, detail: &str) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.to_owned(),
+            field: None,
+            line: None,
+            column: None,
+            errors: None,
+            current_version: None,
+            changed_by: None,
+            changed_at: None,
+        }
+    }
+
+    fn respond(&self, status: StatusCode) -> HttpResponse {
+        let body = serde_json::to_string(self).unwrap_or_default();
         HttpResponse::build(status)
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
             .body(body)
     }
+}
+
+/// An error answer that actix made before a handler ran (a method the route does not take: 405;
+/// a body over the limit of the raw-body routes: 413) as problem details too, keeping its status
+/// and its `Allow` header.
+pub fn problem_for_plain_errors<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this URL does not take that method",
+        StatusCode::PAYLOAD_TOO_LARGE => "the body is larger than the server accepts",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let mut answer = Problem::of(status, detail).respond(status);
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    let (req, _) = res.into_parts();
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, answer).map_into_right_body(),
+    ))
 }
 
 /// Problem details (RFC 9457): every error answer of the admin API.
@@ -171,11 +217,45 @@ pub fn json_config() -> web::JsonConfig {
                 | JsonPayloadError::OverflowKnownLength { .. } => AppError::TooLarge(format!(
                     "the body is larger than the {MAX_JSON_BYTES} bytes the server accepts"
                 )),
-                JsonPayloadError::Deserialize(e) => AppError::invalid("body", e.to_string()),
+                JsonPayloadError::Deserialize(e) => {
+                    AppError::invalid("body", redacted(&e.to_string()))
+                }
                 other => AppError::invalid("body", other.to_string()),
             };
             ApiError::from(error).into()
         })
+}
+
+/// serde's message with every quoted value that is not a plain name left out: a message such as
+/// "unknown variant `-----BEGIN PRIVATE KEY-----…`" would otherwise send a secret back (field
+/// and variant names, which help, stay).
+fn redacted(message: &str) -> String {
+    // `invalid type: string "…"`: serde quotes a string value it did not expect.
+    static STRING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("a valid pattern")
+    });
+    let message = STRING.replace_all(message, "string \"…\"");
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut quoted = true;
+    for part in parts {
+        if quoted {
+            let plain = part.len() <= 64
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.'));
+            out.push('`');
+            out.push_str(if plain { part } else { "…" });
+            out.push('`');
+        } else {
+            out.push_str(part);
+        }
+        quoted = !quoted;
+    }
+    out
 }
 
 /// Query-string settings: a malformed query is a field error like a malformed body.
@@ -215,14 +295,14 @@ pub(super) fn optional_json<T: DeserializeOwned + Default>(
                 e.column()
             ),
         ),
-        None => AppError::invalid("body", e.to_string()),
+        None => AppError::invalid("body", redacted(&e.to_string())),
     })
 }
 
 /// The signed-in administrator whose credential carries `scope`: an admin's API key with that
 /// scope, or an admin session with its CSRF token in `X-CSRF-Token`. Everything else is 403,
 /// before the body is read.
-fn admin(req: &HttpRequest, scope: Scope) -> Result<Arc<User>, ApiError> {
+fn admin(req: &HttpRequest, scope: Scope) -> Result<(Arc<User>, Grant), ApiError> {
     let service = req
         .app_data::<web::Data<Service>>()
         .ok_or_else(|| AppError::Unexpected("the service is not configured".into()))?;
@@ -245,7 +325,7 @@ fn admin(req: &HttpRequest, scope: Scope) -> Result<Arc<User>, ApiError> {
         ))
         .into());
     }
-    Ok(requester.user)
+    Ok((requester.user, requester.grant))
 }
 
 /// An administrator allowed to read (`admin:read`).
@@ -256,21 +336,45 @@ impl FromRequest for AdminRead {
     type Future = Ready<Result<AdminRead, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(admin(req, Scope::AdminRead).map(AdminRead))
+        ready(admin(req, Scope::AdminRead).map(|(user, _)| AdminRead(user)))
     }
 }
 
 /// An administrator allowed to change things, and to see what hands out others' tokens or
-/// credentials (`admin:write`).
-pub struct AdminWrite(pub Arc<User>);
+/// credentials (`admin:write`); with what their credential may do (a key made with it can do no
+/// more).
+pub struct AdminWrite(pub Arc<User>, pub Grant);
 
 impl FromRequest for AdminWrite {
     type Error = ApiError;
     type Future = Ready<Result<AdminWrite, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(admin(req, Scope::AdminWrite).map(AdminWrite))
+        ready(admin(req, Scope::AdminWrite).and_then(|(user, grant)| {
+            if_match_taken(req)?;
+            Ok(AdminWrite(user, grant))
+        }))
     }
+}
+
+/// The routes that honour `If-Match` (changing or deleting a user or an asset).
+const IF_MATCH_ROUTES: [&str; 2] = ["/api/v1/users/{username}", "/api/v1/assets/{id}"];
+
+/// A change that sends `If-Match` where it is not honoured is refused rather than done without
+/// the condition the client asked for.
+fn if_match_taken(req: &HttpRequest) -> Result<(), ApiError> {
+    if req.headers().contains_key(header::IF_MATCH)
+        && !req
+            .match_pattern()
+            .is_some_and(|p| IF_MATCH_ROUTES.contains(&p.as_str()))
+    {
+        return Err(AppError::invalid(
+            "If-Match",
+            "this route does not take If-Match; changes and deletes of a user or an asset do",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The version a request's `If-Match` holds it to: absent (no header), any (`*`), or one
@@ -325,15 +429,20 @@ impl IfMatch {
             .ok_or_else(bad)
     }
 
-    /// The version to hold the change to, given the record's current one (`*` holds it to
-    /// that; a weak tag to none it can have).
-    pub(super) fn expected(
+    /// The version to hold a change to: `If-Match`'s when it names one, else the body's
+    /// (`version`); `*` takes the body's, or the record's current one (so it must exist). A weak
+    /// tag holds it to a version no record has.
+    pub(super) fn holding(
         self,
+        body: Option<u64>,
         current: impl FnOnce() -> Result<u64, AppError>,
     ) -> Result<Option<u64>, AppError> {
         Ok(match self {
-            IfMatch::Absent => None,
-            IfMatch::Any => Some(current()?),
+            IfMatch::Absent => body,
+            IfMatch::Any => match body {
+                Some(v) => Some(v),
+                None => Some(current()?),
+            },
             IfMatch::Version(v) => Some(v),
             IfMatch::Never => Some(u64::MAX),
         })
@@ -447,5 +556,28 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Json::<Object<T>>::from_request(req, payload);
         Box::pin(async move { Ok(Json(body.await?.into_inner().0)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn serde_messages_keep_names_and_lose_values() {
+        assert_eq!(
+            redacted(
+                "unknown variant `-----BEGIN PRIVATE KEY-----\nMIIE`, expected `generate` or `pem` at line 1 column 40"
+            ),
+            "unknown variant `…`, expected `generate` or `pem` at line 1 column 40"
+        );
+        assert_eq!(
+            redacted("unknown field `colour`, expected one of `name`, `path`"),
+            "unknown field `colour`, expected one of `name`, `path`"
+        );
+        assert_eq!(
+            redacted(r#"invalid type: string "hunter2 \"x\"", expected a boolean"#),
+            r#"invalid type: string "…", expected a boolean"#
+        );
     }
 }

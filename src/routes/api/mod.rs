@@ -12,7 +12,7 @@ mod users;
 pub use assets::*;
 pub use common::{
     AdminRead, AdminWrite, ApiError, CSRF_HEADER, IfMatch, MAX_JSON_BYTES, PROBLEM_JSON,
-    current_session, json_config, not_found, path_config, query_config,
+    current_session, json_config, not_found, path_config, problem_for_plain_errors, query_config,
 };
 pub use openapi::document as openapi_document;
 pub use paging::{MAX_LIMIT, Page, PageQuery};

@@ -5,10 +5,11 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::common::{AdminRead, AdminWrite, ApiResult, Json};
+use super::common::{AdminRead, AdminWrite, ApiResult, Json, optional_json};
 use super::paging::{Page, PageQuery, audit_cursor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::audit::{AuditAction, AuditFilter, TextMatch};
+use crate::domain::credentials::API_KEY_PREFIX;
 use crate::domain::identity::ProviderInput;
 use crate::error::AppError;
 use crate::secret::SecretString;
@@ -103,14 +104,23 @@ pub async fn audit_events(
                 actor: Some(TextMatch::Exact(user.clone())),
                 ..filter.clone()
             };
+            let to = AuditFilter { ..filter };
+            // Their API keys' events name them first: `alice jas_AbCdEfGh`.
+            let keys = AuditFilter {
+                target: Some(TextMatch::Prefix(format!("{user} {API_KEY_PREFIX}"))),
+                action: to.action.clone().or_else(|| Some("apikey".into())),
+                ..to.clone()
+            };
             let to = AuditFilter {
                 target: Some(TextMatch::Exact(user)),
-                ..filter
+                ..to
             };
             let mut both = service.audit_page(&by, before, limit + 1)?;
-            for e in service.audit_page(&to, before, limit + 1)? {
-                if !both.iter().any(|(at, _)| *at == e.0) {
-                    both.push(e);
+            for filter in [&to, &keys] {
+                for e in service.audit_page(filter, before, limit + 1)? {
+                    if !both.iter().any(|(at, _)| *at == e.0) {
+                        both.push(e);
+                    }
                 }
             }
             both.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
@@ -127,7 +137,7 @@ pub async fn audit_events(
 }
 
 /// The body of `POST /api/v1/export`.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// Refused with a pointer to the CLI.
@@ -148,32 +158,25 @@ pub struct ExportRequest {
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn export(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     body: web::Bytes,
 ) -> ApiResult {
-    let text = body.trim_ascii();
-    let sealing = if text.is_empty() || text == b"null" {
-        ExportSealing::MasterKey
-    } else {
-        // serde's message could quote the value: not for a passphrase.
-        let request: ExportRequest = serde_json::from_slice(&body).map_err(|_| {
-            AppError::invalid(
-                "body",
-                "the body must be empty or a JSON object with a \"passphrase\" string",
-            )
-        })?;
-        if request.passphrase.is_some() {
-            // Over HTTP an administrator credential must not be enough to read every secret.
-            return Err(AppError::invalid(
-                "passphrase",
-                "over the API, secrets stay sealed for the server's master key; a dump for a \
-                 passphrase is made on the server: jwt-asset-server export --passphrase-stdin",
-            )
-            .into());
-        }
-        ExportSealing::MasterKey
-    };
+    // serde's message could quote the value: not for a passphrase.
+    let request: ExportRequest = optional_json(
+        &body,
+        Some("the body must be empty or a JSON object with a \"passphrase\" string"),
+    )?;
+    if request.passphrase.is_some() {
+        // Over HTTP an administrator credential must not be enough to read every secret.
+        return Err(AppError::invalid(
+            "passphrase",
+            "over the API, secrets stay sealed for the server's master key; a dump for a \
+             passphrase is made on the server: jwt-asset-server export --passphrase-stdin",
+        )
+        .into());
+    }
+    let sealing = ExportSealing::MasterKey;
     let service = service.into_inner();
     let dump = blocking(move || {
         let dump = service.export(actor.username.as_str(), sealing)?;
@@ -240,7 +243,7 @@ pub async fn list_identity_providers(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn create_identity_provider(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     body: Json<ProviderInput>,
 ) -> ApiResult {
@@ -293,7 +296,7 @@ pub async fn get_identity_provider(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn update_identity_provider(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: Json<ProviderInput>,
@@ -317,7 +320,7 @@ pub async fn update_identity_provider(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn delete_identity_provider(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
@@ -360,7 +363,7 @@ pub async fn get_sign_in_policy(_: AdminRead, service: web::Data<Service>) -> Ap
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn set_sign_in_policy(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     body: Json<PolicyInput>,
 ) -> ApiResult {

@@ -73,25 +73,42 @@ pub async fn list_users(
     let prefix = q.prefix.unwrap_or_default();
     let service = service.into_inner();
     let (limit, mut after) = (page.limit, page.after.clone());
-    let found = blocking(move || {
+    let (found, resume) = blocking(move || {
         // Read in username order from the cursor on, in chunks, until a page (and one more, to
-        // know whether another follows) passes the filters.
+        // know whether another follows) passes the filters, or enough were read for one request:
+        // then the page is short and its cursor continues after the last one read.
         let mut found = Vec::new();
         let chunk = (limit + 1).max(200);
+        let mut scanned = 0;
         loop {
             let (users, more) = service.users_page(&prefix, after.as_deref(), chunk)?;
+            scanned += users.len();
             after = users.last().map(|u| u.username.to_ascii_lowercase());
             found.extend(users.into_iter().filter(&keep));
             if found.len() > limit || !more {
-                return Ok(found);
+                return Ok((found, None));
+            }
+            if scanned >= SCAN_PER_REQUEST {
+                return Ok((found, after));
             }
         }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Page::of(found, &page, |u| {
-        cursor("users", &u.username.to_ascii_lowercase())
-    })))
+    let answer = match resume {
+        Some(last_read) => Page {
+            items: found,
+            next_cursor: Some(cursor("users", &last_read)),
+        },
+        None => Page::of(found, &page, |u| {
+            cursor("users", &u.username.to_ascii_lowercase())
+        }),
+    };
+    Ok(HttpResponse::Ok().json(answer))
 }
+
+/// The most users one filtered list request reads; a page whose filter matched fewer than it
+/// asked for among them is short (even empty), and its `next_cursor` reads on.
+const SCAN_PER_REQUEST: usize = 10_000;
 
 /// The answer for one user: the record with its `ETag`.
 fn user_answer(mut res: actix_web::HttpResponseBuilder, user: &UserView) -> HttpResponse {
@@ -109,7 +126,7 @@ fn user_answer(mut res: actix_web::HttpResponseBuilder, user: &UserView) -> Http
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn create_user(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     body: Json<UserInput>,
 ) -> ApiResult {
@@ -153,7 +170,7 @@ pub async fn get_user(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn update_user(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     if_match: IfMatch,
@@ -163,9 +180,8 @@ pub async fn update_user(
     let mut update = body.into_inner();
     let username = path.into_inner();
     let saved = blocking(move || {
-        if let Some(v) = if_match.expected(|| Ok(service.user(&username)?.version))? {
-            update.version = Some(v);
-        }
+        update.version =
+            if_match.holding(update.version, || Ok(service.user(&username)?.version))?;
         service.update_user(actor.username.as_str(), &username, update)
     })
     .await
@@ -185,7 +201,7 @@ pub async fn update_user(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn delete_user(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     if_match: IfMatch,
@@ -193,7 +209,7 @@ pub async fn delete_user(
     let service = service.into_inner();
     let username = path.into_inner();
     blocking(move || {
-        let expected = if_match.expected(|| Ok(service.user(&username)?.version))?;
+        let expected = if_match.holding(None, || Ok(service.user(&username)?.version))?;
         service.delete_user(actor.username.as_str(), &username, expected)
     })
     .await
@@ -220,7 +236,7 @@ pub struct PasswordInput {
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn set_password(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: Json<PasswordInput>,
@@ -241,7 +257,7 @@ pub async fn set_password(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn disable_user(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
@@ -264,7 +280,7 @@ pub async fn disable_user(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn enable_user(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
@@ -332,7 +348,7 @@ pub struct Ended {
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn end_sessions(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
 ) -> ApiResult {
@@ -354,12 +370,14 @@ pub async fn end_sessions(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn create_api_key(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, grant): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult {
-    let input: ApiKeyInput = optional_json(&body, None)?;
+    let mut input: ApiKeyInput = optional_json(&body, None)?;
+    // A key makes no key that can do more, or last longer, than itself.
+    input.within = Some(grant);
     let service = service.into_inner();
     let username = path.into_inner();
     let created = blocking(move || {
@@ -444,7 +462,7 @@ pub async fn get_api_key(
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn revoke_api_key(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> ApiResult {
@@ -477,7 +495,7 @@ pub struct LinkInput {
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn link_user(
-    AdminWrite(actor): AdminWrite,
+    AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
     body: Json<LinkInput>,

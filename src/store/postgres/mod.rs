@@ -1304,6 +1304,7 @@ impl Store for PgStore {
                      AND ($5::text IS NULL OR e.value->>'action' = $5 OR e.value->>'action' LIKE $6) \
                      AND ($7::timestamptz IS NULL OR (e.value->>'at')::timestamptz >= $7) \
                      AND ($8::timestamptz IS NULL OR (e.value->>'at')::timestamptz < $8) \
+                     AND ($10::bigint IS NULL OR a.seq <= $10) \
                      AND ($10::bigint IS NULL OR (a.seq, e.i) < ($10, $11::bigint)) \
                      ORDER BY a.seq DESC, e.i DESC LIMIT $9",
                     &[
