@@ -665,13 +665,24 @@ pub async fn set_password(
         }
         Err(e) => field_error(&mut errors, e, "password")?,
     }
+    refused_on_page(&service, &tera, &viewer, &user, errors)
+}
+
+/// The user's page again, with the stored values and what was wrong with a form below them.
+fn refused_on_page(
+    service: &Service,
+    tera: &tera::Tera,
+    viewer: &Viewer,
+    user: &UserView,
+    errors: Errors,
+) -> Result<HttpResponse, UiError> {
     user_view(
-        &service,
-        &tera,
-        &viewer,
-        &user,
+        service,
+        tera,
+        viewer,
+        user,
         Shown {
-            values: EditValues::of(&user),
+            values: EditValues::of(user),
             errors,
             notice: None,
             status: StatusCode::BAD_REQUEST,
@@ -768,18 +779,7 @@ pub async fn create_api_key(
         Err(e) => {
             let mut errors = Errors::new();
             field_error(&mut errors, e, "scopes")?;
-            return user_view(
-                &service,
-                &tera,
-                &viewer,
-                &user,
-                Shown {
-                    values: EditValues::of(&user),
-                    errors,
-                    notice: None,
-                    status: StatusCode::BAD_REQUEST,
-                },
-            );
+            return refused_on_page(&service, &tera, &viewer, &user, errors);
         }
     };
     let value = OneTime::ApiKey {
