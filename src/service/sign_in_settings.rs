@@ -106,9 +106,28 @@ impl Service {
         target: &str,
         f: impl FnOnce(&mut SignInSettings) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
+        self.change_settings_at(actor, target, None, f)
+    }
+
+    /// [`Service::change_settings`], only when the settings are still at `expected_version`
+    /// (when given): `Stale` otherwise.
+    fn change_settings_at<T>(
+        &self,
+        actor: &str,
+        target: &str,
+        expected_version: Option<u64>,
+        f: impl FnOnce(&mut SignInSettings) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let _guard = self.lock_writes();
         let mut settings = self.store.sign_in_settings()?;
         let read_at = settings.version;
+        if expected_version.is_some_and(|v| v != read_at) {
+            return Err(AppError::Stale {
+                current: read_at,
+                by: "another administrator".into(),
+                at: "(see the audit log)".into(),
+            });
+        }
         let out = f(&mut settings)?;
         settings.version = read_at + 1;
         self.store.replace_sign_in_settings(&settings, read_at)?;
@@ -150,10 +169,22 @@ impl Service {
         &self,
         actor: &str,
         id: &str,
+        input: ProviderInput,
+    ) -> Result<ProviderView, AppError> {
+        self.update_identity_provider_at(actor, id, input, None)
+    }
+
+    /// [`Service::update_identity_provider`] while the settings are at `expected_version`.
+    pub fn update_identity_provider_at(
+        &self,
+        actor: &str,
+        id: &str,
         mut input: ProviderInput,
+        expected_version: Option<u64>,
     ) -> Result<ProviderView, AppError> {
         input.id = id.to_owned();
-        self.change_settings(actor, &format!("identity provider {id}"), |s| {
+        let target = format!("identity provider {id}");
+        self.change_settings_at(actor, &target, expected_version, |s| {
             let slot = s
                 .providers
                 .iter_mut()
@@ -169,7 +200,18 @@ impl Service {
     /// Remove an identity provider: its people can no longer sign in with it (their accounts
     /// stay, linked, for an administrator to deal with).
     pub fn remove_identity_provider(&self, actor: &str, id: &str) -> Result<(), AppError> {
-        self.change_settings(actor, &format!("identity provider {id} removed"), |s| {
+        self.remove_identity_provider_at(actor, id, None)
+    }
+
+    /// [`Service::remove_identity_provider`] while the settings are at `expected_version`.
+    pub fn remove_identity_provider_at(
+        &self,
+        actor: &str,
+        id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<(), AppError> {
+        let target = format!("identity provider {id} removed");
+        self.change_settings_at(actor, &target, expected_version, |s| {
             let before = s.providers.len();
             s.providers.retain(|p| p.id != id);
             if s.providers.len() == before {
@@ -186,6 +228,17 @@ impl Service {
         actor: &str,
         upstream_only: bool,
         break_glass: Vec<String>,
+    ) -> Result<SignInPolicyView, AppError> {
+        self.set_sign_in_policy_at(actor, upstream_only, break_glass, None)
+    }
+
+    /// [`Service::set_sign_in_policy`] while the settings are at `expected_version`.
+    pub fn set_sign_in_policy_at(
+        &self,
+        actor: &str,
+        upstream_only: bool,
+        break_glass: Vec<String>,
+        expected_version: Option<u64>,
     ) -> Result<SignInPolicyView, AppError> {
         let mut names = Vec::new();
         for name in break_glass
@@ -216,7 +269,7 @@ impl Service {
                 "name at least one break-glass administrator before turning local passwords off, so that someone can still sign in when the identity provider cannot be reached",
             )));
         }
-        self.change_settings(actor, "sign-in policy", |s| {
+        self.change_settings_at(actor, "sign-in policy", expected_version, |s| {
             s.upstream_only = upstream_only;
             s.break_glass = names;
             Ok(())

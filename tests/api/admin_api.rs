@@ -1040,3 +1040,81 @@ async fn if_match_is_refused_where_it_is_not_honoured_and_star_needs_the_record(
     api_error(res, StatusCode::NOT_FOUND).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn identity_providers_and_the_policy_share_the_settings_etag() {
+    let app = spawn_app().await;
+    let provider = json!({"id": "corp", "issuer": "https://idp.example.test", "client_id": "a", "client_secret": "b"});
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/identity-providers",
+            Some(provider.clone()),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/api/v1/identity-providers/corp"
+    );
+    let res = app
+        .api(Method::GET, "/api/v1/identity-providers/corp", None)
+        .await;
+    let tag = res.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let res = app.api(Method::GET, "/api/v1/sign-in-policy", None).await;
+    assert_eq!(
+        res.headers()[header::ETAG].to_str().unwrap(),
+        tag,
+        "one record, one version"
+    );
+    let send = |method: Method, path: &'static str, tag: String, body: Option<Value>| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .client
+                .request(method, app.url(path))
+                .bearer_auth(&app.admin_key)
+                .header(header::IF_MATCH, tag);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let mut renamed = provider.clone();
+    renamed["name"] = json!("Corp");
+    let res = send(
+        Method::PUT,
+        "/api/v1/identity-providers/corp",
+        tag.clone(),
+        Some(renamed),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let newer = res.headers()[header::ETAG].to_str().unwrap().to_owned();
+    assert_ne!(newer, tag);
+    // The old tag: the delete and the policy change are refused, nothing changes.
+    let res = send(
+        Method::DELETE,
+        "/api/v1/identity-providers/corp",
+        tag.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        api_error(res, StatusCode::PRECONDITION_FAILED).await["current_version"],
+        newer.trim_matches('"').parse::<u64>().unwrap()
+    );
+    let policy = json!({"upstream_only": false});
+    let res = send(Method::PUT, "/api/v1/sign-in-policy", tag, Some(policy)).await;
+    api_error(res, StatusCode::PRECONDITION_FAILED).await;
+    let res = send(
+        Method::DELETE,
+        "/api/v1/identity-providers/corp",
+        newer,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.stop().await;
+}

@@ -357,8 +357,15 @@ impl FromRequest for AdminWrite {
     }
 }
 
-/// The routes that honour `If-Match` (changing or deleting a user or an asset).
-const IF_MATCH_ROUTES: [&str; 2] = ["/api/v1/users/{username}", "/api/v1/assets/{id}"];
+/// The routes that honour `If-Match`: changing or deleting a user, an asset, an identity
+/// provider, the sign-in policy (the last two are one record, the sign-in settings, and share its
+/// version).
+const IF_MATCH_ROUTES: [&str; 4] = [
+    "/api/v1/users/{username}",
+    "/api/v1/assets/{id}",
+    "/api/v1/identity-providers/{id}",
+    "/api/v1/sign-in-policy",
+];
 
 /// A change that sends `If-Match` where it is not honoured is refused rather than done without
 /// the condition the client asked for.
@@ -370,7 +377,8 @@ fn if_match_taken(req: &HttpRequest) -> Result<(), ApiError> {
     {
         return Err(AppError::invalid(
             "If-Match",
-            "this route does not take If-Match; changes and deletes of a user or an asset do",
+            "this route does not take If-Match; changes and deletes of a user, an asset, an \
+             identity provider and the sign-in policy do",
         )
         .into());
     }

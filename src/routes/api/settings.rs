@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::common::{AdminRead, AdminWrite, ApiResult, Json, optional_json};
+use super::common::{
+    AdminRead, AdminWrite, ApiResult, IfMatch, Json, error_under, etag, optional_json,
+};
 use super::paging::{Page, PageQuery, audit_cursor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::audit::{AuditAction, AuditFilter, TextMatch};
@@ -266,7 +268,7 @@ pub async fn create_identity_provider(
     tag = "sign-in",
     summary = "One identity provider (never its client secret)",
     params(("id" = String, Path, description = "The identity provider's id")),
-    responses((status = 200, description = "The provider", body = ProviderView)),
+    responses((status = 200, description = "The provider", body = ProviderView, headers(("ETag" = String, description = "The sign-in settings' version, for If-Match")))),
     security(("api_key" = ["admin:read"]), ("session" = [])),
 )]
 pub async fn get_identity_provider(
@@ -281,7 +283,9 @@ pub async fn get_identity_provider(
         .into_iter()
         .find(|p| p.id == *path)
         .ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(provider))
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(policy.version))
+        .json(provider))
 }
 
 /// `PUT /api/v1/identity-providers/{id}`: a new client secret only when given.
@@ -290,23 +294,32 @@ pub async fn get_identity_provider(
     path = "/api/v1/identity-providers/{id}",
     tag = "sign-in",
     summary = "Replace an identity provider (no client_secret keeps it)",
-    params(("id" = String, Path, description = "The identity provider's id")),
+    params(("id" = String, Path, description = "The identity provider's id"), ("If-Match" = Option<String>, Header, description = "The ETag (the sign-in settings' version) the change was made from, or `*`: 412 when the settings changed since")),
     request_body = ProviderInput,
-    responses((status = 200, description = "Saved", body = ProviderView)),
+    responses((status = 200, description = "Saved", body = ProviderView, headers(("ETag" = String, description = "The sign-in settings' version, for If-Match")))),
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn update_identity_provider(
     AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: Json<ProviderInput>,
 ) -> ApiResult {
     let service = service.into_inner();
-    let view = blocking(move || {
-        service.update_identity_provider(actor.username.as_str(), &path, body.into_inner())
+    let (view, version) = blocking(move || {
+        let expected = if_match.holding(None, || Ok(service.sign_in_policy()?.version))?;
+        let view = service.update_identity_provider_at(
+            actor.username.as_str(),
+            &path,
+            body.into_inner(),
+            expected,
+        )?;
+        Ok((view, service.sign_in_policy()?.version))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
+    .map_err(|e| error_under(if_match, e))?;
+    Ok(HttpResponse::Ok().insert_header(etag(version)).json(view))
 }
 
 /// `DELETE /api/v1/identity-providers/{id}`.
@@ -315,7 +328,7 @@ pub async fn update_identity_provider(
     path = "/api/v1/identity-providers/{id}",
     tag = "sign-in",
     summary = "Remove an identity provider",
-    params(("id" = String, Path, description = "The identity provider's id")),
+    params(("id" = String, Path, description = "The identity provider's id"), ("If-Match" = Option<String>, Header, description = "The ETag (the sign-in settings' version) the change was made from, or `*`: 412 when the settings changed since")),
     responses((status = 204, description = "Removed")),
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
@@ -323,9 +336,15 @@ pub async fn delete_identity_provider(
     AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> ApiResult {
     let service = service.into_inner();
-    blocking(move || service.remove_identity_provider(actor.username.as_str(), &path)).await?;
+    blocking(move || {
+        let expected = if_match.holding(None, || Ok(service.sign_in_policy()?.version))?;
+        service.remove_identity_provider_at(actor.username.as_str(), &path, expected)
+    })
+    .await
+    .map_err(|e| error_under(if_match, e))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -344,12 +363,15 @@ pub struct PolicyInput {
     path = "/api/v1/sign-in-policy",
     tag = "sign-in",
     summary = "The sign-in policy and providers",
-    responses((status = 200, description = "The policy", body = SignInPolicyView)),
+    responses((status = 200, description = "The policy", body = SignInPolicyView, headers(("ETag" = String, description = "The sign-in settings' version, for If-Match")))),
     security(("api_key" = ["admin:read"]), ("session" = [])),
 )]
 pub async fn get_sign_in_policy(_: AdminRead, service: web::Data<Service>) -> ApiResult {
     let service = service.into_inner();
-    Ok(HttpResponse::Ok().json(blocking(move || service.sign_in_policy()).await?))
+    let policy = blocking(move || service.sign_in_policy()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(policy.version))
+        .json(policy))
 }
 
 /// `PUT /api/v1/sign-in-policy`: upstream only (with break-glass administrators), or not.
@@ -358,24 +380,31 @@ pub async fn get_sign_in_policy(_: AdminRead, service: web::Data<Service>) -> Ap
     path = "/api/v1/sign-in-policy",
     tag = "sign-in",
     summary = "Upstream sign-in only (with break-glass administrators), or not",
+    params(("If-Match" = Option<String>, Header, description = "The ETag (the sign-in settings' version) the change was made from, or `*`: 412 when the settings changed since")),
     request_body = PolicyInput,
-    responses((status = 200, description = "Saved", body = SignInPolicyView)),
+    responses((status = 200, description = "Saved", body = SignInPolicyView, headers(("ETag" = String, description = "The sign-in settings' version, for If-Match")))),
     security(("api_key" = ["admin:write"]), ("session" = [])),
 )]
 pub async fn set_sign_in_policy(
     AdminWrite(actor, _): AdminWrite,
     service: web::Data<Service>,
+    if_match: IfMatch,
     body: Json<PolicyInput>,
 ) -> ApiResult {
     let service = service.into_inner();
     let body = body.into_inner();
     let view = blocking(move || {
-        service.set_sign_in_policy(
+        let expected = if_match.holding(None, || Ok(service.sign_in_policy()?.version))?;
+        service.set_sign_in_policy_at(
             actor.username.as_str(),
             body.upstream_only,
             body.break_glass,
+            expected,
         )
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
+    .map_err(|e| error_under(if_match, e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(view.version))
+        .json(view))
 }
