@@ -16,6 +16,18 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// The most items a page holds.
 pub const MAX_LIMIT: usize = 1000;
 
+/// The query of a list with no filters: only its paging.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageOnly {
+    /// Items per page: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
+}
+
 /// The paging part of a list's query.
 #[derive(Debug, Default, Clone)]
 pub struct PageQuery {

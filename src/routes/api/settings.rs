@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::common::{
     AdminRead, AdminWrite, ApiResult, IfMatch, Json, error_under, etag, optional_json,
 };
-use super::paging::{Page, PageQuery, audit_cursor};
+use super::paging::{Page, PageOnly, PageQuery, audit_cursor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::audit::{AuditAction, AuditFilter, TextMatch};
 use crate::domain::credentials::API_KEY_PREFIX;
@@ -195,32 +195,20 @@ pub async fn export(
         .body(dump))
 }
 
-/// Paging of the identity providers.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ProviderQuery {
-    /// Items per page: 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the page before.
-    cursor: Option<String>,
-}
-
 /// `GET /api/v1/identity-providers`: a page of the providers by id (never a client secret).
 #[utoipa::path(
     get,
     path = "/api/v1/identity-providers",
     tag = "sign-in",
     summary = "A page of identity providers, by id",
-    params(ProviderQuery),
+    params(PageOnly),
     responses((status = 200, description = "One page", body = Page<ProviderView>)),
     security(("api_key" = ["admin:read"]), ("session" = [])),
 )]
 pub async fn list_identity_providers(
     _: AdminRead,
     service: web::Data<Service>,
-    query: web::Query<ProviderQuery>,
+    query: web::Query<PageOnly>,
 ) -> ApiResult {
     let page = PageQuery::of(query.limit, query.cursor.as_deref(), "identity-providers")?;
     let service = service.into_inner();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{
     AdminRead, AdminWrite, ApiResult, IfMatch, Json, error_under, etag, no_store, optional_json,
 };
-use super::paging::{Page, PageQuery, cursor};
+use super::paging::{Page, PageOnly, PageQuery, cursor};
 use crate::error::AppError;
 use crate::secret::SecretString;
 use crate::service::{
@@ -290,18 +290,6 @@ pub async fn enable_user(
     Ok(user_answer(HttpResponse::Ok(), &user))
 }
 
-/// Paging of a user's sessions and keys.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SubQuery {
-    /// Items per page: 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the page before.
-    cursor: Option<String>,
-}
-
 /// `GET /api/v1/users/{username}/sessions`: the current sessions, oldest first (never their
 /// ids).
 #[utoipa::path(
@@ -309,7 +297,7 @@ pub struct SubQuery {
     path = "/api/v1/users/{username}/sessions",
     tag = "users",
     summary = "A page of the user's current sessions, oldest first",
-    params(("username" = String, Path, description = "The username (any letter case)"), SubQuery),
+    params(("username" = String, Path, description = "The username (any letter case)"), PageOnly),
     responses((status = 200, description = "One page", body = Page<SessionView>)),
     security(("api_key" = ["admin:read"]), ("session" = [])),
 )]
@@ -317,7 +305,7 @@ pub async fn list_sessions(
     _: AdminRead,
     service: web::Data<Service>,
     path: web::Path<String>,
-    query: web::Query<SubQuery>,
+    query: web::Query<PageOnly>,
 ) -> ApiResult {
     let page = PageQuery::of(query.limit, query.cursor.as_deref(), "sessions")?;
     let mut sessions = service.sessions_of(&path)?;
@@ -403,7 +391,7 @@ pub async fn create_api_key(
     path = "/api/v1/users/{username}/api-keys",
     tag = "api-keys",
     summary = "A page of the user's API keys, oldest first",
-    params(("username" = String, Path, description = "The username (any letter case)"), SubQuery),
+    params(("username" = String, Path, description = "The username (any letter case)"), PageOnly),
     responses((status = 200, description = "One page", body = Page<ApiKeyView>)),
     security(("api_key" = ["admin:read"]), ("session" = [])),
 )]
@@ -411,7 +399,7 @@ pub async fn list_api_keys(
     _: AdminRead,
     service: web::Data<Service>,
     path: web::Path<String>,
-    query: web::Query<SubQuery>,
+    query: web::Query<PageOnly>,
 ) -> ApiResult {
     let page = PageQuery::of(query.limit, query.cursor.as_deref(), "api-keys")?;
     let mut keys = service.api_keys(&path)?;
