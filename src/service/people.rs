@@ -10,6 +10,7 @@ use super::views::UserView;
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::user::{distinct_groups, validate_attribute_name, validate_group_name};
 use crate::error::AppError;
+use crate::store::StoreError;
 
 /// A change of a user: each part given replaces the old one, each part left out stays.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -212,7 +213,21 @@ impl Service {
                 user.username
             )));
         }
-        self.store.delete_user(&user.id)?;
+        // Held to the version checked above: a change made meanwhile (by another instance, which
+        // this process's write lock does not hold back) fails the delete instead of slipping
+        // past the checks.
+        match self.store.delete_user(&user.id, user.version) {
+            Ok(()) => {}
+            Err(StoreError::VersionMismatch) => {
+                let now = self.user_named(username)?;
+                return Err(AppError::Stale {
+                    current: now.version,
+                    by: "another administrator".into(),
+                    at: now.updated_at.to_rfc3339(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.audit.record(AuditEvent::admin(
             actor,
             AuditAction::UserDelete,

@@ -132,8 +132,8 @@ impl Store for CachedStore {
     fn discard_session(&self, digest: &CredentialDigest) -> Result<(), StoreError> {
         self.inner.discard_session(digest)
     }
-    fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
-        self.inner.delete_user(id)
+    fn delete_user(&self, id: &UserId, expected_version: u64) -> Result<(), StoreError> {
+        self.inner.delete_user(id, expected_version)
     }
     fn remove_user_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
         self.inner.remove_user_sessions(user)

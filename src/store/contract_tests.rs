@@ -200,7 +200,15 @@ pub fn a_deleted_user_takes_their_sessions_and_keys(store: &dyn Store) {
     assert!(store.api_key_by_digest(&a_key.digest).unwrap().is_some());
     assert!(store.session(&a1).unwrap().is_some());
     let seen = record_changes(store);
-    store.delete_user(&alice.id).unwrap();
+    // Held to a version the record is not at (changed meanwhile): nothing goes.
+    assert!(matches!(
+        store.delete_user(&alice.id, alice.version + 1),
+        Err(StoreError::VersionMismatch)
+    ));
+    assert!(store.user(&alice.id).unwrap().is_some());
+    assert!(store.api_key_by_digest(&a_key.digest).unwrap().is_some());
+    assert!(store.session(&a1).unwrap().is_some());
+    store.delete_user(&alice.id, alice.version).unwrap();
     assert!(store.user(&alice.id).unwrap().is_none());
     assert!(store.user_by_username("ALICE").unwrap().is_none());
     assert!(store.api_key_by_digest(&a_key.digest).unwrap().is_none());
@@ -219,7 +227,7 @@ pub fn a_deleted_user_takes_their_sessions_and_keys(store: &dyn Store) {
     assert!(store.api_key_by_digest(&b_key.digest).unwrap().is_some());
     assert!(store.session(&b1).unwrap().is_some());
     assert!(matches!(
-        store.delete_user(&alice.id),
+        store.delete_user(&alice.id, alice.version),
         Err(StoreError::Missing)
     ));
     store.insert_user(&user("Alice")).unwrap();

@@ -134,8 +134,9 @@ pub trait Store: Send + Sync + 'static {
     /// `VersionMismatch` when it changed meanwhile, `Missing` when it is gone.
     fn update_user(&self, user: &User, expected_version: u64) -> Result<(), StoreError>;
     /// Delete a user for good with their sessions and API keys (audit events, which name the
-    /// user, stay): `Missing` when there is no such user.
-    fn delete_user(&self, id: &UserId) -> Result<(), StoreError>;
+    /// user, stay), when the stored record is at `expected_version`: `VersionMismatch` when it
+    /// changed meanwhile (by another instance too), `Missing` when there is no such user.
+    fn delete_user(&self, id: &UserId, expected_version: u64) -> Result<(), StoreError>;
     /// A user by id.
     fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, StoreError>;
     /// A user by username, without regard to case.

@@ -670,16 +670,29 @@ impl Store for PgStore {
         .map_err(|e| conflict(e, || format!("the username {} is taken", user.username)))
     }
 
-    fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+    fn delete_user(&self, id: &UserId, expected_version: u64) -> Result<(), StoreError> {
         let (key, user) = (id.as_str().to_owned(), id.clone());
+        let version = i64::try_from(expected_version).map_err(|_| StoreError::VersionMismatch)?;
         self.inner.write(move |tx| {
             Box::pin(async move {
                 let gone = tx
-                    .execute("DELETE FROM users WHERE id = $1", &[&key])
+                    .execute(
+                        "DELETE FROM users WHERE id = $1 AND version = $2",
+                        &[&key, &version],
+                    )
                     .await
                     .map_err(db_error)?;
                 if gone == 0 {
-                    return Err(StoreError::Missing);
+                    let exists = tx
+                        .query_opt("SELECT 1 FROM users WHERE id = $1", &[&key])
+                        .await
+                        .map_err(db_error)?
+                        .is_some();
+                    return Err(if exists {
+                        StoreError::VersionMismatch
+                    } else {
+                        StoreError::Missing
+                    });
                 }
                 let sessions = tx
                     .query(

@@ -588,11 +588,15 @@ impl Store for SledStore {
         self.commit_or_undo(change, prior, |c| self.feed.publish(c))
     }
 
-    fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+    fn delete_user(&self, id: &UserId, expected_version: u64) -> Result<(), StoreError> {
         let Some(old) = self.users.get(id.as_str())? else {
             return Err(StoreError::Missing);
         };
-        let name = decode::<User>(&old)?.username.key();
+        let stored = decode::<User>(&old)?;
+        if stored.version != expected_version {
+            return Err(StoreError::VersionMismatch);
+        }
+        let name = stored.username.key();
         let keys = self.api_keys(id)?;
         let mut prefix = id.as_str().as_bytes().to_vec();
         prefix.push(0);
@@ -623,8 +627,12 @@ impl Store for SledStore {
             &self.user_sessions,
         );
         trees.transaction(|(users, names, api_keys, digests, all_sessions, index)| {
-            if users.remove(id.as_str())?.is_none() {
+            let Some(current) = users.remove(id.as_str())? else {
                 return abort(StoreError::Missing);
+            };
+            // Changed since it was read above (its keys and sessions with it, perhaps).
+            if current != old {
+                return abort(StoreError::VersionMismatch);
             }
             names.remove(name.as_bytes())?;
             for k in &keys {
