@@ -476,7 +476,13 @@ impl Service {
                 "only a trashed asset can be purged; trash it first".into(),
             ));
         }
-        self.store.delete_asset(&asset.id)?;
+        // Held to the version checked above: restored (or changed) meanwhile on another
+        // instance, it stays.
+        match self.store.delete_asset(&asset.id, asset.version) {
+            Ok(()) => {}
+            Err(StoreError::VersionMismatch) => return Err(stale(&self.asset_record(id)?)),
+            Err(e) => return Err(e.into()),
+        }
         self.audit.record(AuditEvent::admin(
             actor,
             AuditAction::AssetPurge,

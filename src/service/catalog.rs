@@ -94,7 +94,7 @@ impl Service {
             match self.purge_asset(actor, &id, None) {
                 Ok(()) => purged += 1,
                 // Restored or purged by someone else meanwhile: nothing to do.
-                Err(AppError::Conflict(_) | AppError::NotFound) => {}
+                Err(AppError::Conflict(_) | AppError::Stale { .. } | AppError::NotFound) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -179,8 +179,8 @@ impl Store for CachedStore {
     fn asset_index(&self) -> Result<Vec<super::BareAsset>, StoreError> {
         self.inner.asset_index()
     }
-    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
-        self.inner.delete_asset(id)
+    fn delete_asset(&self, id: &AssetId, expected_version: u64) -> Result<(), StoreError> {
+        self.inner.delete_asset(id, expected_version)
     }
     fn sign_in_settings(&self) -> Result<SignInSettings, StoreError> {
         self.inner.sign_in_settings()

@@ -214,8 +214,10 @@ pub trait Store: Send + Sync + 'static {
     /// All assets with their secret material left sealed: what the asset list and the key sets
     /// show, read at start without opening every asset's secrets.
     fn asset_index(&self) -> Result<Vec<BareAsset>, StoreError>;
-    /// Remove an asset record, its secret and its path index for good.
-    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError>;
+    /// Remove an asset record at `expected_version`, its secret and its path index for good:
+    /// `VersionMismatch` when it changed meanwhile (restored on another instance, say),
+    /// `Missing` when it is gone.
+    fn delete_asset(&self, id: &AssetId, expected_version: u64) -> Result<(), StoreError>;
 
     /// The sign-in settings (identity providers, upstream-only), sealed at rest; the defaults
     /// before the first write.

@@ -1463,3 +1463,85 @@ async fn a_delete_and_a_change_on_two_instances_never_both_succeed() {
          times, the delete first {deleted_first} times"
     );
 }
+
+/// A purge of a trashed asset on one instance and its restore on another, sent at the same
+/// moment, never both succeed: a restored asset is never purged (the purge answers 409, "changed
+/// meanwhile") and a purged one is never restored. The database holds the purge to the version
+/// the purge checked ("in the trash"), so a restore landing in between is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_purge_and_a_restore_on_two_instances_never_both_succeed() {
+    let Some((_pg, [a, b])) = start_instances(["A", "B"]) else {
+        return;
+    };
+    let client = new_client();
+    let key = admin_api_key(&client, &a).await;
+    let (mut restored_first, mut purged_first) = (0, 0);
+    for round in 0..40 {
+        let path = format!("/race/r{round}");
+        let created = admin_ok(
+            &client,
+            &key,
+            Method::POST,
+            &a.url("/api/v1/assets"),
+            Some(asset_body(&path, SUB_TEMPLATE)),
+            StatusCode::CREATED,
+            "create an asset on A",
+        )
+        .await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let on =
+            |instance: &Instance, rest: &str| instance.url(&format!("/api/v1/assets/{id}{rest}"));
+        admin_ok(
+            &client,
+            &key,
+            Method::POST,
+            &on(&a, "/trash"),
+            None,
+            StatusCode::OK,
+            "trash it on A",
+        )
+        .await;
+        eventually(
+            &format!("B sees {path} in the trash"),
+            PROPAGATION,
+            async || match send(client.get(on(&b, "")).bearer_auth(&key)).await {
+                Ok((StatusCode::OK, body)) if body.contains(r#""state":"trashed""#) => Ok(()),
+                other => Err(describe(&other)),
+            },
+        )
+        .await;
+        let (restored, purged) = tokio::join!(
+            send(client.post(on(&b, "/restore")).bearer_auth(&key)),
+            send(client.delete(on(&a, "")).bearer_auth(&key)),
+        );
+        let after = send(client.get(on(&a, "")).bearer_auth(&key)).await;
+        match (&restored, &purged) {
+            (Ok((StatusCode::OK, _)), Ok((status, _))) if *status != StatusCode::NO_CONTENT => {
+                restored_first += 1;
+                assert!(
+                    matches!(&after, Ok((StatusCode::OK, body)) if body.contains(r#""state":"live""#)),
+                    "round {round}: {path} was restored, so it is live; got {}",
+                    describe(&after)
+                );
+            }
+            (Ok((status, _)), Ok((StatusCode::NO_CONTENT, _))) if *status != StatusCode::OK => {
+                purged_first += 1;
+                assert!(
+                    matches!(after, Ok((StatusCode::NOT_FOUND, _))),
+                    "round {round}: {path} was purged; got {}",
+                    describe(&after)
+                );
+            }
+            _ => panic!(
+                "round {round}: a restore of {path} on B and a purge of it on A must not both \
+                 succeed (nor both fail); the restore answered {}, the purge {}",
+                describe(&restored),
+                describe(&purged)
+            ),
+        }
+    }
+    eprintln!(
+        "cluster: 40 races of a restore on B and a purge on A: the restore first \
+         {restored_first} times, the purge first {purged_first} times"
+    );
+}

@@ -101,6 +101,16 @@ fn tls_connector(
 }
 
 /// A database error as the store contract names it. Connection failures are `Unavailable`.
+/// Why a delete held to a version touched no row: the record (found by `exists`, which takes
+/// its id) is at another version, or gone.
+async fn missing_or_moved(tx: &Transaction<'_>, exists: &str, id: &str) -> StoreError {
+    match tx.query_opt(exists, &[&id]).await {
+        Ok(Some(_)) => StoreError::VersionMismatch,
+        Ok(None) => StoreError::Missing,
+        Err(e) => db_error(e),
+    }
+}
+
 fn db_error(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
@@ -683,16 +693,9 @@ impl Store for PgStore {
                     .await
                     .map_err(db_error)?;
                 if gone == 0 {
-                    let exists = tx
-                        .query_opt("SELECT 1 FROM users WHERE id = $1", &[&key])
-                        .await
-                        .map_err(db_error)?
-                        .is_some();
-                    return Err(if exists {
-                        StoreError::VersionMismatch
-                    } else {
-                        StoreError::Missing
-                    });
+                    return Err(
+                        missing_or_moved(tx, "SELECT 1 FROM users WHERE id = $1", &key).await,
+                    );
                 }
                 let sessions = tx
                     .query(
@@ -1187,16 +1190,22 @@ impl Store for PgStore {
             .collect()
     }
 
-    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
+    fn delete_asset(&self, id: &AssetId, expected_version: u64) -> Result<(), StoreError> {
         let (key, asset_id) = (id.as_str().to_owned(), id.clone());
+        let version = i64::try_from(expected_version).map_err(|_| StoreError::VersionMismatch)?;
         self.inner.write(move |tx| {
             Box::pin(async move {
                 let Some(row) = tx
-                    .query_opt("DELETE FROM assets WHERE id = $1 RETURNING path", &[&key])
+                    .query_opt(
+                        "DELETE FROM assets WHERE id = $1 AND version = $2 RETURNING path",
+                        &[&key, &version],
+                    )
                     .await
                     .map_err(db_error)?
                 else {
-                    return Err(StoreError::Missing);
+                    return Err(
+                        missing_or_moved(tx, "SELECT 1 FROM assets WHERE id = $1", &key).await,
+                    );
                 };
                 let path = stored_path(&key, row.get(0))?;
                 Ok(((), vec![Change::AssetPurged { id: asset_id, path }]))

@@ -115,7 +115,7 @@ fn every_instance_sees_every_change_of_the_others_in_order() {
     a.replace_asset(&chat, 2).unwrap();
     mine(&on_a);
     until(&on_b, &["asset /t/chat2 v3 Trashed"]);
-    a.delete_asset(&chat.id).unwrap();
+    a.delete_asset(&chat.id, 3).unwrap();
     mine(&on_a);
     until(&on_b, &["purged /t/chat2"]);
     // An asset changed and purged before another instance reads the change: that instance sees
@@ -126,7 +126,7 @@ fn every_instance_sees_every_change_of_the_others_in_order() {
     until(&on_b, &["asset /t/brief v1 Live"]);
     brief.version = 2;
     a.replace_asset(&brief, 1).unwrap();
-    a.delete_asset(&brief.id).unwrap();
+    a.delete_asset(&brief.id, 2).unwrap();
     mine(&on_a);
     let start = Instant::now();
     while !on_b.lock().unwrap().contains(&"purged /t/brief".to_owned()) {

@@ -1071,7 +1071,7 @@ impl Store for SledStore {
         }
     }
 
-    fn delete_asset(&self, id: &AssetId) -> Result<(), StoreError> {
+    fn delete_asset(&self, id: &AssetId, expected_version: u64) -> Result<(), StoreError> {
         let mut prior = self.prior(&[(&self.assets, id.as_str().as_bytes())])?;
         if let Some(old) = self.assets.get(id.as_str())? {
             let old = sealed::bare_asset(&old)?;
@@ -1084,6 +1084,9 @@ impl Store for SledStore {
             };
             let old =
                 sealed::bare_asset(&old_record).map_err(ConflictableTransactionError::Abort)?;
+            if old.version != expected_version {
+                return abort(StoreError::VersionMismatch);
+            }
             paths.remove(old.path.as_str())?;
             Ok((old_record, old))
         })?;
