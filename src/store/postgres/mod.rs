@@ -100,7 +100,6 @@ fn tls_connector(
     Ok(MakeTlsConnector::new(connector))
 }
 
-/// A database error as the store contract names it. Connection failures are `Unavailable`.
 /// Why a delete held to a version touched no row: the record (found by `exists`, which takes
 /// its id) is at another version, or gone.
 async fn missing_or_moved(tx: &Transaction<'_>, exists: &str, id: &str) -> StoreError {
@@ -111,6 +110,7 @@ async fn missing_or_moved(tx: &Transaction<'_>, exists: &str, id: &str) -> Store
     }
 }
 
+/// A database error as the store contract names it. Connection failures are `Unavailable`.
 fn db_error(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
