@@ -465,11 +465,7 @@ impl Service {
         let _guard = self.lock_writes();
         let asset = self.asset_record(id)?;
         if expected_version.is_some_and(|v| v != asset.version) {
-            return Err(AppError::Stale {
-                current: asset.version,
-                by: asset.updated_by.clone(),
-                at: asset.updated_at.to_rfc3339(),
-            });
+            return Err(stale(&asset));
         }
         if asset.is_live() {
             return Err(AppError::Conflict(

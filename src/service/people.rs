@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::state::Service;
 use super::views::UserView;
 use crate::domain::audit::{AuditAction, AuditEvent};
-use crate::domain::user::{distinct_groups, validate_attribute_name, validate_group_name};
+use crate::domain::user::{User, distinct_groups, validate_attribute_name, validate_group_name};
 use crate::error::AppError;
 use crate::store::StoreError;
 
@@ -76,11 +76,7 @@ impl Service {
         if let Some(read_at) = update.version
             && read_at != user.version
         {
-            return Err(AppError::Stale {
-                current: user.version,
-                by: "another administrator".into(),
-                at: user.updated_at.to_rfc3339(),
-            });
+            return Err(stale(&user));
         }
         let attributes = update.attributes.unwrap_or_else(|| user.attributes.clone());
         let groups = clean_profile(
@@ -154,11 +150,7 @@ impl Service {
         let _guard = self.lock_writes();
         let user = self.user_named(username)?;
         if expected_version.is_some_and(|v| v != user.version) {
-            return Err(AppError::Stale {
-                current: user.version,
-                by: "another administrator".into(),
-                at: user.updated_at.to_rfc3339(),
-            });
+            return Err(stale(&user));
         }
         if user.username.as_str().eq_ignore_ascii_case(actor) {
             return Err(AppError::Conflict(
@@ -218,14 +210,7 @@ impl Service {
         // past the checks.
         match self.store.delete_user(&user.id, user.version) {
             Ok(()) => {}
-            Err(StoreError::VersionMismatch) => {
-                let now = self.user_named(username)?;
-                return Err(AppError::Stale {
-                    current: now.version,
-                    by: "another administrator".into(),
-                    at: now.updated_at.to_rfc3339(),
-                });
-            }
+            Err(StoreError::VersionMismatch) => return Err(stale(&self.user_named(username)?)),
             Err(e) => return Err(e.into()),
         }
         self.audit.record(AuditEvent::admin(
@@ -246,5 +231,14 @@ impl Service {
             user.username.as_str(),
         ));
         Ok(ended)
+    }
+}
+
+/// A change held to a version `user` is no longer at (users do not record who changed them).
+fn stale(user: &User) -> AppError {
+    AppError::Stale {
+        current: user.version,
+        by: "another administrator".into(),
+        at: user.updated_at.to_rfc3339(),
     }
 }

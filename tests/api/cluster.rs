@@ -1374,13 +1374,21 @@ async fn a_database_stop_under_load_keeps_recently_used_keys_answers_503_and_los
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The `ETag` of an answer (a record's version, for `If-Match`).
-fn etag_of(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .expect("the answer carries an ETag")
-        .to_owned()
+/// Wait until an admin `GET` of `url` answers 200 with a body that `holds`.
+async fn record_becomes(
+    client: &reqwest::Client,
+    key: &str,
+    url: &str,
+    what: &str,
+    holds: impl Fn(&str) -> bool,
+) {
+    eventually(what, PROPAGATION, async || {
+        match send(client.get(url).bearer_auth(key)).await {
+            Ok((StatusCode::OK, body)) if holds(&body) => Ok(()),
+            other => Err(describe(&other)),
+        }
+    })
+    .await;
 }
 
 /// A delete held to a version (`If-Match`) on one instance and a change of the same user on
@@ -1406,15 +1414,14 @@ async fn a_delete_and_a_change_on_two_instances_never_both_succeed() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "create {name} on A");
-        let read = etag_of(&res);
+        let read = res.headers()["etag"].to_str().unwrap().to_owned();
         let user_on = |instance: &Instance| instance.url(&format!("/api/v1/users/{name}"));
-        eventually(
+        record_becomes(
+            &client,
+            &key,
+            &user_on(&b),
             &format!("B knows {name}"),
-            PROPAGATION,
-            async || match send(client.get(user_on(&b)).bearer_auth(&key)).await {
-                Ok((StatusCode::OK, _)) => Ok(()),
-                other => Err(describe(&other)),
-            },
+            |_| true,
         )
         .await;
         let (changed, deleted) = tokio::join!(
@@ -1501,13 +1508,12 @@ async fn a_purge_and_a_restore_on_two_instances_never_both_succeed() {
             "trash it on A",
         )
         .await;
-        eventually(
+        record_becomes(
+            &client,
+            &key,
+            &on(&b, ""),
             &format!("B sees {path} in the trash"),
-            PROPAGATION,
-            async || match send(client.get(on(&b, "")).bearer_auth(&key)).await {
-                Ok((StatusCode::OK, body)) if body.contains(r#""state":"trashed""#) => Ok(()),
-                other => Err(describe(&other)),
-            },
+            |body| body.contains(r#""state":"trashed""#),
         )
         .await;
         let (restored, purged) = tokio::join!(
